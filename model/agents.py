@@ -1,0 +1,256 @@
+"""The agents: Fighter, SupplyStore, Weather and ResupplySource."""
+
+from __future__ import annotations
+
+import numpy as np
+from mesa import Agent
+from mesa.discrete_space import FixedAgent
+
+from . import kernels
+from .forces import STATE_NAMES
+from .kernels import share_out
+
+
+class Fighter(Agent):
+    """One fighter, or a group of `fighters_per_agent` of them (a super-individual).
+
+    Its state lives in its side's Force columns (row `row`) so a whole side is updated in a few numpy
+    passes; these properties read and write that row.
+    """
+
+    def __init__(self, model, force, row):
+        super().__init__(model)
+        self.force, self.row = force, int(row)
+
+    side = property(lambda self: self.force.side)
+    side_name = property(lambda self: self.force.name)
+    size = property(lambda self: int(self.force.size[self.row]))
+    morale = property(lambda self: float(self.force.morale[self.row]))
+    food = property(lambda self: float(self.force.food[self.row]))
+    ammo = property(lambda self: float(self.force.ammo[self.row]))
+    state = property(lambda self: STATE_NAMES[self.force.state[self.row]])
+
+    @property
+    def location(self):
+        """The Location (Mesa cell) where the group is, or that it left if in transit."""
+        return self.model.valley.cell(int(self.force.loc[self.row]))
+
+    @property
+    def destination(self):
+        d = int(self.force.dest[self.row])
+        return self.model.valley.cell(d) if d >= 0 else None
+
+    def can_fire(self) -> bool:
+        return not self.model.switches["logistics"] or self.ammo > 0
+
+
+class SupplyStore(FixedAgent):
+    """A located stock of food and ammunition. Issues to its side's fighters within reach, feeds the
+    civilians (if it is a civilian store), receives resupply, and can be captured or destroyed."""
+
+    def __init__(self, model, cell, name, side, food, ammo, reach_hops, feeds_civilians, line_food, line_ammo):
+        super().__init__(model)
+        self.cell = cell
+        self.name, self.side = name, side
+        self.food, self.ammo = float(food), float(ammo)
+        self.feeds_civilians = feeds_civilians
+        self.line_food, self.line_ammo = float(line_food), float(line_ammo)
+        self.reach = model.valley.hops[cell.idx] <= reach_hops  # bool per location
+        self.status = "open"  # open | captured | destroyed
+
+    @property
+    def open(self) -> bool:
+        return self.status == "open"
+
+    def receive(self, food: float, ammo: float) -> None:
+        self.food += food
+        self.ammo += ammo
+        self.model.ledgers[self.side].deliver(food, ammo)
+
+    def supply_line(self) -> None:
+        """A side fed from outside (the attacker's road to Kabul) gets its daily delivery."""
+        if self.open and (self.line_food or self.line_ammo):
+            self.receive(self.line_food, self.line_ammo)
+
+    def issue(self) -> None:
+        """Top up the loads of this side's fighters present within reach, as far as the stock goes."""
+        if not self.open:
+            return
+        force = self.model.force(self.side)
+        m = force.present & self.reach[force.loc[: force.rows]]
+        if not m.any():
+            return
+        idx = np.nonzero(m)[0]
+        sizes = force.size[idx]
+        for attr, have in (("food", force.food), ("ammo", force.ammo)):
+            full = force.full_food(sizes) if attr == "food" else force.full_ammo(sizes)
+            given = share_out(getattr(self, attr), np.maximum(full - have[idx], 0.0))
+            have[idx] += given
+            setattr(self, attr, getattr(self, attr) - given.sum())
+
+    def feed(self, kg: float) -> float:
+        given = min(self.food, kg)
+        self.food -= given
+        self.model.ledgers[self.side].consume(given, 0.0)
+        return given
+
+    def capture(self) -> None:
+        self.model.ledgers[self.side].capture(self.food, self.ammo)
+        self.food = self.ammo = 0.0
+        self.status = "captured"
+        self.model.log_event("store captured", self.name)
+
+    def destroy(self) -> None:
+        self.model.ledgers[self.side].destroy(self.food, self.ammo)
+        self.food = self.ammo = 0.0
+        self.status = "destroyed"
+        self.model.log_event("store destroyed", self.name)
+
+
+class Weather(Agent):
+    """The season: temperature, snowfall and snow depth per location, from a seasonal curve with a random
+    first pass-closing snow and a random winter onset. It closes passes and paths, slows movement,
+    raises food needs, grounds helicopters, and once winter sets in it halts the offensive."""
+
+    def __init__(self, model, params: dict, enabled: bool):
+        super().__init__(model)
+        self.p, self.enabled = params, enabled
+        v = model.valley
+        rng = model.rng
+        first = rng.normal(params["first_snow_doy_mean"], params["first_snow_doy_sd"])
+        winter = rng.normal(params["winter_doy_mean"], params["winter_doy_sd"])
+        self.first_snow_doy = int(round(first))
+        self.winter_doy = int(round(max(winter, first)))  # winter never comes before the first snow
+        self.depth_ref = 0.0  # cm at the reference elevation
+        self.snowfall_cm = 0.0
+        self.noise = 0.0
+        self.temperature = np.full(v.n, 15.0)
+        self.slowdown = np.ones(v.n)
+        self.grounded = False
+        self.winter = False
+
+    def doy(self, day: int) -> int:
+        return self.model.start_doy + day
+
+    def step(self) -> None:
+        v, p, rng = self.model.valley, self.p, self.model.rng
+        if not self.enabled:
+            self.temperature[:] = p["temp_mean"]
+            return
+        doy = self.doy(self.model.day)
+        since = doy - self.first_snow_doy
+        self.noise = 0.7 * self.noise + rng.normal(0.0, p["temp_noise_sd"])
+        self.temperature = kernels.seasonal_temperature(
+            doy, v.elevation, mean=p["temp_mean"], amplitude=p["temp_amplitude"],
+            peak_doy=p["temp_peak_doy"], ref_elevation=p["temp_ref_elevation"],
+            lapse_per_km=p["lapse_per_km"]) + self.noise
+        t_ref = float(kernels.seasonal_temperature(
+            doy, p["ref_elevation"], mean=p["temp_mean"], amplitude=p["temp_amplitude"],
+            peak_doy=p["temp_peak_doy"], ref_elevation=p["temp_ref_elevation"],
+            lapse_per_km=p["lapse_per_km"])) + self.noise
+        snowing = rng.random() < float(kernels.snowfall_probability(since, base=p["snow_prob"],
+                                                                     growth=p["snow_prob_growth"]))
+        amount = rng.exponential(p["snow_mean_cm"])  # drawn every day: the stream does not shift
+        self.snowfall_cm = (p["first_snow_cm"] if since == 0 else (amount if snowing else 0.0)) if since >= 0 else 0.0
+        self.depth_ref = float(kernels.melt(self.depth_ref, t_ref, p["melt_cm_per_degree"])) + self.snowfall_cm
+        line = kernels.snowline(since, autumn=p["snowline_autumn"], winter=p["snowline_winter"],
+                                days=p["snowline_days"])
+        v.snow_cm = kernels.snow_depth_at(self.depth_ref, v.elevation, line, p["ref_elevation"])
+        self.slowdown = kernels.travel_slowdown(v.snow_cm, p["slow_per_cm"])
+        for a, b, data in v.graph.edges(data=True):  # paths close in snow (edge data lives on space.G)
+            if data["kind"] == "path":
+                elev = data["elevation"] or max(v.elevation[v.index[a]], v.elevation[v.index[b]])
+                depth = float(kernels.snow_depth_at(self.depth_ref, elev, line, p["ref_elevation"]))
+                data["open"] = depth < p["path_closed_cm"]
+        cloud = p["cloud_grounding_prob_winter"] if since >= 0 else p["cloud_grounding_prob"]
+        self.grounded = self.snowfall_cm > 0 or rng.random() < cloud
+        self.winter = doy >= self.winter_doy
+
+    def pass_open_on_foot(self, loc: int) -> float:
+        """Share of a pass's foot capacity open today (1 clear, 0 closed)."""
+        v = self.model.valley
+        return float(np.clip(1.0 - v.snow_cm[loc] / max(v.closes_foot_cm[loc], 1e-9), 0.0, 1.0))
+
+    def pass_open_to_vehicles(self, loc: int) -> bool:
+        v = self.model.valley
+        return bool(v.snow_cm[loc] < v.closes_vehicles_cm[loc])
+
+
+class ResupplySource(Agent):
+    """Outside help: by air (sorties of a helicopter fleet, grounded by weather, some shot down) or over
+    the passes on foot and pack animals (capacity per day, shrinking with snow, cut where the attacker
+    holds the pass). Nothing comes before `start_day`: the window in which help still matters."""
+
+    def __init__(self, model, kind: str, params: dict):
+        super().__init__(model)
+        self.kind, self.p = kind, params
+        self.fleet = int(params.get("helicopters", 0))
+        self.delivered = {"food": 0.0, "ammo": 0.0}
+        self.lost = 0.0  # kg lost on the way (shot down, ambushed): never entered the valley
+        self.sorties = 0
+
+    def _destination(self, candidates: list[int]):
+        """The first defender store at or next to a candidate location the defenders still hold."""
+        v = self.model.valley
+        for lid in candidates:
+            loc = v.by_id(lid)
+            if v.control[loc] == -1:
+                continue
+            stores = sorted((s for s in self.model.stores_of("defender") if s.open),
+                            key=lambda s: (v.hops[loc, s.cell.idx], s.unique_id))
+            stores = [s for s in stores if v.hops[loc, s.cell.idx] <= 1 and v.control[s.cell.idx] != -1]
+            if stores:
+                return stores[0]
+        return None
+
+    def _drop(self, store, kg: float) -> None:
+        ammo = kg * self.p["ammo_share"]
+        store.receive(kg - ammo, ammo)
+        self.delivered["food"] += kg - ammo
+        self.delivered["ammo"] += ammo
+
+    def deliver(self) -> None:
+        if self.model.day < self.p["start_day"]:
+            return
+        if self.kind == "air":
+            self._fly()
+        else:
+            self._carry()
+
+    def _fly(self) -> None:
+        model, p = self.model, self.p
+        rng = model.rng
+        planned = rng.poisson(p["sorties_per_week"] / 7.0 * self.fleet / max(p["helicopters"], 1))
+        lost_draws = rng.random(max(planned, 0))
+        if self.fleet <= 0 or model.weather.grounded or planned == 0:
+            return
+        store = self._destination(p["landing_locations"])
+        if store is None:
+            return
+        for shot_down in lost_draws < p["loss_per_sortie"]:
+            self.sorties += 1
+            kg = p["payload_t"] * 1000.0
+            if shot_down:
+                self.fleet -= 1
+                self.lost += kg
+                if self.fleet == 0:
+                    break
+            else:
+                self._drop(store, kg)
+
+    def _carry(self) -> None:
+        model, p, v = self.model, self.p, self.model.valley
+        for lid in p["pass_locations"]:
+            loc = v.by_id(lid)
+            if v.control[loc] == -1 or model.attackers.counts()[loc] > 0:
+                continue  # the attacker holds the pass: the route is cut
+            open_share = model.weather.pass_open_on_foot(loc)
+            kg = p["t_per_day"] * 1000.0 * open_share / len(p["pass_locations"])
+            if kg <= 0:
+                continue
+            store = self._destination([lid] + [int(v.ids[nb]) for nb, _ in v.neighbours[loc]])
+            if store is None:
+                continue
+            lost = kg * p["loss_share"]
+            self.lost += lost
+            self._drop(store, kg - lost)

@@ -1,0 +1,434 @@
+"""The fighters of one side, held column-wise so a day costs a few numpy passes, not one Python call per
+fighter. Each row is one Fighter agent (one fighter or a group of `fighters_per_agent`); the agent object
+(agents.Fighter) is a view on its row. Decisions are taken per stack (a side's fighters at one location),
+the way a local commander would, so results do not depend on how many fighters one agent stands for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from .combat import local_odds
+
+HOLDING, ADVANCING, RETREATING, OUT = 0, 1, 2, 3
+STATE_NAMES = ("holding", "advancing", "retreating", "out of action")
+
+
+class Force:
+    """One side's fighters and its tallies (initial, arrived, killed, deserted, surrendered)."""
+
+    def __init__(self, model, side: str, params: dict):
+        self.model, self.side, self.p = model, side, params
+        self.name = params["name"]
+        cap = 64
+        self.size = np.zeros(cap, np.int64)
+        self.loc = np.zeros(cap, np.int64)
+        self.dest = np.full(cap, -1, np.int64)
+        self.eta = np.zeros(cap, np.int64)
+        self.state = np.full(cap, OUT, np.int8)
+        self.morale = np.zeros(cap)
+        self.food = np.zeros(cap)
+        self.ammo = np.zeros(cap)
+        self.hungry = np.zeros(cap, bool)
+        self.agents: list = []
+        self.rows = 0
+        self.initial = self.arrived = self.killed = self.deserted = self.surrendered = 0
+        n_loc = model.valley.n
+        self.losses_today = np.zeros(n_loc, np.int64)
+        self.loss_window = deque([np.zeros(n_loc, np.int64)] * params["pause_window_days"],
+                                 maxlen=params["pause_window_days"])
+        self.lethality = float(params["lethality"])
+        self.area_fire = params["fire"] == "area"
+
+    # ------------------------------------------------------------ bookkeeping ---------------------------
+    @property
+    def ledger(self):
+        return self.model.ledgers[self.side]
+
+    @property
+    def active(self) -> np.ndarray:
+        return self.size[: self.rows] > 0
+
+    @property
+    def present(self) -> np.ndarray:
+        """Active and at a location (not in transit)."""
+        r = self.rows
+        return (self.size[:r] > 0) & (self.state[:r] == HOLDING)
+
+    def strength(self) -> int:
+        return int(self.size[: self.rows].sum())
+
+    def counts(self) -> np.ndarray:
+        """Fighters present per location."""
+        m = self.present
+        return np.bincount(self.loc[: self.rows][m], weights=self.size[: self.rows][m],
+                           minlength=self.model.valley.n).astype(np.int64)
+
+    def ammo_at(self) -> np.ndarray:
+        m = self.present
+        return np.bincount(self.loc[: self.rows][m], weights=self.ammo[: self.rows][m],
+                           minlength=self.model.valley.n)
+
+    def _grow(self, k: int) -> np.ndarray:
+        need = self.rows + k
+        if need > len(self.size):
+            cap = max(need, 2 * len(self.size))
+            for name in ("size", "loc", "dest", "eta", "state", "morale", "food", "ammo", "hungry"):
+                old = getattr(self, name)
+                fill = {"dest": -1, "state": OUT}.get(name, 0)
+                new = np.full(cap, fill, dtype=old.dtype)
+                new[: len(old)] = old
+                setattr(self, name, new)
+        rows = np.arange(self.rows, need)
+        self.rows = need
+        return rows
+
+    def _new_agents(self, rows: np.ndarray) -> None:
+        from .agents import Fighter  # agents imports this module
+
+        created = Fighter.create_agents(self.model, len(rows), force=self, row=list(rows))
+        self.agents.extend(created)
+
+    def full_food(self, sizes) -> np.ndarray:
+        if not self.model.switches["logistics"]:
+            return np.zeros(len(sizes))
+        return sizes * self.p["carry_food_days"] * self.p["food_kg_per_day"]
+
+    def full_ammo(self, sizes) -> np.ndarray:
+        if not self.model.switches["logistics"]:
+            return np.zeros(len(sizes))
+        return sizes * self.p["carry_ammo_kg"]
+
+    def add(self, fighters: int, loc: int, initial: bool) -> None:
+        """Bring `fighters` into the valley at location index `loc`, in groups of fighters_per_agent,
+        each carrying a full load (counted as initial stock, or as delivered for later arrivals)."""
+        if fighters <= 0:
+            return
+        fpa = self.model.fighters_per_agent
+        q, r = divmod(int(fighters), fpa)
+        sizes = np.array([fpa] * q + ([r] if r else []), dtype=np.int64)
+        rows = self._grow(len(sizes))
+        self.size[rows], self.loc[rows], self.state[rows] = sizes, loc, HOLDING
+        self.dest[rows], self.morale[rows] = -1, self.p["morale"]
+        self.food[rows], self.ammo[rows] = self.full_food(sizes), self.full_ammo(sizes)
+        food, ammo = float(self.food[rows].sum()), float(self.ammo[rows].sum())
+        if initial:
+            self.initial += int(fighters)
+            self.ledger.add_initial(food, ammo)
+        else:
+            self.arrived += int(fighters)
+            self.ledger.deliver(food, ammo)
+        self._new_agents(rows)
+
+    def split(self, row: int, k: int) -> int:
+        """Detach k fighters of group `row` into a new group (same place, morale, share of supplies)."""
+        new = int(self._grow(1)[0])
+        frac = k / self.size[row]
+        for name in ("loc", "dest", "eta", "state", "morale", "hungry"):
+            getattr(self, name)[new] = getattr(self, name)[row]
+        self.food[new], self.ammo[new] = self.food[row] * frac, self.ammo[row] * frac
+        self.food[row] -= self.food[new]
+        self.ammo[row] -= self.ammo[new]
+        self.size[new], self.size[row] = k, self.size[row] - k
+        self._new_agents(np.array([new]))
+        return new
+
+    def take_out(self, rows: np.ndarray, lost: np.ndarray, how: str) -> None:
+        """Remove `lost[i]` fighters from group rows[i]: killed, deserted or surrendered. Their carried
+        supplies are destroyed (killed, deserted: lost to both sides) or captured (surrendered)."""
+        keep = lost > 0
+        rows, lost = rows[keep], lost[keep]
+        if len(rows) == 0:
+            return
+        frac = lost / self.size[rows]
+        food, ammo = self.food[rows] * frac, self.ammo[rows] * frac
+        self.food[rows] -= food
+        self.ammo[rows] -= ammo
+        self.size[rows] -= lost
+        if how == "surrendered":
+            self.ledger.capture(food.sum(), ammo.sum())
+        else:
+            self.ledger.destroy(food.sum(), ammo.sum())
+        n = int(lost.sum())
+        setattr(self, how, getattr(self, how) + n)
+        gone = rows[self.size[rows] == 0]
+        for row in gone:  # an empty group is out of action and leaves the model
+            self.food[row] = self.ammo[row] = 0.0  # exactly zero: frac was 1
+            self.state[row] = OUT
+            agent = self.agents[row]
+            if agent is not None:
+                agent.remove()
+                self.agents[row] = None
+
+    def rows_at(self, loc: int) -> np.ndarray:
+        return np.nonzero(self.present & (self.loc[: self.rows] == loc))[0]
+
+    def lose_at(self, loc: int, n: int, how: str) -> int:
+        """Take n fighters out at a location, chosen at random fighter by fighter (not group by group)."""
+        rows = self.rows_at(loc)
+        if n <= 0 or len(rows) == 0:
+            return 0
+        sizes = self.size[rows]
+        n = min(int(n), int(sizes.sum()))
+        lost = sizes.copy() if n == sizes.sum() else self.model.rng.multivariate_hypergeometric(sizes, n)
+        self.take_out(rows, lost, how)
+        return n
+
+    def send(self, src: int, n: int, dst: int, days: float, state: int) -> int:
+        """Start n fighters (chosen at random) from src towards dst; they arrive after `days` (>= 1)."""
+        rows = self.rows_at(src)
+        if n <= 0 or len(rows) == 0 or not np.isfinite(days):
+            return 0
+        rows = rows[self.model.rng.permutation(len(rows))]
+        cum = np.cumsum(self.size[rows])
+        n = min(int(n), int(cum[-1]))
+        k = int(np.searchsorted(cum, n))  # rows[:k] whole, rows[k] maybe split
+        chosen = list(rows[:k])
+        taken = int(cum[k - 1]) if k else 0
+        if taken < n:
+            row = int(rows[k])
+            if self.size[row] == n - taken:
+                chosen.append(row)
+            else:
+                chosen.append(self.split(row, n - taken))
+        chosen = np.array(chosen, dtype=np.int64)
+        self.dest[chosen], self.state[chosen] = dst, state
+        self.eta[chosen] = self.model.day + max(1, math.ceil(days - 1e-9))
+        return n
+
+    def arrive(self, day: int) -> None:
+        r = self.rows
+        m = (self.size[:r] > 0) & (self.state[:r] != HOLDING) & (self.state[:r] != OUT) & (self.eta[:r] <= day)
+        if m.any():
+            idx = np.nonzero(m)[0]
+            self.loc[idx], self.dest[idx], self.state[idx] = self.dest[idx], -1, HOLDING
+
+    # ------------------------------------------------------------ daily life -----------------------------
+    def consume(self, temperature: np.ndarray, engaged_locs: np.ndarray) -> None:
+        """Eat a day's ration (more in the cold) and fire at low intensity where not in battle."""
+        from .kernels import ration
+
+        m = self.active
+        if not m.any():
+            return
+        idx = np.nonzero(m)[0]
+        need = self.size[idx] * ration(self.p["food_kg_per_day"], temperature[self.loc[idx]],
+                                       self.model.spec["weather"]["cold_food_per_degree"])
+        eaten = np.minimum(self.food[idx], need)
+        self.food[idx] -= eaten
+        self.hungry[idx] = eaten < need * 0.999
+        idle = ~engaged_locs[self.loc[idx]] | (self.state[idx] != HOLDING)
+        fired = np.where(idle, np.minimum(self.ammo[idx], self.size[idx] * self.p["ammo_kg_per_day_idle"]), 0.0)
+        self.ammo[idx] -= fired
+        self.ledger.consume(eaten.sum(), fired.sum())
+
+    def spend_ammo_at(self, loc: int, used: float) -> None:
+        """Take ammunition fired in battle from the groups at a location, in proportion to what they carry."""
+        if used <= 0:
+            return
+        rows = self.rows_at(loc)
+        have = self.ammo[rows]
+        total = have.sum()
+        take = have * min(1.0, used / total) if total > 0 else have * 0
+        self.ammo[rows] -= take
+        self.ledger.consume(0.0, take.sum())
+
+    def end_day_losses(self) -> None:
+        self.loss_window.append(self.losses_today.copy())
+        self.losses_today[:] = 0
+
+    def recent_losses(self) -> np.ndarray:
+        return np.sum(self.loss_window, axis=0)
+
+    def update_morale(self, strength_before: np.ndarray, contested: np.ndarray, civilian_shortfall: float):
+        """Drift back to the side's base morale; shocks from local losses, hunger, no ammunition and
+        hungry civilians; then desertion (anywhere) and surrender (local pacts, only in battle)."""
+        p, r = self.p, self.rows
+        idx = np.nonzero(self.size[:r] > 0)[0]
+        if len(idx) == 0:
+            return
+        m = self.morale[idx]
+        m += p["morale_recovery"] * (p["morale"] - m)
+        loc = self.loc[idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss_share = np.where(strength_before > 0, self.losses_today / strength_before, 0.0)
+        m -= p["morale_loss_shock"] * loss_share[loc]
+        if self.model.switches["logistics"]:
+            m -= p["morale_hunger"] * self.hungry[idx]
+            m -= p["morale_no_ammo"] * (self.ammo[idx] < 0.5 * self.size[idx])
+            m -= p["morale_civilian_hunger"] * civilian_shortfall
+        self.morale[idx] = np.clip(m, 0.0, 1.0)
+        rng = self.model.rng
+        m = self.morale[idx]
+        below = p["desert_below"]
+        p_desert = np.where(m < below, p["desert_rate"] * (below - m) / max(below, 1e-9), 0.0)
+        deserters = rng.binomial(self.size[idx], np.clip(p_desert, 0, 1))
+        self.take_out(idx, deserters, "deserted")
+        idx = idx[self.size[idx] > 0]
+        in_battle = contested[self.loc[idx]] & (self.state[idx] == HOLDING)
+        p_surr = np.where(in_battle & (self.morale[idx] < p["surrender_below"]), p["surrender_rate"], 0.0)
+        self.take_out(idx, rng.binomial(self.size[idx], p_surr), "surrendered")
+
+
+class Attackers(Force):
+    """Arrive in waves; advance when local odds favour them; pause after heavy losses; flank over paths."""
+
+    def __init__(self, model, side, params):
+        super().__init__(model, side, params)
+        n = model.valley.n
+        self.pause_until = np.zeros(n, np.int64)
+        self.last_progress = np.zeros(n, np.int64)
+
+    def forward(self, loc: int) -> int | None:
+        v = self.model.valley
+        if v.is_road[loc]:
+            return v.next_up_road(loc)
+        roads = [nb for nb, d in v.neighbours[loc] if v.is_road[nb]]
+        return max(roads, key=lambda i: (v.km[i], -i)) if roads else None
+
+    def decide(self, A: np.ndarray, D: np.ndarray) -> None:
+        model, v, p = self.model, self.model.valley, self.p
+        day, other = model.day, model.defenders
+        for loc in map(int, np.nonzero(A > 0)[0]):
+            if A[loc] <= 0:
+                continue
+            if D[loc] > 0:
+                self._maybe_pause(loc, A, D)
+                continue
+            if day < self.pause_until[loc]:
+                continue
+            keep = p["garrison"] if v.is_road[loc] else 0
+            movable = int(A[loc] - min(keep, A[loc]))
+            if movable <= 0:
+                continue
+            fwd = self.forward(loc)
+            best, best_odds = None, 0.0
+            for nb, data in v.neighbours[loc]:
+                if D[nb] <= 0 or v.is_outside[nb] or not model.passable(nb, data):
+                    continue
+                odds = float(local_odds(movable, D[nb], self.lethality, other.lethality,
+                                        0.0, v.cover[nb]))
+                if odds > best_odds or (odds == best_odds and nb == fwd):
+                    best, best_odds = nb, odds
+            if best is not None and best_odds >= p["advance_odds"]:
+                self._move(loc, movable, best, A, D, ADVANCING)
+            elif fwd is not None and D[fwd] == 0 and model.passable(fwd, None):
+                self._move(loc, movable, fwd, A, D, ADVANCING)
+            elif day - self.last_progress[loc] >= p["flank_after_days"]:
+                self._flank(loc, movable, fwd, A, D)
+
+    def _move(self, src, n, dst, A, D, state) -> None:
+        model = self.model
+        days, _ = model.valley.route(src, dst, self.p["speed_km_per_day"], model.weather.slowdown,
+                                     model.valley.control == 1)
+        sent = self.send(src, n, dst, days, state)
+        A[src] -= sent
+        self.last_progress[src] = self.last_progress[dst] = model.day
+
+    def _flank(self, loc, movable, fwd, A, D) -> None:
+        """Send part of a stalled stack over mountain paths to a road location behind the blockage."""
+        model, v = self.model, self.model.valley
+        self.last_progress[loc] = model.day  # try again only after another stall
+        if fwd is None:
+            return
+        n = int(movable * self.p["flank_share"])
+        if n <= 0:
+            return
+        blocked = D > 0
+        for target in v.road_order:
+            target = int(target)
+            if v.km[target] <= v.km[fwd] or v.control[target] == -1:
+                continue
+            days, path = v.route(loc, target, self.p["speed_km_per_day"], model.weather.slowdown, blocked)
+            if path and any(v.graph.edges[v.ids[a], v.ids[b]]["kind"] == "path"
+                            for a, b in zip(path, path[1:])):
+                sent = self.send(loc, n, target, days, ADVANCING)
+                A[loc] -= sent
+                model.events.append((model.day, "flank", self.name, v.names[loc], v.names[target], sent))
+                return
+
+    def _maybe_pause(self, loc, A, D) -> None:
+        """After heavy losses in the last days, break off: fall back one location and wait."""
+        model, v = self.model, self.model.valley
+        lost = int(self.recent_losses()[loc])
+        if lost <= self.p["pause_loss_share"] * (A[loc] + lost) or self.p["pause_days"] == 0:
+            return
+        back = [nb for nb, d in v.neighbours[loc] if D[nb] == 0 and v.control[nb] != 1 and model.passable(nb, d)]
+        if not back:
+            return
+        dst = min(back, key=lambda i: (v.hops[model.attacker_entry, i], i))
+        days, _ = v.route(loc, dst, self.p["speed_km_per_day"], model.weather.slowdown, v.control == 1)
+        sent = self.send(loc, int(A[loc]), dst, days, RETREATING)
+        A[loc] -= sent
+        self.pause_until[dst] = model.day + self.p["pause_days"]
+        self.loss_window.extend([np.zeros_like(self.losses_today)] * self.loss_window.maxlen)
+        model.events.append((model.day, "pause", self.name, v.names[loc], v.names[dst], sent))
+
+
+class Defenders(Force):
+    """Hold chokepoints, reinforce threatened locations from the reserve, fall back up the valley."""
+
+    def __init__(self, model, side, params):
+        super().__init__(model, side, params)
+        r = params["reserve"]
+        self.reserve = model.valley.by_id(r) if r != -1 else None
+
+    def decide(self, A: np.ndarray, D: np.ndarray) -> None:
+        model, v, p = self.model, self.model.valley, self.p
+        ammo = self.ammo_at()
+        att = model.attackers
+        self._move_reserve(A)
+        for loc in map(int, np.nonzero(D > 0)[0]):
+            if D[loc] <= 0:
+                continue
+            if A[loc] > 0:
+                odds = float(local_odds(A[loc], D[loc], att.lethality, self.lethality, v.cover[loc], 0.0))
+                no_ammo = model.switches["logistics"] and ammo[loc] < 0.5 * D[loc]
+                if odds > p["fallback_odds"] or no_ammo:
+                    self._fall_back(loc, A, D)
+                    continue
+                threat = A[loc]
+            else:
+                near = [A[nb] for nb, _ in v.neighbours[loc] if A[nb] > 0]
+                threat = max(near) if near else 0
+            if threat:
+                odds = float(local_odds(threat, D[loc], att.lethality, self.lethality, v.cover[loc], 0.0))
+                if odds > p["reinforce_odds"]:
+                    self._reinforce(loc, odds, A, D)
+
+    def _move_reserve(self, A) -> None:
+        """If the reserve's location is lost or in battle, the reserve's base moves up the valley."""
+        v = self.model.valley
+        while self.reserve is not None and (v.control[self.reserve] == -1 or A[self.reserve] > 0):
+            self.reserve = v.next_up_road(self.reserve)
+
+    def _reinforce(self, loc, odds, A, D) -> None:
+        model, v, R = self.model, self.model.valley, self.reserve
+        if R is None or R == loc or A[R] > 0 or D[R] <= 0:
+            return
+        need = int(math.ceil(D[loc] * (odds / self.p["reinforce_odds"] - 1.0)))
+        n = min(need, int(D[R] // 2))  # the reserve keeps half for the next threat
+        if n <= 0:
+            return
+        days, _ = v.route(R, loc, self.p["speed_km_per_day"], model.weather.slowdown, v.control == -1)
+        sent = self.send(R, n, loc, days, ADVANCING)
+        D[R] -= sent
+
+    def _fall_back(self, loc, A, D) -> None:
+        model, v = self.model, self.model.valley
+        entry = model.attacker_entry
+        options = [nb for nb, d in v.neighbours[loc]
+                   if A[nb] == 0 and v.control[nb] != -1 and not v.is_outside[nb] and model.passable(nb, d)]
+        if not options:
+            return  # cornered: they fight on where they are
+        dst = max(options, key=lambda i: (v.hops[entry, i], v.is_road[i], v.km[i], -i))
+        days, _ = v.route(loc, dst, self.p["speed_km_per_day"], model.weather.slowdown, v.control == -1)
+        sent = self.send(loc, int(D[loc]), dst, days, RETREATING)
+        D[loc] -= sent
+        model.events.append((model.day, "fall back", self.name, v.names[loc], v.names[dst], sent))
+        for store in model.stores_at(loc, "defender"):
+            if model.rng.random() < self.p["destroy_on_retreat"]:
+                store.destroy()

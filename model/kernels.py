@@ -1,0 +1,57 @@
+"""Pure numeric curves for weather and consumption (vectorised, no state, no randomness of their own)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def seasonal_temperature(doy, elevation, *, mean, amplitude, peak_doy, ref_elevation, lapse_per_km):
+    """Mean daily temperature (deg C) by day of year and elevation: a cosine year and a lapse rate."""
+    season = mean + amplitude * np.cos(2 * np.pi * (np.asarray(doy) - peak_doy) / 365.25)
+    return season - lapse_per_km * (np.asarray(elevation) - ref_elevation) / 1000.0
+
+
+def snowline(days_since_first_snow, *, autumn, winter, days):
+    """Elevation (m) above which snow lies: falls from `autumn` to `winter` over `days` after first snow."""
+    t = np.clip(np.asarray(days_since_first_snow, dtype=float) / days, 0.0, 1.0)
+    return np.where(np.asarray(days_since_first_snow) < 0, np.inf, autumn + (winter - autumn) * t)
+
+
+def snow_depth_at(depth_ref, elevation, line, ref_elevation):
+    """Snow depth (cm) at an elevation given the depth at the reference elevation and the snowline."""
+    elevation = np.asarray(elevation, dtype=float)
+    with np.errstate(invalid="ignore"):
+        frac = np.clip((elevation - line) / np.maximum(ref_elevation - line, 1.0), 0.0, 1.5)
+    return np.where(np.isfinite(line), depth_ref * frac, 0.0)
+
+
+def snowfall_probability(days_since_first_snow, *, base, growth):
+    """Chance of a snowfall day at the reference elevation: none before the first snow, then rising."""
+    d = np.asarray(days_since_first_snow, dtype=float)
+    return np.where(d < 0, 0.0, np.clip(base + growth * d, 0.0, 0.9))
+
+
+def melt(depth, temperature, cm_per_degree):
+    """Snow depth after a day's melt at a mean temperature (deg C)."""
+    return np.maximum(0.0, depth - cm_per_degree * np.maximum(temperature, 0.0))
+
+
+def ration(base_kg, temperature, cold_per_degree):
+    """Food per fighter-day (kg): more in the cold (per degree below zero)."""
+    return base_kg * (1.0 + cold_per_degree * np.maximum(0.0, -np.asarray(temperature, dtype=float)))
+
+
+def travel_slowdown(snow_cm, slow_per_cm):
+    """Multiplier on travel time from snow on the ground."""
+    return 1.0 + slow_per_cm * np.asarray(snow_cm, dtype=float)
+
+
+def share_out(amount, demand):
+    """Split `amount` over `demand` (array) proportionally, never more than asked. Returns issued array."""
+    demand = np.asarray(demand, dtype=float)
+    total = demand.sum()
+    if total <= 0 or amount <= 0:
+        return np.zeros_like(demand)
+    if amount >= total:
+        return demand.copy()
+    return demand * (amount / total)

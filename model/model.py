@@ -1,0 +1,382 @@
+"""ValleyModel: how long a defended valley with one road in holds out, and what outside resupply changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from functools import partial
+
+import mesa
+import numpy as np
+from mesa.datacollection import DataCollector
+
+from . import combat, kernels
+from .agents import ResupplySource, SupplyStore, Weather
+from .forces import Attackers, Defenders
+from .ledger import COMMODITIES, Ledger
+from .scenario import DEFAULT_SCENARIO, load, params_to_overrides
+from .space import Valley
+
+CAUSES = ("combat", "supply", "morale")
+
+
+def read_series(model, key: str):
+    """DataCollector model reporter: one field of the day's record (wrapped in a picklable partial)."""
+    return model.today[key]
+
+
+SERIES = (
+    "day", "date", "attackers_active", "defenders_active", "attackers_killed", "defenders_killed",
+    "attackers_deserted", "defenders_deserted", "attackers_surrendered", "defenders_surrendered",
+    "attackers_arrived", "defender_food_stores_kg", "defender_ammo_stores_kg", "defender_food_carried_kg",
+    "defender_ammo_carried_kg", "food_days_left", "ammo_days_left", "km_road_held", "front_km",
+    "contested_locations", "temperature_c", "snow_ref_cm", "resupply_delivered_kg", "civilian_shortfall",
+)
+
+
+class ValleyModel(mesa.Model):
+    """An offensive against a valley with a single access road, one day per step.
+
+    Build with no arguments for the Panjshir 2021 baseline; or name a scenario file and variant, with
+    overrides by dotted key (`overrides={"sides.defender.strength": 4000}`) or as plain keywords
+    (`defender_strength=4000`, or any dotted key written with `__`: `sides__defender__strength=4000`).
+    """
+
+    def __init__(self, scenario=DEFAULT_SCENARIO, variant: str | None = None, overrides: dict | None = None,
+                 rng=None, **params):
+        merged = dict(overrides or {})
+        merged.update(params_to_overrides(params))
+        spec = load(scenario, variant, merged)
+        super().__init__(rng=rng)
+        self.spec = spec
+        self.switches = spec["switches"]
+        sc = spec["scenario"]
+        self.start_date: dt.date = sc["start_date"]
+        self.start_doy = self.start_date.timetuple().tm_yday
+        self.fighters_per_agent = sc["fighters_per_agent"]
+        self.horizon = sc["horizon_days"]
+        self.day = 0
+        self.events: list[tuple] = []
+        self.valley = Valley(spec, random=self.random)
+        self.ledgers = {"attacker": Ledger(), "defender": Ledger()}
+        self.weather = Weather(self, spec["weather"], enabled=self.switches["weather"])
+        self.attackers = Attackers(self, "attacker", spec["sides"]["attacker"])
+        self.defenders = Defenders(self, "defender", spec["sides"]["defender"])
+        att = spec["sides"]["attacker"]
+        self.waves = self._scaled_waves(att)
+        self.attacker_entry = (self.valley.by_id(att["arrive_at"]) if att["arrive_at"] != -1
+                               else self.valley.mouth)
+        self._deploy(self.defenders, spec["sides"]["defender"])
+        self._deploy(self.attackers, att)
+        self.initial_defenders = self.defenders.initial
+        self.civilians = spec["civilians"]
+        self._make_stores()
+        self.sources = [ResupplySource(self, kind, spec["resupply"][kind])
+                        for kind in ("air", "passes") if spec["resupply"][kind]["enabled"]]
+        self._arrivals(0)
+        self.contested = np.zeros(self.valley.n, bool)
+        self.civilian_shortfall = 0.0
+        self.stockout_day = {"food": None, "ammo": None}
+        self.collapse_day: int | None = None
+        self.cause: str | None = None
+        self.end_reason: str | None = None
+        self.front_km = 0.0
+        self.datacollector = DataCollector(model_reporters={k: partial(read_series, key=k) for k in SERIES})
+        self._record()
+        self.datacollector.collect(self)
+
+    # ------------------------------------------------------------ set-up -------------------------------
+    @staticmethod
+    def _scaled_waves(side: dict) -> list[tuple[int, int]]:
+        waves = [(int(d), int(n)) for d, n in side["waves"]]
+        total = sum(n for _, n in waves)
+        if side["committed"] > 0 and total > 0:  # rescale to the committed pool, keeping the sum exact
+            cum = np.round(np.cumsum([n for _, n in waves]) * side["committed"] / total).astype(int)
+            waves = [(d, int(c - p)) for (d, _), c, p in zip(waves, cum, np.r_[0, cum[:-1]])]
+        return sorted(waves)
+
+    def _deploy(self, force, side: dict) -> None:
+        """Place the side's starting strength by deployment shares (largest remainder, exact total)."""
+        n = side["strength"]
+        if n <= 0:
+            return
+        shares = np.array([d["share"] for d in side["deploy"]])
+        raw = shares / shares.sum() * n
+        counts = np.floor(raw).astype(int)
+        order = np.argsort(-(raw - counts), kind="stable")
+        counts[order[: n - counts.sum()]] += 1
+        for d, c in zip(side["deploy"], counts):
+            force.add(int(c), self.valley.by_id(d["location"]), initial=True)
+
+    def _reference_draw(self, side: str) -> tuple[float, float]:
+        """Food and ammunition (kg/day) one day of supply stands for, for a side."""
+        p = self.spec["sides"][side]
+        n = p["strength"] + sum(w for _, w in (self.waves if side == "attacker" else []))
+        food = n * p["food_kg_per_day"]
+        if side == "defender":
+            c = self.spec["civilians"]
+            food += c["population"] * c["ration_kg_per_day"] * c["share_fed_from_stores"]
+        return food, n * p["ammo_reference_kg_per_day"]
+
+    def _make_stores(self) -> None:
+        self.stores: list[SupplyStore] = []
+        self.reference = {s: self._reference_draw(s) for s in ("attacker", "defender")}
+        for st in self.spec["stores"]:
+            side = st["side"]
+            food_ref, ammo_ref = self.reference[side]
+            stocks = self.spec["stocks"][side]
+            if not self.switches["logistics"]:
+                food = ammo = line_f = line_a = 0.0
+            else:
+                food = stocks["food_days"] * food_ref * st["share"]
+                ammo = stocks["ammo_days"] * ammo_ref * st["share"]
+                line_f, line_a = st["line_days_per_day"] * food_ref, st["line_days_per_day"] * ammo_ref
+            cell = self.valley.cell(self.valley.by_id(st["location"]))
+            store = SupplyStore(self, cell, st["name"], side, food, ammo, st["reach_hops"],
+                                st["feeds_civilians"], line_f, line_a)
+            self.ledgers[side].add_initial(food, ammo)
+            self.stores.append(store)
+
+    # ------------------------------------------------------------ helpers ------------------------------
+    def force(self, side: str):
+        return self.attackers if side == "attacker" else self.defenders
+
+    def stores_of(self, side: str) -> list[SupplyStore]:
+        return [s for s in self.stores if s.side == side]
+
+    def stores_at(self, loc: int, side: str) -> list[SupplyStore]:
+        return [s for s in self.stores if s.side == side and s.cell.idx == loc and s.open]
+
+    def passable(self, loc: int, link: dict | None) -> bool:
+        """Can fighters move into `loc` over `link` today (paths and passes close in snow)?"""
+        if link is not None and not link.get("open", True):
+            return False
+        return not (self.valley.is_pass[loc] and self.weather.pass_open_on_foot(loc) <= 0.0)
+
+    def log_event(self, what: str, detail: str) -> None:
+        self.events.append((self.day, what, detail))
+
+    def date_of(self, day: int | None) -> str | None:
+        return None if day is None else (self.start_date + dt.timedelta(days=int(day))).isoformat()
+
+    # ------------------------------------------------------------ the day ------------------------------
+    def step(self) -> None:
+        self.day += 1
+        self.weather.step()
+        if self.switches["weather"] and self.weather.winter and self.collapse_day is None:
+            self._end("winter")
+        else:
+            self._arrivals(self.day)
+            self.attackers.arrive(self.day)
+            self.defenders.arrive(self.day)
+            if self.switches["logistics"]:
+                self._logistics()
+            A, D = self.attackers.counts(), self.defenders.counts()
+            if self.switches["movement"]:
+                self.attackers.decide(A, D)
+                self.defenders.decide(A, D)
+            self._fight()
+            self._update_control()
+            self._check_end()
+        self._record()
+        self.datacollector.collect(self)
+
+    def _arrivals(self, day: int) -> None:
+        for d, n in self.waves:
+            if d == day:
+                self.attackers.add(n, self.attacker_entry, initial=False)
+
+    def _logistics(self) -> None:
+        for store in self.stores:
+            store.supply_line()
+        for source in self.sources:
+            source.deliver()
+        for store in self.stores:
+            store.issue()
+        self._feed_civilians()
+        contested = self.contested
+        self.attackers.consume(self.weather.temperature, contested)
+        self.defenders.consume(self.weather.temperature, contested)
+        for c in COMMODITIES:
+            if self.stockout_day[c] is None and self.initial_stock(c) > 0 and self.stock(c) < 1.0:
+                self.stockout_day[c] = self.day
+
+    def _feed_civilians(self) -> None:
+        c = self.civilians
+        need = c["population"] * c["ration_kg_per_day"] * c["share_fed_from_stores"]
+        stores = [s for s in self.stores_of("defender") if s.open and s.feeds_civilians]
+        have = sum(s.food for s in stores)
+        given = 0.0
+        if need > 0 and have > 0:
+            for store, part in zip(stores, kernels.share_out(min(need, have), [s.food for s in stores])):
+                given += store.feed(part)
+        self.civilian_shortfall = 0.0 if need <= 0 else max(0.0, 1.0 - given / need)
+
+    def _fight(self) -> None:
+        att, dfd, v = self.attackers, self.defenders, self.valley
+        A, D = att.counts(), dfd.counts()
+        before_a, before_d = A.copy(), D.copy()
+        contested = (A > 0) & (D > 0)
+        self.contested = contested
+        idx = np.nonzero(contested)[0]
+        if len(idx):
+            logi = self.switches["logistics"]
+            sc = self.spec["scenario"]
+            cover_holder = v.cover[idx]
+            res = combat.engage(
+                A[idx], D[idx], att_leth=att.lethality, dfd_leth=dfd.lethality,
+                att_area=att.area_fire, dfd_area=dfd.area_fire,
+                att_cover=np.where(v.control[idx] == -1, cover_holder, 0.0),
+                dfd_cover=np.where(v.control[idx] == 1, cover_holder, 0.0),
+                att_frontage=v.frontage[idx], dfd_frontage=v.frontage[idx],
+                att_ammo=att.ammo_at()[idx] if logi else np.inf,
+                dfd_ammo=dfd.ammo_at()[idx] if logi else np.inf,
+                att_ammo_rate=att.p["ammo_kg_per_day_combat"] if logi else 0.0,
+                dfd_ammo_rate=dfd.p["ammo_kg_per_day_combat"] if logi else 0.0,
+                dt=sc["combat_dt_days"], substeps=sc["combat_substeps"], rng=self.rng)
+            for k, loc in enumerate(idx):
+                loc = int(loc)
+                att.losses_today[loc] += att.lose_at(loc, int(res.att_loss[k]), "killed")
+                dfd.losses_today[loc] += dfd.lose_at(loc, int(res.dfd_loss[k]), "killed")
+                if logi:
+                    att.spend_ammo_at(loc, float(res.att_ammo_used[k]))
+                    dfd.spend_ammo_at(loc, float(res.dfd_ammo_used[k]))
+        if self.switches["morale"]:
+            att.update_morale(before_a, contested, 0.0)
+            dfd.update_morale(before_d, contested, self.civilian_shortfall)
+        att.end_day_losses()
+        dfd.end_day_losses()
+
+    def _update_control(self) -> None:
+        v = self.valley
+        A, D = self.attackers.counts(), self.defenders.counts()
+        v.control[(A > 0) & (D == 0)] = -1
+        v.control[(D > 0) & (A == 0)] = 1
+        for store in self.stores:
+            if store.open and store.side == "defender" and v.control[store.cell.idx] == -1:
+                store.capture()
+            elif store.open and store.side == "attacker" and v.control[store.cell.idx] == 1:
+                store.capture()
+        touched = v.is_road & ((A > 0) | (v.control == -1))
+        self.front_km = float(v.km[touched].max()) if touched.any() else float(v.km[v.mouth])
+
+    def _check_end(self) -> None:
+        dfd, v = self.defenders, self.valley
+        active = dfd.strength()
+        total = self.initial_defenders + dfd.arrived
+        keys = [v.by_id(k) for k in self.spec["collapse"]["key_locations"]]
+        fell = active == 0 or active < self.spec["collapse"]["min_defender_share"] * total
+        fell = fell or any(v.control[k] == -1 for k in keys)
+        if fell:
+            self.collapse_day = self.day
+            self.cause = self._cause()
+            self._end("fell")
+        elif self.attackers.strength() == 0 and all(d <= self.day for d, _ in self.waves) and self.waves:
+            self._end("repulsed")
+        elif self.day >= self.horizon:
+            self._end("horizon")
+
+    def _cause(self) -> str:
+        """Supply exhaustion if the defenders were down to their last day of food or ammunition; else
+        morale if more left (deserted or surrendered) than were killed; else combat."""
+        d = self.defenders
+        if self.switches["logistics"]:
+            limit = self.spec["collapse"]["supply_exhausted_days"]
+            if min(self.days_left("food"), self.days_left("ammo")) < limit:
+                return "supply"
+        return "morale" if d.deserted + d.surrendered > d.killed else "combat"
+
+    def _end(self, reason: str) -> None:
+        self.end_reason = reason
+        self.running = False
+
+    # ------------------------------------------------------------ measures -----------------------------
+    def stock(self, commodity: str, side: str = "defender") -> float:
+        """kg in the side's open stores."""
+        return float(sum(getattr(s, commodity) for s in self.stores_of(side)))
+
+    def initial_stock(self, commodity: str) -> float:
+        return self.ledgers["defender"].flows["initial"][commodity]
+
+    def carried(self, commodity: str, side: str = "defender") -> float:
+        f = self.force(side)
+        return float(getattr(f, commodity)[: f.rows].sum())
+
+    def days_left(self, commodity: str) -> float:
+        """Defender stock (stores + carried) over today's draw: active defenders (and the civilians fed
+        from stores, for food)."""
+        n = self.defenders.strength()
+        p = self.spec["sides"]["defender"]
+        if commodity == "food":
+            c = self.civilians
+            draw = n * p["food_kg_per_day"] + c["population"] * c["ration_kg_per_day"] * c["share_fed_from_stores"]
+        else:
+            draw = n * p["ammo_reference_kg_per_day"]
+        have = self.stock(commodity) + self.carried(commodity)
+        return have / draw if draw > 0 else math.inf
+
+    def imbalance(self, side: str, commodity: str) -> float:
+        return self.ledgers[side].imbalance(commodity, self.stock(commodity, side), self.carried(commodity, side))
+
+    def fighter_balance(self, side: str) -> int:
+        """initial + arrived - (active + killed + deserted + surrendered): zero when nobody is unaccounted."""
+        f = self.force(side)
+        return f.initial + f.arrived - (f.strength() + f.killed + f.deserted + f.surrendered)
+
+    def _record(self) -> None:
+        a, d = self.attackers, self.defenders
+        self.today = {
+            "day": self.day, "date": self.date_of(self.day),
+            "attackers_active": a.strength(), "defenders_active": d.strength(),
+            "attackers_killed": a.killed, "defenders_killed": d.killed,
+            "attackers_deserted": a.deserted, "defenders_deserted": d.deserted,
+            "attackers_surrendered": a.surrendered, "defenders_surrendered": d.surrendered,
+            "attackers_arrived": a.arrived,
+            "defender_food_stores_kg": self.stock("food"), "defender_ammo_stores_kg": self.stock("ammo"),
+            "defender_food_carried_kg": self.carried("food"), "defender_ammo_carried_kg": self.carried("ammo"),
+            "food_days_left": self.days_left("food"), "ammo_days_left": self.days_left("ammo"),
+            "km_road_held": self.valley.road_km_held(), "front_km": self.front_km,
+            "contested_locations": int(self.contested.sum()),
+            "temperature_c": float(self.weather.temperature[self.valley.mouth]),
+            "snow_ref_cm": self.weather.depth_ref,
+            "resupply_delivered_kg": sum(sum(s.delivered.values()) for s in self.sources),
+            "civilian_shortfall": self.civilian_shortfall,
+        }
+
+    def run(self) -> dict:
+        """Step until the valley falls, winter halts the offensive, or the horizon; return the outcome."""
+        while self.running:
+            self.step()
+        return self.outcome()
+
+    def outcome(self) -> dict:
+        """The run as one flat record."""
+        a, d, w = self.attackers, self.defenders, self.weather
+        delivered = {c: sum(s.delivered[c] for s in self.sources) for c in COMMODITIES}
+        held = self.end_reason in ("winter", "repulsed")
+        return {
+            "scenario": self.spec["scenario"]["name"], "variant": self.spec["_variant"],
+            "attacker": a.name, "defender": d.name,
+            "end_reason": self.end_reason or "running", "end_day": self.day, "end_date": self.date_of(self.day),
+            "held_to_winter": bool(held),
+            "collapse_day": self.collapse_day, "collapse_date": self.date_of(self.collapse_day),
+            "cause": self.cause,
+            "winter_onset_date": (dt.date(self.start_date.year, 1, 1) + dt.timedelta(days=w.winter_doy - 1)).isoformat(),
+            "winter_onset_day": w.winter_doy - self.start_doy,
+            "food_stockout_day": self.stockout_day["food"], "ammo_stockout_day": self.stockout_day["ammo"],
+            "food_days_left": self.days_left("food"), "ammo_days_left": self.days_left("ammo"),
+            "defenders_initial": d.initial, "defenders_arrived": d.arrived, "defenders_active": d.strength(),
+            "defenders_killed": d.killed, "defenders_deserted": d.deserted,
+            "defenders_surrendered": d.surrendered,
+            "attackers_arrived": a.initial + a.arrived, "attackers_active": a.strength(),
+            "attackers_killed": a.killed, "attackers_deserted": a.deserted,
+            "attackers_surrendered": a.surrendered,
+            "km_road_held": self.valley.road_km_held(), "front_km": self.front_km,
+            "resupply_food_kg": delivered["food"], "resupply_ammo_kg": delivered["ammo"],
+            "resupply_delivered_kg": delivered["food"] + delivered["ammo"],
+            "resupply_lost_kg": sum(s.lost for s in self.sources),
+        }
+
+    def daily(self):
+        """The daily series as a pandas DataFrame (one row per day, from day 0)."""
+        return self.datacollector.get_model_vars_dataframe()

@@ -1,0 +1,482 @@
+"""Scenario files: TOML in, one validated nested dict out.
+
+A scenario describes one valley (locations, links, stores), two sides, the weather, outside resupply and
+the rules for collapse. Variants are named sets of overrides by dotted key ("resupply.air.enabled").
+Every error names the file, the key and the rule broken, and is raised before anything is written.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+DEFAULT_SCENARIO = "panjshir-2021"
+
+
+class ScenarioError(ValueError):
+    """A scenario (or override) breaks a rule. str() is the one-line message users see."""
+
+    def __init__(self, source: str, key: str, rule: str):
+        self.source, self.key, self.rule = str(source), key, rule
+        super().__init__(f"{source}: key '{key}': {rule}")
+
+
+# ---------------------------------------------------------------- schema ---------------------------------
+# A leaf is F(type, default, rule); a table is a dict of leaves; a list of tables is ListOf(table).
+@dataclass(frozen=True)
+class F:
+    type: type | tuple
+    default: Any = None  # None: required
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    doc: str = ""
+    optional: bool = False  # may be absent with no default
+
+
+@dataclass(frozen=True)
+class ListOf:
+    table: dict
+    doc: str = ""
+
+
+NUM = (int, float)
+
+SIDE = {
+    "name": F(str, doc="name used in outputs"),
+    "strength": F(int, 0, min=0, doc="fighters in the valley at the start"),
+    "waves": F(list, [], doc="arrivals as [[day, fighters], ...]"),
+    "committed": F(int, 0, min=0, doc="if > 0, waves are rescaled to sum to this pool"),
+    "arrive_at": F(int, -1, doc="location id where waves arrive"),
+    "reserve": F(int, -1, doc="location id of the reserve (-1: none)"),
+    "deploy": ListOf({"location": F(int), "share": F(NUM, min=0, max=1)}),
+    "fire": F(str, "aimed", choices=("aimed", "area")),
+    "lethality": F(NUM, min=0, doc="aimed: hits per firing fighter per day; area: per target too"),
+    "morale": F(NUM, 0.8, min=0, max=1),
+    "morale_recovery": F(NUM, 0.02, min=0, max=1),
+    "morale_loss_shock": F(NUM, 2.0, min=0),
+    "morale_hunger": F(NUM, 0.05, min=0, max=1),
+    "morale_no_ammo": F(NUM, 0.05, min=0, max=1),
+    "morale_civilian_hunger": F(NUM, 0.0, min=0, max=1),
+    "desert_below": F(NUM, 0.4, min=0, max=1),
+    "desert_rate": F(NUM, 0.05, min=0, max=1),
+    "surrender_below": F(NUM, 0.25, min=0, max=1),
+    "surrender_rate": F(NUM, 0.2, min=0, max=1),
+    "food_kg_per_day": F(NUM, 1.0, min=0),
+    "carry_food_days": F(NUM, 3.0, min=0),
+    "ammo_kg_per_day_combat": F(NUM, 8.0, min=0),
+    "ammo_kg_per_day_idle": F(NUM, 0.3, min=0),
+    "ammo_reference_kg_per_day": F(NUM, 1.0, min=0),
+    "carry_ammo_kg": F(NUM, 15.0, min=0),
+    "advance_odds": F(NUM, 1.5, min=0),
+    "fallback_odds": F(NUM, 3.0, min=0),
+    "reinforce_odds": F(NUM, 1.0, min=0),
+    "pause_loss_share": F(NUM, 0.15, min=0, max=1),
+    "pause_window_days": F(int, 3, min=1),
+    "pause_days": F(int, 4, min=0),
+    "flank_after_days": F(int, 5, min=1),
+    "flank_share": F(NUM, 0.2, min=0, max=1),
+    "garrison": F(int, 30, min=0),
+    "destroy_on_retreat": F(NUM, 0.5, min=0, max=1),
+    "speed_km_per_day": F(NUM, 30.0, min=0.1),
+}
+
+SCHEMA: dict = {
+    "scenario": {
+        "name": F(str),
+        "title": F(str, ""),
+        "start_date": F(dt.date),
+        "horizon_days": F(int, 200, min=1),
+        "fighters_per_agent": F(int, 10, min=1),
+        "combat_substeps": F(int, 4, min=1),
+        "combat_dt_days": F(NUM, 1.0, min=1e-6, doc="days per model step for combat"),
+    },
+    "switches": {
+        "logistics": F(bool, True),
+        "morale": F(bool, True),
+        "movement": F(bool, True),
+        "weather": F(bool, True),
+    },
+    "sides": {"attacker": SIDE, "defender": SIDE},
+    "locations": ListOf(
+        {
+            "id": F(int, min=0),
+            "name": F(str),
+            "kind": F(str, choices=("road", "side", "flank", "pass", "outside")),
+            "km": F(NUM, 0.0),
+            "frontage": F(int, min=1),
+            "cover": F(NUM, 0.0, min=0, max=0.99),
+            "elevation": F(NUM, 2000.0, min=-500, max=9000),
+            "x": F(NUM, optional=True),
+            "y": F(NUM, optional=True),
+            "closes_vehicles_cm": F(NUM, 30.0, min=0),
+            "closes_foot_cm": F(NUM, 120.0, min=0),
+            "held_by": F(str, "defender", choices=("defender", "attacker", "none")),
+        }
+    ),
+    "links": ListOf(
+        {
+            "a": F(int),
+            "b": F(int),
+            "kind": F(str, "road", choices=("road", "path")),
+            "km": F(NUM, 10.0, min=0),
+            "days": F(NUM, 0.0, min=0, doc="path travel days; road links use km / speed"),
+            "elevation": F(NUM, 0.0, min=0, doc="highest point of a path (closes in snow)"),
+        }
+    ),
+    "stores": ListOf(
+        {
+            "name": F(str),
+            "location": F(int),
+            "side": F(str, "defender", choices=("defender", "attacker")),
+            "share": F(NUM, 0.0, min=0, max=1),
+            "reach_hops": F(int, 1, min=0),
+            "feeds_civilians": F(bool, False),
+            "line_days_per_day": F(NUM, 0.0, min=0, doc="daily supply line, days of the side's draw"),
+        }
+    ),
+    "stocks": {
+        "defender": {"food_days": F(NUM, 90.0, min=0), "ammo_days": F(NUM, 60.0, min=0)},
+        "attacker": {"food_days": F(NUM, 10.0, min=0), "ammo_days": F(NUM, 10.0, min=0)},
+    },
+    "civilians": {
+        "population": F(int, 0, min=0),
+        "ration_kg_per_day": F(NUM, 0.55, min=0),
+        "share_fed_from_stores": F(NUM, 0.3, min=0, max=1),
+    },
+    "collapse": {
+        "key_locations": F(list, []),
+        "min_defender_share": F(NUM, 0.15, min=0, max=1),
+        "supply_exhausted_days": F(NUM, 1.0, min=0),
+    },
+    "weather": {
+        "first_snow_doy_mean": F(NUM, 315.0, min=1, max=366),
+        "first_snow_doy_sd": F(NUM, 12.0, min=0),
+        "winter_doy_mean": F(NUM, 335.0, min=1, max=400),
+        "winter_doy_sd": F(NUM, 15.0, min=0),
+        "first_snow_cm": F(NUM, 50.0, min=0),
+        "snow_prob": F(NUM, 0.3, min=0, max=1),
+        "snow_prob_growth": F(NUM, 0.01, min=0),
+        "snow_mean_cm": F(NUM, 12.0, min=0),
+        "ref_elevation": F(NUM, 4000.0),
+        "snowline_autumn": F(NUM, 3500.0),
+        "snowline_winter": F(NUM, 1500.0),
+        "snowline_days": F(NUM, 45.0, min=1),
+        "temp_mean": F(NUM, 11.0),
+        "temp_amplitude": F(NUM, 13.0, min=0),
+        "temp_peak_doy": F(NUM, 200.0),
+        "temp_ref_elevation": F(NUM, 2000.0),
+        "lapse_per_km": F(NUM, 6.5, min=0),
+        "temp_noise_sd": F(NUM, 2.5, min=0),
+        "melt_cm_per_degree": F(NUM, 1.0, min=0),
+        "path_closed_cm": F(NUM, 40.0, min=0),
+        "slow_per_cm": F(NUM, 0.01, min=0),
+        "cold_food_per_degree": F(NUM, 0.01, min=0),
+        "cloud_grounding_prob": F(NUM, 0.1, min=0, max=1),
+        "cloud_grounding_prob_winter": F(NUM, 0.35, min=0, max=1),
+    },
+    "resupply": {
+        "air": {
+            "enabled": F(bool, False),
+            "start_day": F(int, 14, min=0),
+            "helicopters": F(int, 4, min=0),
+            "sorties_per_week": F(NUM, 10.0, min=0),
+            "payload_t": F(NUM, 2.0, min=0),
+            "loss_per_sortie": F(NUM, 0.03, min=0, max=1),
+            "ammo_share": F(NUM, 0.5, min=0, max=1),
+            "landing_locations": F(list, []),
+        },
+        "passes": {
+            "enabled": F(bool, False),
+            "start_day": F(int, 7, min=0),
+            "t_per_day": F(NUM, 8.0, min=0),
+            "loss_share": F(NUM, 0.05, min=0, max=1),
+            "ammo_share": F(NUM, 0.5, min=0, max=1),
+            "pass_locations": F(list, []),
+        },
+    },
+    "variants": None,  # free-form: name -> table of overrides, validated by applying them
+}
+
+# Flat keyword names the model class accepts (batch_run, SolaraViz, notebooks), mapped to dotted keys.
+SHORTCUTS = {
+    "fighters_per_agent": "scenario.fighters_per_agent",
+    "horizon_days": "scenario.horizon_days",
+    "defender_strength": "sides.defender.strength",
+    "attacker_committed": "sides.attacker.committed",
+    "defender_morale": "sides.defender.morale",
+    "food_days": "stocks.defender.food_days",
+    "ammo_days": "stocks.defender.ammo_days",
+    "air": "resupply.air.enabled",
+    "air_start_day": "resupply.air.start_day",
+    "sorties_per_week": "resupply.air.sorties_per_week",
+    "passes": "resupply.passes.enabled",
+    "passes_start_day": "resupply.passes.start_day",
+    "porter_t_per_day": "resupply.passes.t_per_day",
+    "winter_doy_mean": "weather.winter_doy_mean",
+}
+
+
+# ---------------------------------------------------------------- loading --------------------------------
+def resolve_path(scenario: str | Path) -> Path:
+    """A path, or a name under scenarios/ ("panjshir-2021", "validation/square-law")."""
+    p = Path(scenario)
+    if p.suffix == ".toml" or p.exists():
+        return p
+    return SCENARIO_DIR / f"{scenario}.toml"
+
+
+def read_toml(path: Path) -> dict:
+    if not path.is_file():
+        raise ScenarioError(path, "(file)", "no such scenario file")
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, "(file)", f"malformed TOML: {exc}") from None
+
+
+def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = None,
+         overrides: dict | None = None) -> dict:
+    """Read, apply a variant and overrides, validate. Returns the resolved scenario dict."""
+    if isinstance(scenario, dict):
+        raw, source = copy.deepcopy(scenario), "<dict>"
+    else:
+        path = resolve_path(scenario)
+        raw, source = read_toml(path), str(path)
+    variants = raw.pop("variants", {}) or {}
+    if not isinstance(variants, dict):
+        raise ScenarioError(source, "variants", "must be a table of variant tables")
+    validate(raw, source)  # the base must be valid on its own
+    if variant not in (None, "", "base"):
+        if variant not in variants:
+            known = ", ".join(sorted(variants)) or "(none)"
+            raise ScenarioError(source, f"variants.{variant}", f"no such variant; known: {known}")
+        vt = dict(variants[variant])
+        vt.pop("description", None)
+        raw = apply_overrides(raw, flatten(vt), f"{source} [variant {variant}]")
+    if overrides:
+        raw = apply_overrides(raw, overrides, f"{source} [override]")
+    spec = validate(raw, source)
+    spec["variants"] = {k: dict(v) for k, v in variants.items()}
+    spec["_source"] = source
+    spec["_variant"] = variant or "base"
+    return spec
+
+
+def variant_names(scenario: str | Path | dict = DEFAULT_SCENARIO) -> list[str]:
+    """Variant names in file order."""
+    raw = scenario if isinstance(scenario, dict) else read_toml(resolve_path(scenario))
+    return list((raw.get("variants") or {}).keys())
+
+
+def flatten(table: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in table.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def apply_overrides(raw: dict, overrides: dict, source: str) -> dict:
+    """Set each dotted key ("sides.defender.strength", "locations.3.cover") on a copy of raw."""
+    raw = copy.deepcopy(raw)
+    for dotted in sorted(overrides):  # sorted: the same result whatever the dict's order
+        value = overrides[dotted]
+        parts = str(dotted).split(".")
+        node, schema = raw, SCHEMA
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(schema, ListOf):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ScenarioError(source, dotted, f"'{part}' is not an index of this list "
+                                        f"(0..{len(node) - 1})")
+                part, schema = int(part), schema.table
+            elif isinstance(schema, dict):
+                if part not in schema or part == "variants":
+                    raise ScenarioError(source, dotted, f"unknown key '{part}'")
+                schema = schema[part]
+            else:
+                raise ScenarioError(source, dotted, "goes below a value")
+            if last:
+                if not isinstance(schema, F):
+                    raise ScenarioError(source, dotted, "names a table, not a value")
+                node[part] = value
+            else:
+                if isinstance(node, dict) and part not in node:
+                    node[part] = {}
+                node = node[part]
+    return raw
+
+
+def parse_value(text: str) -> Any:
+    """A --set value: TOML syntax (true, 12, 0.5, "x", [1, 2]), or a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+# ---------------------------------------------------------------- validation -----------------------------
+def _check_leaf(f: F, value: Any, source: str, key: str) -> Any:
+    if f.type is NUM or f.type == (int, float):
+        ok = isinstance(value, NUM) and not isinstance(value, bool)
+        tname = "a number"
+    elif f.type is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        tname = "an integer"
+    elif f.type is dt.date:
+        ok = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+        if isinstance(value, str):
+            try:
+                value, ok = dt.date.fromisoformat(value), True
+            except ValueError:
+                ok = False
+        tname = "a date (YYYY-MM-DD)"
+    else:
+        ok = isinstance(value, f.type)
+        tname = {str: "a string", bool: "true or false", list: "a list"}.get(f.type, str(f.type))
+    if not ok:
+        raise ScenarioError(source, key, f"must be {tname} (got {value!r})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ScenarioError(source, key, f"must be finite (got {value!r})")
+    if f.min is not None and value < f.min:
+        raise ScenarioError(source, key, f"must be >= {f.min} (got {value!r})")
+    if f.max is not None and value > f.max:
+        raise ScenarioError(source, key, f"must be <= {f.max} (got {value!r})")
+    if f.choices and value not in f.choices:
+        raise ScenarioError(source, key, f"must be one of {', '.join(f.choices)} (got {value!r})")
+    return value
+
+
+def _walk(schema: dict, raw: Any, source: str, prefix: str) -> dict:
+    if not isinstance(raw, dict):
+        raise ScenarioError(source, prefix.rstrip(".") or "(top)", "must be a table")
+    for k in raw:
+        if k not in schema:
+            raise ScenarioError(source, prefix + k, "unknown key")
+    out = {}
+    for k, sub in schema.items():
+        key = prefix + k
+        if sub is None:
+            continue
+        if isinstance(sub, F):
+            if k in raw:
+                out[k] = _check_leaf(sub, raw[k], source, key)
+            elif sub.default is not None:
+                out[k] = copy.deepcopy(sub.default)
+            elif not sub.optional:
+                raise ScenarioError(source, key, "is required")
+        elif isinstance(sub, ListOf):
+            items = raw.get(k, [])
+            if not isinstance(items, list):
+                raise ScenarioError(source, key, "must be a list of tables")
+            out[k] = [_walk(sub.table, it, source, f"{key}.{i}.") for i, it in enumerate(items)]
+        else:
+            out[k] = _walk(sub, raw.get(k, {}), source, key + ".")
+    return out
+
+
+def validate(raw: dict, source: str = "<dict>") -> dict:
+    """Check types and ranges leaf by leaf, then the rules that tie keys together."""
+    spec = _walk({k: v for k, v in SCHEMA.items() if v is not None}, raw, source, "")
+    _check_relations(spec, source)
+    return spec
+
+
+def _check_relations(spec: dict, source: str) -> None:
+    err = lambda key, rule: ScenarioError(source, key, rule)  # noqa: E731
+    locs = spec["locations"]
+    if not locs:
+        raise err("locations", "at least one location is required")
+    ids = [loc["id"] for loc in locs]
+    if len(set(ids)) != len(ids):
+        raise err("locations", f"location ids must be unique (got {ids})")
+    known = set(ids)
+
+    def need_loc(key, lid, allow_none=False):
+        if allow_none and lid == -1:
+            return
+        if lid not in known:
+            raise err(key, f"location {lid} does not exist (known ids: {sorted(known)})")
+
+    if not any(loc["kind"] == "road" for loc in locs):
+        raise err("locations", "at least one location must be of kind 'road'")
+    for i, link in enumerate(spec["links"]):
+        need_loc(f"links.{i}.a", link["a"])
+        need_loc(f"links.{i}.b", link["b"])
+        if link["a"] == link["b"]:
+            raise err(f"links.{i}", "a link must join two different locations")
+    for i, st in enumerate(spec["stores"]):
+        need_loc(f"stores.{i}.location", st["location"])
+    for side in ("attacker", "defender"):
+        s = spec["sides"][side]
+        base = f"sides.{side}"
+        need_loc(f"{base}.arrive_at", s["arrive_at"], allow_none=True)
+        need_loc(f"{base}.reserve", s["reserve"], allow_none=True)
+        for i, d in enumerate(s["deploy"]):
+            need_loc(f"{base}.deploy.{i}.location", d["location"])
+        share = sum(d["share"] for d in s["deploy"])
+        if s["strength"] > 0 and not s["deploy"]:
+            raise err(f"{base}.deploy", "a side with strength > 0 needs a deployment")
+        if s["deploy"] and abs(share - 1.0) > 1e-6:
+            raise err(f"{base}.deploy", f"shares must sum to 1 (got {share:g})")
+        for i, w in enumerate(s["waves"]):
+            key = f"{base}.waves.{i}"
+            if not (isinstance(w, list) and len(w) == 2 and all(isinstance(x, int) and not
+                                                                isinstance(x, bool) for x in w)):
+                raise err(key, f"must be [day, fighters], two integers (got {w!r})")
+            if w[0] < 0 or w[1] < 0:
+                raise err(key, f"day and fighters must be >= 0 (got {w!r})")
+            if w[0] >= spec["scenario"]["horizon_days"]:
+                raise err(key, f"wave day {w[0]} is not before the horizon "
+                          f"({spec['scenario']['horizon_days']} days)")
+        if s["waves"] and s["arrive_at"] == -1:
+            raise err(f"{base}.arrive_at", "a side with waves needs an arrival location")
+        shares = [st["share"] for st in spec["stores"] if st["side"] == side]
+        if sum(shares) > 1 + 1e-6:
+            raise err("stores", f"{side} store shares must sum to at most 1 (got {sum(shares):g})")
+    horizon = spec["scenario"]["horizon_days"]
+    for kind in ("air", "passes"):
+        r = spec["resupply"][kind]
+        if r["start_day"] >= horizon:
+            raise err(f"resupply.{kind}.start_day",
+                      f"start day {r['start_day']} is not before the horizon ({horizon} days)")
+    for i, lid in enumerate(spec["resupply"]["air"]["landing_locations"]):
+        need_loc(f"resupply.air.landing_locations.{i}", lid)
+    for i, lid in enumerate(spec["resupply"]["passes"]["pass_locations"]):
+        need_loc(f"resupply.passes.pass_locations.{i}", lid)
+        if next(loc for loc in locs if loc["id"] == lid)["kind"] != "pass":
+            raise err(f"resupply.passes.pass_locations.{i}", f"location {lid} is not a pass")
+    for i, lid in enumerate(spec["collapse"]["key_locations"]):
+        need_loc(f"collapse.key_locations.{i}", lid)
+    if spec["resupply"]["passes"]["enabled"] and not spec["resupply"]["passes"]["pass_locations"]:
+        raise err("resupply.passes.pass_locations", "resupply over the passes needs at least one pass")
+    if spec["resupply"]["air"]["enabled"] and not spec["resupply"]["air"]["landing_locations"]:
+        raise err("resupply.air.landing_locations", "air resupply needs at least one landing location")
+
+
+def params_to_overrides(params: dict) -> dict:
+    """Flat keyword parameters (shortcuts or a__b__c) to dotted keys."""
+    out = {}
+    for k, v in params.items():
+        if k in SHORTCUTS:
+            out[SHORTCUTS[k]] = v
+        elif "__" in k:
+            out[k.replace("__", ".")] = v
+        elif "." in k:
+            out[k] = v
+        else:
+            known = ", ".join(sorted(SHORTCUTS))
+            raise ScenarioError("<parameters>", k, f"unknown parameter; use a dotted key as a__b__c "
+                                f"or one of: {known}")
+    return out

@@ -1,0 +1,159 @@
+"""The valley as a Mesa discrete-space graph: locations (cells) joined by road and mountain-path links."""
+
+from __future__ import annotations
+
+import heapq
+
+import networkx as nx
+import numpy as np
+from mesa.discrete_space import Cell, Network
+
+KINDS = ("road", "side", "flank", "pass", "outside")
+
+
+class Location(Cell):
+    """A place in the valley with its terrain. Dynamic state (control, snow) lives in Valley arrays."""
+
+    __slots__ = ["cover", "elevation", "frontage", "idx", "kind", "km", "lid", "name"]
+
+    def __init__(self, coordinate, capacity=None, random=None, position=None):
+        super().__init__(coordinate, capacity=capacity, random=random, position=position)
+        self.lid = coordinate
+
+    def __repr__(self):
+        return f"Location({self.lid}, {self.name!r}, {self.kind}, km={self.km:g})"
+
+
+def default_position(loc: dict) -> tuple[float, float]:
+    """Map position when the scenario gives none: road by km along x, others offset by kind."""
+    offset = {"road": 0.0, "side": 12.0, "flank": -10.0, "pass": 15.0, "outside": -15.0}[loc["kind"]]
+    return float(loc["km"]), offset
+
+
+class Valley:
+    """Graph, terrain arrays (indexed 0..n-1 in scenario order) and route finding."""
+
+    def __init__(self, spec: dict, random):
+        locs = spec["locations"]
+        self.n = len(locs)
+        self.ids = np.array([loc["id"] for loc in locs], dtype=np.int64)
+        self.index = {int(lid): i for i, lid in enumerate(self.ids)}
+        G = nx.Graph()
+        positions = {}
+        for loc in locs:
+            G.add_node(loc["id"])
+            x, y = default_position(loc)
+            positions[loc["id"]] = (loc.get("x", x), loc.get("y", y))
+        for link in spec["links"]:
+            G.add_edge(link["a"], link["b"], kind=link["kind"], km=float(link["km"]),
+                       days=float(link["days"]), elevation=float(link["elevation"]))
+        self.space = Network(G, random=random, cell_klass=Location, layout=positions)
+        self.locations: list[Location] = []
+        for i, loc in enumerate(locs):
+            cell = self.space._cells[loc["id"]]
+            cell.idx, cell.name, cell.kind = i, loc["name"], loc["kind"]
+            cell.km, cell.frontage = float(loc["km"]), int(loc["frontage"])
+            cell.cover, cell.elevation = float(loc["cover"]), float(loc["elevation"])
+            self.locations.append(cell)
+        self.positions = positions
+        arr = lambda key, dtype=float: np.array([loc[key] for loc in locs], dtype=dtype)  # noqa: E731
+        self.names = [loc["name"] for loc in locs]
+        self.kind = np.array([loc["kind"] for loc in locs])
+        self.km, self.frontage, self.cover = arr("km"), arr("frontage"), arr("cover")
+        self.elevation = arr("elevation")
+        self.closes_vehicles_cm, self.closes_foot_cm = arr("closes_vehicles_cm"), arr("closes_foot_cm")
+        self.is_road = self.kind == "road"
+        self.is_pass = self.kind == "pass"
+        self.is_outside = self.kind == "outside"
+        # Road order from the mouth (lowest km) to the head.
+        road = [i for i in np.argsort(self.km, kind="stable") if self.is_road[i]]
+        self.road_order = np.array(road, dtype=np.int64)
+        self.mouth, self.head = int(road[0]), int(road[-1])
+        # Neighbours by index, sorted, with link data (never iterate a set: order must be fixed).
+        self.neighbours: list[list[tuple[int, dict]]] = [[] for _ in range(self.n)]
+        for a, b, data in sorted(G.edges(data=True)):
+            ia, ib = self.index[a], self.index[b]
+            self.neighbours[ia].append((ib, data))
+            self.neighbours[ib].append((ia, data))
+        for nb in self.neighbours:
+            nb.sort(key=lambda t: t[0])
+        self.hops = self._hop_matrix()
+        self.control = np.array([{"defender": 1, "attacker": -1, "none": 0}[loc["held_by"]]
+                                 for loc in locs], dtype=np.int8)
+        self.snow_cm = np.zeros(self.n)
+
+    @property
+    def graph(self) -> nx.Graph:
+        return self.space.G
+
+    def _hop_matrix(self) -> np.ndarray:
+        hops = np.full((self.n, self.n), np.iinfo(np.int32).max, dtype=np.int64)
+        for s in range(self.n):
+            hops[s, s] = 0
+            frontier = [s]
+            while frontier:
+                nxt = []
+                for u in frontier:
+                    for v, _ in self.neighbours[u]:
+                        if hops[s, v] > hops[s, u] + 1:
+                            hops[s, v] = hops[s, u] + 1
+                            nxt.append(v)
+                frontier = nxt
+        return hops
+
+    def cell(self, idx: int) -> Location:
+        return self.locations[idx]
+
+    def by_id(self, lid: int) -> int:
+        return self.index[int(lid)]
+
+    def next_up_road(self, idx: int) -> int | None:
+        """The next road location towards the head, or None at the head (or off the road)."""
+        if not self.is_road[idx]:
+            return None
+        pos = int(np.nonzero(self.road_order == idx)[0][0])
+        return int(self.road_order[pos + 1]) if pos + 1 < len(self.road_order) else None
+
+    def link_days(self, data: dict, a: int, b: int, speed_km_per_day: float, snow_slow) -> float:
+        """Travel days over one link today (snow slows; a closed path returns inf)."""
+        if not data.get("open", True):
+            return np.inf
+        if data["kind"] == "road":
+            base = data["km"] / speed_km_per_day
+        else:
+            base = data["days"] if data["days"] > 0 else data["km"] / (speed_km_per_day / 3.0)
+        return base * max(snow_slow[a], snow_slow[b])
+
+    def route(self, src: int, dst: int, speed_km_per_day: float, snow_slow, blocked) -> tuple[float, list]:
+        """Quickest route (Dijkstra, ties by index) avoiding `blocked` locations (bool array) and
+        closed links; returns (days, path) or (inf, [])."""
+        dist = {src: 0.0}
+        prev = {}
+        heap = [(0.0, src)]
+        while heap:
+            d, u = heapq.heappop(heap)
+            if u == dst:
+                path = [u]
+                while u in prev:
+                    u = prev[u]
+                    path.append(u)
+                return d, path[::-1]
+            if d > dist.get(u, np.inf):
+                continue
+            for v, data in self.neighbours[u]:
+                if blocked[v] and v != dst:
+                    continue
+                w = self.link_days(data, u, v, speed_km_per_day, snow_slow)
+                if not np.isfinite(w):
+                    continue
+                if d + w < dist.get(v, np.inf):
+                    dist[v], prev[v] = d + w, u
+                    heapq.heappush(heap, (d + w, v))
+        return np.inf, []
+
+    def road_km_held(self) -> float:
+        """Road length (km) between consecutive road locations neither of which the attacker holds."""
+        r = self.road_order
+        ok = self.control[r] != -1
+        seg = np.diff(self.km[r])
+        return float(np.sum(seg[ok[:-1] & ok[1:]]))
