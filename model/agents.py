@@ -55,7 +55,7 @@ class SupplyStore(FixedAgent):
         self.food, self.ammo = float(food), float(ammo)
         self.feeds_civilians = feeds_civilians
         self.line_food, self.line_ammo = float(line_food), float(line_ammo)
-        self.reach = model.valley.hops[cell.idx] <= reach_hops  # bool per location
+        self.reach_hops = reach_hops
         self.status = "open"  # open | captured | destroyed
 
     @property
@@ -76,8 +76,11 @@ class SupplyStore(FixedAgent):
         """Top up the loads of this side's fighters present within reach, as far as the stock goes."""
         if not self.open:
             return
-        force = self.model.force(self.side)
-        m = force.present & self.reach[force.loc[: force.rows]]
+        force, v = self.model.force(self.side), self.model.valley
+        enemy = -1 if self.side == "defender" else 1
+        # Within reach over ground the enemy does not hold alone: a cut-off position is not supplied.
+        reach = v.hops_from(self.cell.idx, (v.control == enemy) & (force.counts() == 0)) <= self.reach_hops
+        m = force.present & reach[force.loc[: force.rows]]
         if not m.any():
             return
         idx = np.nonzero(m)[0]

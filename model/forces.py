@@ -290,37 +290,43 @@ class Attackers(Force):
         return max(roads, key=lambda i: (v.km[i], -i)) if roads else None
 
     def decide(self, A: np.ndarray, D: np.ndarray) -> None:
+        """Stacks in battle may break off; free stacks converge on the defended location where their
+        combined odds are best, if good enough; otherwise advance up an open road, or flank if stalled."""
         model, v, p = self.model, self.model.valley, self.p
         day, other = model.day, model.defenders
-        for loc in map(int, np.nonzero(A > 0)[0]):
-            if A[loc] <= 0:
+        for loc in map(int, np.nonzero((A > 0) & (D > 0))[0]):
+            self._maybe_pause(loc, A, D)
+        movable = np.zeros(v.n, np.int64)
+        for loc in map(int, np.nonzero((A > 0) & (D == 0))[0]):
+            if day >= self.pause_until[loc]:
+                keep = p["garrison"] if v.is_road[loc] else 0
+                movable[loc] = max(0, int(A[loc]) - keep)
+        # Converging attacks: every defended location next to free stacks, best combined odds first.
+        options = []
+        for target in map(int, np.nonzero(D > 0)[0]):
+            if v.is_outside[target]:
                 continue
-            if D[loc] > 0:
-                self._maybe_pause(loc, A, D)
-                continue
-            if day < self.pause_until[loc]:
-                continue
-            keep = p["garrison"] if v.is_road[loc] else 0
-            movable = int(A[loc] - min(keep, A[loc]))
-            if movable <= 0:
-                continue
+            stacks = [src for src, data in v.neighbours[target] if movable[src] > 0 and model.passable(target, data)]
+            if stacks:
+                n = int(movable[stacks].sum())
+                odds = float(local_odds(n, D[target], self.lethality, other.lethality, 0.0, v.cover[target]))
+                options.append((-odds, target, stacks))
+        for neg_odds, target, stacks in sorted(options):
+            if -neg_odds < p["advance_odds"]:
+                break
+            if any(movable[s] == 0 for s in stacks):
+                continue  # a stack already committed elsewhere today
+            for src in stacks:
+                self._move(src, int(movable[src]), target, A, ADVANCING)
+                movable[src] = 0
+        for loc in map(int, np.nonzero(movable > 0)[0]):
             fwd = self.forward(loc)
-            best, best_odds = None, 0.0
-            for nb, data in v.neighbours[loc]:
-                if D[nb] <= 0 or v.is_outside[nb] or not model.passable(nb, data):
-                    continue
-                odds = float(local_odds(movable, D[nb], self.lethality, other.lethality,
-                                        0.0, v.cover[nb]))
-                if odds > best_odds or (odds == best_odds and nb == fwd):
-                    best, best_odds = nb, odds
-            if best is not None and best_odds >= p["advance_odds"]:
-                self._move(loc, movable, best, A, D, ADVANCING)
-            elif fwd is not None and D[fwd] == 0 and model.passable(fwd, None):
-                self._move(loc, movable, fwd, A, D, ADVANCING)
+            if fwd is not None and D[fwd] == 0 and model.passable(fwd, None):
+                self._move(loc, int(movable[loc]), fwd, A, ADVANCING)
             elif day - self.last_progress[loc] >= p["flank_after_days"]:
-                self._flank(loc, movable, fwd, A, D)
+                self._flank(loc, int(movable[loc]), fwd, A, D)
 
-    def _move(self, src, n, dst, A, D, state) -> None:
+    def _move(self, src, n, dst, A, state) -> None:
         model = self.model
         days, _ = model.valley.route(src, dst, self.p["speed_km_per_day"], model.weather.slowdown,
                                      model.valley.control == 1)
@@ -338,10 +344,14 @@ class Attackers(Force):
         if n <= 0:
             return
         blocked = D > 0
+        other = model.defenders
         for target in v.road_order:
             target = int(target)
             if v.km[target] <= v.km[fwd] or v.control[target] == -1:
                 continue
+            odds = float(local_odds(n, D[target], self.lethality, other.lethality, 0.0, v.cover[target]))
+            if D[target] > 0 and odds < self.p["advance_odds"]:
+                continue  # too weak to take it: look further up the valley
             days, path = v.route(loc, target, self.p["speed_km_per_day"], model.weather.slowdown, blocked)
             if path and any(v.graph.edges[v.ids[a], v.ids[b]]["kind"] == "path"
                             for a, b in zip(path, path[1:])):
@@ -375,6 +385,8 @@ class Defenders(Force):
         super().__init__(model, side, params)
         r = params["reserve"]
         self.reserve = model.valley.by_id(r) if r != -1 else None
+        share = sum(d["share"] for d in params["deploy"] if d["location"] == r)
+        self.reserve_keep = int(params["strength"] * share * params["reserve_keep"])
 
     def decide(self, A: np.ndarray, D: np.ndarray) -> None:
         model, v, p = self.model, self.model.valley, self.p
@@ -385,7 +397,7 @@ class Defenders(Force):
             if D[loc] <= 0:
                 continue
             if A[loc] > 0:
-                odds = float(local_odds(A[loc], D[loc], att.lethality, self.lethality, v.cover[loc], 0.0))
+                odds = float(local_odds(A[loc], D[loc], att.lethality, self.lethality, 0.0, v.cover[loc]))
                 no_ammo = model.switches["logistics"] and ammo[loc] < 0.5 * D[loc]
                 if odds > p["fallback_odds"] or no_ammo:
                     self._fall_back(loc, A, D)
@@ -395,7 +407,7 @@ class Defenders(Force):
                 near = [A[nb] for nb, _ in v.neighbours[loc] if A[nb] > 0]
                 threat = max(near) if near else 0
             if threat:
-                odds = float(local_odds(threat, D[loc], att.lethality, self.lethality, v.cover[loc], 0.0))
+                odds = float(local_odds(threat, D[loc], att.lethality, self.lethality, 0.0, v.cover[loc]))
                 if odds > p["reinforce_odds"]:
                     self._reinforce(loc, odds, A, D)
 
@@ -410,7 +422,7 @@ class Defenders(Force):
         if R is None or R == loc or A[R] > 0 or D[R] <= 0:
             return
         need = int(math.ceil(D[loc] * (odds / self.p["reinforce_odds"] - 1.0)))
-        n = min(need, int(D[R] // 2))  # the reserve keeps half for the next threat
+        n = min(need, int(D[R] - self.reserve_keep))  # the reserve keeps a core for the next threat
         if n <= 0:
             return
         days, _ = v.route(R, loc, self.p["speed_km_per_day"], model.weather.slowdown, v.control == -1)

@@ -55,6 +55,7 @@ SIDE = {
     "committed": F(int, 0, min=0, doc="if > 0, waves are rescaled to sum to this pool"),
     "arrive_at": F(int, -1, doc="location id where waves arrive"),
     "reserve": F(int, -1, doc="location id of the reserve (-1: none)"),
+    "reserve_keep": F(NUM, 0.5, min=0, max=1, doc="share of the reserve never sent away"),
     "deploy": ListOf({"location": F(int), "share": F(NUM, min=0, max=1)}),
     "fire": F(str, "aimed", choices=("aimed", "area")),
     "lethality": F(NUM, min=0, doc="aimed: hits per firing fighter per day; area: per target too"),

@@ -101,6 +101,23 @@ class Valley:
                 frontier = nxt
         return hops
 
+    def hops_from(self, src: int, blocked: np.ndarray) -> np.ndarray:
+        """Hops from src to every location without passing through a blocked one (unreached: large)."""
+        hops = np.full(self.n, np.iinfo(np.int32).max, dtype=np.int64)
+        if blocked[src]:
+            return hops
+        hops[src] = 0
+        frontier = [src]
+        while frontier:
+            nxt = []
+            for u in frontier:
+                for v, _ in self.neighbours[u]:
+                    if hops[v] > hops[u] + 1 and not blocked[v]:
+                        hops[v] = hops[u] + 1
+                        nxt.append(v)
+            frontier = nxt
+        return hops
+
     def cell(self, idx: int) -> Location:
         return self.locations[idx]
 
