@@ -100,5 +100,5 @@ def local_odds(att, dfd, att_leth, dfd_leth, att_cover, dfd_cover):
     because depth is what replaces the losses at the front."""
     pa = np.asarray(att, dtype=float) * att_leth * (1.0 - dfd_cover)
     pd = np.asarray(dfd, dtype=float) * dfd_leth * (1.0 - att_cover)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(pd > 0, pa / np.where(pd > 0, pd, 1.0), np.inf)

@@ -421,8 +421,9 @@ class Defenders(Force):
         model, v, R = self.model, self.model.valley, self.reserve
         if R is None or R == loc or A[R] > 0 or D[R] <= 0:
             return
-        need = int(math.ceil(D[loc] * (odds / self.p["reinforce_odds"] - 1.0)))
-        n = min(need, int(D[R] - self.reserve_keep))  # the reserve keeps a core for the next threat
+        spare = int(D[R] - self.reserve_keep)
+        ratio = odds / self.p["reinforce_odds"] if self.p["reinforce_odds"] > 0 else np.inf
+        n = min(int(math.ceil(D[loc] * (ratio - 1.0))), spare) if np.isfinite(ratio) else spare  # the reserve keeps a core for the next threat
         if n <= 0:
             return
         days, _ = v.route(R, loc, self.p["speed_km_per_day"], model.weather.slowdown, v.control == -1)

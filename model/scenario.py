@@ -257,16 +257,18 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
     validate(raw, source)  # the base must be valid on its own
     if variant not in (None, "", "base"):
         if variant not in variants:
-            known = ", ".join(sorted(variants)) or "(none)"
+            known = ", ".join(variants) or "(none)"
             raise ScenarioError(source, f"variants.{variant}", f"no such variant; known: {known}")
         vt = dict(variants[variant])
         vt.pop("description", None)
-        raw = apply_overrides(raw, flatten(vt), f"{source} [variant {variant}]")
+        source = f"{source} [variant {variant}]"
+        raw = apply_overrides(raw, flatten(vt), source)
     if overrides:
-        raw = apply_overrides(raw, overrides, f"{source} [override]")
+        source = f"{source} [overrides]"
+        raw = apply_overrides(raw, overrides, source)
     spec = validate(raw, source)
     spec["variants"] = {k: dict(v) for k, v in variants.items()}
-    spec["_source"] = source
+    spec["_source"] = source.split(" [")[0]
     spec["_variant"] = variant or "base"
     return spec
 
@@ -449,7 +451,7 @@ def _check_relations(spec: dict, source: str) -> None:
     horizon = spec["scenario"]["horizon_days"]
     for kind in ("air", "passes"):
         r = spec["resupply"][kind]
-        if r["start_day"] >= horizon:
+        if r["enabled"] and r["start_day"] >= horizon:
             raise err(f"resupply.{kind}.start_day",
                       f"start day {r['start_day']} is not before the horizon ({horizon} days)")
     for i, lid in enumerate(spec["resupply"]["air"]["landing_locations"]):

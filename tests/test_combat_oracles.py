@@ -1,0 +1,148 @@
+"""The combat kernel in its limiting settings against the classical laws (closed forms derived here).
+
+Mean of R replicated stochastic runs (and the kernel's mean-field mode) versus the exact solution:
+- square law   dA/dt = -b*B, dB/dt = -a*A:   A(t) = A0 cosh(kt) - B0 sqrt(b/a) sinh(kt), k = sqrt(ab)
+- linear law   dA/dt = -b*A*B, dB/dt = -a*A*B, C = a*A - b*B:  1/B(t) = (1/B0 + b/C) e^{Ct} - b/C
+- guerrilla    dG/dt = -c*X*G (area fire on G in cover), dX/dt = -g*G (aimed): c(X0^2-X^2) = 2g(G0-G)
+- frontage     both sides above frontage k: losses per day a*k and b*k, exchange ratio a/b
+Tolerance: mean trajectories within 1.5% of the initial strength; invariants within 2% of their scale.
+"""
+
+import numpy as np
+import pytest
+
+from model.combat import engage
+from model.model import ValleyModel
+
+R = 2000  # replicates, vectorised as 2000 engagements in one call
+DAYS = 8
+SUBSTEPS = 100
+
+
+def simulate(a0, b0, stochastic=True, **kw):
+    rng = np.random.default_rng(12345) if stochastic else None
+    a = np.full(R if stochastic else 1, float(a0))
+    b = np.full_like(a, float(b0))
+    path = [(a.mean(), b.mean())]
+    for _ in range(DAYS):
+        res = engage(a, b, dt=1.0, substeps=SUBSTEPS, rng=rng, **kw)
+        a, b = a - res.att_loss, b - res.dfd_loss
+        path.append((a.mean(), b.mean()))
+    return np.array(path)
+
+
+def square(a0, b0, a, b, t):
+    k = np.sqrt(a * b)
+    return (a0 * np.cosh(k * t) - b0 * np.sqrt(b / a) * np.sinh(k * t),
+            b0 * np.cosh(k * t) - a0 * np.sqrt(a / b) * np.sinh(k * t))
+
+
+def linear(a0, b0, a, b, t):
+    c = a * a0 - b * b0
+    bt = 1.0 / ((1.0 / b0 + b / c) * np.exp(c * t) - b / c)
+    return (c + b * bt) / a, bt
+
+
+T = np.arange(DAYS + 1, dtype=float)
+
+
+@pytest.mark.parametrize("a0,b0,a,b", [(1000, 800, 0.05, 0.04), (600, 900, 0.08, 0.03), (2000, 1500, 0.02, 0.03)])
+def test_square_law(a0, b0, a, b):
+    exact = np.array(square(a0, b0, a, b, T)).T
+    for stochastic in (True, False):
+        path = simulate(a0, b0, stochastic, att_leth=a, dfd_leth=b)
+        assert np.max(np.abs(path - exact)) < 0.015 * max(a0, b0)
+        inv = a * path[:, 0] ** 2 - b * path[:, 1] ** 2
+        assert np.max(np.abs(inv - inv[0])) < 0.02 * max(a * a0**2, b * b0**2)
+
+
+@pytest.mark.parametrize("a0,b0,a,b", [(1000, 800, 5e-5, 4e-5), (500, 1200, 1e-4, 2e-5), (1500, 1500, 3e-5, 4e-5)])
+def test_linear_law(a0, b0, a, b):
+    exact = np.array(linear(a0, b0, a, b, T)).T
+    for stochastic in (True, False):
+        path = simulate(a0, b0, stochastic, att_leth=a, dfd_leth=b, att_area=True, dfd_area=True)
+        assert np.max(np.abs(path - exact)) < 0.015 * max(a0, b0)
+        inv = a * path[:, 0] - b * path[:, 1]
+        assert np.max(np.abs(inv - inv[0])) < 0.02 * max(a * a0, b * b0)
+
+
+@pytest.mark.parametrize("x0,g0,leth_x,g,cover", [(1000, 300, 2e-4, 0.1, 0.5), (2000, 500, 1e-4, 0.05, 0.3),
+                                                   (800, 400, 3e-4, 0.08, 0.6)])
+def test_guerrilla_law(x0, g0, leth_x, g, cover):
+    from scipy.integrate import solve_ivp
+
+    c = leth_x * (1 - cover)
+    ode = solve_ivp(lambda t, y: [-g * y[1], -c * y[0] * y[1]], (0, DAYS), [x0, g0], t_eval=T, rtol=1e-10)
+    exact = ode.y.T
+    for stochastic in (True, False):
+        path = simulate(x0, g0, stochastic, att_leth=leth_x, dfd_leth=g, att_area=True, dfd_area=False,
+                        dfd_cover=cover)
+        assert np.max(np.abs(path - exact)) < 0.015 * max(x0, g0)
+        lhs = c * (x0**2 - path[:, 0] ** 2)
+        rhs = 2 * g * (g0 - path[:, 1])
+        assert np.max(np.abs(lhs - rhs)) < 0.02 * c * x0**2
+
+
+@pytest.mark.parametrize("a0,b0,k,a,b", [(2000, 1500, 50, 0.3, 0.2), (5000, 800, 30, 0.2, 0.4),
+                                          (900, 3000, 100, 0.1, 0.1)])
+def test_frontage_law(a0, b0, k, a, b):
+    for stochastic in (True, False):
+        path = simulate(a0, b0, stochastic, att_leth=a, dfd_leth=b, att_frontage=k, dfd_frontage=k)
+        daily_a, daily_b = -np.diff(path[:, 0]), -np.diff(path[:, 1])
+        # constant losses per day, whatever the numbers (while both sides exceed the frontage)
+        assert np.allclose(daily_a, b * k, rtol=0.03)
+        assert np.allclose(daily_b, a * k, rtol=0.03)
+        assert abs(daily_b.sum() / daily_a.sum() - a / b) < 0.03 * a / b
+
+
+def test_no_ammunition_no_fire():
+    res = engage(np.array([100.0]), np.array([100.0]), att_leth=0.1, dfd_leth=0.1, att_ammo=0.0,
+                 att_ammo_rate=5.0, dfd_ammo=1e9, dfd_ammo_rate=5.0, rng=None)
+    assert res.dfd_loss[0] == 0 and res.att_ammo_used[0] == 0
+    assert res.att_loss[0] > 0
+
+
+def test_ammunition_limits_fire():
+    # 100 fighters would fire 500 kg in a day; with 100 kg they fire a fifth as much.
+    full = engage(np.array([100.0]), np.array([1e6]), att_leth=0.1, dfd_leth=0.0, rng=None)
+    short = engage(np.array([100.0]), np.array([1e6]), att_leth=0.1, dfd_leth=0.0, att_ammo=100.0,
+                   att_ammo_rate=5.0, rng=None, substeps=1)
+    assert short.att_ammo_used[0] == pytest.approx(100.0)
+    assert short.dfd_loss[0] == pytest.approx(full.dfd_loss[0] / 5)
+
+
+def test_cover_protects():
+    open_ = engage(np.array([1000.0]), np.array([1000.0]), att_leth=0.1, dfd_leth=0.1, rng=None)
+    covered = engage(np.array([1000.0]), np.array([1000.0]), att_leth=0.1, dfd_leth=0.1, dfd_cover=0.6, rng=None)
+    assert covered.dfd_loss[0] == pytest.approx(open_.dfd_loss[0] * 0.4, rel=0.02)
+
+
+@pytest.mark.parametrize("name,law", [("square-law", "square"), ("linear-law", "linear"),
+                                      ("guerrilla-law", "guerrilla"), ("frontage-law", "frontage")])
+def test_validation_scenarios_through_the_model(name, law):
+    """The shipped limiting-case scenarios, run by the full model, follow their law on average."""
+    runs = []
+    for seed in range(12):
+        m = ValleyModel(f"validation/{name}", rng=seed)
+        m.run()
+        df = m.daily()
+        runs.append(df[["attackers_active", "defenders_active"]].to_numpy(float))
+    mean = np.mean(runs, axis=0)
+    sp = m.spec["sides"]
+    a, b = sp["attacker"]["lethality"], sp["defender"]["lethality"]
+    a0, b0 = mean[0]
+    t = np.arange(len(mean), dtype=float)
+    if law == "square":
+        exact = np.array(square(a0, b0, a, b, t)).T
+    elif law == "linear":
+        exact = np.array(linear(a0, b0, a, b, t)).T
+    elif law == "guerrilla":
+        from scipy.integrate import solve_ivp
+
+        c = a * (1 - m.spec["locations"][0]["cover"])
+        exact = solve_ivp(lambda _, y: [-b * y[1], -c * y[0] * y[1]], (0, t[-1]), [a0, b0], t_eval=t,
+                          rtol=1e-10).y.T
+    else:
+        k = m.spec["locations"][0]["frontage"]
+        exact = np.stack([a0 - b * k * t, b0 - a * k * t], axis=1)
+    assert np.max(np.abs(mean - exact)) < 0.02 * max(a0, b0)
