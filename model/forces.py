@@ -423,7 +423,8 @@ class Defenders(Force):
             return
         spare = int(D[R] - self.reserve_keep)
         ratio = odds / self.p["reinforce_odds"] if self.p["reinforce_odds"] > 0 else np.inf
-        n = min(int(math.ceil(D[loc] * (ratio - 1.0))), spare) if np.isfinite(ratio) else spare  # the reserve keeps a core for the next threat
+        need = math.ceil(D[loc] * (min(ratio, 1e6) - 1.0))  # capped: odds can be infinite
+        n = min(int(need), spare)  # the reserve keeps a core for the next threat
         if n <= 0:
             return
         days, _ = v.route(R, loc, self.p["speed_km_per_day"], model.weather.slowdown, v.control == -1)
