@@ -1,0 +1,19 @@
+# The two commands of the README. Both set everything up first (scripts/bootstrap.sh) on a fresh machine.
+.PHONY: compare test bench setup clean
+REPS ?= 200
+
+compare: setup
+	.venv/bin/redoubt compare panjshir-2021 --replications $(REPS)
+
+test: setup
+	.venv/bin/python -m pytest -q -n 2
+
+bench: setup
+	.venv/bin/python benchmarks/bench_model.py
+	.venv/bin/python benchmarks/bench_compare.py
+
+setup:
+	@sh scripts/bootstrap.sh
+
+clean:
+	rm -rf .venv .pytest_cache .hypothesis

@@ -1,0 +1,184 @@
+"""The `redoubt` command: run one scenario, compare variants, run sweeps."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from . import scenario as scn
+
+RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit code 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (got {value})")
+    return value
+
+
+def parse_sets(items: list[str]) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. --set sides.defender.strength=4000")
+        key, value = item.split("=", 1)
+        key = key.strip()
+        out.update(scn.params_to_overrides({key: scn.parse_value(value.strip())}) if "." not in key
+                   else {key: scn.parse_value(value.strip())})
+    return out
+
+
+def prepare_out(out: str | None, default_name: str, force: bool) -> tuple[Path, bool]:
+    """The output directory: refuse one that exists and is not empty unless --force. Returns (path, created)."""
+    path = Path(out) if out else RUNS_DIR / default_name
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path}: exists and is not a directory")
+    if path.exists() and any(path.iterdir()):
+        if not force:
+            raise UsageError(f"--out {path}: directory exists and is not empty (use --force to replace it)")
+        shutil.rmtree(path)
+    created = not path.exists()
+    return path, created
+
+
+def stamp() -> str:
+    return dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def cmd_run(args) -> int:
+    overrides = parse_sets(args.set)
+    from .model import ValleyModel
+
+    model = ValleyModel(args.scenario, variant=args.variant, overrides=overrides, rng=args.seed)  # validates
+    name = model.spec["scenario"]["name"]
+    out, created = prepare_out(args.out, f"{name}-{args.variant or 'base'}-seed{args.seed}-{stamp()}", args.force)
+    outcome = model.run()
+    outcome["seed"] = args.seed
+    outcome["overrides"] = overrides
+    from .engine import write_atomic_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic_text(json.dumps(outcome, indent=2, default=str) + "\n", out / "outcome.json")
+    write_atomic_text(model.daily().to_csv(index=False), out / "daily.csv")
+    width = max(len(k) for k in outcome)
+    for k, v in outcome.items():
+        print(f"{k:<{width}}  {v}")
+    print(f"\nwrote {out / 'outcome.json'} and {out / 'daily.csv'}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .compare import format_table, run_compare
+
+    path = scn.resolve_path(args.scenario)
+    spec = scn.load(path)  # a bad scenario fails here, before any directory exists
+    known = scn.variant_names(path)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    for v in variants or []:
+        if v not in known and v != "base":
+            raise UsageError(f"--variants: no variant {v!r} in {path} (known: {', '.join(known) or 'none'})")
+        scn.load(path, v)
+    name = spec["scenario"]["name"]
+    out, created = prepare_out(args.out, f"{name}-{stamp()}", args.force)
+    try:
+        result = run_compare(str(path), variants, args.replications, args.seed, args.jobs, out, quiet=args.quiet)
+    except KeyboardInterrupt:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        else:
+            shutil.rmtree(out / ".parts", ignore_errors=True)
+        print("\ninterrupted: nothing written", file=sys.stderr)
+        return 130
+    print()
+    print(result["meta"]["title"])
+    print(format_table(result["summary"]))
+    print(f"\nreport: {out / 'report.md'}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import run_sweep_cli
+
+    return run_sweep_cli(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="redoubt",
+        description="How long does a defended valley with one road in hold out, and what does outside "
+                    "resupply change? Scenarios are TOML files under scenarios/ (give a path or a name).")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="one run: print the outcome, write outcome.json and daily.csv",
+                       description="Run a scenario once and write outcome.json and daily.csv.")
+    r.add_argument("scenario", help="scenario file or name, e.g. panjshir-2021")
+    r.add_argument("--variant", help="a variant of the scenario (e.g. none, air, passes, air+passes)")
+    r.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a value by dotted key, e.g. --set sides.defender.strength=4000 (repeatable)")
+    r.add_argument("--out", help="output directory (default runs/<scenario>-<variant>-seed<N>-<time>)")
+    r.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    r.set_defaults(fn=cmd_run)
+
+    c = sub.add_parser("compare", help="every variant, replicated: P(hold to winter), collapse dates, report",
+                       description="Run each variant of a scenario N times in parallel and write summary.csv, "
+                                   "runs.parquet, survival/stocks/forces figures and report.md.")
+    c.add_argument("scenario", help="scenario file or name, e.g. panjshir-2021")
+    c.add_argument("--variants", help="comma-separated variant names (default: all of the scenario's)")
+    c.add_argument("--replications", type=_positive_int, default=200,
+                   help="runs per variant (default 200: a 95%% interval of about +-7 points)")
+    c.add_argument("--seed", type=_seed, default=2021, help="master seed (default 2021)")
+    c.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                   help="worker processes (default: all cores)")
+    c.add_argument("--out", help="output directory (default runs/<scenario>-<time>)")
+    c.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(fn=cmd_compare)
+
+    try:
+        from .sweep import add_sweep_parser
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        add_sweep_parser(sub, cmd_sweep, _positive_int)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except (scn.ScenarioError, UsageError) as exc:
+        print(f"redoubt {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

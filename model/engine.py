@@ -1,0 +1,264 @@
+"""The run engine shared by `redoubt compare` and sweeps: run specs with derived seeds, chunked execution
+on an executor (serial, local processes, Dask), outcome rows written as atomic Parquet parts as they
+arrive, and resume from the parts already written.
+
+A run's seed depends only on the master seed and its (design point, replication), through numpy's
+SeedSequence with an explicit spawn key, so results are the same whatever the executor, worker count,
+order, chunking or resume.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+from .model import ValleyModel
+
+SERIES_COLUMNS = ("day", "defenders_active", "attackers_active", "food_days_left", "ammo_days_left",
+                  "km_road_held")
+
+# Declared up front: a part whose optional columns are all null still has these types.
+OUTCOME_SCHEMA = pa.schema([
+    ("run_id", pa.int64()), ("point", pa.int64()), ("replication", pa.int64()), ("seed", pa.uint64()),
+    ("variant", pa.string()), ("overrides", pa.string()), ("status", pa.string()), ("error", pa.string()),
+    ("scenario", pa.string()), ("attacker", pa.string()), ("defender", pa.string()),
+    ("end_reason", pa.string()), ("end_day", pa.int64()), ("end_date", pa.string()),
+    ("held_to_winter", pa.bool_()), ("collapse_day", pa.int64()), ("collapse_date", pa.string()),
+    ("cause", pa.string()), ("winter_onset_date", pa.string()), ("winter_onset_day", pa.int64()),
+    ("food_stockout_day", pa.int64()), ("ammo_stockout_day", pa.int64()),
+    ("food_days_left", pa.float64()), ("ammo_days_left", pa.float64()),
+    ("defenders_initial", pa.int64()), ("defenders_arrived", pa.int64()), ("defenders_active", pa.int64()),
+    ("defenders_killed", pa.int64()), ("defenders_deserted", pa.int64()), ("defenders_surrendered", pa.int64()),
+    ("attackers_arrived", pa.int64()), ("attackers_active", pa.int64()), ("attackers_killed", pa.int64()),
+    ("attackers_deserted", pa.int64()), ("attackers_surrendered", pa.int64()),
+    ("km_road_held", pa.float64()), ("front_km", pa.float64()),
+    ("resupply_food_kg", pa.float64()), ("resupply_ammo_kg", pa.float64()),
+    ("resupply_delivered_kg", pa.float64()), ("resupply_lost_kg", pa.float64()),
+    ("seconds", pa.float64()),
+])
+
+
+def derive_seed(master: int, point: int, replication: int) -> int:
+    """A 64-bit seed for one run from the master seed and the run's (design point, replication)."""
+    ss = np.random.SeedSequence(int(master), spawn_key=(int(point), int(replication)))
+    return int(ss.generate_state(1, dtype=np.uint64)[0])
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: everything a worker needs, as plain data (picklable, hash-free)."""
+
+    run_id: int
+    point: int
+    replication: int
+    seed: int
+    scenario: str
+    variant: str | None
+    overrides: dict = field(default_factory=dict)
+    series: bool = False
+
+
+def execute(spec: RunSpec, model_cls=ValleyModel) -> tuple[dict, dict | None]:
+    """Run one spec. A model that raises gives a row with status 'failed' and its traceback."""
+    t0 = time.perf_counter()
+    row = {"run_id": spec.run_id, "point": spec.point, "replication": spec.replication, "seed": spec.seed,
+           "variant": spec.variant or "base", "overrides": json.dumps(spec.overrides, sort_keys=True, default=str)}
+    series = None
+    try:
+        m = model_cls(spec.scenario, variant=spec.variant, overrides=dict(spec.overrides), rng=spec.seed)
+        row.update(m.run())
+        row["variant"] = spec.variant or "base"
+        row["status"], row["error"] = "ok", None
+        if spec.series:
+            df = m.daily()
+            series = {c: df[c].to_numpy() for c in SERIES_COLUMNS}
+    except Exception:  # noqa: BLE001 - a failed run is data, the sweep goes on
+        row["status"], row["error"] = "failed", traceback.format_exc(limit=20)
+    row["seconds"] = time.perf_counter() - t0
+    return row, series
+
+
+def execute_chunk(specs: list[RunSpec], model_cls=ValleyModel) -> list[tuple[dict, dict | None]]:
+    """The unit of work sent to an executor: several runs, so each task lasts long enough to be cheap."""
+    return [execute(s, model_cls) for s in specs]
+
+
+def rows_to_table(rows: list[dict]) -> pa.Table:
+    cols = {f.name: [r.get(f.name) for r in rows] for f in OUTCOME_SCHEMA}
+    return pa.Table.from_pydict(cols, schema=OUTCOME_SCHEMA)
+
+
+def write_atomic_parquet(table: pa.Table, path: Path) -> None:
+    """Write to a hidden temp name (ignored by dataset discovery), then rename into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def write_atomic_text(text: str, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_parts(parts_dir: Path) -> pa.Table:
+    files = sorted(p for p in parts_dir.glob("part-*.parquet")) if parts_dir.exists() else []
+    if not files:
+        return OUTCOME_SCHEMA.empty_table()
+    return pads.dataset([str(f) for f in files], schema=OUTCOME_SCHEMA, format="parquet").to_table()
+
+
+def done_run_ids(parts_dir: Path) -> set[int]:
+    t = read_parts(parts_dir)
+    return set(t.column("run_id").to_pylist())
+
+
+# ---------------------------------------------------------------- executors ------------------------------
+class SerialExecutor:
+    """In-process, one chunk at a time: the reference, and debuggable."""
+
+    workers = 1
+
+    def map_unordered(self, fn: Callable, chunks: Iterable):
+        for chunk in chunks:
+            yield chunk, fn(chunk)
+
+    def close(self):
+        pass
+
+
+class ProcessExecutor:
+    """Local worker processes (spawned: no state inherited from the parent), a bounded number of chunks
+    in flight. A chunk whose worker died is retried once in a fresh pool."""
+
+    def __init__(self, workers: int):
+        self.workers = max(1, int(workers))
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+
+    def map_unordered(self, fn: Callable, chunks: Iterable):
+        from concurrent.futures.process import BrokenProcessPool
+
+        pending = list(chunks)[::-1]
+        in_flight, retried = {}, set()
+        while pending or in_flight:
+            while pending and len(in_flight) < 2 * self.workers:
+                chunk = pending.pop()
+                in_flight[self.pool.submit(fn, chunk)] = chunk
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for fut in done:
+                chunk = in_flight.pop(fut)
+                try:
+                    yield chunk, fut.result()
+                except BrokenProcessPool:
+                    key = tuple(s.run_id for s in chunk)
+                    if key in retried:
+                        raise
+                    retried.add(key)
+                    pending.append(chunk)
+                    for other in list(in_flight):  # the pool is dead: resubmit everything in flight
+                        pending.append(in_flight.pop(other))
+                    self.pool.shutdown(wait=False, cancel_futures=True)
+                    self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Dask distributed: a LocalCluster, or an existing scheduler (`tcp://host:port`, e.g. from
+    dask-jobqueue). Submitted with pure=False so identical-looking tasks are never deduplicated; the
+    chunk is one positional argument. Dask reschedules a chunk whose worker died."""
+
+    def __init__(self, workers: int, scheduler: str | None = None):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise RuntimeError("the dask executor needs the 'dask' extra: pip install 'redoubt-valley[dask]'") from exc
+        if scheduler:
+            self.cluster, self.client = None, Client(scheduler)
+        else:
+            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None)
+            self.client = Client(self.cluster)
+        self.workers = max(1, len(self.client.scheduler_info()["workers"]))
+
+    def map_unordered(self, fn: Callable, chunks: Iterable):
+        from dask.distributed import as_completed
+
+        pending = list(chunks)[::-1]
+        futs = {}
+        ac = as_completed()
+        while pending and len(futs) < 2 * self.workers:
+            chunk = pending.pop()
+            f = self.client.submit(fn, chunk, pure=False)
+            futs[f.key] = chunk
+            ac.add(f)
+        for f in ac:
+            chunk = futs.pop(f.key)
+            yield chunk, f.result()
+            f.release()
+            if pending:
+                nxt = pending.pop()
+                g = self.client.submit(fn, nxt, pure=False)
+                futs[g.key] = nxt
+                ac.add(g)
+
+    def close(self):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_executor(kind: str, workers: int, scheduler: str | None = None):
+    if kind == "serial" or (kind == "processes" and workers <= 1):
+        return SerialExecutor()
+    if kind == "processes":
+        return ProcessExecutor(workers)
+    if kind == "dask":
+        return DaskExecutor(workers, scheduler)
+    raise ValueError(f"unknown executor {kind!r}")
+
+
+def chunked(specs: list[RunSpec], workers: int, target_chunks_per_worker: int = 8,
+            max_chunk: int = 50) -> list[list[RunSpec]]:
+    """Chunks of consecutive runs: enough chunks to balance load, each big enough to amortise a task."""
+    if not specs:
+        return []
+    size = max(1, min(max_chunk, math.ceil(len(specs) / (workers * target_chunks_per_worker))))
+    return [specs[i:i + size] for i in range(0, len(specs), size)]
+
+
+def run_specs(specs: list[RunSpec], parts_dir: Path, executor, *, progress=None,
+              on_series: Callable | None = None, model_cls=ValleyModel) -> None:
+    """Run every spec whose run_id has no row in parts_dir yet; each finished chunk becomes one part."""
+    from functools import partial
+
+    done = done_run_ids(parts_dir)
+    todo = [s for s in specs if s.run_id not in done]
+    if progress is not None:
+        progress.update_done(len(specs) - len(todo), 0)
+    fn = execute_chunk if model_cls is ValleyModel else partial(execute_chunk, model_cls=model_cls)
+    for chunk, results in executor.map_unordered(fn, chunked(todo, executor.workers)):
+        rows = [r for r, _ in results]
+        first = chunk[0].run_id
+        write_atomic_parquet(rows_to_table(rows), parts_dir / f"part-{first:09d}.parquet")
+        if on_series is not None:
+            for spec, (_, series) in zip(chunk, results):
+                if series is not None:
+                    on_series(spec, series)
+        if progress is not None:
+            progress.update_done(len(rows), sum(r["status"] == "failed" for r in rows))

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Set up .venv with a Python >= 3.12 found on this machine, and install redoubt with pinned versions.
+# Usage: scripts/bootstrap.sh   (idempotent: does nothing when .venv is current)
+set -eu
+cd "$(dirname "$0")/.."
+VENV=.venv
+STAMP=$VENV/.redoubt-installed
+want=$(cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && "$VENV/bin/python" -c 'import model' 2>/dev/null; then
+  exit 0
+fi
+
+works() {  # a candidate counts only if it really runs and is >= 3.12 with venv
+  "$1" -c 'import sys, venv; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1
+}
+PY=""
+for c in ${PYTHON:-} python3.13 python3.12 python3 python; do
+  if command -v "$c" >/dev/null 2>&1 && works "$c"; then PY=$(command -v "$c"); break; fi
+done
+if [ -z "$PY" ]; then  # pyenv's versions are installed but not active: use their binaries directly
+  root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
+  for c in $(ls -d "$root"/versions/3.* 2>/dev/null | sort -t. -k2,2nr -k3,3nr); do
+    if works "$c/bin/python"; then PY="$c/bin/python"; break; fi
+  done
+fi
+if [ -z "$PY" ]; then
+  echo "redoubt needs Python 3.12 or newer and none was found (tried PATH and pyenv)." >&2
+  echo "Install one, e.g. 'pyenv install 3.12', 'apt-get install python3.12', or from python.org," >&2
+  echo "or point PYTHON=/path/to/python3.12 at it, then run this again." >&2
+  exit 2
+fi
+echo "redoubt: using $PY ($("$PY" -c 'import sys; print(sys.version.split()[0])'))" >&2
+if [ ! -x "$VENV/bin/python" ] || ! works "$VENV/bin/python"; then
+  rm -rf "$VENV"
+  "$PY" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[all]"
+echo "$want" > "$STAMP"
