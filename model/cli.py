@@ -19,6 +19,13 @@ class UsageError(Exception):
     """Bad input from the command line: printed as one line, exit code 2."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) instead of a usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -126,7 +133,7 @@ def cmd_sweep(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="redoubt",
         description="How long does a defended valley with one road in hold out, and what does outside "
                     "resupply change? Scenarios are TOML files under scenarios/ (give a path or a name).")
@@ -173,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except (scn.ScenarioError, UsageError) as exc:
-        print(f"redoubt {args.command}: error: {exc}", file=sys.stderr)
+        print(f"redoubt {args.command}: error: {exc}", file=sys.stderr)  # one line, nothing written
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -297,8 +297,12 @@ class Attackers(Force):
         for loc in map(int, np.nonzero((A > 0) & (D > 0))[0]):
             self._maybe_pause(loc, A, D)
         movable = np.zeros(v.n, np.int64)
-        for loc in map(int, np.nonzero((A > 0) & (D == 0))[0]):
-            if day >= self.pause_until[loc]:
+        for loc in map(int, np.nonzero(A > 0)[0]):
+            if day < self.pause_until[loc]:
+                continue
+            if D[loc] > 0:  # in battle: only the surplus beyond what the frontage can use may leave
+                movable[loc] = max(0, int(A[loc]) - int(p["engaged_depth"] * v.frontage[loc]))
+            else:
                 keep = p["garrison"] if v.is_road[loc] else 0
                 movable[loc] = max(0, int(A[loc]) - keep)
         # Converging attacks: every defended location next to free stacks, best combined odds first.
@@ -306,7 +310,8 @@ class Attackers(Force):
         for target in map(int, np.nonzero(D > 0)[0]):
             if v.is_outside[target]:
                 continue
-            stacks = [src for src, data in v.neighbours[target] if movable[src] > 0 and model.passable(target, data)]
+            stacks = [src for src, data in v.neighbours[target]
+                      if movable[src] > 0 and D[src] == 0 and model.passable(target, data)]
             if stacks:
                 n = int(movable[stacks].sum())
                 odds = float(local_odds(n, D[target], self.lethality, other.lethality, 0.0, v.cover[target]))
@@ -319,12 +324,31 @@ class Attackers(Force):
             for src in stacks:
                 self._move(src, int(movable[src]), target, A, ADVANCING)
                 movable[src] = 0
+        spear = self.spearhead(A)
         for loc in map(int, np.nonzero(movable > 0)[0]):
             fwd = self.forward(loc)
-            if fwd is not None and D[fwd] == 0 and model.passable(fwd, None):
+            if D[loc] == 0 and fwd is not None and D[fwd] == 0 and model.passable(fwd, None):
                 self._move(loc, int(movable[loc]), fwd, A, ADVANCING)
-            elif day - self.last_progress[loc] >= p["flank_after_days"]:
+            elif loc != spear and spear is not None:
+                self._join(loc, int(movable[loc]), spear, A, D)
+            elif D[loc] == 0 and day - self.last_progress[loc] >= p["flank_after_days"]:
                 self._flank(loc, int(movable[loc]), fwd, A, D)
+
+    def spearhead(self, A: np.ndarray) -> int | None:
+        """The most advanced location the side has fighters at (furthest up the valley)."""
+        v = self.model.valley
+        here = [i for i in map(int, np.nonzero(A > 0)[0]) if not v.is_outside[i]]
+        return max(here, key=lambda i: (v.km[i], v.is_road[i], -i)) if here else None
+
+    def _join(self, loc, n, spear, A, D) -> None:
+        """Mass on the main effort: a stack that can neither attack nor advance joins the spearhead."""
+        model, v = self.model, self.model.valley
+        if v.km[spear] <= v.km[loc] and not v.is_outside[loc]:
+            return  # already as far forward: hold here
+        days, path = v.route(loc, spear, self.p["speed_km_per_day"], model.weather.slowdown, D > 0)
+        if path:
+            sent = self.send(loc, n, spear, days, ADVANCING)
+            A[loc] -= sent
 
     def _move(self, src, n, dst, A, state) -> None:
         model = self.model

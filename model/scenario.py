@@ -84,6 +84,7 @@ SIDE = {
     "flank_after_days": F(int, 5, min=1),
     "flank_share": F(NUM, 0.2, min=0, max=1),
     "garrison": F(int, 30, min=0),
+    "engaged_depth": F(NUM, 2.0, min=0, doc="in battle, fighters kept per frontage place; the rest may move"),
     "destroy_on_retreat": F(NUM, 0.5, min=0, max=1),
     "speed_km_per_day": F(NUM, 30.0, min=0.1),
 }

@@ -1,0 +1,112 @@
+"""The redoubt command end to end on small cases: files, columns, identical reruns, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from model.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def redoubt(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "model", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, **kw)
+
+
+def test_help_on_every_command():
+    for cmd in ([], ["run"], ["compare"], ["sweep"]):
+        r = redoubt(*cmd, "--help")
+        assert r.returncode == 0 and "usage: redoubt" in r.stdout
+
+
+def test_run_writes_outcome_and_daily(tmp_path, capsys):
+    out = tmp_path / "one"
+    assert main(["run", "panjshir-2021", "--variant", "air", "--seed", "3", "--set", "fighters_per_agent=20",
+                 "--set", "sides.defender.strength=5000", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    o = json.loads((out / "outcome.json").read_text())
+    assert o["variant"] == "air" and o["seed"] == 3 and o["defenders_initial"] == 5000
+    assert "held_to_winter" in printed
+    daily = pd.read_csv(out / "daily.csv")
+    assert len(daily) == o["end_day"] + 1 and "food_days_left" in daily
+
+
+COMPARE_COLUMNS = {"variant", "runs", "p_hold", "p_hold_lo95", "p_hold_hi95", "collapse_median", "collapse_q25",
+                   "collapse_q75", "cause_combat", "cause_supply", "cause_morale", "food_days_left_median",
+                   "ammo_days_left_median"}
+
+
+def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
+    args = ["compare", "panjshir-2021", "--variants", "none,passes", "--replications", "6", "--seed", "11",
+            "--jobs", "2", "--quiet"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    table_text = capsys.readouterr().out
+    assert "P(hold to winter)" in table_text and "passes" in table_text
+    a = tmp_path / "a"
+    assert sorted(p.name for p in a.iterdir()) == ["forces.png", "report.md", "runs.parquet", "stocks.png",
+                                                  "summary.csv", "survival.png"]
+    summary = pd.read_csv(a / "summary.csv")
+    assert COMPARE_COLUMNS <= set(summary.columns) and list(summary["variant"]) == ["none", "passes"]
+    assert (summary["p_hold_lo95"] <= summary["p_hold"]).all() and (summary["p_hold"] <= summary["p_hold_hi95"]).all()
+    runs = pq.read_table(a / "runs.parquet").to_pandas()
+    assert len(runs) == 12 and {"seed", "variant", "held_to_winter", "cause", "collapse_date"} <= set(runs.columns)
+    assert (runs["status"] == "ok").all()
+    report = (a / "report.md").read_text()
+    for needle in ("survival.png", "stocks.png", "forces.png", "Master seed: 11", "mesa", "Git revision"):
+        assert needle in report
+    # same seed, serial this time: identical outcomes
+    assert main(args[:-3] + ["--jobs", "1", "--quiet", "--out", str(tmp_path / "b")]) == 0
+    b = pq.read_table(tmp_path / "b" / "runs.parquet").to_pandas()
+    pd.testing.assert_frame_equal(runs.drop(columns="seconds"), b.drop(columns="seconds"))
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["compare", "no-such-scenario"], "no such scenario file"),
+    (["compare", "panjshir-2021", "--variants", "balloon"], "no variant 'balloon'"),
+    (["compare", "panjshir-2021", "--replications", "0"], "must be at least 1"),
+    (["run", "panjshir-2021", "--set", "sides.defender.strenght=5"], "unknown key 'strenght'"),
+    (["run", "panjshir-2021", "--set", "sides.defender.strength=many"], "must be an integer"),
+    (["run", "panjshir-2021", "--set", "nonsense"], "expected KEY=VALUE"),
+    (["run", "panjshir-2021", "--variant", "balloon"], "no such variant"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, needle):
+    out = tmp_path / "out"
+    r = redoubt(*args, "--out", str(out))
+    assert r.returncode == 2, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert needle in r.stderr and len(lines) == 1, r.stderr
+    assert not out.exists()
+
+
+def test_existing_output_directory_refused_unless_force(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    r = redoubt("run", "panjshir-2021", "--out", str(out))
+    assert r.returncode == 2 and "not empty" in r.stderr and (out / "keep.txt").exists()
+    r = redoubt("run", "panjshir-2021", "--set", "fighters_per_agent=50", "--out", str(out), "--force")
+    assert r.returncode == 0 and (out / "outcome.json").exists() and not (out / "keep.txt").exists()
+
+
+def test_ctrl_c_during_compare_leaves_nothing_half_written(tmp_path):
+    out = tmp_path / "cmp"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    p = subprocess.Popen([sys.executable, "-m", "model", "compare", "panjshir-2021", "--replications", "400",
+                          "--jobs", "2", "--out", str(out)], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((out / ".parts").glob("part-*.parquet")):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert not out.exists() or not [f for f in out.rglob("*") if f.is_file()]
