@@ -32,7 +32,8 @@ SERIES_COLUMNS = ("day", "defenders_active", "attackers_active", "food_days_left
 
 # Declared up front: a part whose optional columns are all null still has these types.
 OUTCOME_SCHEMA = pa.schema([
-    ("run_id", pa.int64()), ("point", pa.int64()), ("replication", pa.int64()), ("seed", pa.uint64()),
+    ("run_id", pa.int64()), ("point", pa.int64()), ("point_key", pa.int64()), ("replication", pa.int64()),
+    ("seed", pa.uint64()),
     ("variant", pa.string()), ("overrides", pa.string()), ("status", pa.string()), ("error", pa.string()),
     ("scenario", pa.string()), ("attacker", pa.string()), ("defender", pa.string()),
     ("end_reason", pa.string()), ("end_day", pa.int64()), ("end_date", pa.string()),
@@ -69,12 +70,18 @@ class RunSpec:
     variant: str | None
     overrides: dict = field(default_factory=dict)
     series: bool = False
+    point_key: int | None = None  # stable identity of the design point (defaults to `point`)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.point if self.point_key is None else self.point_key, self.replication)
 
 
 def execute(spec: RunSpec, model_cls=ValleyModel) -> tuple[dict, dict | None]:
     """Run one spec. A model that raises gives a row with status 'failed' and its traceback."""
     t0 = time.perf_counter()
-    row = {"run_id": spec.run_id, "point": spec.point, "replication": spec.replication, "seed": spec.seed,
+    row = {"run_id": spec.run_id, "point": spec.point, "point_key": spec.key[0], "replication": spec.replication,
+           "seed": spec.seed,
            "variant": spec.variant or "base", "overrides": json.dumps(spec.overrides, sort_keys=True, default=str)}
     series = None
     try:
@@ -122,9 +129,10 @@ def read_parts(parts_dir: Path) -> pa.Table:
     return pads.dataset([str(f) for f in files], schema=OUTCOME_SCHEMA, format="parquet").to_table()
 
 
-def done_run_ids(parts_dir: Path) -> set[int]:
+def done_keys(parts_dir: Path) -> set[tuple[int, int]]:
+    """(point_key, replication) of every run that has a row already."""
     t = read_parts(parts_dir)
-    return set(t.column("run_id").to_pylist())
+    return set(zip(t.column("point_key").to_pylist(), t.column("replication").to_pylist()))
 
 
 # ---------------------------------------------------------------- executors ------------------------------
@@ -234,7 +242,7 @@ def make_executor(kind: str, workers: int, scheduler: str | None = None):
 
 
 def chunked(specs: list[RunSpec], workers: int, target_chunks_per_worker: int = 8,
-            max_chunk: int = 50) -> list[list[RunSpec]]:
+            max_chunk: int = 100) -> list[list[RunSpec]]:
     """Chunks of consecutive runs: enough chunks to balance load, each big enough to amortise a task."""
     if not specs:
         return []
@@ -247,15 +255,24 @@ def run_specs(specs: list[RunSpec], parts_dir: Path, executor, *, progress=None,
     """Run every spec whose run_id has no row in parts_dir yet; each finished chunk becomes one part."""
     from functools import partial
 
-    done = done_run_ids(parts_dir)
-    todo = [s for s in specs if s.run_id not in done]
+    done = done_keys(parts_dir)
+    todo, seen, already = [], set(), 0
+    for s in specs:  # a design may repeat a point (Morris): run each (point, replication) once
+        if s.key in seen:
+            continue
+        seen.add(s.key)
+        if s.key in done:
+            already += 1
+        else:
+            todo.append(s)
     if progress is not None:
-        progress.update_done(len(specs) - len(todo), 0)
+        progress.update_done(already, 0)
     fn = execute_chunk if model_cls is ValleyModel else partial(execute_chunk, model_cls=model_cls)
     for chunk, results in executor.map_unordered(fn, chunked(todo, executor.workers)):
         rows = [r for r, _ in results]
-        first = chunk[0].run_id
-        write_atomic_parquet(rows_to_table(rows), parts_dir / f"part-{first:09d}.parquet")
+        # named by its first run, which had no row before: never overwrites another part
+        pk, rep = chunk[0].key
+        write_atomic_parquet(rows_to_table(rows), parts_dir / f"part-{pk:020d}-{rep:06d}.parquet")
         if on_series is not None:
             for spec, (_, series) in zip(chunk, results):
                 if series is not None:

@@ -1,0 +1,177 @@
+"""Sweeps: identical on every executor, resumable after SIGKILL, failures as rows, validated specs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model import sweep
+from model.model import ValleyModel
+from model.scenario import ScenarioError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SMALL = {"sweep": {"name": "t", "scenario": "panjshir-2021", "variant": "air", "design": "factorial",
+                   "replications": 3, "seed": 9},
+         "factors": {"scenario.fighters_per_agent": {"levels": [50]},
+                     "stocks.defender.food_days": {"levels": [50, 130]},
+                     "sides.defender.strength": {"levels": [3000, 7000]}}}
+
+
+def table(out):
+    o = sweep.load(out)["outcomes"]
+    return o.drop(columns=["seconds"]).sort_values(["point_key", "replication"]).reset_index(drop=True)
+
+
+def test_same_outcomes_on_serial_processes_and_dask(tmp_path):
+    serial = table(sweep.run_sweep(SMALL, tmp_path / "s", executor="serial", quiet=True))
+    procs = table(sweep.run_sweep(SMALL, tmp_path / "p", executor="processes", workers=2, quiet=True))
+    dask = table(sweep.run_sweep(SMALL, tmp_path / "d", executor="dask", workers=2, quiet=True))
+    assert len(serial) == 12 and (serial["status"] == "ok").all()
+    pd.testing.assert_frame_equal(serial, procs)
+    pd.testing.assert_frame_equal(serial, dask)
+    assert serial["seed"].nunique() == 12  # every run its own seed, recorded
+
+
+def test_seeds_depend_on_point_and_replication_only():
+    from model.engine import derive_seed
+
+    t = sweep.design(sweep.load_spec(SMALL))
+    specs = sweep.plan(sweep.load_spec(SMALL), t)
+    assert all(s.seed == derive_seed(9, s.point_key, s.replication) for s in specs)
+
+
+class Exploding(ValleyModel):
+    """A model defined here (as in a notebook) that fails for one design point."""
+
+    def step(self):
+        if self.spec["sides"]["defender"]["strength"] == 3000 and self.day == 5:
+            raise RuntimeError("boom on day 5")
+        super().step()
+
+
+@pytest.mark.parametrize("executor", ["serial", "dask"])
+def test_a_failing_run_is_a_row_and_the_sweep_goes_on(tmp_path, executor):
+    out = sweep.run_sweep(SMALL, tmp_path / executor, executor=executor, workers=2, quiet=True, model_cls=Exploding)
+    o = sweep.load(out)["outcomes"]
+    failed = o[o["status"] == "failed"]
+    assert len(o) == 12 and len(failed) == 6
+    assert (failed["sides.defender.strength"] == 3000).all()
+    assert failed["error"].str.contains("boom on day 5").all()
+    assert (o[o["status"] == "ok"]["sides.defender.strength"] == 7000).all()
+
+
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
+    spec = json.loads(json.dumps(SMALL))
+    spec["sweep"]["replications"] = 40
+    spec["factors"]["scenario.fighters_per_agent"] = {"levels": [25]}
+    spec_file = tmp_path / "kill.toml"
+    spec_file.write_text(_toml(spec))
+    out = tmp_path / "k"
+    cmd = [sys.executable, "-m", "model", "sweep", str(spec_file), "--out", str(out), "--workers", "2", "--quiet"]
+    p = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "outcomes").glob("part-*.parquet"))) < 2:
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGKILL)  # the sweep and its workers, mid-flight
+    p.wait()
+    parts_before = len(list((out / "outcomes").glob("part-*.parquet")))
+    assert 0 < parts_before, p.stderr.read()
+    assert not list((out / "outcomes").glob("*.parquet.*"))  # no truncated part is visible
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    resumed = table(out)
+    whole = table(sweep.run_sweep(spec, tmp_path / "whole", executor="serial", quiet=True))
+    assert len(resumed) == 160 and not resumed.duplicated(["point_key", "replication"]).any()
+    pd.testing.assert_frame_equal(resumed.drop(columns=["run_id"]), whole.drop(columns=["run_id"]))
+
+
+def test_changed_spec_refused_unless_force_and_extension_keeps_runs(tmp_path):
+    out = sweep.run_sweep(SMALL, tmp_path / "x", executor="serial", quiet=True)
+    first = sweep.load(out)["outcomes"].set_index(["point_key", "replication"])["seconds"]
+    changed = json.loads(json.dumps(SMALL))
+    changed["sweep"]["seed"] = 10
+    with pytest.raises(ScenarioError, match="different spec"):
+        sweep.run_sweep(changed, out, executor="serial", quiet=True)
+    bigger = json.loads(json.dumps(SMALL))
+    bigger["sweep"]["replications"] = 4
+    bigger["factors"]["stocks.defender.food_days"]["levels"] = [50, 130, 200]
+    sweep.run_sweep(bigger, out, executor="serial", quiet=True)
+    after = sweep.load(out)["outcomes"].set_index(["point_key", "replication"])["seconds"]
+    assert len(after) == 24
+    assert (after.loc[first.index] == first).all()  # kept, not rerun
+    sweep.run_sweep(changed, out, executor="serial", quiet=True, force=True)
+    assert len(sweep.load(out)["outcomes"]) == 12
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda s: s["sweep"].update(colour="red"), "'sweep.colour': unknown key"),
+    (lambda s: s["sweep"].update(design="grid"), "'sweep.design': must be one of"),
+    (lambda s: s["sweep"].update(design="sobol", samples=6), "power of two"),
+    (lambda s: s["sweep"].update(replications=0), "'sweep.replications': must be >= 1"),
+    (lambda s: s["factors"].update({"sides.defender.strenght": {"levels": [1]}}), "unknown key 'strenght'"),
+    (lambda s: s["factors"].update({"sides.defender.strength": {"levels": [-5]}}), "must be >= 0"),
+    (lambda s: s["sweep"].update(design="lhs", samples=8), "needs range"),
+])
+def test_bad_sweep_specs(edit, needle):
+    spec = json.loads(json.dumps(SMALL))
+    edit(spec)
+    with pytest.raises(ScenarioError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        sweep.load_spec(spec)
+
+
+def test_bad_sweep_file_from_cli_exit_2_nothing_written(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(_toml(SMALL).replace('design = "factorial"', 'design = "grid"'))
+    out = tmp_path / "o"
+    r = subprocess.run([sys.executable, "-m", "model", "sweep", str(bad), "--out", str(out)], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and str(bad) in r.stderr and "sweep.design" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+@pytest.mark.parametrize("kind,samples", [("lhs", 5), ("sobol", 4), ("morris", 2), ("saltelli", 2)])
+def test_designs(kind, samples):
+    spec = {"sweep": {"name": "d", "scenario": "panjshir-2021", "design": kind, "samples": samples, "seed": 3},
+            "factors": {"stocks.defender.food_days": {"range": [40, 160]},
+                        "sides.defender.strength": {"range": [2000, 9000]}}}
+    t = sweep.design(sweep.load_spec(spec))
+    expected = {"lhs": 5, "sobol": 4, "morris": 2 * 3, "saltelli": 2 * (2 + 2)}[kind]
+    assert len(t) == expected
+    assert t["stocks.defender.food_days"].between(40, 160).all()
+    assert t["sides.defender.strength"].dtype.kind == "i"
+
+
+def test_load_series_and_sensitivity(tmp_path):
+    spec = {"sweep": {"name": "m", "scenario": "panjshir-2021", "design": "morris", "samples": 3, "seed": 3,
+                      "replications": 2, "series": True},
+            "factors": {"stocks.defender.food_days": {"range": [40, 160]},
+                        "sides.defender.strength": {"range": [2000, 9000]},
+                        "scenario.fighters_per_agent": {"range": [40, 60]}}}
+    out = sweep.run_sweep(spec, tmp_path / "m", executor="processes", workers=2, quiet=True)
+    data = sweep.load(out)
+    assert {"p_hold", "p_hold_lo95", "p_hold_hi95"} <= set(data["points"].columns)
+    s = data["series"]
+    assert {"point", "point_key", "replication", "day", "defenders_active"} <= set(s.columns)
+    assert s.groupby(["point_key", "replication"]).ngroups == data["outcomes"].shape[0]
+    res = sweep.sensitivity(out, "mean_end_day")
+    assert list(res["factor"]) == list(spec["factors"]) and np.isfinite(res["mu_star"]).all()
+    m = json.loads((out / "manifest.json").read_text())
+    assert {"spec", "spec_hash", "design", "master_seed", "versions", "python", "git", "started"} <= set(m)
+
+
+def _toml(spec):
+    def val(v):
+        return json.dumps(v).replace("false", "false") if not isinstance(v, bool) else str(v).lower()
+    lines = ["[sweep]"] + [f"{k} = {val(v)}" for k, v in spec["sweep"].items()]
+    for name, f in spec["factors"].items():
+        lines.append(f'[factors."{name}"]')
+        lines += [f"{k} = {val(v)}" for k, v in f.items()]
+    return "\n".join(lines) + "\n"
