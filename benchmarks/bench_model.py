@@ -1,0 +1,83 @@
+"""Speed of one Panjshir baseline run, at one fighter per agent and at the default resolution, and the cost
+per fighter-day beside Mesa's own cost for an agent taking one random step on a network (same process).
+
+    .venv/bin/python benchmarks/bench_model.py [--seeds 5]
+Writes benchmarks/results/model.json. Run on an otherwise idle machine; one core is used.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import mesa
+import networkx as nx
+import numpy as np
+from mesa.discrete_space import CellAgent, Network
+
+from model.model import ValleyModel
+
+
+def time_run(seed: int, fpa: int | None) -> tuple[float, float, int]:
+    kw = {} if fpa is None else {"fighters_per_agent": fpa}
+    t0 = time.perf_counter()
+    m = ValleyModel(rng=seed, **kw)
+    m.run()
+    secs = time.perf_counter() - t0
+    df = m.daily()
+    fighter_days = float((df["attackers_active"] + df["defenders_active"]).iloc[1:].sum())
+    return secs, fighter_days, m.day
+
+
+class Walker(CellAgent):
+    def __init__(self, model, cell):
+        super().__init__(model)
+        self.cell = cell
+
+    def step(self):
+        self.cell = self.cell.neighborhood.select_random_cell()
+
+
+class WalkModel(mesa.Model):
+    def __init__(self, n_agents=10_000, rng=None):
+        super().__init__(rng=rng)
+        g = nx.random_regular_graph(4, 200, seed=1)
+        self.space = Network(g, random=self.random, layout=None)
+        cells = self.space.all_cells.cells
+        Walker.create_agents(self, n_agents, cell=[cells[i % len(cells)] for i in range(n_agents)])
+
+    def step(self):
+        self.agents.do("step")
+
+
+def mesa_random_step_cost(n_agents=10_000, steps=20) -> float:
+    m = WalkModel(n_agents, rng=1)
+    m.step()  # warm up
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        m.step()
+    return (time.perf_counter() - t0) / (n_agents * steps)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=5)
+    args = ap.parse_args()
+    out = {"python": platform.python_version(), "mesa": mesa.__version__, "machine": platform.machine()}
+    for label, fpa in (("one_fighter_per_agent", 1), ("default_resolution", None)):
+        res = [time_run(s, fpa) for s in range(args.seeds)]
+        secs = [r[0] for r in res]
+        per_fd = [r[0] / r[1] for r in res]
+        out[label] = {"median_seconds": statistics.median(secs), "max_seconds": max(secs),
+                      "median_days": statistics.median(r[2] for r in res),
+                      "us_per_fighter_day": 1e6 * statistics.median(per_fd)}
+    out["mesa_random_network_step_us_per_agent"] = 1e6 * mesa_random_step_cost()
+    Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
+    Path("benchmarks/results/model.json").write_text(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

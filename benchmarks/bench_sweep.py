@@ -1,0 +1,117 @@
+"""Sweep throughput and peak memory: serial, 2 local processes, Dask LocalCluster (2 workers) and
+mesa.batch_run (2 processes) on the same design; and the peak memory of a 10,000-run sweep.
+
+    .venv/bin/python benchmarks/bench_sweep.py            # throughput table (~3 minutes)
+    .venv/bin/python benchmarks/bench_sweep.py --memory   # 10,000 runs, peak resident memory (~10 minutes)
+Peak memory is the largest sum of resident set sizes of this process and all its children, sampled
+every 50 ms. Writes benchmarks/results/sweep.json or sweep_memory.json.
+"""
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+FOOD, STRENGTH, FPA = [60, 120], [4000, 7000], 20
+
+
+class PeakRSS:
+    def __init__(self):
+        self.peak, self._stop = 0, threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        me = psutil.Process()
+        while not self._stop.is_set():
+            try:
+                procs = [me, *me.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+
+def spec(reps, series=False):
+    return {"sweep": {"name": "bench", "scenario": "panjshir-2021", "design": "factorial", "replications": reps,
+                      "seed": 1, "series": series},
+            "factors": {"scenario.fighters_per_agent": {"levels": [FPA]}, "stocks.defender.food_days": {"levels": FOOD},
+                        "sides.defender.strength": {"levels": STRENGTH}}}
+
+
+def bench_redoubt(executor, reps, tmp):
+    from model import sweep
+
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        sweep.run_sweep(spec(reps), Path(tmp) / executor, executor=executor, workers=2, quiet=True)
+        secs = time.perf_counter() - t0
+    return secs, mem.peak
+
+
+def bench_batch_run(reps):
+    import mesa
+
+    from model.model import ValleyModel
+
+    params = {"fighters_per_agent": FPA, "food_days": FOOD, "defender_strength": STRENGTH}
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        rows = mesa.batch_run(ValleyModel, parameters=params, rng=list(range(reps)), max_steps=400,
+                              number_processes=2, data_collection_period=-1, display_progress=False)
+        secs = time.perf_counter() - t0
+    assert len(rows) == reps * 4
+    return secs, mem.peak
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--memory", action="store_true")
+    ap.add_argument("--reps", type=int, default=100)
+    args = ap.parse_args()
+    Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.memory:
+            from model import sweep
+
+            s = spec(2500)
+            s["factors"]["scenario.fighters_per_agent"] = {"levels": [50]}
+            with PeakRSS() as mem:
+                t0 = time.perf_counter()
+                sweep.run_sweep(s, Path(tmp) / "mem", executor="processes", workers=2, quiet=True)
+                secs = time.perf_counter() - t0
+            out = {"runs": 10_000, "seconds": round(secs, 1), "peak_rss_mb": round(mem.peak / 2**20)}
+            Path("benchmarks/results/sweep_memory.json").write_text(json.dumps(out, indent=2))
+            print(json.dumps(out, indent=2))
+            return
+        n = args.reps * 4
+        out = {"runs": n, "design": f"{len(FOOD)}x{len(STRENGTH)} points x {args.reps} replications, "
+                                    f"fighters_per_agent={FPA}"}
+        for label, fn in (("serial", lambda: bench_redoubt("serial", args.reps, tmp)),
+                          ("processes_2", lambda: bench_redoubt("processes", args.reps, tmp)),
+                          ("dask_2_workers", lambda: bench_redoubt("dask", args.reps, tmp)),
+                          ("mesa_batch_run_2", lambda: bench_batch_run(args.reps))):
+            secs, peak = fn()
+            out[label] = {"seconds": round(secs, 2), "runs_per_second": round(n / secs, 2),
+                          "peak_rss_mb": round(peak / 2**20)}
+            print(label, out[label], flush=True)
+        base = out["serial"]["runs_per_second"]
+        for k in ("processes_2", "dask_2_workers", "mesa_batch_run_2"):
+            out[k]["speedup_vs_serial"] = round(out[k]["runs_per_second"] / base, 2)
+        Path("benchmarks/results/sweep.json").write_text(json.dumps(out, indent=2))
+        print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
