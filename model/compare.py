@@ -158,14 +158,14 @@ def summarise(runs: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def format_table(summary: pd.DataFrame) -> str:
+def table_frame(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as people read it (terminal and report)."""
-    t = pd.DataFrame({
+    return pd.DataFrame({
         "variant": summary["variant"],
         "runs": summary["runs"],
         "P(hold to winter) [95% CI]": [f"{p:.2f} [{lo:.2f}, {hi:.2f}]" for p, lo, hi in
                                        zip(summary["p_hold"], summary["p_hold_lo95"], summary["p_hold_hi95"])],
-        "collapse date median (IQR)": [f"{m} ({a} .. {b})" if m else "-" for m, a, b in
+        "collapse date median (IQR)": [f"{m} ({a} .. {b})" if isinstance(m, str) else "-" for m, a, b in
                                        zip(summary["collapse_median"], summary["collapse_q25"], summary["collapse_q75"])],
         "cause combat/supply/morale": [
             "-" if np.isnan(c) else f"{c:.0%} / {s:.0%} / {m:.0%}" for c, s, m in
@@ -174,38 +174,17 @@ def format_table(summary: pd.DataFrame) -> str:
         "ammo days left": summary["ammo_days_left_median"].map(lambda x: f"{x:.0f}"),
         "resupply t": summary["resupply_t_median"].map(lambda x: f"{x:.0f}"),
     })
-    return t.to_string(index=False)
+
+
+def format_table(summary: pd.DataFrame) -> str:
+    return table_frame(summary).to_string(index=False)
 
 
 def _markdown_table(summary: pd.DataFrame) -> str:
-    lines = format_table(summary).splitlines()
-    header = [h.strip() for h in _split_columns(lines[0], lines)]
-    body = [[c.strip() for c in _split_columns(line, lines)] for line in lines[1:]]
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(row) + " |" for row in body]
+    t = table_frame(summary)
+    out = ["| " + " | ".join(t.columns) + " |", "|" + "---|" * len(t.columns)]
+    out += ["| " + " | ".join(str(v) for v in row) + " |" for row in t.itertuples(index=False)]
     return "\n".join(out)
-
-
-def _split_columns(line: str, lines: list[str]) -> list[str]:
-    """Split a pandas to_string line at the column boundaries (runs of spaces present in every line)."""
-    width = max(len(x) for x in lines)
-    padded = [x.ljust(width) for x in lines]
-    blank = [all(p[i] == " " for p in padded) for i in range(width)]
-    cols, start, i = [], 0, 0
-    while i < width:
-        if blank[i]:
-            j = i
-            while j < width and blank[j]:
-                j += 1
-            if i > start:
-                cols.append((start, i))
-            start, i = j, j
-        else:
-            i += 1
-    if start < width:
-        cols.append((start, width))
-    line = line.ljust(width)
-    return [line[a:b] for a, b in cols]
 
 
 def _dates(start: dt.date, days) -> list:
@@ -230,7 +209,8 @@ def plot_survival(runs: pd.DataFrame, variants: list[str], start: dt.date, path:
         t_end = float(r["end_day"].max())
         t, s, lo, hi = np.r_[t, t_end], np.r_[s, s[-1]], np.r_[lo, lo[-1]], np.r_[hi, hi[-1]]
         x = _dates(start, t)
-        (line,) = ax.step(x, s, where="post", label=f"{v} (n={len(r)})", lw=2)
+        p_hold = float(r["held_to_winter"].mean())
+        (line,) = ax.step(x, s, where="post", label=f"{v} (n={len(r)}, held to winter {p_hold:.0%})", lw=2)
         ax.fill_between(x, lo, hi, step="post", alpha=0.18, color=line.get_color())
     onset = pd.to_datetime(ok["winter_onset_date"])
     if len(onset):
@@ -238,8 +218,9 @@ def plot_survival(runs: pd.DataFrame, variants: list[str], start: dt.date, path:
         ax.axvspan(q10, q90, color="#9ecae1", alpha=0.25, label="winter onset, 10-90%")
         ax.axvline(q50, color="#3182bd", ls="--", lw=1.2, label=f"winter onset, median {q50.date()}")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("P(valley still holds)")
-    ax.set_title("Survival of the defence (Kaplan-Meier; runs that held censored at winter; 95% bands)")
+    ax.set_ylabel("P(valley still holds | offensive goes on)")
+    ax.set_title("Survival of the defence: Kaplan-Meier, runs that held censored at their winter onset, 95% bands",
+                 fontsize=10)
     ax.legend(loc="lower left", fontsize=8)
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()

@@ -29,10 +29,11 @@ if [ -z "$PY" ]; then
   echo "or point PYTHON=/path/to/python3.12 at it, then run this again." >&2
   exit 2
 fi
-echo "redoubt: using $PY ($("$PY" -c 'import sys; print(sys.version.split()[0])'))" >&2
 if [ ! -x "$VENV/bin/python" ] || ! works "$VENV/bin/python"; then
+  echo "redoubt: creating $VENV with $PY ($("$PY" -c 'import sys; print(sys.version.split()[0])'))" >&2
   rm -rf "$VENV"
   "$PY" -m venv "$VENV"
 fi
+echo "redoubt: installing pinned dependencies into $VENV (once)" >&2
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[all]"
 echo "$want" > "$STAMP"

@@ -63,6 +63,9 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
     report = (a / "report.md").read_text()
     for needle in ("survival.png", "stocks.png", "forces.png", "Master seed: 11", "mesa", "Git revision"):
         assert needle in report
+    rows = [line for line in report.splitlines() if line.startswith("|")]
+    assert len(rows) == 4 and len({line.count("|") for line in rows}) == 1  # header, rule, 2 variants
+    assert rows[2].startswith("| none | 6 | ")
     # same seed, serial this time: identical outcomes
     assert main(args[:-3] + ["--jobs", "1", "--quiet", "--out", str(tmp_path / "b")]) == 0
     b = pq.read_table(tmp_path / "b" / "runs.parquet").to_pandas()
