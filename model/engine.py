@@ -49,7 +49,31 @@ OUTCOME_SCHEMA = pa.schema([
     ("resupply_food_kg", pa.float64()), ("resupply_ammo_kg", pa.float64()),
     ("resupply_delivered_kg", pa.float64()), ("resupply_lost_kg", pa.float64()),
     ("seconds", pa.float64()),
+    # the run's headline parameters as resolved (scenario + variant + overrides), and all overrides as JSON
+    ("parameters", pa.string()),
+    ("fighters_per_agent", pa.int64()), ("defender_strength", pa.int64()), ("attacker_committed", pa.int64()),
+    ("food_days", pa.float64()), ("ammo_days", pa.float64()), ("air", pa.bool_()), ("air_start_day", pa.int64()),
+    ("sorties_per_week", pa.float64()), ("passes", pa.bool_()), ("passes_start_day", pa.int64()),
+    ("porter_t_per_day", pa.float64()), ("winter_doy_mean", pa.float64()),
 ])
+
+PARAMETER_COLUMNS = ("fighters_per_agent", "defender_strength", "attacker_committed", "food_days", "ammo_days",
+                     "air", "air_start_day", "sorties_per_week", "passes", "passes_start_day", "porter_t_per_day",
+                     "winter_doy_mean")
+
+
+def resolved_parameters(model) -> dict:
+    """Headline parameters as the model ran them (attacker_committed: the waves' total)."""
+    from .scenario import SHORTCUTS
+
+    out = {}
+    for name in PARAMETER_COLUMNS:
+        node = model.spec
+        for part in SHORTCUTS[name].split("."):
+            node = node[part]
+        out[name] = node
+    out["attacker_committed"] = sum(n for _, n in model.waves)
+    return out
 
 
 def derive_seed(master: int, point: int, replication: int) -> int:
@@ -86,6 +110,9 @@ def execute(spec: RunSpec, model_cls=ValleyModel) -> tuple[dict, dict | None]:
     series = None
     try:
         m = model_cls(spec.scenario, variant=spec.variant, overrides=dict(spec.overrides), rng=spec.seed)
+        row.update(resolved_parameters(m))
+        variant = {k: v for k, v in m.spec["variants"].get(spec.variant or "", {}).items() if k != "description"}
+        row["parameters"] = json.dumps({**variant, **spec.overrides}, sort_keys=True, default=str)
         row.update(m.run())
         row["variant"] = spec.variant or "base"
         row["status"], row["error"] = "ok", None
@@ -161,26 +188,32 @@ class ProcessExecutor:
         from concurrent.futures.process import BrokenProcessPool
 
         pending = list(chunks)[::-1]
-        in_flight, retried = {}, set()
+        in_flight, tries = {}, {}
         while pending or in_flight:
             while pending and len(in_flight) < 2 * self.workers:
                 chunk = pending.pop()
                 in_flight[self.pool.submit(fn, chunk)] = chunk
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            broken = False
             for fut in done:
                 chunk = in_flight.pop(fut)
                 try:
-                    yield chunk, fut.result()
+                    result = fut.result()
                 except BrokenProcessPool:
-                    key = tuple(s.run_id for s in chunk)
-                    if key in retried:
+                    broken = True
+                    key = tuple(s.key for s in chunk)
+                    tries[key] = tries.get(key, 0) + 1
+                    if tries[key] >= 3:  # it keeps killing its worker: give up loudly
                         raise
-                    retried.add(key)
                     pending.append(chunk)
-                    for other in list(in_flight):  # the pool is dead: resubmit everything in flight
-                        pending.append(in_flight.pop(other))
-                    self.pool.shutdown(wait=False, cancel_futures=True)
-                    self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+                else:
+                    yield chunk, result
+            if broken:  # every chunk still in flight died with the pool: run them again in a fresh one
+                for fut, chunk in list(in_flight.items()):
+                    del in_flight[fut]
+                    pending.append(chunk)
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
 
     def close(self):
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -200,7 +233,7 @@ class DaskExecutor:
             self.cluster, self.client = None, Client(scheduler)
         else:
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None)
+                                        dashboard_address=":0")  # any free port: clusters may run side by side
             self.client = Client(self.cluster)
         self.workers = max(1, len(self.client.scheduler_info()["workers"]))
 

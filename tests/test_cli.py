@@ -59,6 +59,10 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
     assert (summary["p_hold_lo95"] <= summary["p_hold"]).all() and (summary["p_hold"] <= summary["p_hold_hi95"]).all()
     runs = pq.read_table(a / "runs.parquet").to_pandas()
     assert len(runs) == 12 and {"seed", "variant", "held_to_winter", "cause", "collapse_date"} <= set(runs.columns)
+    assert set(runs.loc[runs["variant"] == "passes", "passes"]) == {True}
+    assert set(runs.loc[runs["variant"] == "none", "passes"]) == {False}
+    assert (runs["defender_strength"] == 6000).all() and (runs["attacker_committed"] == 12000).all()
+    assert runs.loc[runs["variant"] == "passes", "parameters"].str.contains("resupply.passes.enabled").all()
     assert (runs["status"] == "ok").all()
     report = (a / "report.md").read_text()
     for needle in ("survival.png", "stocks.png", "forces.png", "Master seed: 11", "mesa", "Git revision"):

@@ -57,6 +57,30 @@ class Exploding(ValleyModel):
         super().step()
 
 
+class Dying(ValleyModel):
+    """Kills its worker process the first time it builds the 7,000-defender point (a marker file says
+    whether it already did), as a crashed or OOM-killed worker would."""
+
+    marker = None
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        marker = Path(os.environ["REDOUBT_TEST_MARKER"])
+        if self.spec["sides"]["defender"]["strength"] == 7000 and not marker.exists():
+            marker.write_text("died once")
+            os._exit(1)
+
+
+def test_a_dead_worker_has_its_chunk_retried(tmp_path, monkeypatch):
+    monkeypatch.setenv("REDOUBT_TEST_MARKER", str(tmp_path / "marker"))
+    out = sweep.run_sweep(SMALL, tmp_path / "dead", executor="processes", workers=2, quiet=True, model_cls=Dying)
+    assert (tmp_path / "marker").exists()  # a worker really died
+    got = table(out)
+    want = table(sweep.run_sweep(SMALL, tmp_path / "ref", executor="serial", quiet=True))
+    assert len(got) == 12 and (got["status"] == "ok").all()
+    pd.testing.assert_frame_equal(got, want)
+
+
 @pytest.mark.parametrize("executor", ["serial", "dask"])
 def test_a_failing_run_is_a_row_and_the_sweep_goes_on(tmp_path, executor):
     out = sweep.run_sweep(SMALL, tmp_path / executor, executor=executor, workers=2, quiet=True, model_cls=Exploding)
