@@ -14,7 +14,6 @@ from pathlib import Path
 
 import mesa
 import networkx as nx
-import numpy as np
 from mesa.discrete_space import CellAgent, Network
 
 from model.model import ValleyModel

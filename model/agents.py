@@ -40,9 +40,6 @@ class Fighter(Agent):
         d = int(self.force.dest[self.row])
         return self.model.valley.cell(d) if d >= 0 else None
 
-    def can_fire(self) -> bool:
-        return not self.model.switches["logistics"] or self.ammo > 0
-
 
 class SupplyStore(FixedAgent):
     """A located stock of food and ammunition. Issues to its side's fighters within reach, feeds the

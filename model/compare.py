@@ -8,7 +8,6 @@ the weather draw or the first engagements.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import platform
 import shutil
 import subprocess
@@ -20,13 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from . import scenario as scn
 from .engine import RunSpec, derive_seed, make_executor, read_parts, run_specs, write_atomic_parquet, write_atomic_text
+from .model import CAUSES
 from .stats import kaplan_meier, wilson
 
-CAUSES = ("combat", "supply", "morale")
 
 
 class Progress:
@@ -310,11 +308,3 @@ Per-run outcomes: `runs.parquet`; the table above as numbers: `summary.csv`.
 - Git revision: {meta['git']}
 - Created: {meta['created']}
 """
-
-
-def load_runs(out: Path) -> pd.DataFrame:
-    return pq.read_table(out / "runs.parquet").to_pandas()
-
-
-def dump_json(obj) -> str:
-    return json.dumps(obj, indent=2, default=str)

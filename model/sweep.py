@@ -233,6 +233,9 @@ def run_sweep(source, out: str | Path | None = None, *, executor: str = "process
     from .model import ValleyModel
 
     spec = load_spec(source)
+    if model_cls is not None and model_cls.__module__ == "__main__" and executor == "processes":
+        raise ValueError("a model class defined in a notebook or script cannot be sent to local process "
+                         "workers; use executor='dask' (or 'serial')")
     out = Path(out) if out else RUNS_DIR / spec["name"]
     table = design(spec)
     manifest_path = out / "manifest.json"
