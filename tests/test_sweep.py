@@ -199,3 +199,9 @@ def _toml(spec):
         lines.append(f'[factors."{name}"]')
         lines += [f"{k} = {val(v)}" for k, v in f.items()]
     return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios" / "sweeps").glob("*.toml")))
+def test_shipped_sweep_files_are_valid(path):
+    spec = sweep.load_spec(path)
+    assert len(sweep.design(spec)) >= 1
