@@ -229,8 +229,11 @@ SHORTCUTS = {
 def resolve_path(scenario: str | Path) -> Path:
     """A path, or a name under scenarios/ ("panjshir-2021", "validation/square-law")."""
     p = Path(scenario)
-    if p.suffix == ".toml" or p.exists():
+    if p.exists():
         return p
+    if p.suffix == ".toml":  # relative to the repository too (e.g. from notebooks/)
+        in_repo = SCENARIO_DIR.parent / p
+        return in_repo if in_repo.exists() else p
     return SCENARIO_DIR / f"{scenario}.toml"
 
 
