@@ -3,6 +3,7 @@ mesa.batch_run (2 processes) on the same design; and the peak memory of a 10,000
 
     .venv/bin/python benchmarks/bench_sweep.py            # throughput table (~3 minutes)
     .venv/bin/python benchmarks/bench_sweep.py --memory   # 10,000 runs, peak resident memory (~10 minutes)
+    .venv/bin/python benchmarks/bench_sweep.py --batch-run-growth 200 800   # batch_run with per-day rows
 Peak memory is the largest sum of resident set sizes of this process and all its children, sampled
 every 50 ms. Writes benchmarks/results/sweep.json or sweep_memory.json.
 """
@@ -75,12 +76,37 @@ def bench_batch_run(reps):
     return secs, mem.peak
 
 
+def batch_run_growth(sizes):
+    """Peak memory of mesa.batch_run keeping per-day rows (data_collection_period=1) as the design grows;
+    redoubt writes the same series to Parquet as it goes, so its memory stays flat."""
+    import mesa
+
+    from model.model import ValleyModel
+
+    out = {}
+    for n in sizes:
+        with PeakRSS() as mem:
+            t0 = time.perf_counter()
+            rows = mesa.batch_run(ValleyModel, parameters={"fighters_per_agent": 50, "food_days": FOOD,
+                                                           "defender_strength": STRENGTH},
+                                  rng=list(range(n // 4)), max_steps=400, number_processes=2,
+                                  data_collection_period=1, display_progress=False)
+            secs = time.perf_counter() - t0
+        out[str(n)] = {"rows": len(rows), "seconds": round(secs, 1), "peak_rss_mb": round(mem.peak / 2**20)}
+        print(n, out[str(n)], flush=True)
+    Path("benchmarks/results/batch_run_growth.json").write_text(json.dumps(out, indent=2))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--memory", action="store_true")
+    ap.add_argument("--batch-run-growth", type=int, nargs="+", metavar="RUNS")
     ap.add_argument("--reps", type=int, default=100)
     args = ap.parse_args()
     Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
+    if args.batch_run_growth:
+        batch_run_growth(args.batch_run_growth)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         if args.memory:
             from model import sweep
