@@ -4,6 +4,7 @@ mesa.batch_run (2 processes) on the same design; and the peak memory of a 10,000
     .venv/bin/python benchmarks/bench_sweep.py            # throughput table (~3 minutes)
     .venv/bin/python benchmarks/bench_sweep.py --memory   # 10,000 runs, peak resident memory (~10 minutes)
     .venv/bin/python benchmarks/bench_sweep.py --batch-run-growth 200 800   # batch_run with per-day rows
+    .venv/bin/python benchmarks/bench_sweep.py --scale 32000   # both, per-day series, a data-farming size
 Peak memory is the largest sum of resident set sizes of this process and all its children, sampled
 every 50 ms. Writes benchmarks/results/sweep.json or sweep_memory.json.
 """
@@ -97,13 +98,53 @@ def batch_run_growth(sizes):
     Path("benchmarks/results/batch_run_growth.json").write_text(json.dumps(out, indent=2))
 
 
+def scale(n):
+    """The same design at data-farming size, per-day series on both sides: redoubt streams them to
+    Parquet (series = true), batch_run keeps them as rows (data_collection_period=1)."""
+    import mesa
+
+    from model import sweep
+    from model.model import ValleyModel
+
+    reps = n // 4
+    s = spec(reps, series=True)
+    s["factors"]["scenario.fighters_per_agent"] = {"levels": [100]}
+    out = {"runs": reps * 4, "design": "2x2 points, fighters_per_agent=100, per-day series"}
+    with tempfile.TemporaryDirectory() as tmp:
+        with PeakRSS() as mem:
+            t0 = time.perf_counter()
+            sweep.run_sweep(s, Path(tmp) / "scale", executor="processes", workers=2, quiet=True)
+            secs = time.perf_counter() - t0
+    out["redoubt_processes_2"] = {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
+                                  "peak_rss_mb": round(mem.peak / 2**20)}
+    print(out, flush=True)
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        rows = mesa.batch_run(ValleyModel, parameters={"fighters_per_agent": 100, "food_days": FOOD,
+                                                       "defender_strength": STRENGTH},
+                              rng=list(range(reps)), max_steps=400, number_processes=2, data_collection_period=1,
+                              display_progress=False)
+        secs = time.perf_counter() - t0
+    out["mesa_batch_run_2"] = {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
+                               "peak_rss_mb": round(mem.peak / 2**20), "rows": len(rows)}
+    del rows
+    out["memory_ratio_batch_run_over_redoubt"] = round(out["mesa_batch_run_2"]["peak_rss_mb"]
+                                                       / out["redoubt_processes_2"]["peak_rss_mb"], 1)
+    Path("benchmarks/results/sweep_scale.json").write_text(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2))
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=int, metavar="RUNS")
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--batch-run-growth", type=int, nargs="+", metavar="RUNS")
     ap.add_argument("--reps", type=int, default=100)
     args = ap.parse_args()
     Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
+    if args.scale:
+        scale(args.scale)
+        return
     if args.batch_run_growth:
         batch_run_growth(args.batch_run_growth)
         return

@@ -102,7 +102,7 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
     ex = make_executor(executor, jobs)
     try:
         run_specs(specs, parts, ex, progress=progress,
-                  on_series=lambda s, ser: series[s.variant].append((s.replication, ser)))
+                  on_series=lambda items: [series[s.variant].append((s.replication, ser)) for s, ser in items])
     finally:
         ex.close()
         progress.close()

@@ -306,9 +306,7 @@ def run_specs(specs: list[RunSpec], parts_dir: Path, executor, *, progress=None,
         # named by its first run, which had no row before: never overwrites another part
         pk, rep = chunk[0].key
         write_atomic_parquet(rows_to_table(rows), parts_dir / f"part-{pk:020d}-{rep:06d}.parquet")
-        if on_series is not None:
-            for spec, (_, series) in zip(chunk, results):
-                if series is not None:
-                    on_series(spec, series)
+        if on_series is not None:  # once per chunk: (spec, series) of every run that has series
+            on_series([(spec, series) for spec, (_, series) in zip(chunk, results) if series is not None])
         if progress is not None:
             progress.update_done(len(rows), sum(r["status"] == "failed" for r in rows))

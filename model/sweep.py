@@ -274,7 +274,7 @@ def run_sweep(source, out: str | Path | None = None, *, executor: str = "process
     series_dir = out / "series"
     try:
         run_specs(specs, out / "outcomes", ex, progress=progress, model_cls=model_cls or ValleyModel,
-                  on_series=(lambda s, ser: _write_series(series_dir, s, ser)) if spec["series"] else None)
+                  on_series=(lambda items: _write_series(series_dir, items)) if spec["series"] else None)
     finally:
         ex.close()
         progress.close()
@@ -283,12 +283,22 @@ def run_sweep(source, out: str | Path | None = None, *, executor: str = "process
     return out
 
 
-def _write_series(series_dir: Path, spec: RunSpec, series: dict) -> None:
-    n = len(series["day"])
-    cols = {"point_key": np.full(n, spec.key[0], np.int64), "replication": np.full(n, spec.replication, np.int64)}
-    cols.update({k: np.asarray(v) for k, v in series.items()})
-    part = series_dir / f"point={spec.point}" / f"rep-{spec.replication:06d}.parquet"
-    write_atomic_parquet(pa.table(cols), part)
+def _write_series(series_dir: Path, items: list[tuple[RunSpec, dict]]) -> None:
+    """One Parquet file per chunk and design point, under series/point=N/ (a hive-partitioned dataset)."""
+    by_point: dict[int, list] = {}
+    for spec, series in items:
+        by_point.setdefault(spec.point, []).append((spec, series))
+    for point, runs in sorted(by_point.items()):
+        cols: dict[str, list] = {"point_key": [], "replication": []}
+        for spec, series in runs:
+            n = len(series["day"])
+            cols["point_key"].append(np.full(n, spec.key[0], np.int64))
+            cols["replication"].append(np.full(n, spec.replication, np.int64))
+            for k, v in series.items():
+                cols.setdefault(k, []).append(np.asarray(v))
+        first = runs[0][0]
+        part = series_dir / f"point={point}" / f"part-{first.key[0]:020d}-{first.replication:06d}.parquet"
+        write_atomic_parquet(pa.table({k: np.concatenate(v) for k, v in cols.items()}), part)
 
 
 # ---------------------------------------------------------------- loading --------------------------------
