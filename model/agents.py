@@ -69,14 +69,14 @@ class SupplyStore(FixedAgent):
         if self.open and (self.line_food or self.line_ammo):
             self.receive(self.line_food, self.line_ammo)
 
-    def issue(self) -> None:
-        """Top up the loads of this side's fighters present within reach, as far as the stock goes."""
+    def issue(self, enemy_ground: np.ndarray) -> None:
+        """Top up the loads of this side's fighters present within reach, as far as the stock goes.
+        Reach runs over ground the enemy does not hold alone (`enemy_ground`): a cut-off position is
+        not supplied."""
         if not self.open:
             return
         force, v = self.model.force(self.side), self.model.valley
-        enemy = -1 if self.side == "defender" else 1
-        # Within reach over ground the enemy does not hold alone: a cut-off position is not supplied.
-        reach = v.hops_from(self.cell.idx, (v.control == enemy) & (force.counts() == 0)) <= self.reach_hops
+        reach = v.hops_from(self.cell.idx, enemy_ground) <= self.reach_hops
         m = force.present & reach[force.loc[: force.rows]]
         if not m.any():
             return
@@ -240,9 +240,10 @@ class ResupplySource(Agent):
 
     def _carry(self) -> None:
         model, p, v = self.model, self.p, self.model.valley
+        attackers_at = model.attackers.counts()
         for lid in p["pass_locations"]:
             loc = v.by_id(lid)
-            if v.control[loc] == -1 or model.attackers.counts()[loc] > 0:
+            if v.control[loc] == -1 or attackers_at[loc] > 0:
                 continue  # the attacker holds the pass: the route is cut
             open_share = model.weather.pass_open_on_foot(loc)
             kg = p["t_per_day"] * 1000.0 * open_share / len(p["pass_locations"])

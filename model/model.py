@@ -191,8 +191,11 @@ class ValleyModel(mesa.Model):
             store.supply_line()
         for source in self.sources:
             source.deliver()
+        control = self.valley.control
+        enemy_ground = {side: (control == (-1 if side == "defender" else 1)) & (self.force(side).counts() == 0)
+                        for side in ("attacker", "defender")}  # once a day, not once per store
         for store in self.stores:
-            store.issue()
+            store.issue(enemy_ground[store.side])
         self._feed_civilians()
         contested = self.contested
         self.attackers.consume(self.weather.temperature, contested)

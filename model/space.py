@@ -8,9 +8,6 @@ import networkx as nx
 import numpy as np
 from mesa.discrete_space import Cell, Network
 
-KINDS = ("road", "side", "flank", "pass", "outside")
-
-
 class Location(Cell):
     """A place in the valley with its terrain. Dynamic state (control, snow) lives in Valley arrays."""
 
@@ -87,19 +84,8 @@ class Valley:
         return self.space.G
 
     def _hop_matrix(self) -> np.ndarray:
-        hops = np.full((self.n, self.n), np.iinfo(np.int32).max, dtype=np.int64)
-        for s in range(self.n):
-            hops[s, s] = 0
-            frontier = [s]
-            while frontier:
-                nxt = []
-                for u in frontier:
-                    for v, _ in self.neighbours[u]:
-                        if hops[s, v] > hops[s, u] + 1:
-                            hops[s, v] = hops[s, u] + 1
-                            nxt.append(v)
-                frontier = nxt
-        return hops
+        open_ground = np.zeros(self.n, bool)
+        return np.stack([self.hops_from(s, open_ground) for s in range(self.n)])
 
     def hops_from(self, src: int, blocked: np.ndarray) -> np.ndarray:
         """Hops from src to every location without passing through a blocked one (unreached: large)."""

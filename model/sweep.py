@@ -219,17 +219,11 @@ def _plain(v):
 
 
 # ---------------------------------------------------------------- running --------------------------------
-def versions() -> dict:
-    from .compare import versions as v
-
-    return v()
-
-
 def run_sweep(source, out: str | Path | None = None, *, executor: str = "processes", workers: int = 2,
               scheduler: str | None = None, force: bool = False, quiet: bool = False, model_cls=None) -> Path:
     """Run (or resume, or extend) a sweep; returns its directory. From Jupyter, pass a spec dict and, if
     you like, a model class defined in the notebook (use executor='dask' or 'serial' for that)."""
-    from .compare import Progress, git_revision
+    from .compare import Progress, git_revision, versions
     from .model import ValleyModel
 
     spec = load_spec(source)
