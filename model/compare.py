@@ -8,69 +8,21 @@ the weather draw or the first engagements.
 from __future__ import annotations
 
 import datetime as dt
-import platform
 import shutil
-import subprocess
 import sys
 import time
 from collections import defaultdict
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import scenario as scn
-from .engine import RunSpec, derive_seed, make_executor, read_parts, run_specs, write_atomic_parquet, write_atomic_text
+from .engine import (Progress, RunSpec, derive_seed, make_executor, read_parts, run_specs, write_atomic_parquet,
+                     write_atomic_text)
 from .model import CAUSES
+from .provenance import git_revision, versions
 from .stats import kaplan_meier, wilson
-
-
-
-class Progress:
-    """A progress bar (a widget in Jupyter via tqdm.auto) of runs done and failed, with ETA."""
-
-    def __init__(self, total: int, quiet: bool = False, desc: str = "runs"):
-        self.failed = 0
-        self.bar = None
-        if not quiet:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc=desc, unit="run", dynamic_ncols=True)
-
-    def update_done(self, n: int, failed: int) -> None:
-        self.failed += failed
-        if self.bar is not None:
-            self.bar.update(n)
-            if self.failed:
-                self.bar.set_postfix(failed=self.failed)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
-def git_revision() -> str:
-    root = Path(__file__).resolve().parent.parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10)
-        if rev.returncode == 0:
-            return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return "unknown"
-
-
-def versions() -> dict:
-    out = {"python": platform.python_version()}
-    for pkg in ("redoubt-valley", "mesa", "numpy", "pandas", "pyarrow", "matplotlib", "scipy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 def plan(scenario: str, variants: list[str], replications: int, seed: int) -> list[RunSpec]:

@@ -22,10 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
-
-from .model import ValleyModel
 
 SERIES_COLUMNS = ("day", "defenders_active", "attackers_active", "food_days_left", "ammo_days_left",
                   "km_road_held")
@@ -101,8 +98,11 @@ class RunSpec:
         return (self.point if self.point_key is None else self.point_key, self.replication)
 
 
-def execute(spec: RunSpec, model_cls=ValleyModel) -> tuple[dict, dict | None]:
-    """Run one spec. A model that raises gives a row with status 'failed' and its traceback."""
+def execute(spec: RunSpec, model_cls=None) -> tuple[dict, dict | None]:
+    """Run one spec (with ValleyModel unless another model class is given). A model that raises gives a
+    row with status 'failed' and its traceback."""
+    if model_cls is None:  # imported here, not at the top: the coordinating process never needs Mesa
+        from .model import ValleyModel as model_cls
     t0 = time.perf_counter()
     row = {"run_id": spec.run_id, "point": spec.point, "point_key": spec.key[0], "replication": spec.replication,
            "seed": spec.seed,
@@ -125,7 +125,7 @@ def execute(spec: RunSpec, model_cls=ValleyModel) -> tuple[dict, dict | None]:
     return row, series
 
 
-def execute_chunk(specs: list[RunSpec], model_cls=ValleyModel) -> list[tuple[dict, dict | None]]:
+def execute_chunk(specs: list[RunSpec], model_cls=None) -> list[tuple[dict, dict | None]]:
     """The unit of work sent to an executor: several runs, so each task lasts long enough to be cheap."""
     return [execute(s, model_cls) for s in specs]
 
@@ -149,20 +149,52 @@ def write_atomic_text(text: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _part_files(parts_dir: Path) -> list[Path]:
+    return sorted(parts_dir.glob("part-*.parquet")) if parts_dir.exists() else []
+
+
 def read_parts(parts_dir: Path) -> pa.Table:
-    files = sorted(p for p in parts_dir.glob("part-*.parquet")) if parts_dir.exists() else []
+    import pyarrow.dataset as pads  # here, not at the top: it imports pandas, which a sweep's coordinator avoids
+
+    files = _part_files(parts_dir)
     if not files:
         return OUTCOME_SCHEMA.empty_table()
     return pads.dataset([str(f) for f in files], schema=OUTCOME_SCHEMA, format="parquet").to_table()
 
 
 def done_keys(parts_dir: Path) -> set[tuple[int, int]]:
-    """(point_key, replication) of every run that has a row already."""
-    t = read_parts(parts_dir)
-    return set(zip(t.column("point_key").to_pylist(), t.column("replication").to_pylist()))
+    """(point_key, replication) of every run that has a row already; reads those two columns only."""
+    keys = set()
+    for f in _part_files(parts_dir):
+        t = pq.ParquetFile(f).read(columns=["point_key", "replication"])
+        keys.update(zip(t.column("point_key").to_pylist(), t.column("replication").to_pylist()))
+    return keys
 
 
 # ---------------------------------------------------------------- executors ------------------------------
+class Progress:
+    """A progress bar (a widget in Jupyter via tqdm.auto) of runs done and failed, with ETA."""
+
+    def __init__(self, total: int, quiet: bool = False, desc: str = "runs"):
+        self.failed = 0
+        self.bar = None
+        if not quiet:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="run", dynamic_ncols=True)
+
+    def update_done(self, n: int, failed: int) -> None:
+        self.failed += failed
+        if self.bar is not None:
+            self.bar.update(n)
+            if self.failed:
+                self.bar.set_postfix(failed=self.failed)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
 class SerialExecutor:
     """In-process, one chunk at a time: the reference, and debuggable."""
 
@@ -284,7 +316,7 @@ def chunked(specs: list[RunSpec], workers: int, target_chunks_per_worker: int = 
 
 
 def run_specs(specs: list[RunSpec], parts_dir: Path, executor, *, progress=None,
-              on_series: Callable | None = None, model_cls=ValleyModel) -> None:
+              on_series: Callable | None = None, model_cls=None) -> None:
     """Run every spec whose run_id has no row in parts_dir yet; each finished chunk becomes one part."""
     from functools import partial
 
@@ -300,7 +332,7 @@ def run_specs(specs: list[RunSpec], parts_dir: Path, executor, *, progress=None,
             todo.append(s)
     if progress is not None:
         progress.update_done(already, 0)
-    fn = execute_chunk if model_cls is ValleyModel else partial(execute_chunk, model_cls=model_cls)
+    fn = execute_chunk if model_cls is None else partial(execute_chunk, model_cls=model_cls)
     for chunk, results in executor.map_unordered(fn, chunked(todo, executor.workers)):
         rows = [r for r, _ in results]
         # named by its first run, which had no row before: never overwrites another part

@@ -33,17 +33,21 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import scenario as scn
-from .engine import (RunSpec, derive_seed, make_executor, read_parts, run_specs, write_atomic_parquet,
-                     write_atomic_text)
+from .engine import (Progress, RunSpec, derive_seed, make_executor, read_parts, run_specs,
+                     write_atomic_parquet, write_atomic_text)
+from .provenance import git_revision, versions
 from .scenario import ScenarioError
 from .stats import wilson
+
+if TYPE_CHECKING:  # pandas is imported where DataFrames are made: the sweep's coordinator needs none
+    import pandas as pd
 
 DESIGNS = ("factorial", "lhs", "sobol", "morris", "saltelli")
 SWEEP_KEYS = {"name": str, "scenario": str, "variant": str, "design": str, "samples": int, "replications": int,
@@ -154,13 +158,18 @@ def salib_problem(spec: dict) -> dict:
     return {"num_vars": len(names), "names": names, "bounds": [spec["factors"][n]["range"] for n in names]}
 
 
-def design(spec: dict) -> pd.DataFrame:
-    """The design table: one row per point (in sample order), factor values as columns."""
+def design_columns(spec: dict) -> dict[str, list]:
+    """The design table as columns of plain values: 'point' (sample order), 'point_key', then one column
+    per factor. Plain lists, so the process that coordinates a sweep needs no pandas."""
     names = list(spec["factors"])
     kind, n, seed = spec["design"], spec["samples"], spec["seed"]
     if kind == "factorial":
         rows = list(itertools.product(*[spec["factors"][k]["levels"] for k in names]))
-        df = pd.DataFrame(rows, columns=names)
+        cols = {k: [row[i] for row in rows] for i, k in enumerate(names)}
+        for k, col in cols.items():  # levels mixing ints and floats make a float column, as in a table
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in col)
+            if numeric and any(isinstance(v, float) for v in col):
+                cols[k] = [float(v) for v in col]
     else:
         if kind in ("lhs", "sobol"):
             from scipy.stats import qmc
@@ -181,13 +190,19 @@ def design(spec: dict) -> pd.DataFrame:
             from SALib.sample import sobol as sobol_sample
 
             values = sobol_sample.sample(salib_problem(spec), n, calc_second_order=False, seed=seed)
-        df = pd.DataFrame(values, columns=names)
-        for k in names:
-            if spec["factors"][k]["integer"]:
-                df[k] = np.round(df[k]).astype(int)
-    df.insert(0, "point", np.arange(len(df)))
-    df.insert(1, "point_key", [point_key(row) for row in df[names].to_dict("records")])
-    return df
+        values = np.asarray(values, float)
+        cols = {k: (np.round(values[:, i]).astype(np.int64) if spec["factors"][k]["integer"] else values[:, i]).tolist()
+                for i, k in enumerate(names)}
+    count = len(cols[names[0]])
+    keys = [point_key({k: cols[k][i] for k in names}) for i in range(count)]
+    return {"point": list(range(count)), "point_key": keys, **cols}
+
+
+def design(spec: dict) -> pd.DataFrame:
+    """The design table as a DataFrame: one row per point (in sample order), factor values as columns."""
+    import pandas as pd
+
+    return pd.DataFrame(design_columns(spec))
 
 
 def point_key(values: dict) -> int:
@@ -197,18 +212,22 @@ def point_key(values: dict) -> int:
     return int.from_bytes(hashlib.sha256(canon.encode()).digest()[:8], "big") >> 1
 
 
-def plan(spec: dict, table: pd.DataFrame) -> list[RunSpec]:
+def plan(spec: dict, table) -> list[RunSpec]:
+    """Every run of the design, in order. `table` holds the design's columns: `design_columns(spec)` or
+    `design(spec)`."""
     names = list(spec["factors"])
     specs = []
     reps = spec["replications"]
     scenario = str(scn.resolve_path(spec["scenario"]))
-    for rec in table.to_dict("records"):
-        overrides = {k: _plain(rec[k]) for k in names}
+    points, keys = list(table["point"]), list(table["point_key"])
+    factor_values = {k: list(table[k]) for k in names}
+    for i, (point, key) in enumerate(zip(points, keys)):
+        overrides = {k: _plain(factor_values[k][i]) for k in names}
         for r in range(reps):
-            specs.append(RunSpec(run_id=int(rec["point"]) * reps + r, point=int(rec["point"]), replication=r,
-                                 seed=derive_seed(spec["seed"], rec["point_key"], r), scenario=scenario,
+            specs.append(RunSpec(run_id=int(point) * reps + r, point=int(point), replication=r,
+                                 seed=derive_seed(spec["seed"], key, r), scenario=scenario,
                                  variant=spec["variant"], overrides=overrides, series=spec["series"],
-                                 point_key=int(rec["point_key"])))
+                                 point_key=int(key)))
     return specs
 
 
@@ -223,15 +242,13 @@ def run_sweep(source, out: str | Path | None = None, *, executor: str = "process
               scheduler: str | None = None, force: bool = False, quiet: bool = False, model_cls=None) -> Path:
     """Run (or resume, or extend) a sweep; returns its directory. From Jupyter, pass a spec dict and, if
     you like, a model class defined in the notebook (use executor='dask' or 'serial' for that)."""
-    from .compare import Progress, git_revision, versions
-    from .model import ValleyModel
-
     spec = load_spec(source)
     if model_cls is not None and model_cls.__module__ == "__main__" and executor == "processes":
         raise ValueError("a model class defined in a notebook or script cannot be sent to local process "
                          "workers; use executor='dask' (or 'serial')")
     out = Path(out) if out else RUNS_DIR / spec["name"]
-    table = design(spec)
+    table = design_columns(spec)
+    n_points = len(table["point"])
     manifest_path = out / "manifest.json"
     now = dt.datetime.now().isoformat(timespec="seconds")
     started = now
@@ -253,21 +270,21 @@ def run_sweep(source, out: str | Path | None = None, *, executor: str = "process
     out.mkdir(parents=True, exist_ok=True)
     manifest = {"name": spec["name"], "spec": {k: v for k, v in spec.items() if not k.startswith("_")},
                 "spec_file": spec["_source"], "spec_hash": spec_hash(spec), "identity": identity_hash(spec),
-                "design": {"kind": spec["design"], "points": len(table), "factors": list(spec["factors"]),
-                           "replications": spec["replications"], "runs": len(table) * spec["replications"]},
+                "design": {"kind": spec["design"], "points": n_points, "factors": list(spec["factors"]),
+                           "replications": spec["replications"], "runs": n_points * spec["replications"]},
                 "master_seed": spec["seed"],
                 "seeds": "numpy SeedSequence(master_seed, spawn_key=(point_key, replication))",
                 "versions": versions(), "python": sys.version, "git": git_revision(), "started": started,
                 "updated": now, "command": " ".join(sys.argv)}
     write_atomic_text(json.dumps(manifest, indent=2, default=str), manifest_path)
-    write_atomic_parquet(pa.Table.from_pandas(table, preserve_index=False), out / "design.parquet")
+    write_atomic_parquet(pa.table(table), out / "design.parquet")
     specs = plan(spec, table)
     n_unique = len({s.key for s in specs})
     progress = Progress(n_unique, quiet, desc=spec["name"])
     ex = make_executor(executor, workers, scheduler)
     series_dir = out / "series"
     try:
-        run_specs(specs, out / "outcomes", ex, progress=progress, model_cls=model_cls or ValleyModel,
+        run_specs(specs, out / "outcomes", ex, progress=progress, model_cls=model_cls,
                   on_series=(lambda items: _write_series(series_dir, items)) if spec["series"] else None)
     finally:
         ex.close()
@@ -300,6 +317,8 @@ def load(out: str | Path) -> dict:
     """A sweep directory as DataFrames: 'outcomes' (joined with factor values), 'design', 'points'
     (P(hold to winter) with its 95% interval per design point), 'series' (long format, if written),
     and 'manifest'."""
+    import pandas as pd
+
     out = Path(out)
     manifest = json.loads((out / "manifest.json").read_text())
     table = pq.read_table(out / "design.parquet").to_pandas()
@@ -329,6 +348,8 @@ def load(out: str | Path) -> dict:
 def sensitivity(out: str | Path, output: str = "p_hold") -> pd.DataFrame:
     """Sobol indices (saltelli design) or Morris elementary effects (morris design) of a per-point output
     ('p_hold', 'mean_end_day', 'mean_km_road_held'), from the points in their original sample order."""
+    import pandas as pd
+
     data = load(out)
     m = data["manifest"]
     kind = m["design"]["kind"]
