@@ -4,9 +4,11 @@ mesa.batch_run (2 processes) on the same design; and the peak memory of a 10,000
     .venv/bin/python benchmarks/bench_sweep.py            # throughput table (~3 minutes)
     .venv/bin/python benchmarks/bench_sweep.py --memory   # 10,000 runs, peak resident memory (~10 minutes)
     .venv/bin/python benchmarks/bench_sweep.py --batch-run-growth 200 800   # batch_run with per-day rows
-    .venv/bin/python benchmarks/bench_sweep.py --scale 32000   # both, per-day series, a data-farming size
-Peak memory is the largest sum of resident set sizes of this process and all its children, sampled
-every 50 ms. Writes benchmarks/results/sweep.json or sweep_memory.json.
+    .venv/bin/python benchmarks/bench_sweep.py --scale 40000   # both, per-day series, a data-farming size
+Peak memory is the largest sum of resident set sizes of the measured process and all its children,
+sampled every 50 ms; the scale mode also gives the largest sum of proportional set sizes (PSS), and runs
+each side as a fresh process (`python -m model sweep`, and a script calling batch_run). Writes
+benchmarks/results/sweep.json, sweep_memory.json, batch_run_growth.json or sweep_scale.json.
 """
 
 import argparse
@@ -19,21 +21,30 @@ from pathlib import Path
 import psutil
 
 FOOD, STRENGTH, FPA = [60, 120], [4000, 7000], 20
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class PeakRSS:
-    def __init__(self):
-        self.peak, self._stop = 0, threading.Event()
+    """Peak memory of a process (by default this one) and all its children: the sum of resident set sizes (`peak`, every
+    50 ms; shared library pages count once per process) and the sum of proportional set sizes
+    (`peak_pss`, every 0.5 s; shared pages split between the processes that map them)."""
+
+    def __init__(self, root: psutil.Process | None = None):
+        self.root = root or psutil.Process()
+        self.peak, self.peak_pss, self._stop = 0, 0, threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
-        me = psutil.Process()
+        me, tick = self.root, 0
         while not self._stop.is_set():
             try:
-                procs = [me, *me.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+                procs = [p for p in (me, *me.children(recursive=True)) if p.is_running()]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
+                if tick % 10 == 0:
+                    self.peak_pss = max(self.peak_pss, sum(p.memory_full_info().pss for p in procs))
             except psutil.Error:
                 pass
+            tick += 1
             time.sleep(0.05)
 
     def __enter__(self):
@@ -98,39 +109,71 @@ def batch_run_growth(sizes):
     Path("benchmarks/results/batch_run_growth.json").write_text(json.dumps(out, indent=2))
 
 
-def scale(n):
-    """The same design at data-farming size, per-day series on both sides: redoubt streams them to
-    Parquet (series = true), batch_run keeps them as rows (data_collection_period=1)."""
+def _toml(spec: dict) -> str:
+    """The few TOML forms a sweep spec here needs (strings, numbers, booleans, lists of numbers)."""
+    def value(v):
+        return json.dumps(v)  # JSON spells these the way TOML does
+
+    lines = ["[sweep]", *(f"{k} = {value(v)}" for k, v in spec["sweep"].items())]
+    for name, factor in spec["factors"].items():
+        lines += ["", f'[factors."{name}"]', *(f"{k} = {value(v)}" for k, v in factor.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _watch(cmd: list[str]) -> tuple[float, PeakRSS]:
+    """Run a command as a fresh process and measure it with its children (not this monitoring process)."""
+    import subprocess
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    with PeakRSS(psutil.Process(proc.pid)) as mem:
+        if proc.wait() != 0:
+            raise SystemExit(f"{cmd} failed with exit code {proc.returncode}")
+    return time.perf_counter() - t0, mem
+
+
+def batch_run_child(n: int, out: str) -> None:
+    """The batch_run side of `scale`, in its own process: per-day rows kept (data_collection_period=1)."""
     import mesa
 
-    from model import sweep
     from model.model import ValleyModel
 
-    reps = n // 4
-    s = spec(reps, series=True)
+    rows = mesa.batch_run(ValleyModel, parameters={"fighters_per_agent": 100, "food_days": FOOD,
+                                                   "defender_strength": STRENGTH},
+                          rng=list(range(n // 4)), max_steps=400, number_processes=2, data_collection_period=1,
+                          display_progress=False)
+    Path(out).write_text(json.dumps({"rows": len(rows)}))
+
+
+def scale(n):
+    """The same design at data-farming size, per-day series on both sides, each side as a user runs it in
+    a fresh process: `redoubt sweep` (python -m model sweep) streams series to Parquet (series = true);
+    a script calling mesa.batch_run keeps them as rows (data_collection_period=1)."""
+    import sys
+
+    s = spec(n // 4, series=True)
     s["factors"]["scenario.fighters_per_agent"] = {"levels": [100]}
-    out = {"runs": reps * 4, "design": "2x2 points, fighters_per_agent=100, per-day series"}
+    out = {"runs": n, "design": "2x2 points, fighters_per_agent=100, per-day series; each side a fresh process"}
     with tempfile.TemporaryDirectory() as tmp:
-        with PeakRSS() as mem:
-            t0 = time.perf_counter()
-            sweep.run_sweep(s, Path(tmp) / "scale", executor="processes", workers=2, quiet=True)
-            secs = time.perf_counter() - t0
-    out["redoubt_processes_2"] = {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
-                                  "peak_rss_mb": round(mem.peak / 2**20)}
-    print(out, flush=True)
-    with PeakRSS() as mem:
-        t0 = time.perf_counter()
-        rows = mesa.batch_run(ValleyModel, parameters={"fighters_per_agent": 100, "food_days": FOOD,
-                                                       "defender_strength": STRENGTH},
-                              rng=list(range(reps)), max_steps=400, number_processes=2, data_collection_period=1,
-                              display_progress=False)
-        secs = time.perf_counter() - t0
-    out["mesa_batch_run_2"] = {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
-                               "peak_rss_mb": round(mem.peak / 2**20), "rows": len(rows)}
-    del rows
-    out["memory_ratio_batch_run_over_redoubt"] = round(out["mesa_batch_run_2"]["peak_rss_mb"]
-                                                       / out["redoubt_processes_2"]["peak_rss_mb"], 1)
-    Path("benchmarks/results/sweep_scale.json").write_text(json.dumps(out, indent=2))
+        spec_file = Path(tmp) / "scale.toml"
+        spec_file.write_text(_toml(s))
+        secs, mem = _watch([sys.executable, "-m", "model", "sweep", str(spec_file), "--out", str(Path(tmp) / "scale"),
+                            "--executor", "processes", "--workers", "2", "--quiet"])
+        out["redoubt_sweep_processes_2"] = {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
+                                            "peak_rss_mb": round(mem.peak / 2**20),
+                                            "peak_pss_mb": round(mem.peak_pss / 2**20)}
+        print(out, flush=True)
+        rows_file = Path(tmp) / "rows.json"
+        secs, mem = _watch([sys.executable, __file__, "--batch-run-child", str(n), str(rows_file)])
+        out["mesa_batch_run_2"] = {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
+                                   "peak_rss_mb": round(mem.peak / 2**20), "peak_pss_mb": round(mem.peak_pss / 2**20),
+                                   **json.loads(rows_file.read_text())}
+    for kind in ("rss", "pss"):
+        out[f"memory_ratio_batch_run_over_redoubt_{kind}"] = round(
+            out["mesa_batch_run_2"][f"peak_{kind}_mb"] / out["redoubt_sweep_processes_2"][f"peak_{kind}_mb"], 1)
+    out["throughput_ratio_redoubt_over_batch_run"] = round(
+        out["redoubt_sweep_processes_2"]["runs_per_second"] / out["mesa_batch_run_2"]["runs_per_second"], 2)
+    Path(ROOT / "benchmarks/results/sweep_scale.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
 
 
@@ -140,7 +183,11 @@ def main():
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--batch-run-growth", type=int, nargs="+", metavar="RUNS")
     ap.add_argument("--reps", type=int, default=100)
+    ap.add_argument("--batch-run-child", nargs=2, metavar=("RUNS", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.batch_run_child:
+        batch_run_child(int(args.batch_run_child[0]), args.batch_run_child[1])
+        return
     Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
     if args.scale:
         scale(args.scale)
