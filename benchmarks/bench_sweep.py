@@ -5,6 +5,7 @@ mesa.batch_run (2 processes) on the same design; and the peak memory of a 10,000
     .venv/bin/python benchmarks/bench_sweep.py --memory   # 10,000 runs, peak resident memory (~10 minutes)
     .venv/bin/python benchmarks/bench_sweep.py --batch-run-growth 200 800   # batch_run with per-day rows
     .venv/bin/python benchmarks/bench_sweep.py --scale 40000   # both, per-day series, a data-farming size
+    .venv/bin/python benchmarks/bench_sweep.py --scale 40000 --side redoubt   # one side again
 Peak memory is the largest sum of resident set sizes of the measured process and all its children,
 sampled every 50 ms; the scale mode also gives the largest sum of proportional set sizes (PSS), and runs
 each side as a fresh process (`python -m model sweep`, and a script calling batch_run). Writes
@@ -145,41 +146,54 @@ def batch_run_child(n: int, out: str) -> None:
     Path(out).write_text(json.dumps({"rows": len(rows)}))
 
 
-def scale(n):
+def scale(n, sides=("redoubt", "batch_run")):
     """The same design at data-farming size, per-day series on both sides, each side as a user runs it in
     a fresh process: `redoubt sweep` (python -m model sweep) streams series to Parquet (series = true);
-    a script calling mesa.batch_run keeps them as rows (data_collection_period=1)."""
+    a script calling mesa.batch_run keeps them as rows (data_collection_period=1). With one side only,
+    the other side's figures are kept from benchmarks/results/sweep_scale.json (same number of runs)."""
     import sys
 
+    from model.provenance import git_revision
+
+    result_file = ROOT / "benchmarks/results/sweep_scale.json"
+    out = {"runs": n, "design": "2x2 points, fighters_per_agent=100, per-day series; each side a fresh process"}
+    if result_file.exists() and len(sides) == 1:
+        old = json.loads(result_file.read_text())
+        if old.get("runs") == n:
+            out.update({k: v for k, v in old.items() if k in ("redoubt_sweep_processes_2", "mesa_batch_run_2")})
     s = spec(n // 4, series=True)
     s["factors"]["scenario.fighters_per_agent"] = {"levels": [100]}
-    out = {"runs": n, "design": "2x2 points, fighters_per_agent=100, per-day series; each side a fresh process"}
     with tempfile.TemporaryDirectory() as tmp:
-        spec_file = Path(tmp) / "scale.toml"
-        spec_file.write_text(_toml(s))
-        secs, mem = _watch([sys.executable, "-m", "model", "sweep", str(spec_file), "--out", str(Path(tmp) / "scale"),
-                            "--executor", "processes", "--workers", "2", "--quiet"])
-        out["redoubt_sweep_processes_2"] = {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
-                                            "peak_rss_mb": round(mem.peak / 2**20),
-                                            "peak_pss_mb": round(mem.peak_pss / 2**20)}
-        print(out, flush=True)
-        rows_file = Path(tmp) / "rows.json"
-        secs, mem = _watch([sys.executable, __file__, "--batch-run-child", str(n), str(rows_file)])
-        out["mesa_batch_run_2"] = {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
-                                   "peak_rss_mb": round(mem.peak / 2**20), "peak_pss_mb": round(mem.peak_pss / 2**20),
-                                   **json.loads(rows_file.read_text())}
-    for kind in ("rss", "pss"):
-        out[f"memory_ratio_batch_run_over_redoubt_{kind}"] = round(
-            out["mesa_batch_run_2"][f"peak_{kind}_mb"] / out["redoubt_sweep_processes_2"][f"peak_{kind}_mb"], 1)
-    out["throughput_ratio_redoubt_over_batch_run"] = round(
-        out["redoubt_sweep_processes_2"]["runs_per_second"] / out["mesa_batch_run_2"]["runs_per_second"], 2)
-    Path(ROOT / "benchmarks/results/sweep_scale.json").write_text(json.dumps(out, indent=2))
+        if "redoubt" in sides:
+            spec_file = Path(tmp) / "scale.toml"
+            spec_file.write_text(_toml(s))
+            secs, mem = _watch([sys.executable, "-m", "model", "sweep", str(spec_file), "--out",
+                                str(Path(tmp) / "scale"), "--executor", "processes", "--workers", "2", "--quiet"])
+            out["redoubt_sweep_processes_2"] = {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
+                                                "peak_rss_mb": round(mem.peak / 2**20),
+                                                "peak_pss_mb": round(mem.peak_pss / 2**20), "git": git_revision()}
+            print(out, flush=True)
+        if "batch_run" in sides:
+            rows_file = Path(tmp) / "rows.json"
+            secs, mem = _watch([sys.executable, __file__, "--batch-run-child", str(n), str(rows_file)])
+            out["mesa_batch_run_2"] = {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
+                                       "peak_rss_mb": round(mem.peak / 2**20),
+                                       "peak_pss_mb": round(mem.peak_pss / 2**20),
+                                       **json.loads(rows_file.read_text()), "git": git_revision()}
+    if "redoubt_sweep_processes_2" in out and "mesa_batch_run_2" in out:
+        ours, theirs = out["redoubt_sweep_processes_2"], out["mesa_batch_run_2"]
+        for kind in ("rss", "pss"):
+            out[f"memory_ratio_batch_run_over_redoubt_{kind}"] = round(theirs[f"peak_{kind}_mb"]
+                                                                       / ours[f"peak_{kind}_mb"], 1)
+        out["throughput_ratio_redoubt_over_batch_run"] = round(ours["runs_per_second"] / theirs["runs_per_second"], 2)
+    result_file.write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=int, metavar="RUNS")
+    ap.add_argument("--side", choices=("redoubt", "batch_run"), help="with --scale: measure one side only")
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--batch-run-growth", type=int, nargs="+", metavar="RUNS")
     ap.add_argument("--reps", type=int, default=100)
@@ -190,7 +204,7 @@ def main():
         return
     Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
     if args.scale:
-        scale(args.scale)
+        scale(args.scale, (args.side,) if args.side else ("redoubt", "batch_run"))
         return
     if args.batch_run_growth:
         batch_run_growth(args.batch_run_growth)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 SERIES_COLUMNS = ("day", "defenders_active", "attackers_active", "food_days_left", "ammo_days_left",
@@ -101,7 +102,7 @@ class RunSpec:
 def execute(spec: RunSpec, model_cls=None) -> tuple[dict, dict | None]:
     """Run one spec (with ValleyModel unless another model class is given). A model that raises gives a
     row with status 'failed' and its traceback."""
-    if model_cls is None:  # imported here, not at the top: the coordinating process never needs Mesa
+    if model_cls is None:  # imported here, not at the top: a sweep's coordinating process never loads Mesa
         from .model import ValleyModel as model_cls
     t0 = time.perf_counter()
     row = {"run_id": spec.run_id, "point": spec.point, "point_key": spec.key[0], "replication": spec.replication,
@@ -153,17 +154,18 @@ def _part_files(parts_dir: Path) -> list[Path]:
     return sorted(parts_dir.glob("part-*.parquet")) if parts_dir.exists() else []
 
 
-def read_parts(parts_dir: Path) -> pa.Table:
-    import pyarrow.dataset as pads  # here, not at the top: it imports pandas, which a sweep's coordinator avoids
-
+def read_parts(parts_dir: Path, columns: list[str] | None = None) -> pa.Table:
+    """Every outcome row written so far (or only the given columns)."""
     files = _part_files(parts_dir)
     if not files:
-        return OUTCOME_SCHEMA.empty_table()
-    return pads.dataset([str(f) for f in files], schema=OUTCOME_SCHEMA, format="parquet").to_table()
+        empty = OUTCOME_SCHEMA.empty_table()
+        return empty.select(columns) if columns else empty
+    return pads.dataset([str(f) for f in files], schema=OUTCOME_SCHEMA, format="parquet").to_table(columns=columns)
 
 
 def done_keys(parts_dir: Path) -> set[tuple[int, int]]:
-    """(point_key, replication) of every run that has a row already; reads those two columns only."""
+    """(point_key, replication) of every run that has a row already. Reads those two columns only, so
+    resuming a sweep of hundreds of thousands of runs does not load their tables (and tracebacks)."""
     keys = set()
     for f in _part_files(parts_dir):
         t = pq.ParquetFile(f).read(columns=["point_key", "replication"])

@@ -33,9 +33,9 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -45,9 +45,6 @@ from .engine import (Progress, RunSpec, derive_seed, make_executor, read_parts, 
 from .provenance import git_revision, versions
 from .scenario import ScenarioError
 from .stats import wilson
-
-if TYPE_CHECKING:  # pandas is imported where DataFrames are made: the sweep's coordinator needs none
-    import pandas as pd
 
 DESIGNS = ("factorial", "lhs", "sobol", "morris", "saltelli")
 SWEEP_KEYS = {"name": str, "scenario": str, "variant": str, "design": str, "samples": int, "replications": int,
@@ -158,18 +155,13 @@ def salib_problem(spec: dict) -> dict:
     return {"num_vars": len(names), "names": names, "bounds": [spec["factors"][n]["range"] for n in names]}
 
 
-def design_columns(spec: dict) -> dict[str, list]:
-    """The design table as columns of plain values: 'point' (sample order), 'point_key', then one column
-    per factor. Plain lists, so the process that coordinates a sweep needs no pandas."""
+def design(spec: dict) -> pd.DataFrame:
+    """The design table: one row per point (in sample order), factor values as columns."""
     names = list(spec["factors"])
     kind, n, seed = spec["design"], spec["samples"], spec["seed"]
     if kind == "factorial":
         rows = list(itertools.product(*[spec["factors"][k]["levels"] for k in names]))
-        cols = {k: [row[i] for row in rows] for i, k in enumerate(names)}
-        for k, col in cols.items():  # levels mixing ints and floats make a float column, as in a table
-            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in col)
-            if numeric and any(isinstance(v, float) for v in col):
-                cols[k] = [float(v) for v in col]
+        df = pd.DataFrame(rows, columns=names)
     else:
         if kind in ("lhs", "sobol"):
             from scipy.stats import qmc
@@ -190,19 +182,13 @@ def design_columns(spec: dict) -> dict[str, list]:
             from SALib.sample import sobol as sobol_sample
 
             values = sobol_sample.sample(salib_problem(spec), n, calc_second_order=False, seed=seed)
-        values = np.asarray(values, float)
-        cols = {k: (np.round(values[:, i]).astype(np.int64) if spec["factors"][k]["integer"] else values[:, i]).tolist()
-                for i, k in enumerate(names)}
-    count = len(cols[names[0]])
-    keys = [point_key({k: cols[k][i] for k in names}) for i in range(count)]
-    return {"point": list(range(count)), "point_key": keys, **cols}
-
-
-def design(spec: dict) -> pd.DataFrame:
-    """The design table as a DataFrame: one row per point (in sample order), factor values as columns."""
-    import pandas as pd
-
-    return pd.DataFrame(design_columns(spec))
+        df = pd.DataFrame(values, columns=names)
+        for k in names:
+            if spec["factors"][k]["integer"]:
+                df[k] = np.round(df[k]).astype(int)
+    df.insert(0, "point", np.arange(len(df)))
+    df.insert(1, "point_key", [point_key(row) for row in df[names].to_dict("records")])
+    return df
 
 
 def point_key(values: dict) -> int:
@@ -212,22 +198,18 @@ def point_key(values: dict) -> int:
     return int.from_bytes(hashlib.sha256(canon.encode()).digest()[:8], "big") >> 1
 
 
-def plan(spec: dict, table) -> list[RunSpec]:
-    """Every run of the design, in order. `table` holds the design's columns: `design_columns(spec)` or
-    `design(spec)`."""
+def plan(spec: dict, table: pd.DataFrame) -> list[RunSpec]:
     names = list(spec["factors"])
     specs = []
     reps = spec["replications"]
     scenario = str(scn.resolve_path(spec["scenario"]))
-    points, keys = list(table["point"]), list(table["point_key"])
-    factor_values = {k: list(table[k]) for k in names}
-    for i, (point, key) in enumerate(zip(points, keys)):
-        overrides = {k: _plain(factor_values[k][i]) for k in names}
+    for rec in table.to_dict("records"):
+        overrides = {k: _plain(rec[k]) for k in names}
         for r in range(reps):
-            specs.append(RunSpec(run_id=int(point) * reps + r, point=int(point), replication=r,
-                                 seed=derive_seed(spec["seed"], key, r), scenario=scenario,
+            specs.append(RunSpec(run_id=int(rec["point"]) * reps + r, point=int(rec["point"]), replication=r,
+                                 seed=derive_seed(spec["seed"], rec["point_key"], r), scenario=scenario,
                                  variant=spec["variant"], overrides=overrides, series=spec["series"],
-                                 point_key=int(key)))
+                                 point_key=int(rec["point_key"])))
     return specs
 
 
@@ -247,8 +229,7 @@ def run_sweep(source, out: str | Path | None = None, *, executor: str = "process
         raise ValueError("a model class defined in a notebook or script cannot be sent to local process "
                          "workers; use executor='dask' (or 'serial')")
     out = Path(out) if out else RUNS_DIR / spec["name"]
-    table = design_columns(spec)
-    n_points = len(table["point"])
+    table = design(spec)
     manifest_path = out / "manifest.json"
     now = dt.datetime.now().isoformat(timespec="seconds")
     started = now
@@ -270,14 +251,14 @@ def run_sweep(source, out: str | Path | None = None, *, executor: str = "process
     out.mkdir(parents=True, exist_ok=True)
     manifest = {"name": spec["name"], "spec": {k: v for k, v in spec.items() if not k.startswith("_")},
                 "spec_file": spec["_source"], "spec_hash": spec_hash(spec), "identity": identity_hash(spec),
-                "design": {"kind": spec["design"], "points": n_points, "factors": list(spec["factors"]),
-                           "replications": spec["replications"], "runs": n_points * spec["replications"]},
+                "design": {"kind": spec["design"], "points": len(table), "factors": list(spec["factors"]),
+                           "replications": spec["replications"], "runs": len(table) * spec["replications"]},
                 "master_seed": spec["seed"],
                 "seeds": "numpy SeedSequence(master_seed, spawn_key=(point_key, replication))",
                 "versions": versions(), "python": sys.version, "git": git_revision(), "started": started,
                 "updated": now, "command": " ".join(sys.argv)}
     write_atomic_text(json.dumps(manifest, indent=2, default=str), manifest_path)
-    write_atomic_parquet(pa.table(table), out / "design.parquet")
+    write_atomic_parquet(pa.Table.from_pandas(table, preserve_index=False), out / "design.parquet")
     specs = plan(spec, table)
     n_unique = len({s.key for s in specs})
     progress = Progress(n_unique, quiet, desc=spec["name"])
@@ -313,22 +294,49 @@ def _write_series(series_dir: Path, items: list[tuple[RunSpec, dict]]) -> None:
 
 
 # ---------------------------------------------------------------- loading --------------------------------
-def load(out: str | Path) -> dict:
-    """A sweep directory as DataFrames: 'outcomes' (joined with factor values), 'design', 'points'
-    (P(hold to winter) with its 95% interval per design point), 'series' (long format, if written),
-    and 'manifest'."""
-    import pandas as pd
+POINT_INPUTS = ["point_key", "replication", "status", "held_to_winter", "end_day", "km_road_held"]
 
+
+def load(out: str | Path, series: bool = True) -> dict:
+    """A sweep directory as DataFrames: 'outcomes' (joined with factor values), 'design', 'points'
+    (P(hold to winter) with its 95% interval per design point), 'series' (long format, if written and
+    asked for; None otherwise), and 'manifest'."""
     out = Path(out)
+    manifest, table = _manifest_and_design(out)
+    outcomes = _outcomes(out, manifest, table)
+    data = {"outcomes": outcomes, "design": table, "points": _points(table, outcomes), "series": None,
+            "manifest": manifest}
+    if series and (out / "series").exists():
+        import pyarrow.dataset as pads
+
+        data["series"] = pads.dataset(out / "series", format="parquet", partitioning="hive").to_table().to_pandas()
+    return data
+
+
+def points(out: str | Path) -> pd.DataFrame:
+    """The design with P(hold to winter) and its 95% interval per point. Reads only the outcome columns
+    it needs, so it stays cheap on a sweep of hundreds of thousands of runs."""
+    out = Path(out)
+    manifest, table = _manifest_and_design(out)
+    return _points(table, _outcomes(out, manifest, table, columns=POINT_INPUTS))
+
+
+def _manifest_and_design(out: Path):
     manifest = json.loads((out / "manifest.json").read_text())
-    table = pq.read_table(out / "design.parquet").to_pandas()
-    runs = read_parts(out / "outcomes").to_pandas()
-    reps = manifest["design"]["replications"]
-    runs = runs[runs["replication"] < reps]
-    factors = manifest["design"]["factors"]
-    keyed = table.drop_duplicates("point_key")[["point_key", *factors]]
-    outcomes = runs.drop(columns=["point"]).merge(keyed, on="point_key", how="inner")
-    outcomes = outcomes.sort_values(["point_key", "replication"]).reset_index(drop=True)
+    return manifest, pq.read_table(out / "design.parquet").to_pandas()
+
+
+def _outcomes(out: Path, manifest: dict, table: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """Outcome rows of the design as it stands (a sweep cut back keeps its extra runs on disk), with the
+    factor values joined on."""
+    runs = read_parts(out / "outcomes", columns).to_pandas()
+    runs = runs[runs["replication"] < manifest["design"]["replications"]]
+    keyed = table.drop_duplicates("point_key")[["point_key", *manifest["design"]["factors"]]]
+    outcomes = runs.drop(columns=["point"], errors="ignore").merge(keyed, on="point_key", how="inner")
+    return outcomes.sort_values(["point_key", "replication"]).reset_index(drop=True)
+
+
+def _points(table: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for pk, g in outcomes.groupby("point_key", sort=True):
         ok = g[g["status"] == "ok"]
@@ -336,26 +344,20 @@ def load(out: str | Path) -> dict:
         rows.append({"point_key": pk, "runs": len(g), "failed": int((g["status"] != "ok").sum()), "p_hold": p,
                      "p_hold_lo95": lo, "p_hold_hi95": hi, "mean_end_day": ok["end_day"].mean(),
                      "mean_km_road_held": ok["km_road_held"].mean()})
-    points = table.merge(pd.DataFrame(rows), on="point_key", how="left") if rows else table
-    series = None
-    if (out / "series").exists():
-        import pyarrow.dataset as pads
-
-        series = pads.dataset(out / "series", format="parquet", partitioning="hive").to_table().to_pandas()
-    return {"outcomes": outcomes, "design": table, "points": points, "series": series, "manifest": manifest}
+    columns = ["point_key", "runs", "failed", "p_hold", "p_hold_lo95", "p_hold_hi95", "mean_end_day",
+               "mean_km_road_held"]
+    per_point = pd.DataFrame(rows, columns=columns).astype({"point_key": "int64", "runs": "int64", "failed": "int64"})
+    return table.merge(per_point, on="point_key", how="left")
 
 
 def sensitivity(out: str | Path, output: str = "p_hold") -> pd.DataFrame:
     """Sobol indices (saltelli design) or Morris elementary effects (morris design) of a per-point output
     ('p_hold', 'mean_end_day', 'mean_km_road_held'), from the points in their original sample order."""
-    import pandas as pd
-
-    data = load(out)
-    m = data["manifest"]
+    m = json.loads((Path(out) / "manifest.json").read_text())
     kind = m["design"]["kind"]
     spec = m["spec"]
-    points = data["points"].sort_values("point")
-    y = points[output].to_numpy(float)
+    table = points(out).sort_values("point")
+    y = table[output].to_numpy(float)
     if np.isnan(y).any():
         raise ValueError("some design points have no finished runs yet: finish the sweep first")
     problem = salib_problem(spec)
@@ -368,7 +370,7 @@ def sensitivity(out: str | Path, output: str = "p_hold") -> pd.DataFrame:
     if kind == "morris":
         from SALib.analyze import morris
 
-        x = points[problem["names"]].to_numpy(float)
+        x = table[problem["names"]].to_numpy(float)
         res = morris.analyze(problem, x, y, num_levels=spec["morris_levels"], seed=spec["seed"])
         return pd.DataFrame({"factor": problem["names"], "mu_star": res["mu_star"],
                              "mu_star_conf": res["mu_star_conf"], "sigma": res["sigma"]})
@@ -397,10 +399,10 @@ def run_sweep_cli(args) -> int:
     executor = "dask" if args.scheduler else args.executor
     out = run_sweep(args.spec, args.out, executor=executor, workers=args.workers, scheduler=args.scheduler,
                     force=args.force, quiet=args.quiet)
-    data = load(out)
-    o = data["outcomes"]
-    print(f"{out}: {len(data['design'])} points, {len(o)} runs ({int((o['status'] != 'ok').sum())} failed) "
+    table = points(out)  # not load(): the summary needs a few columns, not every row and series
+    factors = json.loads((out / "manifest.json").read_text())["design"]["factors"]
+    print(f"{out}: {len(table)} points, {int(table['runs'].sum())} runs ({int(table['failed'].sum())} failed) "
           f"in {time.time() - t0:.1f} s")
-    cols = ["point", *data["manifest"]["design"]["factors"], "runs", "p_hold", "p_hold_lo95", "p_hold_hi95"]
-    print(data["points"][cols].head(20).to_string(index=False))
+    cols = ["point", *factors, "runs", "p_hold", "p_hold_lo95", "p_hold_hi95"]
+    print(table[cols].head(20).to_string(index=False))
     return 0

@@ -117,6 +117,19 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     pd.testing.assert_frame_equal(resumed.drop(columns=["run_id"]), whole.drop(columns=["run_id"]))
 
 
+def test_the_coordinating_process_never_imports_mesa(tmp_path):
+    # Its memory is the sweep's floor beside the workers': Mesa (~145 MB a process) lives in the workers only.
+    code = ("import sys, json; from model import sweep; "
+            f"out = sweep.run_sweep(json.loads(sys.argv[1]), sys.argv[2], executor='processes', workers=2, quiet=True); "
+            "import pyarrow.parquet as pq; "
+            "n = sum(pq.ParquetFile(f).metadata.num_rows for f in (out / 'outcomes').glob('part-*.parquet')); "
+            "print(n, 'mesa' in sys.modules, 'model.model' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code, json.dumps(SMALL), str(tmp_path / "lean")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["12", "False", "False"]
+
+
 def test_changed_spec_refused_unless_force_and_extension_keeps_runs(tmp_path):
     out = sweep.run_sweep(SMALL, tmp_path / "x", executor="serial", quiet=True)
     first = sweep.load(out)["outcomes"].set_index(["point_key", "replication"])["seconds"]
@@ -185,6 +198,9 @@ def test_load_series_and_sensitivity(tmp_path):
     s = data["series"]
     assert {"point", "point_key", "replication", "day", "defenders_active"} <= set(s.columns)
     assert s.groupby(["point_key", "replication"]).ngroups == data["outcomes"].shape[0]
+    # the light per-point summary (what the CLI prints) equals the one load() makes from every column
+    pd.testing.assert_frame_equal(sweep.points(out), data["points"])
+    assert sweep.load(out, series=False)["series"] is None
     res = sweep.sensitivity(out, "mean_end_day")
     assert list(res["factor"]) == list(spec["factors"]) and np.isfinite(res["mu_star"]).all()
     m = json.loads((out / "manifest.json").read_text())
