@@ -173,7 +173,7 @@ def done_keys(parts_dir: Path) -> set[tuple[int, int]]:
     return keys
 
 
-# ---------------------------------------------------------------- executors ------------------------------
+# ---------------------------------------------------------------- progress -------------------------------
 class Progress:
     """A progress bar (a widget in Jupyter via tqdm.auto) of runs done and failed, with ETA."""
 
@@ -197,6 +197,7 @@ class Progress:
             self.bar.close()
 
 
+# ---------------------------------------------------------------- executors ------------------------------
 class SerialExecutor:
     """In-process, one chunk at a time: the reference, and debuggable."""
 
