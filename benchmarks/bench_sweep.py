@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 
 FOOD, STRENGTH, FPA = [60, 120], [4000, 7000], 20
+SCALE_FPA = 100  # the scale comparison's resolution: fast runs, so a data-farming size fits in an hour or so
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -74,16 +75,22 @@ def bench_redoubt(executor, reps, tmp):
     return secs, mem.peak
 
 
-def bench_batch_run(reps):
+def _batch_run(reps: int, fighters_per_agent: int, data_collection_period: int) -> list[dict]:
+    """mesa.batch_run with 2 processes on the bench design (food days x defender strength)."""
     import mesa
 
     from model.model import ValleyModel
 
-    params = {"fighters_per_agent": FPA, "food_days": FOOD, "defender_strength": STRENGTH}
+    return mesa.batch_run(ValleyModel, parameters={"fighters_per_agent": fighters_per_agent, "food_days": FOOD,
+                                                   "defender_strength": STRENGTH},
+                          rng=list(range(reps)), max_steps=400, number_processes=2,
+                          data_collection_period=data_collection_period, display_progress=False)
+
+
+def bench_batch_run(reps):
     with PeakRSS() as mem:
         t0 = time.perf_counter()
-        rows = mesa.batch_run(ValleyModel, parameters=params, rng=list(range(reps)), max_steps=400,
-                              number_processes=2, data_collection_period=-1, display_progress=False)
+        rows = _batch_run(reps, FPA, data_collection_period=-1)
         secs = time.perf_counter() - t0
     assert len(rows) == reps * 4
     return secs, mem.peak
@@ -92,33 +99,15 @@ def bench_batch_run(reps):
 def batch_run_growth(sizes):
     """Peak memory of mesa.batch_run keeping per-day rows (data_collection_period=1) as the design grows;
     redoubt writes the same series to Parquet as it goes, so its memory stays flat."""
-    import mesa
-
-    from model.model import ValleyModel
-
     out = {}
     for n in sizes:
         with PeakRSS() as mem:
             t0 = time.perf_counter()
-            rows = mesa.batch_run(ValleyModel, parameters={"fighters_per_agent": 50, "food_days": FOOD,
-                                                           "defender_strength": STRENGTH},
-                                  rng=list(range(n // 4)), max_steps=400, number_processes=2,
-                                  data_collection_period=1, display_progress=False)
+            rows = _batch_run(n // 4, 50, data_collection_period=1)
             secs = time.perf_counter() - t0
         out[str(n)] = {"rows": len(rows), "seconds": round(secs, 1), "peak_rss_mb": round(mem.peak / 2**20)}
         print(n, out[str(n)], flush=True)
     Path("benchmarks/results/batch_run_growth.json").write_text(json.dumps(out, indent=2))
-
-
-def _toml(spec: dict) -> str:
-    """The few TOML forms a sweep spec here needs (strings, numbers, booleans, lists of numbers)."""
-    def value(v):
-        return json.dumps(v)  # JSON spells these the way TOML does
-
-    lines = ["[sweep]", *(f"{k} = {value(v)}" for k, v in spec["sweep"].items())]
-    for name, factor in spec["factors"].items():
-        lines += ["", f'[factors."{name}"]', *(f"{k} = {value(v)}" for k, v in factor.items())]
-    return "\n".join(lines) + "\n"
 
 
 def _watch(cmd: list[str]) -> tuple[float, PeakRSS]:
@@ -135,14 +124,7 @@ def _watch(cmd: list[str]) -> tuple[float, PeakRSS]:
 
 def batch_run_child(n: int, out: str) -> None:
     """The batch_run side of `scale`, in its own process: per-day rows kept (data_collection_period=1)."""
-    import mesa
-
-    from model.model import ValleyModel
-
-    rows = mesa.batch_run(ValleyModel, parameters={"fighters_per_agent": 100, "food_days": FOOD,
-                                                   "defender_strength": STRENGTH},
-                          rng=list(range(n // 4)), max_steps=400, number_processes=2, data_collection_period=1,
-                          display_progress=False)
+    rows = _batch_run(n // 4, SCALE_FPA, data_collection_period=1)
     Path(out).write_text(json.dumps({"rows": len(rows)}))
 
 
@@ -154,32 +136,34 @@ def scale(n, sides=("redoubt", "batch_run")):
     import sys
 
     from model.provenance import git_revision
+    from model.sweep import to_toml
+
+    def figures(secs, mem):
+        return {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
+                "peak_rss_mb": round(mem.peak / 2**20), "peak_pss_mb": round(mem.peak_pss / 2**20),
+                "git": git_revision()}
 
     result_file = ROOT / "benchmarks/results/sweep_scale.json"
-    out = {"runs": n, "design": "2x2 points, fighters_per_agent=100, per-day series; each side a fresh process"}
+    out = {"runs": n,
+           "design": f"2x2 points, fighters_per_agent={SCALE_FPA}, per-day series; each side a fresh process"}
     if result_file.exists() and len(sides) == 1:
         old = json.loads(result_file.read_text())
         if old.get("runs") == n:
             out.update({k: v for k, v in old.items() if k in ("redoubt_sweep_processes_2", "mesa_batch_run_2")})
     s = spec(n // 4, series=True)
-    s["factors"]["scenario.fighters_per_agent"] = {"levels": [100]}
+    s["factors"]["scenario.fighters_per_agent"] = {"levels": [SCALE_FPA]}
     with tempfile.TemporaryDirectory() as tmp:
         if "redoubt" in sides:
             spec_file = Path(tmp) / "scale.toml"
-            spec_file.write_text(_toml(s))
+            spec_file.write_text(to_toml(s))
             secs, mem = _watch([sys.executable, "-m", "model", "sweep", str(spec_file), "--out",
                                 str(Path(tmp) / "scale"), "--executor", "processes", "--workers", "2", "--quiet"])
-            out["redoubt_sweep_processes_2"] = {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
-                                                "peak_rss_mb": round(mem.peak / 2**20),
-                                                "peak_pss_mb": round(mem.peak_pss / 2**20), "git": git_revision()}
+            out["redoubt_sweep_processes_2"] = figures(secs, mem)
             print(out, flush=True)
         if "batch_run" in sides:
             rows_file = Path(tmp) / "rows.json"
             secs, mem = _watch([sys.executable, __file__, "--batch-run-child", str(n), str(rows_file)])
-            out["mesa_batch_run_2"] = {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
-                                       "peak_rss_mb": round(mem.peak / 2**20),
-                                       "peak_pss_mb": round(mem.peak_pss / 2**20),
-                                       **json.loads(rows_file.read_text()), "git": git_revision()}
+            out["mesa_batch_run_2"] = {**figures(secs, mem), **json.loads(rows_file.read_text())}
     if "redoubt_sweep_processes_2" in out and "mesa_batch_run_2" in out:
         ours, theirs = out["redoubt_sweep_processes_2"], out["mesa_batch_run_2"]
         for kind in ("rss", "pss"):

@@ -150,13 +150,9 @@ def write_atomic_text(text: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _part_files(parts_dir: Path) -> list[Path]:
-    return sorted(parts_dir.glob("part-*.parquet")) if parts_dir.exists() else []
-
-
 def read_parts(parts_dir: Path, columns: list[str] | None = None) -> pa.Table:
     """Every outcome row written so far (or only the given columns)."""
-    files = _part_files(parts_dir)
+    files = sorted(parts_dir.glob("part-*.parquet")) if parts_dir.exists() else []
     if not files:
         empty = OUTCOME_SCHEMA.empty_table()
         return empty.select(columns) if columns else empty
@@ -166,11 +162,8 @@ def read_parts(parts_dir: Path, columns: list[str] | None = None) -> pa.Table:
 def done_keys(parts_dir: Path) -> set[tuple[int, int]]:
     """(point_key, replication) of every run that has a row already. Reads those two columns only, so
     resuming a sweep of hundreds of thousands of runs does not load their tables (and tracebacks)."""
-    keys = set()
-    for f in _part_files(parts_dir):
-        t = pq.ParquetFile(f).read(columns=["point_key", "replication"])
-        keys.update(zip(t.column("point_key").to_pylist(), t.column("replication").to_pylist()))
-    return keys
+    t = read_parts(parts_dir, ["point_key", "replication"])
+    return set(zip(t.column("point_key").to_pylist(), t.column("replication").to_pylist()))
 
 
 # ---------------------------------------------------------------- progress -------------------------------

@@ -132,6 +132,17 @@ def load_spec(source: str | Path | dict) -> dict:
     return spec
 
 
+def to_toml(spec: dict) -> str:
+    """A spec dict (as `load_spec` takes it: 'sweep' and 'factors' tables) as the text of a sweep file."""
+    def value(v):
+        return json.dumps(v)  # strings, numbers, booleans and lists of them are spelt alike in TOML
+
+    lines = ["[sweep]", *(f"{k} = {value(v)}" for k, v in spec["sweep"].items())]
+    for name, factor in spec["factors"].items():
+        lines += ["", f'[factors."{name}"]', *(f"{k} = {value(v)}" for k, v in factor.items())]
+    return "\n".join(lines) + "\n"
+
+
 def identity_hash(spec: dict) -> str:
     """What the runs mean: changing any of it against an existing directory needs --force. Extent
     (replications, samples, levels, ranges) is left out, so a sweep can be extended."""
@@ -316,9 +327,12 @@ def load(out: str | Path, series: bool = True) -> dict:
 def points(out: str | Path) -> pd.DataFrame:
     """The design with P(hold to winter) and its 95% interval per point. Reads only the outcome columns
     it needs, so it stays cheap on a sweep of hundreds of thousands of runs."""
-    out = Path(out)
+    return _manifest_and_points(Path(out))[1]
+
+
+def _manifest_and_points(out: Path) -> tuple[dict, pd.DataFrame]:
     manifest, table = _manifest_and_design(out)
-    return _points(table, _outcomes(out, manifest, table, columns=POINT_INPUTS))
+    return manifest, _points(table, _outcomes(out, manifest, table, columns=POINT_INPUTS))
 
 
 def _manifest_and_design(out: Path):
@@ -353,10 +367,10 @@ def _points(table: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
 def sensitivity(out: str | Path, output: str = "p_hold") -> pd.DataFrame:
     """Sobol indices (saltelli design) or Morris elementary effects (morris design) of a per-point output
     ('p_hold', 'mean_end_day', 'mean_km_road_held'), from the points in their original sample order."""
-    m = json.loads((Path(out) / "manifest.json").read_text())
+    m, table = _manifest_and_points(Path(out))
     kind = m["design"]["kind"]
     spec = m["spec"]
-    table = points(out).sort_values("point")
+    table = table.sort_values("point")
     y = table[output].to_numpy(float)
     if np.isnan(y).any():
         raise ValueError("some design points have no finished runs yet: finish the sweep first")
@@ -399,8 +413,8 @@ def run_sweep_cli(args) -> int:
     executor = "dask" if args.scheduler else args.executor
     out = run_sweep(args.spec, args.out, executor=executor, workers=args.workers, scheduler=args.scheduler,
                     force=args.force, quiet=args.quiet)
-    table = points(out)  # not load(): the summary needs a few columns, not every row and series
-    factors = json.loads((out / "manifest.json").read_text())["design"]["factors"]
+    manifest, table = _manifest_and_points(out)  # not load(): a few columns, not every row and series
+    factors = manifest["design"]["factors"]
     print(f"{out}: {len(table)} points, {int(table['runs'].sum())} runs ({int(table['failed'].sum())} failed) "
           f"in {time.time() - t0:.1f} s")
     cols = ["point", *factors, "runs", "p_hold", "p_hold_lo95", "p_hold_hi95"]

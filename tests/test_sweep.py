@@ -97,7 +97,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     spec["sweep"]["replications"] = 40
     spec["factors"]["scenario.fighters_per_agent"] = {"levels": [25]}
     spec_file = tmp_path / "kill.toml"
-    spec_file.write_text(_toml(spec))
+    spec_file.write_text(sweep.to_toml(spec))
     out = tmp_path / "k"
     cmd = [sys.executable, "-m", "model", "sweep", str(spec_file), "--out", str(out), "--workers", "2", "--quiet"]
     p = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -120,7 +120,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
 def test_the_coordinating_process_never_imports_mesa(tmp_path):
     # Its memory is the sweep's floor beside the workers': Mesa (~145 MB a process) lives in the workers only.
     code = ("import sys, json; from model import sweep; "
-            f"out = sweep.run_sweep(json.loads(sys.argv[1]), sys.argv[2], executor='processes', workers=2, quiet=True); "
+            "out = sweep.run_sweep(json.loads(sys.argv[1]), sys.argv[2], executor='processes', workers=2, quiet=True); "
             "import pyarrow.parquet as pq; "
             "n = sum(pq.ParquetFile(f).metadata.num_rows for f in (out / 'outcomes').glob('part-*.parquet')); "
             "print(n, 'mesa' in sys.modules, 'model.model' in sys.modules)")
@@ -166,7 +166,7 @@ def test_bad_sweep_specs(edit, needle):
 
 def test_bad_sweep_file_from_cli_exit_2_nothing_written(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text(_toml(SMALL).replace('design = "factorial"', 'design = "grid"'))
+    bad.write_text(sweep.to_toml(SMALL).replace('design = "factorial"', 'design = "grid"'))
     out = tmp_path / "o"
     r = subprocess.run([sys.executable, "-m", "model", "sweep", str(bad), "--out", str(out)], cwd=ROOT,
                        capture_output=True, text=True)
@@ -205,16 +205,6 @@ def test_load_series_and_sensitivity(tmp_path):
     assert list(res["factor"]) == list(spec["factors"]) and np.isfinite(res["mu_star"]).all()
     m = json.loads((out / "manifest.json").read_text())
     assert {"spec", "spec_hash", "design", "master_seed", "versions", "python", "git", "started"} <= set(m)
-
-
-def _toml(spec):
-    def val(v):
-        return json.dumps(v).replace("false", "false") if not isinstance(v, bool) else str(v).lower()
-    lines = ["[sweep]"] + [f"{k} = {val(v)}" for k, v in spec["sweep"].items()]
-    for name, f in spec["factors"].items():
-        lines.append(f'[factors."{name}"]')
-        lines += [f"{k} = {val(v)}" for k, v in f.items()]
-    return "\n".join(lines) + "\n"
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "scenarios" / "sweeps").glob("*.toml")))
