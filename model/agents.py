@@ -1,4 +1,5 @@
-"""The agents: Fighter, SupplyStore, Weather and ResupplySource."""
+"""The agents beside the fighters: SupplyStore, Weather and ResupplySource. Fighters (`Fighter`) live in
+`forces.py`, next to the columns that hold their state."""
 
 from __future__ import annotations
 
@@ -7,38 +8,8 @@ from mesa import Agent
 from mesa.discrete_space import FixedAgent
 
 from . import kernels
-from .forces import STATE_NAMES
 from .kernels import share_out
-
-
-class Fighter(Agent):
-    """One fighter, or a group of `fighters_per_agent` of them (a super-individual).
-
-    Its state lives in its side's Force columns (row `row`) so a whole side is updated in a few numpy
-    passes; these properties read and write that row.
-    """
-
-    def __init__(self, model, force, row):
-        super().__init__(model)
-        self.force, self.row = force, int(row)
-
-    side = property(lambda self: self.force.side)
-    side_name = property(lambda self: self.force.name)
-    size = property(lambda self: int(self.force.size[self.row]))
-    morale = property(lambda self: float(self.force.morale[self.row]))
-    food = property(lambda self: float(self.force.food[self.row]))
-    ammo = property(lambda self: float(self.force.ammo[self.row]))
-    state = property(lambda self: STATE_NAMES[self.force.state[self.row]])
-
-    @property
-    def location(self):
-        """The Location (Mesa cell) where the group is, or that it left if in transit."""
-        return self.model.valley.cell(int(self.force.loc[self.row]))
-
-    @property
-    def destination(self):
-        d = int(self.force.dest[self.row])
-        return self.model.valley.cell(d) if d >= 0 else None
+from .space import Control
 
 
 class SupplyStore(FixedAgent):
@@ -98,13 +69,13 @@ class SupplyStore(FixedAgent):
         self.model.ledgers[self.side].capture(self.food, self.ammo)
         self.food = self.ammo = 0.0
         self.status = "captured"
-        self.model.log_event("store captured", self.name)
+        self.model.log_event("store captured", self.model.force(self.side).name, self.cell.idx, note=self.name)
 
     def destroy(self) -> None:
         self.model.ledgers[self.side].destroy(self.food, self.ammo)
         self.food = self.ammo = 0.0
         self.status = "destroyed"
-        self.model.log_event("store destroyed", self.name)
+        self.model.log_event("store destroyed", self.model.force(self.side).name, self.cell.idx, note=self.name)
 
 
 class Weather(Agent):
@@ -139,7 +110,7 @@ class Weather(Agent):
             return
         doy = self.doy(self.model.day)
         since = doy - self.first_snow_doy
-        self.noise = 0.7 * self.noise + rng.normal(0.0, p["temp_noise_sd"])
+        self.noise = p["temp_noise_autocorr"] * self.noise + rng.normal(0.0, p["temp_noise_sd"])
         self.temperature = kernels.seasonal_temperature(
             doy, v.elevation, mean=p["temp_mean"], amplitude=p["temp_amplitude"],
             peak_doy=p["temp_peak_doy"], ref_elevation=p["temp_ref_elevation"],
@@ -171,10 +142,6 @@ class Weather(Agent):
         v = self.model.valley
         return float(np.clip(1.0 - v.snow_cm[loc] / max(v.closes_foot_cm[loc], 1e-9), 0.0, 1.0))
 
-    def pass_open_to_vehicles(self, loc: int) -> bool:
-        v = self.model.valley
-        return bool(v.snow_cm[loc] < v.closes_vehicles_cm[loc])
-
 
 class ResupplySource(Agent):
     """Outside help: by air (sorties of a helicopter fleet, grounded by weather, some shot down) or over
@@ -187,18 +154,17 @@ class ResupplySource(Agent):
         self.fleet = int(params.get("helicopters", 0))
         self.delivered = {"food": 0.0, "ammo": 0.0}
         self.lost = 0.0  # kg lost on the way (shot down, ambushed): never entered the valley
-        self.sorties = 0
 
     def _destination(self, candidates: list[int]):
         """The first defender store at or next to a candidate location the defenders still hold."""
         v = self.model.valley
         for lid in candidates:
             loc = v.by_id(lid)
-            if v.control[loc] == -1:
+            if v.control[loc] == Control.ATTACKER:
                 continue
             stores = sorted((s for s in self.model.stores_of("defender") if s.open),
                             key=lambda s: (v.hops[loc, s.cell.idx], s.unique_id))
-            stores = [s for s in stores if v.hops[loc, s.cell.idx] <= 1 and v.control[s.cell.idx] != -1]
+            stores = [s for s in stores if v.hops[loc, s.cell.idx] <= 1 and v.control[s.cell.idx] != Control.ATTACKER]
             if stores:
                 return stores[0]
         return None
@@ -228,7 +194,6 @@ class ResupplySource(Agent):
         if store is None:
             return
         for shot_down in lost_draws < p["loss_per_sortie"]:
-            self.sorties += 1
             kg = p["payload_t"] * 1000.0
             if shot_down:
                 self.fleet -= 1
@@ -243,7 +208,7 @@ class ResupplySource(Agent):
         attackers_at = model.attackers.counts()
         for lid in p["pass_locations"]:
             loc = v.by_id(lid)
-            if v.control[loc] == -1 or attackers_at[loc] > 0:
+            if v.control[loc] == Control.ATTACKER or attackers_at[loc] > 0:
                 continue  # the attacker holds the pass: the route is cut
             open_share = model.weather.pass_open_on_foot(loc)
             kg = p["t_per_day"] * 1000.0 * open_share / len(p["pass_locations"])

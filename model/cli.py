@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 from . import scenario as scn
-
-RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
+from .engine import default_runs_dir
 
 
 class UsageError(Exception):
@@ -57,7 +56,7 @@ def parse_sets(items: list[str]) -> dict:
 
 def prepare_out(out: str | None, default_name: str, force: bool) -> tuple[Path, bool]:
     """The output directory: refuse one that exists and is not empty unless --force. Returns (path, created)."""
-    path = Path(out) if out else RUNS_DIR / default_name
+    path = Path(out) if out else default_runs_dir() / default_name
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path}: exists and is not a directory")
     if path.exists() and any(path.iterdir()):
@@ -98,13 +97,9 @@ def cmd_compare(args) -> int:
     from .compare import format_table, run_compare
 
     path = scn.resolve_path(args.scenario)
-    spec = scn.load(path)  # a bad scenario fails here, before any directory exists
-    known = scn.variant_names(path)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
-    for v in variants or []:
-        if v not in known and v != "base":
-            raise UsageError(f"--variants: no variant {v!r} in {path} (known: {', '.join(known) or 'none'})")
-        scn.load(path, v)
+    spec = scn.load(path)
+    scn.check_variants(path, variants)  # a bad scenario or variant fails here, before any directory exists
     name = spec["scenario"]["name"]
     out, created = prepare_out(args.out, f"{name}-{stamp()}", args.force)
     try:
@@ -162,12 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(fn=cmd_compare)
 
-    try:
-        from .sweep import add_sweep_parser
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        add_sweep_parser(sub, cmd_sweep, _positive_int)
+    from .sweep import add_sweep_parser
+
+    add_sweep_parser(sub, cmd_sweep, _positive_int)
     return p
 
 

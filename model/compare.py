@@ -8,6 +8,7 @@ the weather draw or the first engagements.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import sys
 import time
@@ -18,11 +19,19 @@ import numpy as np
 import pandas as pd
 
 from . import scenario as scn
-from .engine import (Progress, RunSpec, derive_seed, make_executor, read_parts, run_specs, write_atomic_parquet,
-                     write_atomic_text)
-from .model import CAUSES
+from .engine import (
+    Progress,
+    RunSpec,
+    derive_seed,
+    make_executor,
+    read_parts,
+    run_specs,
+    write_atomic_parquet,
+    write_atomic_text,
+)
+from .outcome import CAUSES
 from .provenance import git_revision, versions
-from .stats import kaplan_meier, wilson
+from .stats import kaplan_meier, p_hold
 
 
 def plan(scenario: str, variants: list[str], replications: int, seed: int) -> list[RunSpec]:
@@ -41,11 +50,7 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
     t0 = time.time()
     path = scn.resolve_path(scenario)
     spec0 = scn.load(path)  # validates before anything is written
-    all_variants = scn.variant_names(path)
-    variants = variants or all_variants or ["base"]
-    for v in variants:
-        if v != "base":
-            scn.load(path, v)
+    variants = scn.check_variants(path, variants)
     specs = plan(str(path), variants, replications, seed)
     out.mkdir(parents=True, exist_ok=True)
     parts = out / ".parts"
@@ -90,13 +95,10 @@ def summarise(runs: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
     for v in variants:
         r = runs[runs["variant"] == v]
         ok = r[r["status"] == "ok"]
-        held = int(ok["held_to_winter"].sum())
-        p, lo, hi = wilson(held, len(ok))
         fell = ok[~ok["held_to_winter"].astype(bool) & ok["collapse_day"].notna()]
         q = (pd.to_datetime(fell["collapse_date"]).quantile([0.25, 0.5, 0.75]).dt.date.astype(str).tolist()
              if len(fell) else [None] * 3)
-        row = {"variant": v, "runs": len(r), "failed": int((r["status"] == "failed").sum()), "held": held,
-               "p_hold": p, "p_hold_lo95": lo, "p_hold_hi95": hi, "fell": len(fell),
+        row = {"variant": v, **p_hold(r), "fell": len(fell),
                "collapse_q25": q[0], "collapse_median": q[1], "collapse_q75": q[2]}
         for c in CAUSES:
             row[f"cause_{c}"] = float((fell["cause"] == c).mean()) if len(fell) else np.nan
@@ -141,13 +143,17 @@ def _dates(start: dt.date, days) -> list:
     return [start + dt.timedelta(days=float(d)) for d in days]
 
 
+def _figure(**kw):
+    """A figure of its own (matplotlib.figure.Figure): no pyplot, so a notebook's backend and open
+    figures are left alone."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kw)
+
+
 def plot_survival(runs: pd.DataFrame, variants: list[str], start: dt.date, path: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
+    fig = _figure(figsize=(9, 5), dpi=110)
+    ax = fig.subplots()
     ok = runs[runs["status"] == "ok"]
     for v in variants:
         r = ok[ok["variant"] == v]
@@ -180,12 +186,8 @@ def plot_survival(runs: pd.DataFrame, variants: list[str], start: dt.date, path:
 
 
 def plot_bands(series: dict, variants: list[str], start: dt.date, path: Path, panels, title: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(12, 4.5), dpi=110)
+    fig = _figure(figsize=(12, 4.5), dpi=110)
+    axes = fig.subplots(1, len(panels))
     for ax, (col, label) in zip(np.atleast_1d(axes), panels):
         for v in variants:
             runs = [s for _, s in sorted(series.get(v, []), key=lambda t: t[0])]
@@ -218,12 +220,10 @@ def plot_bands(series: dict, variants: list[str], start: dt.date, path: Path, pa
 
 
 def _save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    tmp = path.with_name(f".{path.stem}.tmp.png")
+    """Atomic: a temp name of this process's own, then rename."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
     fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    os.replace(tmp, path)
 
 
 def report_md(summary: pd.DataFrame, meta: dict, figures: dict) -> str:

@@ -25,53 +25,36 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-SERIES_COLUMNS = ("day", "defenders_active", "attackers_active", "food_days_left", "ammo_days_left",
-                  "km_road_held")
+from .outcome import OUTCOME_SCHEMA, PARAMETER_SCHEMA, SWEEP_SERIES
 
-# Declared up front: a part whose optional columns are all null still has these types.
-OUTCOME_SCHEMA = pa.schema([
+# The engine's own columns: which run this was and how it went. The model's columns (outcome record and
+# parameters) come from model/outcome.py; a row field known to neither is an error, never dropped.
+RUN_SCHEMA = pa.schema([
     ("run_id", pa.int64()), ("point", pa.int64()), ("point_key", pa.int64()), ("replication", pa.int64()),
-    ("seed", pa.uint64()),
-    ("variant", pa.string()), ("overrides", pa.string()), ("status", pa.string()), ("error", pa.string()),
-    ("scenario", pa.string()), ("attacker", pa.string()), ("defender", pa.string()),
-    ("end_reason", pa.string()), ("end_day", pa.int64()), ("end_date", pa.string()),
-    ("held_to_winter", pa.bool_()), ("collapse_day", pa.int64()), ("collapse_date", pa.string()),
-    ("cause", pa.string()), ("winter_onset_date", pa.string()), ("winter_onset_day", pa.int64()),
-    ("food_stockout_day", pa.int64()), ("ammo_stockout_day", pa.int64()),
-    ("food_days_left", pa.float64()), ("ammo_days_left", pa.float64()),
-    ("defenders_initial", pa.int64()), ("defenders_arrived", pa.int64()), ("defenders_active", pa.int64()),
-    ("defenders_killed", pa.int64()), ("defenders_deserted", pa.int64()), ("defenders_surrendered", pa.int64()),
-    ("attackers_arrived", pa.int64()), ("attackers_active", pa.int64()), ("attackers_killed", pa.int64()),
-    ("attackers_deserted", pa.int64()), ("attackers_surrendered", pa.int64()),
-    ("km_road_held", pa.float64()), ("front_km", pa.float64()),
-    ("resupply_food_kg", pa.float64()), ("resupply_ammo_kg", pa.float64()),
-    ("resupply_delivered_kg", pa.float64()), ("resupply_lost_kg", pa.float64()),
-    ("seconds", pa.float64()),
-    # the run's headline parameters as resolved (scenario + variant + overrides), and all overrides as JSON
-    ("parameters", pa.string()),
-    ("fighters_per_agent", pa.int64()), ("defender_strength", pa.int64()), ("attacker_committed", pa.int64()),
-    ("food_days", pa.float64()), ("ammo_days", pa.float64()), ("air", pa.bool_()), ("air_start_day", pa.int64()),
-    ("sorties_per_week", pa.float64()), ("passes", pa.bool_()), ("passes_start_day", pa.int64()),
-    ("porter_t_per_day", pa.float64()), ("winter_doy_mean", pa.float64()),
+    ("seed", pa.uint64()), ("variant", pa.string()), ("overrides", pa.string()), ("status", pa.string()),
+    ("error", pa.string()), ("seconds", pa.float64()),
+    ("parameters", pa.string()),  # the variant's and the run's overrides, as JSON
 ])
 
-PARAMETER_COLUMNS = ("fighters_per_agent", "defender_strength", "attacker_committed", "food_days", "ammo_days",
-                     "air", "air_start_day", "sorties_per_week", "passes", "passes_start_day", "porter_t_per_day",
-                     "winter_doy_mean")
+
+def _union(*schemas: pa.Schema) -> pa.Schema:
+    """Fields of every schema in order, each name once (the first declaration wins)."""
+    seen, fields = set(), []
+    for schema in schemas:
+        for f in schema:
+            if f.name not in seen:
+                seen.add(f.name)
+                fields.append(f)
+    return pa.schema(fields)
 
 
-def resolved_parameters(model) -> dict:
-    """Headline parameters as the model ran them (attacker_committed: the waves' total)."""
-    from .scenario import SHORTCUTS
+# Declared up front: a part whose optional columns are all null still has these types.
+TABLE_SCHEMA = _union(RUN_SCHEMA, OUTCOME_SCHEMA, PARAMETER_SCHEMA)
 
-    out = {}
-    for name in PARAMETER_COLUMNS:
-        node = model.spec
-        for part in SHORTCUTS[name].split("."):
-            node = node[part]
-        out[name] = node
-    out["attacker_committed"] = sum(n for _, n in model.waves)
-    return out
+
+def default_runs_dir() -> Path:
+    """Where outputs go unless told otherwise: ./runs of the current directory."""
+    return Path.cwd() / "runs"
 
 
 def derive_seed(master: int, point: int, replication: int) -> int:
@@ -111,7 +94,7 @@ def execute(spec: RunSpec, model_cls=None) -> tuple[dict, dict | None]:
     series = None
     try:
         m = model_cls(spec.scenario, variant=spec.variant, overrides=dict(spec.overrides), rng=spec.seed)
-        row.update(resolved_parameters(m))
+        row.update(m.parameters())
         variant = {k: v for k, v in m.spec["variants"].get(spec.variant or "", {}).items() if k != "description"}
         row["parameters"] = json.dumps({**variant, **spec.overrides}, sort_keys=True, default=str)
         row.update(m.run())
@@ -119,7 +102,7 @@ def execute(spec: RunSpec, model_cls=None) -> tuple[dict, dict | None]:
         row["status"], row["error"] = "ok", None
         if spec.series:
             df = m.daily()
-            series = {c: df[c].to_numpy() for c in SERIES_COLUMNS}
+            series = {c: df[c].to_numpy() for c in SWEEP_SERIES}
     except Exception:  # noqa: BLE001 - a failed run is data, the sweep goes on
         row["status"], row["error"] = "failed", traceback.format_exc(limit=20)
     row["seconds"] = time.perf_counter() - t0
@@ -131,9 +114,15 @@ def execute_chunk(specs: list[RunSpec], model_cls=None) -> list[tuple[dict, dict
     return [execute(s, model_cls) for s in specs]
 
 
-def rows_to_table(rows: list[dict]) -> pa.Table:
-    cols = {f.name: [r.get(f.name) for r in rows] for f in OUTCOME_SCHEMA}
-    return pa.Table.from_pydict(cols, schema=OUTCOME_SCHEMA)
+def rows_to_table(rows: list[dict], schema: pa.Schema = TABLE_SCHEMA) -> pa.Table:
+    """Run rows as a table of the declared schema. A field the schema does not know is an error."""
+    names = set(schema.names)
+    unknown = sorted({k for r in rows for k in r} - names)
+    if unknown:
+        raise ValueError(f"run rows carry fields no table column is declared for: {', '.join(unknown)} "
+                         "(declare them in model/outcome.py)")
+    cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
+    return pa.Table.from_pydict(cols, schema=schema)
 
 
 def write_atomic_parquet(table: pa.Table, path: Path) -> None:
@@ -154,9 +143,9 @@ def read_parts(parts_dir: Path, columns: list[str] | None = None) -> pa.Table:
     """Every outcome row written so far (or only the given columns)."""
     files = sorted(parts_dir.glob("part-*.parquet")) if parts_dir.exists() else []
     if not files:
-        empty = OUTCOME_SCHEMA.empty_table()
+        empty = TABLE_SCHEMA.empty_table()
         return empty.select(columns) if columns else empty
-    return pads.dataset([str(f) for f in files], schema=OUTCOME_SCHEMA, format="parquet").to_table(columns=columns)
+    return pads.dataset([str(f) for f in files], schema=TABLE_SCHEMA, format="parquet").to_table(columns=columns)
 
 
 def done_keys(parts_dir: Path) -> set[tuple[int, int]]:

@@ -8,13 +8,76 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from enum import IntEnum
 
 import numpy as np
+from mesa import Agent
 
 from .combat import local_odds
+from .kernels import ration
+from .space import Control
 
-HOLDING, ADVANCING, RETREATING, OUT = 0, 1, 2, 3
-STATE_NAMES = ("holding", "advancing", "retreating", "out of action")
+
+class State(IntEnum):
+    """What a group of fighters is doing (the values of `Force.state`)."""
+
+    HOLDING = 0
+    ADVANCING = 1
+    RETREATING = 2
+    OUT = 3  # out of action: the group is empty and has left the model
+
+    @property
+    def label(self) -> str:
+        return "out of action" if self is State.OUT else self.name.lower()
+
+
+HOLDING, ADVANCING, RETREATING, OUT = State
+
+# A side's fighters, one row per group: column -> (dtype, value of an unused row).
+COLUMNS = {
+    "size": (np.int64, 0),  # fighters in the group
+    "loc": (np.int64, 0),  # location index where it is (or that it left, in transit)
+    "dest": (np.int64, -1),  # location index it is moving to (-1: none)
+    "eta": (np.int64, 0),  # day it arrives
+    "state": (np.int8, State.OUT),
+    "morale": (np.float64, 0.0),
+    "food": (np.float64, 0.0),  # kg carried
+    "ammo": (np.float64, 0.0),  # kg carried
+    "hungry": (np.bool_, False),  # ate less than its ration today
+}
+
+# A ration eaten to within rounding error of the need is not hunger (a numerical tolerance, not a parameter).
+HUNGRY_BELOW = 0.999
+
+
+class Fighter(Agent):
+    """One fighter, or a group of `fighters_per_agent` of them (a super-individual).
+
+    Its state lives in its side's Force columns (row `row`) so a whole side is updated in a few numpy
+    passes; these properties read that row.
+    """
+
+    def __init__(self, model, force, row):
+        super().__init__(model)
+        self.force, self.row = force, int(row)
+
+    side = property(lambda self: self.force.side)
+    side_name = property(lambda self: self.force.name)
+    size = property(lambda self: int(self.force.size[self.row]))
+    morale = property(lambda self: float(self.force.morale[self.row]))
+    food = property(lambda self: float(self.force.food[self.row]))
+    ammo = property(lambda self: float(self.force.ammo[self.row]))
+    state = property(lambda self: State(self.force.state[self.row]).label)
+
+    @property
+    def location(self):
+        """The Location (Mesa cell) where the group is, or that it left if in transit."""
+        return self.model.valley.cell(int(self.force.loc[self.row]))
+
+    @property
+    def destination(self):
+        d = int(self.force.dest[self.row])
+        return self.model.valley.cell(d) if d >= 0 else None
 
 
 class Force:
@@ -23,16 +86,8 @@ class Force:
     def __init__(self, model, side: str, params: dict):
         self.model, self.side, self.p = model, side, params
         self.name = params["name"]
-        cap = 64
-        self.size = np.zeros(cap, np.int64)
-        self.loc = np.zeros(cap, np.int64)
-        self.dest = np.full(cap, -1, np.int64)
-        self.eta = np.zeros(cap, np.int64)
-        self.state = np.full(cap, OUT, np.int8)
-        self.morale = np.zeros(cap)
-        self.food = np.zeros(cap)
-        self.ammo = np.zeros(cap)
-        self.hungry = np.zeros(cap, bool)
+        for name, (dtype, fill) in COLUMNS.items():
+            setattr(self, name, np.full(64, fill, dtype))
         self.agents: list = []
         self.rows = 0
         self.initial = self.arrived = self.killed = self.deserted = self.surrendered = 0
@@ -76,10 +131,9 @@ class Force:
         need = self.rows + k
         if need > len(self.size):
             cap = max(need, 2 * len(self.size))
-            for name in ("size", "loc", "dest", "eta", "state", "morale", "food", "ammo", "hungry"):
+            for name, (dtype, fill) in COLUMNS.items():
                 old = getattr(self, name)
-                fill = {"dest": -1, "state": OUT}.get(name, 0)
-                new = np.full(cap, fill, dtype=old.dtype)
+                new = np.full(cap, fill, dtype=dtype)
                 new[: len(old)] = old
                 setattr(self, name, new)
         rows = np.arange(self.rows, need)
@@ -87,8 +141,6 @@ class Force:
         return rows
 
     def _new_agents(self, rows: np.ndarray) -> None:
-        from .agents import Fighter  # agents imports this module
-
         created = Fighter.create_agents(self.model, len(rows), force=self, row=list(rows))
         self.agents.extend(created)
 
@@ -127,7 +179,7 @@ class Force:
         """Detach k fighters of group `row` into a new group (same place, morale, share of supplies)."""
         new = int(self._grow(1)[0])
         frac = k / self.size[row]
-        for name in ("loc", "dest", "eta", "state", "morale", "hungry"):
+        for name in [c for c in COLUMNS if c not in ("size", "food", "ammo")]:  # those three are divided
             getattr(self, name)[new] = getattr(self, name)[row]
         self.food[new], self.ammo[new] = self.food[row] * frac, self.ammo[row] * frac
         self.food[row] -= self.food[new]
@@ -162,6 +214,11 @@ class Force:
             if agent is not None:
                 agent.remove()
                 self.agents[row] = None
+
+    def route(self, src: int, dst: int, blocked: np.ndarray) -> tuple[float, list]:
+        """This side's quickest route today (its speed, snow), avoiding `blocked` locations."""
+        return self.model.valley.route(src, dst, self.p["speed_km_per_day"], self.p["path_slowdown"],
+                                       self.model.weather.slowdown, blocked)
 
     def rows_at(self, loc: int) -> np.ndarray:
         return np.nonzero(self.present & (self.loc[: self.rows] == loc))[0]
@@ -209,8 +266,6 @@ class Force:
     # ------------------------------------------------------------ daily life -----------------------------
     def consume(self, temperature: np.ndarray, engaged_locs: np.ndarray) -> None:
         """Eat a day's ration (more in the cold) and fire at low intensity where not in battle."""
-        from .kernels import ration
-
         m = self.active
         if not m.any():
             return
@@ -219,7 +274,7 @@ class Force:
                                        self.model.spec["weather"]["cold_food_per_degree"])
         eaten = np.minimum(self.food[idx], need)
         self.food[idx] -= eaten
-        self.hungry[idx] = eaten < need * 0.999
+        self.hungry[idx] = eaten < need * HUNGRY_BELOW
         idle = ~engaged_locs[self.loc[idx]] | (self.state[idx] != HOLDING)
         fired = np.where(idle, np.minimum(self.ammo[idx], self.size[idx] * self.p["ammo_kg_per_day_idle"]), 0.0)
         self.ammo[idx] -= fired
@@ -258,7 +313,7 @@ class Force:
         m -= p["morale_loss_shock"] * loss_share[loc]
         if self.model.switches["logistics"]:
             m -= p["morale_hunger"] * self.hungry[idx]
-            m -= p["morale_no_ammo"] * (self.ammo[idx] < 0.5 * self.size[idx])
+            m -= p["morale_no_ammo"] * (self.ammo[idx] < p["out_of_ammo_kg"] * self.size[idx])
             m -= p["morale_civilian_hunger"] * civilian_shortfall
         self.morale[idx] = np.clip(m, 0.0, 1.0)
         rng = self.model.rng
@@ -342,18 +397,17 @@ class Attackers(Force):
 
     def _join(self, loc, n, spear, A, D) -> None:
         """Mass on the main effort: a stack that can neither attack nor advance joins the spearhead."""
-        model, v = self.model, self.model.valley
+        v = self.model.valley
         if v.km[spear] <= v.km[loc] and not v.is_outside[loc]:
             return  # already as far forward: hold here
-        days, path = v.route(loc, spear, self.p["speed_km_per_day"], model.weather.slowdown, D > 0)
+        days, path = self.route(loc, spear, D > 0)
         if path:
             sent = self.send(loc, n, spear, days, ADVANCING)
             A[loc] -= sent
 
     def _move(self, src, n, dst, A, state) -> None:
         model = self.model
-        days, _ = model.valley.route(src, dst, self.p["speed_km_per_day"], model.weather.slowdown,
-                                     model.valley.control == 1)
+        days, _ = self.route(src, dst, model.valley.control == Control.DEFENDER)
         sent = self.send(src, n, dst, days, state)
         A[src] -= sent
         self.last_progress[src] = self.last_progress[dst] = model.day
@@ -371,17 +425,17 @@ class Attackers(Force):
         other = model.defenders
         for target in v.road_order:
             target = int(target)
-            if v.km[target] <= v.km[fwd] or v.control[target] == -1:
+            if v.km[target] <= v.km[fwd] or v.control[target] == Control.ATTACKER:
                 continue
             odds = float(local_odds(n, D[target], self.lethality, other.lethality, 0.0, v.cover[target]))
             if D[target] > 0 and odds < self.p["advance_odds"]:
                 continue  # too weak to take it: look further up the valley
-            days, path = v.route(loc, target, self.p["speed_km_per_day"], model.weather.slowdown, blocked)
+            days, path = self.route(loc, target, blocked)
             if path and any(v.graph.edges[v.ids[a], v.ids[b]]["kind"] == "path"
                             for a, b in zip(path, path[1:])):
                 sent = self.send(loc, n, target, days, ADVANCING)
                 A[loc] -= sent
-                model.events.append((model.day, "flank", self.name, v.names[loc], v.names[target], sent))
+                model.log_event("flank", self.name, loc, target, sent)
                 return
 
     def _maybe_pause(self, loc, A, D) -> None:
@@ -390,16 +444,17 @@ class Attackers(Force):
         lost = int(self.recent_losses()[loc])
         if lost <= self.p["pause_loss_share"] * (A[loc] + lost) or self.p["pause_days"] == 0:
             return
-        back = [nb for nb, d in v.neighbours[loc] if D[nb] == 0 and v.control[nb] != 1 and model.passable(nb, d)]
+        back = [nb for nb, d in v.neighbours[loc]
+                if D[nb] == 0 and v.control[nb] != Control.DEFENDER and model.passable(nb, d)]
         if not back:
             return
         dst = min(back, key=lambda i: (v.hops[model.attacker_entry, i], i))
-        days, _ = v.route(loc, dst, self.p["speed_km_per_day"], model.weather.slowdown, v.control == 1)
+        days, _ = self.route(loc, dst, v.control == Control.DEFENDER)
         sent = self.send(loc, int(A[loc]), dst, days, RETREATING)
         A[loc] -= sent
         self.pause_until[dst] = model.day + self.p["pause_days"]
         self.loss_window.extend([np.zeros_like(self.losses_today)] * self.loss_window.maxlen)
-        model.events.append((model.day, "pause", self.name, v.names[loc], v.names[dst], sent))
+        model.log_event("pause", self.name, loc, dst, sent)
 
 
 class Defenders(Force):
@@ -422,7 +477,7 @@ class Defenders(Force):
                 continue
             if A[loc] > 0:
                 odds = float(local_odds(A[loc], D[loc], att.lethality, self.lethality, 0.0, v.cover[loc]))
-                no_ammo = model.switches["logistics"] and ammo[loc] < 0.5 * D[loc]
+                no_ammo = model.switches["logistics"] and ammo[loc] < p["out_of_ammo_kg"] * D[loc]
                 if odds > p["fallback_odds"] or no_ammo:
                     self._fall_back(loc, A, D)
                     continue
@@ -438,11 +493,11 @@ class Defenders(Force):
     def _move_reserve(self, A) -> None:
         """If the reserve's location is lost or in battle, the reserve's base moves up the valley."""
         v = self.model.valley
-        while self.reserve is not None and (v.control[self.reserve] == -1 or A[self.reserve] > 0):
+        while self.reserve is not None and (v.control[self.reserve] == Control.ATTACKER or A[self.reserve] > 0):
             self.reserve = v.next_up_road(self.reserve)
 
     def _reinforce(self, loc, odds, A, D) -> None:
-        model, v, R = self.model, self.model.valley, self.reserve
+        v, R = self.model.valley, self.reserve
         if R is None or R == loc or A[R] > 0 or D[R] <= 0:
             return
         spare = int(D[R] - self.reserve_keep)
@@ -451,7 +506,7 @@ class Defenders(Force):
         n = min(int(need), spare)  # the reserve keeps a core for the next threat
         if n <= 0:
             return
-        days, _ = v.route(R, loc, self.p["speed_km_per_day"], model.weather.slowdown, v.control == -1)
+        days, _ = self.route(R, loc, v.control == Control.ATTACKER)
         sent = self.send(R, n, loc, days, ADVANCING)
         D[R] -= sent
 
@@ -459,14 +514,15 @@ class Defenders(Force):
         model, v = self.model, self.model.valley
         entry = model.attacker_entry
         options = [nb for nb, d in v.neighbours[loc]
-                   if A[nb] == 0 and v.control[nb] != -1 and not v.is_outside[nb] and model.passable(nb, d)]
+                   if A[nb] == 0 and v.control[nb] != Control.ATTACKER and not v.is_outside[nb]
+                   and model.passable(nb, d)]
         if not options:
             return  # cornered: they fight on where they are
         dst = max(options, key=lambda i: (v.hops[entry, i], v.is_road[i], v.km[i], -i))
-        days, _ = v.route(loc, dst, self.p["speed_km_per_day"], model.weather.slowdown, v.control == -1)
+        days, _ = self.route(loc, dst, v.control == Control.ATTACKER)
         sent = self.send(loc, int(D[loc]), dst, days, RETREATING)
         D[loc] -= sent
-        model.events.append((model.day, "fall back", self.name, v.names[loc], v.names[dst], sent))
+        model.log_event("fall back", self.name, loc, dst, sent)
         for store in model.stores_at(loc, "defender"):
             if model.rng.random() < self.p["destroy_on_retreat"]:
                 store.destroy()

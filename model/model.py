@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from functools import partial
+from typing import NamedTuple
 
 import mesa
 import numpy as np
@@ -14,24 +14,23 @@ from . import combat, kernels
 from .agents import ResupplySource, SupplyStore, Weather
 from .forces import Attackers, Defenders
 from .ledger import COMMODITIES, Ledger
+from .outcome import CAUSES, DAILY, HELD, SERIES, Outcome, resolved_parameters
 from .scenario import DEFAULT_SCENARIO, load, params_to_overrides
-from .space import Valley
+from .space import Control, Valley
 
-CAUSES = ("combat", "supply", "morale")
-
-
-def read_series(model, key: str):
-    """DataCollector model reporter: one field of the day's record (wrapped in a picklable partial)."""
-    return model.today[key]
+__all__ = ["CAUSES", "SERIES", "Event", "ValleyModel"]
 
 
-SERIES = (
-    "day", "date", "attackers_active", "defenders_active", "attackers_killed", "defenders_killed",
-    "attackers_deserted", "defenders_deserted", "attackers_surrendered", "defenders_surrendered",
-    "attackers_arrived", "defender_food_stores_kg", "defender_ammo_stores_kg", "defender_food_carried_kg",
-    "defender_ammo_carried_kg", "food_days_left", "ammo_days_left", "km_road_held", "front_km",
-    "contested_locations", "temperature_c", "snow_ref_cm", "resupply_delivered_kg", "civilian_shortfall",
-)
+class Event(NamedTuple):
+    """Something that happened, for the run's log (`model.events`)."""
+
+    day: int
+    what: str  # "flank", "pause", "fall back", "store captured", "store destroyed"
+    side: str  # the name of the side it happened to
+    place: str  # where (the location's name)
+    to: str = ""  # where to, for moves
+    fighters: int = 0  # how many fighters moved
+    note: str = ""  # e.g. the store's name
 
 
 class ValleyModel(mesa.Model):
@@ -56,7 +55,7 @@ class ValleyModel(mesa.Model):
         self.fighters_per_agent = sc["fighters_per_agent"]
         self.horizon = sc["horizon_days"]
         self.day = 0
-        self.events: list[tuple] = []
+        self.events: list[Event] = []
         self.valley = Valley(spec, random=self.random)
         self.ledgers = {"attacker": Ledger(), "defender": Ledger()}
         self.weather = Weather(self, spec["weather"], enabled=self.switches["weather"])
@@ -73,7 +72,7 @@ class ValleyModel(mesa.Model):
         self._make_stores()
         self.sources = [ResupplySource(self, kind, spec["resupply"][kind])
                         for kind in ("air", "passes") if spec["resupply"][kind]["enabled"]]
-        self._arrivals(0)
+        self._waves_due(0)
         self.contested = np.zeros(self.valley.n, bool)
         self.civilian_shortfall = 0.0
         self.stockout_day = {"food": None, "ammo": None}
@@ -81,8 +80,7 @@ class ValleyModel(mesa.Model):
         self.cause: str | None = None
         self.end_reason: str | None = None
         self.front_km = 0.0
-        self.datacollector = DataCollector(model_reporters={k: partial(read_series, key=k) for k in SERIES})
-        self._record()
+        self.datacollector = DataCollector(model_reporters=dict(DAILY))
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------ set-up -------------------------------
@@ -114,8 +112,7 @@ class ValleyModel(mesa.Model):
         n = p["strength"] + sum(w for _, w in (self.waves if side == "attacker" else []))
         food = n * p["food_kg_per_day"]
         if side == "defender":
-            c = self.spec["civilians"]
-            food += c["population"] * c["ration_kg_per_day"] * c["share_fed_from_stores"]
+            food += self.civilian_need_kg
         return food, n * p["ammo_reference_kg_per_day"]
 
     def _make_stores(self) -> None:
@@ -153,46 +150,66 @@ class ValleyModel(mesa.Model):
             return False
         return not (self.valley.is_pass[loc] and self.weather.pass_open_on_foot(loc) <= 0.0)
 
-    def log_event(self, what: str, detail: str) -> None:
-        self.events.append((self.day, what, detail))
+    def log_event(self, what: str, side: str, place: int, to: int | None = None, fighters: int = 0,
+                  note: str = "") -> None:
+        names = self.valley.names
+        self.events.append(Event(self.day, what, side, names[place], "" if to is None else names[to],
+                                 int(fighters), note))
+
+    @property
+    def civilian_need_kg(self) -> float:
+        """Food (kg/day) the civilians draw from the defenders' stores."""
+        c = self.civilians
+        return c["population"] * c["ration_kg_per_day"] * c["share_fed_from_stores"]
 
     def date_of(self, day: int | None) -> str | None:
         return None if day is None else (self.start_date + dt.timedelta(days=int(day))).isoformat()
 
     # ------------------------------------------------------------ the day ------------------------------
+    # ODD 1.3, in this order (docs/ODD.md names each phase); a phase that ends the run ends the day.
+    SCHEDULE = ("_weather", "_arrivals", "_logistics", "_decisions", "_fight", "_morale", "_update_control",
+                "_check_end")
+
     def step(self) -> None:
         self.day += 1
+        for phase in self.SCHEDULE:
+            getattr(self, phase)()
+            if not self.running:
+                break
+        self.datacollector.collect(self)
+
+    def _weather(self) -> None:
+        """The day's weather; once winter sets in (and the valley has not fallen) it halts the offensive."""
         self.weather.step()
         if self.switches["weather"] and self.weather.winter and self.collapse_day is None:
             self._end("winter")
-        else:
-            self._arrivals(self.day)
-            self.attackers.arrive(self.day)
-            self.defenders.arrive(self.day)
-            if self.switches["logistics"]:
-                self._logistics()
-            A, D = self.attackers.counts(), self.defenders.counts()
-            if self.switches["movement"]:
-                self.attackers.decide(A, D)
-                self.defenders.decide(A, D)
-            self._fight()
-            self._update_control()
-            self._check_end()
-        self._record()
-        self.datacollector.collect(self)
 
-    def _arrivals(self, day: int) -> None:
+    def _arrivals(self) -> None:
+        """Waves due today reach the entry; fighters in transit whose arrival day has come arrive."""
+        self._waves_due(self.day)
+        self.attackers.arrive(self.day)
+        self.defenders.arrive(self.day)
+
+    def _decisions(self) -> None:
+        if self.switches["movement"]:
+            A, D = self.attackers.counts(), self.defenders.counts()
+            self.attackers.decide(A, D)
+            self.defenders.decide(A, D)
+
+    def _waves_due(self, day: int) -> None:
         for d, n in self.waves:
             if d == day:
                 self.attackers.add(n, self.attacker_entry, initial=False)
 
     def _logistics(self) -> None:
+        if not self.switches["logistics"]:
+            return
         for store in self.stores:
             store.supply_line()
         for source in self.sources:
             source.deliver()
         control = self.valley.control
-        enemy_ground = {side: (control == (-1 if side == "defender" else 1)) & (self.force(side).counts() == 0)
+        enemy_ground = {side: (control == Control.enemy_of(side)) & (self.force(side).counts() == 0)
                         for side in ("attacker", "defender")}  # once a day, not once per store
         for store in self.stores:
             store.issue(enemy_ground[store.side])
@@ -205,8 +222,7 @@ class ValleyModel(mesa.Model):
                 self.stockout_day[c] = self.day
 
     def _feed_civilians(self) -> None:
-        c = self.civilians
-        need = c["population"] * c["ration_kg_per_day"] * c["share_fed_from_stores"]
+        need = self.civilian_need_kg
         stores = [s for s in self.stores_of("defender") if s.open and s.feeds_civilians]
         have = sum(s.food for s in stores)
         given = 0.0
@@ -216,9 +232,10 @@ class ValleyModel(mesa.Model):
         self.civilian_shortfall = 0.0 if need <= 0 else max(0.0, 1.0 - given / need)
 
     def _fight(self) -> None:
+        """The combat kernel at every contested location; losses and ammunition fired taken out there."""
         att, dfd, v = self.attackers, self.defenders, self.valley
         A, D = att.counts(), dfd.counts()
-        before_a, before_d = A.copy(), D.copy()
+        self.strength_before_fight = {"attacker": A.copy(), "defender": D.copy()}
         contested = (A > 0) & (D > 0)
         self.contested = contested
         idx = np.nonzero(contested)[0]
@@ -229,8 +246,8 @@ class ValleyModel(mesa.Model):
             res = combat.engage(
                 A[idx], D[idx], att_leth=att.lethality, dfd_leth=dfd.lethality,
                 att_area=att.area_fire, dfd_area=dfd.area_fire,
-                att_cover=np.where(v.control[idx] == -1, cover_holder, 0.0),
-                dfd_cover=np.where(v.control[idx] == 1, cover_holder, 0.0),
+                att_cover=np.where(v.control[idx] == Control.ATTACKER, cover_holder, 0.0),
+                dfd_cover=np.where(v.control[idx] == Control.DEFENDER, cover_holder, 0.0),
                 att_frontage=v.frontage[idx], dfd_frontage=v.frontage[idx],
                 att_ammo=att.ammo_at()[idx] if logi else np.inf,
                 dfd_ammo=dfd.ammo_at()[idx] if logi else np.inf,
@@ -244,23 +261,25 @@ class ValleyModel(mesa.Model):
                 if logi:
                     att.spend_ammo_at(loc, float(res.att_ammo_used[k]))
                     dfd.spend_ammo_at(loc, float(res.dfd_ammo_used[k]))
+
+    def _morale(self) -> None:
+        """Morale after the day's losses, hunger and shortages; then desertion and surrender."""
+        att, dfd, before = self.attackers, self.defenders, self.strength_before_fight
         if self.switches["morale"]:
-            att.update_morale(before_a, contested, 0.0)
-            dfd.update_morale(before_d, contested, self.civilian_shortfall)
+            att.update_morale(before["attacker"], self.contested, 0.0)
+            dfd.update_morale(before["defender"], self.contested, self.civilian_shortfall)
         att.end_day_losses()
         dfd.end_day_losses()
 
     def _update_control(self) -> None:
         v = self.valley
         A, D = self.attackers.counts(), self.defenders.counts()
-        v.control[(A > 0) & (D == 0)] = -1
-        v.control[(D > 0) & (A == 0)] = 1
+        v.control[(A > 0) & (D == 0)] = Control.ATTACKER
+        v.control[(D > 0) & (A == 0)] = Control.DEFENDER
         for store in self.stores:
-            if store.open and store.side == "defender" and v.control[store.cell.idx] == -1:
+            if store.open and v.control[store.cell.idx] == Control.enemy_of(store.side):
                 store.capture()
-            elif store.open and store.side == "attacker" and v.control[store.cell.idx] == 1:
-                store.capture()
-        touched = v.is_road & ((A > 0) | (v.control == -1))
+        touched = v.is_road & ((A > 0) | (v.control == Control.ATTACKER))
         self.front_km = float(v.km[touched].max()) if touched.any() else float(v.km[v.mouth])
 
     def _check_end(self) -> None:
@@ -269,7 +288,7 @@ class ValleyModel(mesa.Model):
         total = self.initial_defenders + dfd.arrived
         keys = [v.by_id(k) for k in self.spec["collapse"]["key_locations"]]
         fell = active == 0 or active < self.spec["collapse"]["min_defender_share"] * total
-        fell = fell or any(v.control[k] == -1 for k in keys)
+        fell = fell or any(v.control[k] == Control.ATTACKER for k in keys)
         if fell:
             self.collapse_day = self.day
             self.cause = self._cause()
@@ -311,8 +330,7 @@ class ValleyModel(mesa.Model):
         n = self.defenders.strength()
         p = self.spec["sides"]["defender"]
         if commodity == "food":
-            c = self.civilians
-            draw = n * p["food_kg_per_day"] + c["population"] * c["ration_kg_per_day"] * c["share_fed_from_stores"]
+            draw = n * p["food_kg_per_day"] + self.civilian_need_kg
         else:
             draw = n * p["ammo_reference_kg_per_day"]
         have = self.stock(commodity) + self.carried(commodity)
@@ -326,26 +344,6 @@ class ValleyModel(mesa.Model):
         f = self.force(side)
         return f.initial + f.arrived - (f.strength() + f.killed + f.deserted + f.surrendered)
 
-    def _record(self) -> None:
-        a, d = self.attackers, self.defenders
-        self.today = {
-            "day": self.day, "date": self.date_of(self.day),
-            "attackers_active": a.strength(), "defenders_active": d.strength(),
-            "attackers_killed": a.killed, "defenders_killed": d.killed,
-            "attackers_deserted": a.deserted, "defenders_deserted": d.deserted,
-            "attackers_surrendered": a.surrendered, "defenders_surrendered": d.surrendered,
-            "attackers_arrived": a.arrived,
-            "defender_food_stores_kg": self.stock("food"), "defender_ammo_stores_kg": self.stock("ammo"),
-            "defender_food_carried_kg": self.carried("food"), "defender_ammo_carried_kg": self.carried("ammo"),
-            "food_days_left": self.days_left("food"), "ammo_days_left": self.days_left("ammo"),
-            "km_road_held": self.valley.road_km_held(), "front_km": self.front_km,
-            "contested_locations": int(self.contested.sum()),
-            "temperature_c": float(self.weather.temperature[self.valley.mouth]),
-            "snow_ref_cm": self.weather.depth_ref,
-            "resupply_delivered_kg": sum(sum(s.delivered.values()) for s in self.sources),
-            "civilian_shortfall": self.civilian_shortfall,
-        }
-
     def run(self) -> dict:
         """Step until the valley falls, winter halts the offensive, or the horizon; return the outcome."""
         while self.running:
@@ -353,32 +351,32 @@ class ValleyModel(mesa.Model):
         return self.outcome()
 
     def outcome(self) -> dict:
-        """The run as one flat record."""
+        """The run as one flat record (fields: `model.outcome.Outcome`)."""
         a, d, w = self.attackers, self.defenders, self.weather
         delivered = {c: sum(s.delivered[c] for s in self.sources) for c in COMMODITIES}
-        held = self.end_reason in ("winter", "repulsed")
-        return {
-            "scenario": self.spec["scenario"]["name"], "variant": self.spec["_variant"],
-            "attacker": a.name, "defender": d.name,
-            "end_reason": self.end_reason or "running", "end_day": self.day, "end_date": self.date_of(self.day),
-            "held_to_winter": bool(held),
-            "collapse_day": self.collapse_day, "collapse_date": self.date_of(self.collapse_day),
-            "cause": self.cause,
-            "winter_onset_date": (dt.date(self.start_date.year, 1, 1) + dt.timedelta(days=w.winter_doy - 1)).isoformat(),
-            "winter_onset_day": w.winter_doy - self.start_doy,
-            "food_stockout_day": self.stockout_day["food"], "ammo_stockout_day": self.stockout_day["ammo"],
-            "food_days_left": self.days_left("food"), "ammo_days_left": self.days_left("ammo"),
-            "defenders_initial": d.initial, "defenders_arrived": d.arrived, "defenders_active": d.strength(),
-            "defenders_killed": d.killed, "defenders_deserted": d.deserted,
-            "defenders_surrendered": d.surrendered,
-            "attackers_arrived": a.initial + a.arrived, "attackers_active": a.strength(),
-            "attackers_killed": a.killed, "attackers_deserted": a.deserted,
-            "attackers_surrendered": a.surrendered,
-            "km_road_held": self.valley.road_km_held(), "front_km": self.front_km,
-            "resupply_food_kg": delivered["food"], "resupply_ammo_kg": delivered["ammo"],
-            "resupply_delivered_kg": delivered["food"] + delivered["ammo"],
-            "resupply_lost_kg": sum(s.lost for s in self.sources),
-        }
+        return Outcome(
+            scenario=self.spec["scenario"]["name"], variant=self.spec["_variant"], attacker=a.name, defender=d.name,
+            end_reason=self.end_reason or "running", end_day=self.day, end_date=self.date_of(self.day),
+            held_to_winter=self.end_reason in HELD,
+            collapse_day=self.collapse_day, collapse_date=self.date_of(self.collapse_day), cause=self.cause,
+            winter_onset_date=(dt.date(self.start_date.year, 1, 1)
+                               + dt.timedelta(days=w.winter_doy - 1)).isoformat(),
+            winter_onset_day=w.winter_doy - self.start_doy,
+            food_stockout_day=self.stockout_day["food"], ammo_stockout_day=self.stockout_day["ammo"],
+            food_days_left=self.days_left("food"), ammo_days_left=self.days_left("ammo"),
+            defenders_initial=d.initial, defenders_arrived=d.arrived, defenders_active=d.strength(),
+            defenders_killed=d.killed, defenders_deserted=d.deserted, defenders_surrendered=d.surrendered,
+            attackers_arrived=a.initial + a.arrived, attackers_active=a.strength(), attackers_killed=a.killed,
+            attackers_deserted=a.deserted, attackers_surrendered=a.surrendered,
+            km_road_held=self.valley.road_km_held(), front_km=self.front_km,
+            resupply_food_kg=delivered["food"], resupply_ammo_kg=delivered["ammo"],
+            resupply_delivered_kg=delivered["food"] + delivered["ammo"],
+            resupply_lost_kg=sum(s.lost for s in self.sources),
+        ).as_dict()
+
+    def parameters(self) -> dict:
+        """The shortcut parameters (`defender_strength`, `food_days`, ...) as this run resolved them."""
+        return resolved_parameters(self)
 
     def daily(self):
         """The daily series as a pandas DataFrame (one row per day, from day 0)."""

@@ -9,11 +9,18 @@ from pathlib import Path
 
 
 def git_revision() -> str:
-    root = Path(__file__).resolve().parent.parent
+    """The revision of the checkout this package runs from ("unknown" when installed from a wheel: then
+    the version says what ran). A checkout counts only if its model/ is this package, not some other
+    repository that a virtual environment happens to sit in."""
+    here = Path(__file__).resolve().parent
+    git = lambda *args: subprocess.run(["git", *args], cwd=here, capture_output=True, text=True,  # noqa: E731
+                                       timeout=10)
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10)
+        top = git("rev-parse", "--show-toplevel")
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() / "model" != here:
+            return "unknown"
+        rev = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
         if rev.returncode == 0:
             return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):

@@ -12,10 +12,10 @@ import datetime as dt
 import math
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "panjshir-2021"
 
 
@@ -28,9 +28,9 @@ class ScenarioError(ValueError):
 
 
 # ---------------------------------------------------------------- schema ---------------------------------
-# A leaf is F(type, default, rule); a table is a dict of leaves; a list of tables is ListOf(table).
+# A leaf is Field(type, default, rule); a table is a dict of leaves; a list of tables is ListOf(table).
 @dataclass(frozen=True)
-class F:
+class Field:
     type: type | tuple
     default: Any = None  # None: required
     min: float | None = None
@@ -49,158 +49,162 @@ class ListOf:
 NUM = (int, float)
 
 SIDE = {
-    "name": F(str, doc="name used in outputs"),
-    "strength": F(int, 0, min=0, doc="fighters in the valley at the start"),
-    "waves": F(list, [], doc="arrivals as [[day, fighters], ...]"),
-    "committed": F(int, 0, min=0, doc="if > 0, waves are rescaled to sum to this pool"),
-    "arrive_at": F(int, -1, doc="location id where waves arrive"),
-    "reserve": F(int, -1, doc="location id of the reserve (-1: none)"),
-    "reserve_keep": F(NUM, 0.5, min=0, max=1, doc="share of the reserve never sent away"),
-    "deploy": ListOf({"location": F(int), "share": F(NUM, min=0, max=1)}),
-    "fire": F(str, "aimed", choices=("aimed", "area")),
-    "lethality": F(NUM, min=0, doc="aimed: hits per firing fighter per day; area: per target too"),
-    "morale": F(NUM, 0.8, min=0, max=1),
-    "morale_recovery": F(NUM, 0.02, min=0, max=1),
-    "morale_loss_shock": F(NUM, 2.0, min=0),
-    "morale_hunger": F(NUM, 0.05, min=0, max=1),
-    "morale_no_ammo": F(NUM, 0.05, min=0, max=1),
-    "morale_civilian_hunger": F(NUM, 0.0, min=0, max=1),
-    "desert_below": F(NUM, 0.4, min=0, max=1),
-    "desert_rate": F(NUM, 0.05, min=0, max=1),
-    "surrender_below": F(NUM, 0.25, min=0, max=1),
-    "surrender_rate": F(NUM, 0.2, min=0, max=1),
-    "food_kg_per_day": F(NUM, 1.0, min=0),
-    "carry_food_days": F(NUM, 3.0, min=0),
-    "ammo_kg_per_day_combat": F(NUM, 8.0, min=0),
-    "ammo_kg_per_day_idle": F(NUM, 0.3, min=0),
-    "ammo_reference_kg_per_day": F(NUM, 1.0, min=0),
-    "carry_ammo_kg": F(NUM, 15.0, min=0),
-    "advance_odds": F(NUM, 1.5, min=0),
-    "fallback_odds": F(NUM, 3.0, min=0),
-    "reinforce_odds": F(NUM, 1.0, min=0),
-    "pause_loss_share": F(NUM, 0.15, min=0, max=1),
-    "pause_window_days": F(int, 3, min=1),
-    "pause_days": F(int, 4, min=0),
-    "flank_after_days": F(int, 5, min=1),
-    "flank_share": F(NUM, 0.2, min=0, max=1),
-    "garrison": F(int, 30, min=0),
-    "engaged_depth": F(NUM, 2.0, min=0, doc="in battle, fighters kept per frontage place; the rest may move"),
-    "destroy_on_retreat": F(NUM, 0.5, min=0, max=1),
-    "speed_km_per_day": F(NUM, 30.0, min=0.1),
+    "name": Field(str, doc="name used in outputs"),
+    "strength": Field(int, 0, min=0, doc="fighters in the valley at the start"),
+    "waves": Field(list, [], doc="arrivals as [[day, fighters], ...]"),
+    "committed": Field(int, 0, min=0, doc="if > 0, waves are rescaled to sum to this pool"),
+    "arrive_at": Field(int, -1, doc="location id where waves arrive"),
+    "reserve": Field(int, -1, doc="location id of the reserve (-1: none)"),
+    "reserve_keep": Field(NUM, 0.5, min=0, max=1, doc="share of the reserve never sent away"),
+    "deploy": ListOf({"location": Field(int), "share": Field(NUM, min=0, max=1)}),
+    "fire": Field(str, "aimed", choices=("aimed", "area")),
+    "lethality": Field(NUM, min=0, doc="aimed: hits per firing fighter per day; area: per target too"),
+    "morale": Field(NUM, 0.8, min=0, max=1),
+    "morale_recovery": Field(NUM, 0.02, min=0, max=1),
+    "morale_loss_shock": Field(NUM, 2.0, min=0),
+    "morale_hunger": Field(NUM, 0.05, min=0, max=1),
+    "morale_no_ammo": Field(NUM, 0.05, min=0, max=1),
+    "morale_civilian_hunger": Field(NUM, 0.0, min=0, max=1),
+    "desert_below": Field(NUM, 0.4, min=0, max=1),
+    "desert_rate": Field(NUM, 0.05, min=0, max=1),
+    "surrender_below": Field(NUM, 0.25, min=0, max=1),
+    "surrender_rate": Field(NUM, 0.2, min=0, max=1),
+    "food_kg_per_day": Field(NUM, 1.0, min=0),
+    "carry_food_days": Field(NUM, 3.0, min=0),
+    "ammo_kg_per_day_combat": Field(NUM, 8.0, min=0),
+    "ammo_kg_per_day_idle": Field(NUM, 0.3, min=0),
+    "ammo_reference_kg_per_day": Field(NUM, 1.0, min=0),
+    "carry_ammo_kg": Field(NUM, 15.0, min=0),
+    "advance_odds": Field(NUM, 1.5, min=0),
+    "fallback_odds": Field(NUM, 3.0, min=0),
+    "reinforce_odds": Field(NUM, 1.0, min=0),
+    "pause_loss_share": Field(NUM, 0.15, min=0, max=1),
+    "pause_window_days": Field(int, 3, min=1),
+    "pause_days": Field(int, 4, min=0),
+    "flank_after_days": Field(int, 5, min=1),
+    "flank_share": Field(NUM, 0.2, min=0, max=1),
+    "garrison": Field(int, 30, min=0),
+    "engaged_depth": Field(NUM, 2.0, min=0, doc="in battle, fighters kept per frontage place; the rest may move"),
+    "destroy_on_retreat": Field(NUM, 0.5, min=0, max=1),
+    "speed_km_per_day": Field(NUM, 30.0, min=0.1),
+    "path_slowdown": Field(NUM, 3.0, min=1, doc="a km of mountain path (with no days given) takes this many "
+                                                "times as long as a km of road"),
+    "out_of_ammo_kg": Field(NUM, 0.5, min=0, doc="kg per fighter below which a group counts as out of "
+                                                 "ammunition (falls back, loses morale)"),
 }
 
 SCHEMA: dict = {
     "scenario": {
-        "name": F(str),
-        "title": F(str, ""),
-        "start_date": F(dt.date),
-        "horizon_days": F(int, 200, min=1),
-        "fighters_per_agent": F(int, 10, min=1),
-        "combat_substeps": F(int, 4, min=1),
-        "combat_dt_days": F(NUM, 1.0, min=1e-6, doc="days per model step for combat"),
+        "name": Field(str),
+        "title": Field(str, ""),
+        "start_date": Field(dt.date),
+        "horizon_days": Field(int, 200, min=1),
+        "fighters_per_agent": Field(int, 10, min=1),
+        "combat_substeps": Field(int, 4, min=1),
+        "combat_dt_days": Field(NUM, 1.0, min=1e-6, doc="days per model step for combat"),
     },
     "switches": {
-        "logistics": F(bool, True),
-        "morale": F(bool, True),
-        "movement": F(bool, True),
-        "weather": F(bool, True),
+        "logistics": Field(bool, True),
+        "morale": Field(bool, True),
+        "movement": Field(bool, True),
+        "weather": Field(bool, True),
     },
     "sides": {"attacker": SIDE, "defender": SIDE},
     "locations": ListOf(
         {
-            "id": F(int, min=0),
-            "name": F(str),
-            "kind": F(str, choices=("road", "side", "flank", "pass", "outside")),
-            "km": F(NUM, 0.0),
-            "frontage": F(int, min=1),
-            "cover": F(NUM, 0.0, min=0, max=0.99),
-            "elevation": F(NUM, 2000.0, min=-500, max=9000),
-            "x": F(NUM, optional=True),
-            "y": F(NUM, optional=True),
-            "closes_vehicles_cm": F(NUM, 30.0, min=0),
-            "closes_foot_cm": F(NUM, 120.0, min=0),
-            "held_by": F(str, "defender", choices=("defender", "attacker", "none")),
+            "id": Field(int, min=0),
+            "name": Field(str),
+            "kind": Field(str, choices=("road", "side", "flank", "pass", "outside")),
+            "km": Field(NUM, 0.0),
+            "frontage": Field(int, min=1),
+            "cover": Field(NUM, 0.0, min=0, max=0.99),
+            "elevation": Field(NUM, 2000.0, min=-500, max=9000),
+            "x": Field(NUM, optional=True),
+            "y": Field(NUM, optional=True),
+            "closes_foot_cm": Field(NUM, 120.0, min=0),
+            "held_by": Field(str, "defender", choices=("defender", "attacker", "none")),
         }
     ),
     "links": ListOf(
         {
-            "a": F(int),
-            "b": F(int),
-            "kind": F(str, "road", choices=("road", "path")),
-            "km": F(NUM, 10.0, min=0),
-            "days": F(NUM, 0.0, min=0, doc="path travel days; road links use km / speed"),
-            "elevation": F(NUM, 0.0, min=0, doc="highest point of a path (closes in snow)"),
+            "a": Field(int),
+            "b": Field(int),
+            "kind": Field(str, "road", choices=("road", "path")),
+            "km": Field(NUM, 10.0, min=0),
+            "days": Field(NUM, 0.0, min=0, doc="path travel days; road links use km / speed"),
+            "elevation": Field(NUM, 0.0, min=0, doc="highest point of a path (closes in snow)"),
         }
     ),
     "stores": ListOf(
         {
-            "name": F(str),
-            "location": F(int),
-            "side": F(str, "defender", choices=("defender", "attacker")),
-            "share": F(NUM, 0.0, min=0, max=1),
-            "reach_hops": F(int, 1, min=0),
-            "feeds_civilians": F(bool, False),
-            "line_days_per_day": F(NUM, 0.0, min=0, doc="daily supply line, days of the side's draw"),
+            "name": Field(str),
+            "location": Field(int),
+            "side": Field(str, "defender", choices=("defender", "attacker")),
+            "share": Field(NUM, 0.0, min=0, max=1),
+            "reach_hops": Field(int, 1, min=0),
+            "feeds_civilians": Field(bool, False),
+            "line_days_per_day": Field(NUM, 0.0, min=0, doc="daily supply line, days of the side's draw"),
         }
     ),
     "stocks": {
-        "defender": {"food_days": F(NUM, 90.0, min=0), "ammo_days": F(NUM, 60.0, min=0)},
-        "attacker": {"food_days": F(NUM, 10.0, min=0), "ammo_days": F(NUM, 10.0, min=0)},
+        "defender": {"food_days": Field(NUM, 90.0, min=0), "ammo_days": Field(NUM, 60.0, min=0)},
+        "attacker": {"food_days": Field(NUM, 10.0, min=0), "ammo_days": Field(NUM, 10.0, min=0)},
     },
     "civilians": {
-        "population": F(int, 0, min=0),
-        "ration_kg_per_day": F(NUM, 0.55, min=0),
-        "share_fed_from_stores": F(NUM, 0.3, min=0, max=1),
+        "population": Field(int, 0, min=0),
+        "ration_kg_per_day": Field(NUM, 0.55, min=0),
+        "share_fed_from_stores": Field(NUM, 0.3, min=0, max=1),
     },
     "collapse": {
-        "key_locations": F(list, []),
-        "min_defender_share": F(NUM, 0.15, min=0, max=1),
-        "supply_exhausted_days": F(NUM, 1.0, min=0),
+        "key_locations": Field(list, []),
+        "min_defender_share": Field(NUM, 0.15, min=0, max=1),
+        "supply_exhausted_days": Field(NUM, 1.0, min=0),
     },
     "weather": {
-        "first_snow_doy_mean": F(NUM, 315.0, min=1, max=366),
-        "first_snow_doy_sd": F(NUM, 12.0, min=0),
-        "winter_doy_mean": F(NUM, 335.0, min=1, max=400),
-        "winter_doy_sd": F(NUM, 15.0, min=0),
-        "first_snow_cm": F(NUM, 50.0, min=0),
-        "snow_prob": F(NUM, 0.3, min=0, max=1),
-        "snow_prob_growth": F(NUM, 0.01, min=0),
-        "snow_mean_cm": F(NUM, 12.0, min=0),
-        "ref_elevation": F(NUM, 4000.0),
-        "snowline_autumn": F(NUM, 3500.0),
-        "snowline_winter": F(NUM, 1500.0),
-        "snowline_days": F(NUM, 45.0, min=1),
-        "temp_mean": F(NUM, 11.0),
-        "temp_amplitude": F(NUM, 13.0, min=0),
-        "temp_peak_doy": F(NUM, 200.0),
-        "temp_ref_elevation": F(NUM, 2000.0),
-        "lapse_per_km": F(NUM, 6.5, min=0),
-        "temp_noise_sd": F(NUM, 2.5, min=0),
-        "melt_cm_per_degree": F(NUM, 1.0, min=0),
-        "path_closed_cm": F(NUM, 40.0, min=0),
-        "slow_per_cm": F(NUM, 0.01, min=0),
-        "cold_food_per_degree": F(NUM, 0.01, min=0),
-        "cloud_grounding_prob": F(NUM, 0.1, min=0, max=1),
-        "cloud_grounding_prob_winter": F(NUM, 0.35, min=0, max=1),
+        "first_snow_doy_mean": Field(NUM, 315.0, min=1, max=366),
+        "first_snow_doy_sd": Field(NUM, 12.0, min=0),
+        "winter_doy_mean": Field(NUM, 335.0, min=1, max=400),
+        "winter_doy_sd": Field(NUM, 15.0, min=0),
+        "first_snow_cm": Field(NUM, 50.0, min=0),
+        "snow_prob": Field(NUM, 0.3, min=0, max=1),
+        "snow_prob_growth": Field(NUM, 0.01, min=0),
+        "snow_mean_cm": Field(NUM, 12.0, min=0),
+        "ref_elevation": Field(NUM, 4000.0),
+        "snowline_autumn": Field(NUM, 3500.0),
+        "snowline_winter": Field(NUM, 1500.0),
+        "snowline_days": Field(NUM, 45.0, min=1),
+        "temp_mean": Field(NUM, 11.0),
+        "temp_amplitude": Field(NUM, 13.0, min=0),
+        "temp_peak_doy": Field(NUM, 200.0),
+        "temp_ref_elevation": Field(NUM, 2000.0),
+        "lapse_per_km": Field(NUM, 6.5, min=0),
+        "temp_noise_sd": Field(NUM, 2.5, min=0),
+        "temp_noise_autocorr": Field(NUM, 0.7, min=0, max=0.999, doc="AR(1) coefficient of the daily noise"),
+        "melt_cm_per_degree": Field(NUM, 1.0, min=0),
+        "path_closed_cm": Field(NUM, 40.0, min=0),
+        "slow_per_cm": Field(NUM, 0.01, min=0),
+        "cold_food_per_degree": Field(NUM, 0.01, min=0),
+        "cloud_grounding_prob": Field(NUM, 0.1, min=0, max=1),
+        "cloud_grounding_prob_winter": Field(NUM, 0.35, min=0, max=1),
     },
     "resupply": {
         "air": {
-            "enabled": F(bool, False),
-            "start_day": F(int, 14, min=0),
-            "helicopters": F(int, 4, min=0),
-            "sorties_per_week": F(NUM, 10.0, min=0),
-            "payload_t": F(NUM, 2.0, min=0),
-            "loss_per_sortie": F(NUM, 0.03, min=0, max=1),
-            "ammo_share": F(NUM, 0.5, min=0, max=1),
-            "landing_locations": F(list, []),
+            "enabled": Field(bool, False),
+            "start_day": Field(int, 14, min=0),
+            "helicopters": Field(int, 4, min=0),
+            "sorties_per_week": Field(NUM, 10.0, min=0),
+            "payload_t": Field(NUM, 2.0, min=0),
+            "loss_per_sortie": Field(NUM, 0.03, min=0, max=1),
+            "ammo_share": Field(NUM, 0.5, min=0, max=1),
+            "landing_locations": Field(list, []),
         },
         "passes": {
-            "enabled": F(bool, False),
-            "start_day": F(int, 7, min=0),
-            "t_per_day": F(NUM, 8.0, min=0),
-            "loss_share": F(NUM, 0.05, min=0, max=1),
-            "ammo_share": F(NUM, 0.5, min=0, max=1),
-            "pass_locations": F(list, []),
+            "enabled": Field(bool, False),
+            "start_day": Field(int, 7, min=0),
+            "t_per_day": Field(NUM, 8.0, min=0),
+            "loss_share": Field(NUM, 0.05, min=0, max=1),
+            "ammo_share": Field(NUM, 0.5, min=0, max=1),
+            "pass_locations": Field(list, []),
         },
     },
     "variants": None,  # free-form: name -> table of overrides, validated by applying them
@@ -225,26 +229,73 @@ SHORTCUTS = {
 }
 
 
+def field_at(schema: dict, dotted: str) -> Field:
+    """The schema leaf a dotted key names ("sides.defender.strength"; list indices as digits or '*')."""
+    node = schema
+    for part in dotted.split("."):
+        if isinstance(node, ListOf):
+            node = node.table
+            continue
+        node = node[part]
+    if not isinstance(node, Field):
+        raise KeyError(f"{dotted} names a table, not a value")
+    return node
+
+
+def leaf_keys(schema: dict, prefix: str = ""):
+    """Every leaf of a schema as a dotted key, list items as '*' ("locations.*.cover")."""
+    for k, sub in schema.items():
+        if sub is None:
+            continue
+        if isinstance(sub, Field):
+            yield prefix + k
+        elif isinstance(sub, ListOf):
+            yield from leaf_keys(sub.table, f"{prefix}{k}.*.")
+        else:
+            yield from leaf_keys(sub, f"{prefix}{k}.")
+
+
 # ---------------------------------------------------------------- loading --------------------------------
-def resolve_path(scenario: str | Path) -> Path:
-    """A path, or a name under scenarios/ ("panjshir-2021", "validation/square-law")."""
-    p = Path(scenario)
+def bundled_dir() -> Path:
+    """The scenarios shipped with redoubt (the repository's scenarios/, installed as `model.scenarios`)."""
+    try:
+        return Path(str(resources.files("model.scenarios")))
+    except ModuleNotFoundError:
+        raise ScenarioError("scenarios", "(install)", "redoubt is not installed, so its bundled scenarios "
+                            "cannot be found: run 'make setup' or 'pip install -e .' in the repository") from None
+
+
+def resolve_path(name: str | Path, kind: str = "") -> Path:
+    """A file by path, or by name: "panjshir-2021", "validation/square-law", or "tiny" with kind="sweeps".
+
+    A name is looked for in ./scenarios/ (your own files) and then among the bundled scenarios.
+    "scenarios/x.toml" also finds a bundled file, so paths written for the repository work anywhere.
+    Returns a path that may not exist (reading it then says so).
+    """
+    p = Path(name)
     if p.exists():
         return p
-    if p.suffix == ".toml":  # relative to the repository too (e.g. from notebooks/)
-        in_repo = SCENARIO_DIR.parent / p
-        return in_repo if in_repo.exists() else p
-    return SCENARIO_DIR / f"{scenario}.toml"
+    rel = p if p.suffix == ".toml" else p.with_name(p.name + ".toml")
+    if rel.parts and rel.parts[0] == "scenarios":
+        rel = Path(*rel.parts[1:])
+    elif kind:
+        rel = Path(kind) / rel
+    for root in (Path("scenarios"), bundled_dir()):
+        if (root / rel).is_file():
+            return root / rel
+    return p if p.suffix else Path("scenarios") / rel
 
 
-def read_toml(path: Path) -> dict:
+def read_toml(path: Path, what: str = "scenario file") -> dict:
     if not path.is_file():
-        raise ScenarioError(path, "(file)", "no such scenario file")
+        raise ScenarioError(path, "(file)", f"no such {what}")
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, "(file)", f"malformed TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(path, "(file)", f"cannot be read: {exc}") from None
 
 
 def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = None,
@@ -283,6 +334,15 @@ def variant_names(scenario: str | Path | dict = DEFAULT_SCENARIO) -> list[str]:
     return list((raw.get("variants") or {}).keys())
 
 
+def check_variants(scenario: str | Path, variants: list[str] | None) -> list[str]:
+    """The variants to run (default: all of the scenario's, or "base" if it has none), each checked by
+    loading it: an unknown or invalid variant raises ScenarioError."""
+    variants = variants or variant_names(scenario) or ["base"]
+    for v in variants:
+        load(scenario, v)
+    return variants
+
+
 def flatten(table: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in table.items():
@@ -315,7 +375,7 @@ def apply_overrides(raw: dict, overrides: dict, source: str) -> dict:
             else:
                 raise ScenarioError(source, dotted, "goes below a value")
             if last:
-                if not isinstance(schema, F):
+                if not isinstance(schema, Field):
                     raise ScenarioError(source, dotted, "names a table, not a value")
                 node[part] = value
             else:
@@ -334,7 +394,7 @@ def parse_value(text: str) -> Any:
 
 
 # ---------------------------------------------------------------- validation -----------------------------
-def _check_leaf(f: F, value: Any, source: str, key: str) -> Any:
+def _check_leaf(f: Field, value: Any, source: str, key: str) -> Any:
     if f.type is NUM or f.type == (int, float):
         ok = isinstance(value, NUM) and not isinstance(value, bool)
         tname = "a number"
@@ -365,7 +425,8 @@ def _check_leaf(f: F, value: Any, source: str, key: str) -> Any:
     return value
 
 
-def _walk(schema: dict, raw: Any, source: str, prefix: str) -> dict:
+def walk(schema: dict, raw: Any, source: str, prefix: str = "") -> dict:
+    """Check a table against a schema, leaf by leaf: unknown keys, types, ranges, defaults."""
     if not isinstance(raw, dict):
         raise ScenarioError(source, prefix.rstrip(".") or "(top)", "must be a table")
     for k in raw:
@@ -376,7 +437,7 @@ def _walk(schema: dict, raw: Any, source: str, prefix: str) -> dict:
         key = prefix + k
         if sub is None:
             continue
-        if isinstance(sub, F):
+        if isinstance(sub, Field):
             if k in raw:
                 out[k] = _check_leaf(sub, raw[k], source, key)
             elif sub.default is not None:
@@ -387,15 +448,15 @@ def _walk(schema: dict, raw: Any, source: str, prefix: str) -> dict:
             items = raw.get(k, [])
             if not isinstance(items, list):
                 raise ScenarioError(source, key, "must be a list of tables")
-            out[k] = [_walk(sub.table, it, source, f"{key}.{i}.") for i, it in enumerate(items)]
+            out[k] = [walk(sub.table, it, source, f"{key}.{i}.") for i, it in enumerate(items)]
         else:
-            out[k] = _walk(sub, raw.get(k, {}), source, key + ".")
+            out[k] = walk(sub, raw.get(k, {}), source, key + ".")
     return out
 
 
 def validate(raw: dict, source: str = "<dict>") -> dict:
     """Check types and ranges leaf by leaf, then the rules that tie keys together."""
-    spec = _walk({k: v for k, v in SCHEMA.items() if v is not None}, raw, source, "")
+    spec = walk({k: v for k, v in SCHEMA.items() if v is not None}, raw, source, "")
     _check_relations(spec, source)
     return spec
 

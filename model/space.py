@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 import heapq
+from enum import IntEnum
 
 import networkx as nx
 import numpy as np
 from mesa.discrete_space import Cell, Network
 
+
+class Control(IntEnum):
+    """Who holds a location (the values of `Valley.control`)."""
+
+    ATTACKER = -1
+    NONE = 0
+    DEFENDER = 1
+
+    @classmethod
+    def of(cls, side: str) -> Control:
+        return cls.ATTACKER if side == "attacker" else cls.DEFENDER
+
+    @classmethod
+    def enemy_of(cls, side: str) -> Control:
+        return cls.DEFENDER if side == "attacker" else cls.ATTACKER
+
+
 class Location(Cell):
     """A place in the valley with its terrain. Dynamic state (control, snow) lives in Valley arrays."""
 
-    __slots__ = ["cover", "elevation", "frontage", "idx", "kind", "km", "lid", "name"]
-
-    def __init__(self, coordinate, capacity=None, random=None, position=None):
-        super().__init__(coordinate, capacity=capacity, random=random, position=position)
-        self.lid = coordinate
+    __slots__ = ["cover", "elevation", "frontage", "idx", "kind", "km", "name"]
 
     def __repr__(self):
-        return f"Location({self.lid}, {self.name!r}, {self.kind}, km={self.km:g})"
+        return f"Location({self.coordinate}, {self.name!r}, {self.kind}, km={self.km:g})"
 
 
 def default_position(loc: dict) -> tuple[float, float]:
@@ -52,20 +66,19 @@ class Valley:
             cell.km, cell.frontage = float(loc["km"]), int(loc["frontage"])
             cell.cover, cell.elevation = float(loc["cover"]), float(loc["elevation"])
             self.locations.append(cell)
-        self.positions = positions
         arr = lambda key, dtype=float: np.array([loc[key] for loc in locs], dtype=dtype)  # noqa: E731
         self.names = [loc["name"] for loc in locs]
         self.kind = np.array([loc["kind"] for loc in locs])
         self.km, self.frontage, self.cover = arr("km"), arr("frontage"), arr("cover")
         self.elevation = arr("elevation")
-        self.closes_vehicles_cm, self.closes_foot_cm = arr("closes_vehicles_cm"), arr("closes_foot_cm")
+        self.closes_foot_cm = arr("closes_foot_cm")
         self.is_road = self.kind == "road"
         self.is_pass = self.kind == "pass"
         self.is_outside = self.kind == "outside"
         # Road order from the mouth (lowest km) to the head.
         road = [i for i in np.argsort(self.km, kind="stable") if self.is_road[i]]
         self.road_order = np.array(road, dtype=np.int64)
-        self.mouth, self.head = int(road[0]), int(road[-1])
+        self.mouth = int(road[0])
         # Neighbours by index, sorted, with link data (never iterate a set: order must be fixed).
         self.neighbours: list[list[tuple[int, dict]]] = [[] for _ in range(self.n)]
         for a, b, data in sorted(G.edges(data=True)):
@@ -75,8 +88,8 @@ class Valley:
         for nb in self.neighbours:
             nb.sort(key=lambda t: t[0])
         self.hops = self._hop_matrix()
-        self.control = np.array([{"defender": 1, "attacker": -1, "none": 0}[loc["held_by"]]
-                                 for loc in locs], dtype=np.int8)
+        held_by = {"defender": Control.DEFENDER, "attacker": Control.ATTACKER, "none": Control.NONE}
+        self.control = np.array([held_by[loc["held_by"]] for loc in locs], dtype=np.int8)
         self.snow_cm = np.zeros(self.n)
 
     @property
@@ -88,7 +101,8 @@ class Valley:
         return np.stack([self.hops_from(s, open_ground) for s in range(self.n)])
 
     def hops_from(self, src: int, blocked: np.ndarray) -> np.ndarray:
-        """Hops from src to every location without passing through a blocked one (unreached: large)."""
+        """Hops from src to every location without passing through a blocked one (unreached: large).
+        A plain BFS over the sorted neighbour lists: fixed order, and cheaper than networkx here."""
         hops = np.full(self.n, np.iinfo(np.int32).max, dtype=np.int64)
         if blocked[src]:
             return hops
@@ -117,19 +131,23 @@ class Valley:
         pos = int(np.nonzero(self.road_order == idx)[0][0])
         return int(self.road_order[pos + 1]) if pos + 1 < len(self.road_order) else None
 
-    def link_days(self, data: dict, a: int, b: int, speed_km_per_day: float, snow_slow) -> float:
-        """Travel days over one link today (snow slows; a closed path returns inf)."""
+    @staticmethod
+    def link_days(data: dict, a: int, b: int, speed_km_per_day: float, path_slowdown: float, snow_slow) -> float:
+        """Travel days over one link today (snow slows; a closed path returns inf). A path with no
+        `days` of its own takes `path_slowdown` times as long per km as the road."""
         if not data.get("open", True):
             return np.inf
         if data["kind"] == "road":
             base = data["km"] / speed_km_per_day
         else:
-            base = data["days"] if data["days"] > 0 else data["km"] / (speed_km_per_day / 3.0)
+            base = data["days"] if data["days"] > 0 else data["km"] / (speed_km_per_day / path_slowdown)
         return base * max(snow_slow[a], snow_slow[b])
 
-    def route(self, src: int, dst: int, speed_km_per_day: float, snow_slow, blocked) -> tuple[float, list]:
+    def route(self, src: int, dst: int, speed_km_per_day: float, path_slowdown: float, snow_slow,
+              blocked) -> tuple[float, list]:
         """Quickest route (Dijkstra, ties by index) avoiding `blocked` locations (bool array) and
-        closed links; returns (days, path) or (inf, [])."""
+        closed links; returns (days, path) or (inf, []). Hand-written rather than networkx's: the tie
+        order must be fixed (reproducibility), and it runs many times a day on a small graph."""
         dist = {src: 0.0}
         prev = {}
         heap = [(0.0, src)]
@@ -146,7 +164,7 @@ class Valley:
             for v, data in self.neighbours[u]:
                 if blocked[v] and v != dst:
                     continue
-                w = self.link_days(data, u, v, speed_km_per_day, snow_slow)
+                w = self.link_days(data, u, v, speed_km_per_day, path_slowdown, snow_slow)
                 if not np.isfinite(w):
                     continue
                 if d + w < dist.get(v, np.inf):
@@ -157,6 +175,6 @@ class Valley:
     def road_km_held(self) -> float:
         """Road length (km) between consecutive road locations neither of which the attacker holds."""
         r = self.road_order
-        ok = self.control[r] != -1
+        ok = self.control[r] != Control.ATTACKER
         seg = np.diff(self.km[r])
         return float(np.sum(seg[ok[:-1] & ok[1:]]))

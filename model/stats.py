@@ -1,53 +1,52 @@
-"""Small statistics for run outcomes: Wilson intervals and Kaplan-Meier survival with Greenwood bands."""
+"""Statistics of run outcomes, from scipy: Wilson intervals for P(hold to winter) and Kaplan-Meier survival."""
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
-Z95 = 1.959963984540054
 
-
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float, float]:
-    """Proportion and its Wilson score interval."""
+def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Proportion and its Wilson score interval (nan for no runs)."""
     if n == 0:
         return math.nan, math.nan, math.nan
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo = 0.0 if successes == 0 else max(0.0, centre - half)
-    hi = 1.0 if successes == n else min(1.0, centre + half)
-    return p, lo, hi
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return successes / n, float(ci.low), float(ci.high)
 
 
-def kaplan_meier(durations, events, z: float = Z95):
-    """Survival S(t) at each distinct event time, with pointwise 95% bands (Greenwood, log-log scale).
+def p_hold(runs) -> dict:
+    """P(hold to winter) with its 95% interval over a group of runs (a DataFrame with `status` and
+    `held_to_winter`): failed runs are counted apart, not as held or fallen."""
+    ok = runs[runs["status"] == "ok"]
+    held = int(ok["held_to_winter"].astype(bool).sum())
+    p, lo, hi = wilson(held, len(ok))
+    return {"runs": len(runs), "failed": int((runs["status"] != "ok").sum()), "held": held,
+            "p_hold": p, "p_hold_lo95": lo, "p_hold_hi95": hi}
+
+
+def kaplan_meier(durations, events, confidence: float = 0.95):
+    """Survival S(t) at each distinct event time with pointwise bands (Greenwood, log-log scale).
 
     durations: days to collapse (event) or to censoring (held to winter, horizon); events: bool.
     Returns arrays (t, S, lo, hi) starting at t=0, S=1.
     """
+    from scipy.stats import CensoredData, ecdf
+
     d = np.asarray(durations, float)
     e = np.asarray(events, bool)
-    times = np.unique(d[e])
-    t_out, s_out, lo_out, hi_out = [0.0], [1.0], [1.0], [1.0]
-    s, var_sum = 1.0, 0.0
-    for t in times:
-        at_risk = np.sum(d >= t)
-        deaths = np.sum((d == t) & e)
-        if at_risk == 0:
-            continue
-        s *= 1 - deaths / at_risk
-        if at_risk > deaths:
-            var_sum += deaths / (at_risk * (at_risk - deaths))
-        if 0 < s < 1 and var_sum > 0:
-            se = math.sqrt(var_sum) / abs(math.log(s))
-            lo, hi = s ** math.exp(z * se), s ** math.exp(-z * se)
-        else:
-            lo = hi = s
-        t_out.append(float(t))
-        s_out.append(s)
-        lo_out.append(lo)
-        hi_out.append(hi)
-    return np.array(t_out), np.array(s_out), np.array(lo_out), np.array(hi_out)
+    if not e.any():
+        return np.zeros(1), np.ones(1), np.ones(1), np.ones(1)
+    sf = ecdf(CensoredData(uncensored=d[e], right=d[~e])).sf
+    t = sf.quantiles
+    keep = np.isin(t, d[e])  # the event times (censoring times are steps of size zero)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # undefined where S is 0 or 1: we show S there
+        ci = sf.confidence_interval(confidence, method="log-log")
+    s = sf.probabilities[keep]
+    lo, hi = ci.low.probabilities[keep], ci.high.probabilities[keep]
+    lo, hi = np.where(np.isfinite(lo), lo, s), np.where(np.isfinite(hi), hi, s)
+    return np.r_[0.0, t[keep]], np.r_[1.0, s], np.r_[1.0, lo], np.r_[1.0, hi]

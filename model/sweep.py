@@ -40,17 +40,42 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import scenario as scn
-from .engine import (Progress, RunSpec, derive_seed, make_executor, read_parts, run_specs,
-                     write_atomic_parquet, write_atomic_text)
+from .engine import (
+    Progress,
+    RunSpec,
+    default_runs_dir,
+    derive_seed,
+    make_executor,
+    read_parts,
+    run_specs,
+    write_atomic_parquet,
+    write_atomic_text,
+)
 from .provenance import git_revision, versions
-from .scenario import ScenarioError
-from .stats import wilson
+from .scenario import Field, ScenarioError
+from .stats import p_hold
 
 DESIGNS = ("factorial", "lhs", "sobol", "morris", "saltelli")
-SWEEP_KEYS = {"name": str, "scenario": str, "variant": str, "design": str, "samples": int, "replications": int,
-              "seed": int, "series": bool, "morris_levels": int}
-FACTOR_KEYS = {"levels": list, "range": list, "integer": bool}
-RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
+# A sweep file is checked by the same machinery as a scenario (types, ranges, unknown keys).
+SWEEP_SCHEMA = {
+    "sweep": {
+        "name": Field(str, doc="output directory runs/<name>/"),
+        "scenario": Field(str, doc="scenario file or name"),
+        "variant": Field(str, optional=True),
+        "design": Field(str, "factorial", choices=DESIGNS),
+        "samples": Field(int, 0, min=0, doc="points for lhs/sobol; N for morris/saltelli"),
+        "replications": Field(int, 1, min=1),
+        "seed": Field(int, 0, min=0, doc="master seed"),
+        "series": Field(bool, False, doc="also write per-day series"),
+        "morris_levels": Field(int, 4, min=2),
+    },
+    "factors": None,  # free-form: dotted scenario key -> FACTOR_SCHEMA table
+}
+FACTOR_SCHEMA = {
+    "levels": Field(list, optional=True, doc="factorial: the values"),
+    "range": Field(list, optional=True, doc="sampled designs: [low, high]"),
+    "integer": Field(bool, optional=True, doc="round sampled values to whole numbers"),
+}
 
 
 # ---------------------------------------------------------------- the spec -------------------------------
@@ -59,38 +84,15 @@ def load_spec(source: str | Path | dict) -> dict:
     if isinstance(source, dict):
         raw, where = json.loads(json.dumps(source, default=str)), "<sweep>"
     else:
-        path = Path(source)
-        if not path.exists() and not path.suffix:
-            path = scn.SCENARIO_DIR / "sweeps" / f"{source}.toml"
-        raw, where = scn.read_toml(path), str(path)
+        path = scn.resolve_path(source, kind="sweeps")
+        raw, where = scn.read_toml(path, "sweep file"), str(path)
     err = lambda key, rule: ScenarioError(where, key, rule)  # noqa: E731
-    for k in raw:
-        if k not in ("sweep", "factors"):
-            raise err(k, "unknown key (a sweep file has [sweep] and [factors.*])")
-    sw = raw.get("sweep")
-    if not isinstance(sw, dict):
+    if "sweep" not in raw:
         raise err("sweep", "is required: a [sweep] table")
-    for k, v in sw.items():
-        if k not in SWEEP_KEYS:
-            raise err(f"sweep.{k}", "unknown key")
-        t = SWEEP_KEYS[k]
-        if not isinstance(v, t) or (t is int and isinstance(v, bool)):
-            raise err(f"sweep.{k}", f"must be {'an integer' if t is int else t.__name__} (got {v!r})")
-    for k in ("name", "scenario"):
-        if k not in sw:
-            raise err(f"sweep.{k}", "is required")
-    spec = {"name": sw["name"], "scenario": sw["scenario"], "variant": sw.get("variant"),
-            "design": sw.get("design", "factorial"), "samples": sw.get("samples", 0),
-            "replications": sw.get("replications", 1), "seed": sw.get("seed", 0), "series": sw.get("series", False),
-            "morris_levels": sw.get("morris_levels", 4)}
-    if spec["design"] not in DESIGNS:
-        raise err("sweep.design", f"must be one of {', '.join(DESIGNS)} (got {spec['design']!r})")
-    if spec["replications"] < 1:
-        raise err("sweep.replications", f"must be >= 1 (got {spec['replications']})")
-    if spec["seed"] < 0:
-        raise err("sweep.seed", f"must be >= 0 (got {spec['seed']})")
+    spec = scn.walk(SWEEP_SCHEMA, raw, where)["sweep"]
     if not spec["name"] or any(c in spec["name"] for c in "/\\") or spec["name"].startswith("."):
         raise err("sweep.name", f"must be a plain directory name (got {spec['name']!r})")
+    spec.setdefault("variant", None)
     sampled = spec["design"] != "factorial"
     if sampled and spec["samples"] < 1:
         raise err("sweep.samples", f"the {spec['design']} design needs samples >= 1")
@@ -105,9 +107,7 @@ def load_spec(source: str | Path | dict) -> dict:
         key = f"factors.{name}"
         if not isinstance(f, dict):
             raise err(key, "must be a table with levels = [...] or range = [lo, hi]")
-        for k in f:
-            if k not in FACTOR_KEYS:
-                raise err(f"{key}.{k}", "unknown key")
+        f = scn.walk(FACTOR_SCHEMA, f, where, key + ".")
         if sampled:
             r = f.get("range")
             if not (isinstance(r, list) and len(r) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
@@ -239,7 +239,7 @@ def run_sweep(source, out: str | Path | None = None, *, executor: str = "process
     if model_cls is not None and model_cls.__module__ == "__main__" and executor == "processes":
         raise ValueError("a model class defined in a notebook or script cannot be sent to local process "
                          "workers; use executor='dask' (or 'serial')")
-    out = Path(out) if out else RUNS_DIR / spec["name"]
+    out = Path(out) if out else default_runs_dir() / spec["name"]
     table = design(spec)
     manifest_path = out / "manifest.json"
     now = dt.datetime.now().isoformat(timespec="seconds")
@@ -354,10 +354,10 @@ def _points(table: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for pk, g in outcomes.groupby("point_key", sort=True):
         ok = g[g["status"] == "ok"]
-        p, lo, hi = wilson(int(ok["held_to_winter"].sum()), len(ok))
-        rows.append({"point_key": pk, "runs": len(g), "failed": int((g["status"] != "ok").sum()), "p_hold": p,
-                     "p_hold_lo95": lo, "p_hold_hi95": hi, "mean_end_day": ok["end_day"].mean(),
-                     "mean_km_road_held": ok["km_road_held"].mean()})
+        summary = p_hold(g)
+        rows.append({"point_key": pk, **{k: summary[k] for k in ("runs", "failed", "p_hold", "p_hold_lo95",
+                                                                  "p_hold_hi95")},
+                     "mean_end_day": ok["end_day"].mean(), "mean_km_road_held": ok["km_road_held"].mean()})
     columns = ["point_key", "runs", "failed", "p_hold", "p_hold_lo95", "p_hold_hi95", "mean_end_day",
                "mean_km_road_held"]
     per_point = pd.DataFrame(rows, columns=columns).astype({"point_key": "int64", "runs": "int64", "failed": "int64"})

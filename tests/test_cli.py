@@ -78,7 +78,7 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,needle", [
     (["compare", "no-such-scenario"], "no such scenario file"),
-    (["compare", "panjshir-2021", "--variants", "balloon"], "no variant 'balloon'"),
+    (["compare", "panjshir-2021", "--variants", "balloon"], "variants.balloon': no such variant"),
     (["compare", "panjshir-2021", "--replications", "0"], "must be at least 1"),
     (["run", "panjshir-2021", "--set", "sides.defender.strenght=5"], "unknown key 'strenght'"),
     (["run", "panjshir-2021", "--set", "sides.defender.strength=many"], "must be an integer"),

@@ -5,9 +5,10 @@ import datetime as dt
 import mesa
 import pytest
 
-from model.agents import Fighter, ResupplySource, SupplyStore, Weather
+from model.agents import ResupplySource, SupplyStore, Weather
+from model.forces import Fighter
 from model.model import SERIES, ValleyModel
-from model.scenario import SHORTCUTS
+from model.scenario import SHORTCUTS, load
 
 OUTCOME_FIELDS = {"held_to_winter", "collapse_day", "collapse_date", "cause", "food_stockout_day",
                   "ammo_stockout_day", "defenders_killed", "defenders_deserted", "defenders_surrendered",
@@ -49,8 +50,18 @@ def test_keywords_dotted_and_shortcuts():
     b = ValleyModel(rng=1, defender_strength=4000)
     c = ValleyModel(rng=1, overrides={"sides.defender.strength": 4000})
     assert a.defenders.strength() == b.defenders.strength() == c.defenders.strength() == 4000
-    for key, dotted in SHORTCUTS.items():
-        assert dotted.count(".") >= 1, key
+
+
+@pytest.mark.parametrize("name", sorted(SHORTCUTS))
+def test_every_shortcut_sets_its_key_and_reaches_the_parameter_columns(name):
+    base = load()
+    node = base
+    for part in SHORTCUTS[name].split("."):
+        node = node[part]
+    value = (not node) if isinstance(node, bool) else node + 1 if isinstance(node, int) else round(node * 1.1, 6)
+    m = ValleyModel(rng=1, **{name: value})
+    assert m.spec == load(overrides={SHORTCUTS[name]: value})
+    assert m.parameters()[name] == value
 
 
 def test_scenario_file_and_variant():

@@ -1,0 +1,244 @@
+"""What a run reports, defined once: the outcome record, the daily series and the parameter columns.
+
+The engine, `compare` and sweeps learn their columns from here (the Arrow schema is derived from the
+`Outcome` dataclass), so a field added here reaches every table, and a field not declared here is an error,
+never silently dropped. This module does not import Mesa: a sweep's coordinating process uses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+
+import pyarrow as pa
+
+from .scenario import SCHEMA, SHORTCUTS, Field, field_at
+
+CAUSES = ("combat", "supply", "morale")
+END_REASONS = ("fell", "winter", "repulsed", "horizon", "running")
+HELD = ("winter", "repulsed")  # end reasons that count as "held to winter"
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """One run as one flat record (`ValleyModel.outcome()` returns it as a dict)."""
+
+    scenario: str
+    variant: str
+    attacker: str  # the sides' names from the scenario
+    defender: str
+    end_reason: str  # one of END_REASONS
+    end_day: int
+    end_date: str
+    held_to_winter: bool
+    collapse_day: int | None  # None: the valley did not fall
+    collapse_date: str | None
+    cause: str | None  # one of CAUSES when the valley fell
+    winter_onset_date: str
+    winter_onset_day: int
+    food_stockout_day: int | None  # first day the defenders' stores ran out (None: never)
+    ammo_stockout_day: int | None
+    food_days_left: float  # defender stocks (stores + carried) over the day's draw, at the end
+    ammo_days_left: float
+    defenders_initial: int
+    defenders_arrived: int
+    defenders_active: int
+    defenders_killed: int
+    defenders_deserted: int
+    defenders_surrendered: int
+    attackers_arrived: int  # in the valley at the start, and arrived since
+    attackers_active: int
+    attackers_killed: int
+    attackers_deserted: int
+    attackers_surrendered: int
+    km_road_held: float
+    front_km: float
+    resupply_food_kg: float
+    resupply_ammo_kg: float
+    resupply_delivered_kg: float
+    resupply_lost_kg: float
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_ARROW = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string()}
+
+
+def arrow_type(annotation) -> pa.DataType:
+    """Arrow type of a field annotation (`int`, `float | None`, ...): None only makes it nullable."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _ARROW[inner]
+    return _ARROW[annotation]
+
+
+def schema_of(record_cls) -> pa.Schema:
+    """The Arrow schema of a record dataclass, field by field in declaration order."""
+    hints = typing.get_type_hints(record_cls)
+    return pa.schema([(f.name, arrow_type(hints[f.name])) for f in dataclasses.fields(record_cls)])
+
+
+OUTCOME_SCHEMA = schema_of(Outcome)
+
+
+# ---------------------------------------------------------------- parameter columns ----------------------
+def _parameter_type(dotted: str) -> pa.DataType:
+    f: Field = field_at(SCHEMA, dotted)
+    return {int: pa.int64(), bool: pa.bool_(), str: pa.string()}.get(f.type, pa.float64())
+
+
+# Every shortcut keyword is also a column of the run tables: the run's value as resolved from scenario,
+# variant and overrides. attacker_committed is the waves' total, whatever the scenario says.
+PARAMETER_SCHEMA = pa.schema([(name, _parameter_type(dotted)) for name, dotted in SHORTCUTS.items()])
+
+
+def resolved_parameters(model) -> dict:
+    """The shortcut parameters as the model runs them."""
+    out = {}
+    for name, dotted in SHORTCUTS.items():
+        node = model.spec
+        for part in dotted.split("."):
+            node = node[part]
+        out[name] = node
+    out["attacker_committed"] = sum(n for _, n in model.waves)
+    return out
+
+
+# ---------------------------------------------------------------- daily series ---------------------------
+# Mesa DataCollector model reporters: module-level functions (picklable), one per column, in column order.
+DAILY: dict[str, Callable] = {}
+
+
+def _daily(fn: Callable) -> Callable:
+    DAILY[fn.__name__] = fn
+    return fn
+
+
+@_daily
+def day(m):
+    return m.day
+
+
+@_daily
+def date(m):
+    return m.date_of(m.day)
+
+
+@_daily
+def attackers_active(m):
+    return m.attackers.strength()
+
+
+@_daily
+def defenders_active(m):
+    return m.defenders.strength()
+
+
+@_daily
+def attackers_killed(m):
+    return m.attackers.killed
+
+
+@_daily
+def defenders_killed(m):
+    return m.defenders.killed
+
+
+@_daily
+def attackers_deserted(m):
+    return m.attackers.deserted
+
+
+@_daily
+def defenders_deserted(m):
+    return m.defenders.deserted
+
+
+@_daily
+def attackers_surrendered(m):
+    return m.attackers.surrendered
+
+
+@_daily
+def defenders_surrendered(m):
+    return m.defenders.surrendered
+
+
+@_daily
+def attackers_arrived(m):
+    return m.attackers.arrived
+
+
+@_daily
+def defender_food_stores_kg(m):
+    return m.stock("food")
+
+
+@_daily
+def defender_ammo_stores_kg(m):
+    return m.stock("ammo")
+
+
+@_daily
+def defender_food_carried_kg(m):
+    return m.carried("food")
+
+
+@_daily
+def defender_ammo_carried_kg(m):
+    return m.carried("ammo")
+
+
+@_daily
+def food_days_left(m):
+    return m.days_left("food")
+
+
+@_daily
+def ammo_days_left(m):
+    return m.days_left("ammo")
+
+
+@_daily
+def km_road_held(m):
+    return m.valley.road_km_held()
+
+
+@_daily
+def front_km(m):
+    return m.front_km
+
+
+@_daily
+def contested_locations(m):
+    return int(m.contested.sum())
+
+
+@_daily
+def temperature_c(m):
+    return float(m.weather.temperature[m.valley.mouth])
+
+
+@_daily
+def snow_ref_cm(m):
+    return m.weather.depth_ref
+
+
+@_daily
+def resupply_delivered_kg(m):
+    return sum(sum(s.delivered.values()) for s in m.sources)
+
+
+@_daily
+def civilian_shortfall(m):
+    return m.civilian_shortfall
+
+
+SERIES = tuple(DAILY)
+
+# The daily columns a sweep keeps per run (series = true): enough for trajectories, small on disk.
+SWEEP_SERIES = ("day", "defenders_active", "attackers_active", "food_days_left", "ammo_days_left", "km_road_held")
+assert set(SWEEP_SERIES) <= set(DAILY)
