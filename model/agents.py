@@ -95,13 +95,20 @@ class Weather(Agent):
         self.depth_ref = 0.0  # cm at the reference elevation
         self.snowfall_cm = 0.0
         self.noise = 0.0
-        self.temperature = np.full(v.n, 15.0)
+        self.temperature = self._seasonal(self.doy(0), v.elevation) if enabled else np.full(v.n, params["temp_mean"])
         self.slowdown = np.ones(v.n)
         self.grounded = False
         self.winter = False
 
     def doy(self, day: int) -> int:
         return self.model.start_doy + day
+
+    def _seasonal(self, doy: int, elevation):
+        """The seasonal mean temperature (no day-to-day noise) at an elevation."""
+        p = self.p
+        return kernels.seasonal_temperature(doy, elevation, mean=p["temp_mean"], amplitude=p["temp_amplitude"],
+                                            peak_doy=p["temp_peak_doy"], ref_elevation=p["temp_ref_elevation"],
+                                            lapse_per_km=p["lapse_per_km"])
 
     def step(self) -> None:
         v, p, rng = self.model.valley, self.p, self.model.rng
@@ -111,14 +118,8 @@ class Weather(Agent):
         doy = self.doy(self.model.day)
         since = doy - self.first_snow_doy
         self.noise = p["temp_noise_autocorr"] * self.noise + rng.normal(0.0, p["temp_noise_sd"])
-        self.temperature = kernels.seasonal_temperature(
-            doy, v.elevation, mean=p["temp_mean"], amplitude=p["temp_amplitude"],
-            peak_doy=p["temp_peak_doy"], ref_elevation=p["temp_ref_elevation"],
-            lapse_per_km=p["lapse_per_km"]) + self.noise
-        t_ref = float(kernels.seasonal_temperature(
-            doy, p["ref_elevation"], mean=p["temp_mean"], amplitude=p["temp_amplitude"],
-            peak_doy=p["temp_peak_doy"], ref_elevation=p["temp_ref_elevation"],
-            lapse_per_km=p["lapse_per_km"])) + self.noise
+        self.temperature = self._seasonal(doy, v.elevation) + self.noise
+        t_ref = float(self._seasonal(doy, p["ref_elevation"])) + self.noise
         snowing = rng.random() < float(kernels.snowfall_probability(since, base=p["snow_prob"],
                                                                      growth=p["snow_prob_growth"]))
         amount = rng.exponential(p["snow_mean_cm"])  # drawn every day: the stream does not shift

@@ -167,8 +167,8 @@ class ValleyModel(mesa.Model):
 
     # ------------------------------------------------------------ the day ------------------------------
     # ODD 1.3, in this order (docs/ODD.md names each phase); a phase that ends the run ends the day.
-    SCHEDULE = ("_weather", "_arrivals", "_logistics", "_decisions", "_fight", "_morale", "_update_control",
-                "_check_end")
+    SCHEDULE = ("_weather", "_arrivals", "_logistics", "_decisions", "_fight", "_consume", "_morale",
+                "_update_control", "_check_end")
 
     def step(self) -> None:
         self.day += 1
@@ -214,9 +214,13 @@ class ValleyModel(mesa.Model):
         for store in self.stores:
             store.issue(enemy_ground[store.side])
         self._feed_civilians()
-        contested = self.contested
-        self.attackers.consume(self.weather.temperature, contested)
-        self.defenders.consume(self.weather.temperature, contested)
+
+    def _consume(self) -> None:
+        """Fighters eat the day's ration and, where they were not in battle today, fire at low intensity."""
+        if not self.switches["logistics"]:
+            return
+        self.attackers.consume(self.weather.temperature, self.contested)
+        self.defenders.consume(self.weather.temperature, self.contested)
         for c in COMMODITIES:
             if self.stockout_day[c] is None and self.initial_stock(c) > 0 and self.stock(c) < 1.0:
                 self.stockout_day[c] = self.day
