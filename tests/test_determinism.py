@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from model.model import ValleyModel
 
@@ -30,6 +31,7 @@ def test_seed_as_generator_reproducible():
     assert a == b
 
 
+@pytest.mark.slow
 def test_fighters_per_agent_does_not_change_the_answer():
     """P(hold to winter) and mean end day at 1 and 10 fighters per agent agree within sampling error.
 

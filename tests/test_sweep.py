@@ -30,6 +30,7 @@ def table(out):
     return o.drop(columns=["seconds"]).sort_values(["point_key", "replication"]).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_same_outcomes_on_serial_processes_and_dask(tmp_path):
     serial = table(sweep.run_sweep(SMALL, tmp_path / "s", executor="serial", quiet=True))
     procs = table(sweep.run_sweep(SMALL, tmp_path / "p", executor="processes", workers=2, quiet=True))
@@ -71,6 +72,7 @@ class Dying(ValleyModel):
             os._exit(1)
 
 
+@pytest.mark.slow
 def test_a_dead_worker_has_its_chunk_retried(tmp_path, monkeypatch):
     monkeypatch.setenv("REDOUBT_TEST_MARKER", str(tmp_path / "marker"))
     out = sweep.run_sweep(SMALL, tmp_path / "dead", executor="processes", workers=2, quiet=True, model_cls=Dying)
@@ -81,6 +83,7 @@ def test_a_dead_worker_has_its_chunk_retried(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(got, want)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["serial", "dask"])
 def test_a_failing_run_is_a_row_and_the_sweep_goes_on(tmp_path, executor):
     out = sweep.run_sweep(SMALL, tmp_path / executor, executor=executor, workers=2, quiet=True, model_cls=Exploding)
@@ -92,6 +95,7 @@ def test_a_failing_run_is_a_row_and_the_sweep_goes_on(tmp_path, executor):
     assert (o[o["status"] == "ok"]["sides.defender.strength"] == 7000).all()
 
 
+@pytest.mark.subprocess
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     spec = json.loads(json.dumps(SMALL))
     spec["sweep"]["replications"] = 40
@@ -117,6 +121,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     pd.testing.assert_frame_equal(resumed.drop(columns=["run_id"]), whole.drop(columns=["run_id"]))
 
 
+@pytest.mark.subprocess
 def test_the_coordinating_process_never_imports_mesa(tmp_path):
     # Its memory is the sweep's floor beside the workers': Mesa (~145 MB a process) lives in the workers only.
     code = ("import sys, json; from model import sweep; "
@@ -130,6 +135,7 @@ def test_the_coordinating_process_never_imports_mesa(tmp_path):
     assert r.stdout.split() == ["12", "False", "False"]
 
 
+@pytest.mark.slow
 def test_changed_spec_refused_unless_force_and_extension_keeps_runs(tmp_path):
     out = sweep.run_sweep(SMALL, tmp_path / "x", executor="serial", quiet=True)
     first = sweep.load(out)["outcomes"].set_index(["point_key", "replication"])["seconds"]
@@ -164,6 +170,7 @@ def test_bad_sweep_specs(edit, needle):
         sweep.load_spec(spec)
 
 
+@pytest.mark.subprocess
 def test_bad_sweep_file_from_cli_exit_2_nothing_written(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(sweep.to_toml(SMALL).replace('design = "factorial"', 'design = "grid"'))
@@ -186,6 +193,7 @@ def test_designs(kind, samples):
     assert t["sides.defender.strength"].dtype.kind == "i"
 
 
+@pytest.mark.slow
 def test_load_series_and_sensitivity(tmp_path):
     spec = {"sweep": {"name": "m", "scenario": "panjshir-2021", "design": "morris", "samples": 3, "seed": 3,
                       "replications": 2, "series": True},
