@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import json
 import os
-import shutil
+import signal
 import sys
 from pathlib import Path
 
 from . import scenario as scn
-from .engine import default_runs_dir
+from .engine import OutputDir, OutputError, default_runs_dir, write_atomic_text
 
 
 class UsageError(Exception):
@@ -54,21 +55,12 @@ def parse_sets(items: list[str]) -> dict:
     return out
 
 
-def prepare_out(out: str | None, default_name: str, force: bool) -> tuple[Path, bool]:
-    """The output directory: refuse one that exists and is not empty unless --force. Returns (path, created)."""
-    path = Path(out) if out else default_runs_dir() / default_name
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--out {path}: exists and is not a directory")
-    if path.exists() and any(path.iterdir()):
-        if not force:
-            raise UsageError(f"--out {path}: directory exists and is not empty (use --force to replace it)")
-        shutil.rmtree(path)
-    created = not path.exists()
-    return path, created
-
-
 def stamp() -> str:
     return dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def out_path(out: str | None, default_name: str) -> Path:
+    return Path(out) if out else default_runs_dir() / default_name
 
 
 def cmd_run(args) -> int:
@@ -77,38 +69,42 @@ def cmd_run(args) -> int:
 
     model = ValleyModel(args.scenario, variant=args.variant, overrides=overrides, rng=args.seed)  # validates
     name = model.spec["scenario"]["name"]
-    out, created = prepare_out(args.out, f"{name}-{args.variant or 'base'}-seed{args.seed}-{stamp()}", args.force)
-    outcome = model.run()
-    outcome["seed"] = args.seed
-    outcome["overrides"] = overrides
-    from .engine import write_atomic_text
-
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic_text(json.dumps(outcome, indent=2, default=str) + "\n", out / "outcome.json")
-    write_atomic_text(model.daily().to_csv(index=False), out / "daily.csv")
+    target = OutputDir(out_path(args.out, f"{name}-{args.variant or 'base'}-seed{args.seed}-{stamp()}"), "run")
+    target.claim(force=args.force)  # before the run: an unusable --out fails at once
+    try:
+        outcome = model.run()
+        outcome["seed"] = args.seed
+        outcome["overrides"] = overrides
+        write_atomic_text(json.dumps(outcome, indent=2, default=str) + "\n", target.path / "outcome.json")
+        write_atomic_text(model.daily().to_csv(index=False), target.path / "daily.csv")
+    except BaseException:
+        target.abort()
+        raise
+    target.close()
     width = max(len(k) for k in outcome)
     for k, v in outcome.items():
         print(f"{k:<{width}}  {v}")
-    print(f"\nwrote {out / 'outcome.json'} and {out / 'daily.csv'}")
+    print(f"\nwrote {target.path / 'outcome.json'} and {target.path / 'daily.csv'}")
     return 0
 
 
 def cmd_compare(args) -> int:
     from .compare import format_table, run_compare
 
+    overrides = parse_sets(args.set)
     path = scn.resolve_path(args.scenario)
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
-    spec = scn.load(path)
-    scn.check_variants(path, variants)  # a bad scenario or variant fails here, before any directory exists
-    name = spec["scenario"]["name"]
-    out, created = prepare_out(args.out, f"{name}-{stamp()}", args.force)
+    variants = None
+    if args.variants is not None:
+        variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+        if not variants:
+            raise UsageError(f"--variants {args.variants!r}: names no variant (e.g. --variants none,air)")
+    spec = scn.load(path, None, overrides)
+    scn.check_variants(path, variants, overrides)  # a bad scenario or variant fails before any directory exists
+    out = out_path(args.out, f"{spec['scenario']['name']}-{stamp()}")
     try:
-        result = run_compare(str(path), variants, args.replications, args.seed, args.jobs, out, quiet=args.quiet)
+        result = run_compare(str(path), variants, args.replications, args.seed, args.jobs, out, quiet=args.quiet,
+                             force=args.force, overrides=overrides)
     except KeyboardInterrupt:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        else:
-            shutil.rmtree(out / ".parts", ignore_errors=True)
         print("\ninterrupted: nothing written", file=sys.stderr)
         return 130
     print()
@@ -139,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a value by dotted key, e.g. --set sides.defender.strength=4000 (repeatable)")
     r.add_argument("--out", help="output directory (default runs/<scenario>-<variant>-seed<N>-<time>)")
-    r.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    r.add_argument("--force", action="store_true", help="replace the outputs of an earlier run in --out")
     r.set_defaults(fn=cmd_run)
 
     c = sub.add_parser("compare", help="every variant, replicated: P(hold to winter), collapse dates, report",
@@ -152,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=_seed, default=2021, help="master seed (default 2021)")
     c.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
                    help="worker processes (default: all cores)")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a value for every variant, e.g. --set sides.defender.strength=4000 (repeatable)")
     c.add_argument("--out", help="output directory (default runs/<scenario>-<time>)")
-    c.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    c.add_argument("--force", action="store_true", help="replace the outputs of an earlier compare in --out")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(fn=cmd_compare)
 
@@ -163,17 +161,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (kill, a batch scheduler) stops the command as Ctrl-C does
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:  # the command itself, not a call from Python (a notebook keeps its own handlers)
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.fn(args)
-    except (scn.ScenarioError, UsageError) as exc:
+    except (scn.ScenarioError, UsageError, OutputError) as exc:
         print(f"redoubt {args.command}: error: {exc}", file=sys.stderr)  # one line, nothing written
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = f" writing {exc.filename}" if exc.filename else ""
+            print(f"redoubt {args.command}: error: no space left on the device{where}; nothing was presented "
+                  "as complete (free space and run the same command again)", file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":

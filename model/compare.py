@@ -8,6 +8,7 @@ the weather draw or the first engagements.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import sys
@@ -20,6 +21,7 @@ import pandas as pd
 
 from . import scenario as scn
 from .engine import (
+    OutputDir,
     Progress,
     RunSpec,
     derive_seed,
@@ -34,36 +36,53 @@ from .provenance import git_revision, versions
 from .stats import kaplan_meier, p_hold
 
 
-def plan(scenario: str, variants: list[str], replications: int, seed: int) -> list[RunSpec]:
+def plan(scenario: str, variants: list[str], replications: int, seed: int,
+         overrides: dict | None = None) -> list[RunSpec]:
     specs = []
     for vi, variant in enumerate(variants):
         for r in range(replications):
             specs.append(RunSpec(run_id=vi * replications + r, point=vi, replication=r,
                                  seed=derive_seed(seed, 0, r),  # common random numbers across variants
-                                 scenario=scenario, variant=variant, series=True))
+                                 scenario=scenario, variant=variant, overrides=dict(overrides or {}),
+                                 series=True))
     return specs
 
 
 def run_compare(scenario: str, variants: list[str] | None, replications: int, seed: int, jobs: int,
-                out: Path, quiet: bool = False, executor: str = "processes") -> dict:
-    """Run the comparison into `out` (which must be new or empty). Returns the summary and paths."""
+                out: Path, quiet: bool = False, executor: str = "processes", force: bool = False,
+                overrides: dict | None = None) -> dict:
+    """Run the comparison into `out` (new or empty; with force, one an earlier compare wrote). Returns the
+    summary and paths. Interrupted or failed, it takes back everything it wrote."""
     t0 = time.time()
     path = scn.resolve_path(scenario)
-    spec0 = scn.load(path)  # validates before anything is written
-    variants = scn.check_variants(path, variants)
-    specs = plan(str(path), variants, replications, seed)
-    out.mkdir(parents=True, exist_ok=True)
+    overrides = dict(overrides or {})
+    spec0 = scn.load(path, None, overrides)  # validates before anything is written
+    variants = scn.check_variants(path, variants, overrides)
+    specs = plan(str(path), variants, replications, seed, overrides)
+    target = OutputDir(out, "compare").claim(force=force)
+    try:
+        result = _compare_into(target.path, path, spec0, variants, specs, replications, seed, jobs, quiet,
+                               executor, t0)
+    except BaseException:
+        target.abort()
+        raise
+    target.close()
+    return result
+
+
+def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], specs: list[RunSpec],
+                  replications: int, seed: int, jobs: int, quiet: bool, executor: str, t0: float) -> dict:
     parts = out / ".parts"
     series: dict[str, list] = defaultdict(list)
     progress = Progress(len(specs), quiet)
-    ex = make_executor(executor, jobs)
     try:
-        run_specs(specs, parts, ex, progress=progress,
+        run_specs(specs, parts, make_executor(executor, jobs), progress=progress,
                   on_series=lambda items: [series[s.variant].append((s.replication, ser)) for s, ser in items])
     finally:
-        ex.close()
         progress.close()
     table = read_parts(parts).sort_by("run_id")
+    if table.num_rows != len(specs):
+        raise RuntimeError(f"{parts}: {table.num_rows} results for {len(specs)} runs")
     write_atomic_parquet(table, out / "runs.parquet")
     runs = table.to_pandas()
     summary = summarise(runs, variants)
@@ -84,8 +103,9 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
                                                             for v in variants},
             "replications": replications, "master_seed": seed, "jobs": jobs, "versions": versions(),
             "git": git_revision(), "command": " ".join(sys.argv), "seconds": round(time.time() - t0, 1),
-            "created": dt.datetime.now().isoformat(timespec="seconds"), "start_date": start.isoformat()}
-    write_atomic_text(report_md(summary, meta, figures), out / "report.md")
+            "created": dt.datetime.now().isoformat(timespec="seconds"), "start_date": start.isoformat(),
+            "overrides": specs[0].overrides if specs else {}}
+    write_atomic_text(report_md(summary, meta, figures), out / "report.md")  # the last file: the run is complete
     shutil.rmtree(parts, ignore_errors=True)
     return {"summary": summary, "out": out, "meta": meta}
 
@@ -226,6 +246,10 @@ def _save(fig, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _overrides_text(overrides: dict) -> str:
+    return f"`{json.dumps(overrides, sort_keys=True)}`" if overrides else "none"
+
+
 def report_md(summary: pd.DataFrame, meta: dict, figures: dict) -> str:
     desc = "\n".join(f"- **{v}**: {d or '(no description)'}" for v, d in meta["variant_descriptions"].items())
     vers = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
@@ -252,7 +276,7 @@ are over the runs that fell; causes are shares of those runs.
 Per-run outcomes: `runs.parquet`; the table above as numbers: `summary.csv`.
 
 ## Provenance
-- Scenario file: `{meta['scenario']}`
+- Scenario file: `{meta['scenario']}`; overrides: {_overrides_text(meta['overrides'])}
 - Master seed: {meta['master_seed']}; run seeds from numpy `SeedSequence(master, spawn_key=(0, replication))`,
   the same for every variant (common random numbers); each run's seed is in `runs.parquet`.
 - Command: `{meta['command']}` ({meta['jobs']} jobs, {meta['seconds']} s)

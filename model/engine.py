@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -125,34 +127,260 @@ def rows_to_table(rows: list[dict], schema: pa.Schema = TABLE_SCHEMA) -> pa.Tabl
     return pa.Table.from_pydict(cols, schema=schema)
 
 
-def write_atomic_parquet(table: pa.Table, path: Path) -> None:
-    """Write to a hidden temp name (ignored by dataset discovery), then rename into place."""
+def _atomic(write, path: Path) -> None:
+    """Write through a hidden temp name of this process's own (ignored by dataset discovery), then
+    rename into place: a reader never sees a half-written file. A failed write leaves no temp behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic_parquet(table: pa.Table, path: Path) -> None:
+    _atomic(lambda tmp: pq.write_table(table, tmp), path)
 
 
 def write_atomic_text(text: str, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    _atomic(lambda tmp: tmp.write_text(text), path)
+
+
+def warn(message: str) -> None:
+    """One line on stderr, for what a user should know but that does not stop the work."""
+    print(f"redoubt: warning: {message}", file=sys.stderr)
+
+
+def readable_parts(parts_dir: Path) -> list[Path]:
+    """The part files of a directory whose Parquet footer reads; an unreadable one (truncated, garbled,
+    empty) is named in a warning and skipped."""
+    good = []
+    for f in sorted(parts_dir.glob("part-*.parquet")) if parts_dir.exists() else []:
+        try:
+            pq.ParquetFile(f).metadata  # noqa: B018 - reading the footer is the check
+        except Exception as exc:  # noqa: BLE001 - any failure to read means the same: skip it
+            warn(f"{f}: unreadable part skipped ({type(exc).__name__}: {exc})")
+            continue
+        good.append(f)
+    return good
 
 
 def read_parts(parts_dir: Path, columns: list[str] | None = None) -> pa.Table:
-    """Every outcome row written so far (or only the given columns)."""
-    files = sorted(parts_dir.glob("part-*.parquet")) if parts_dir.exists() else []
+    """Every outcome row written so far (or only the given columns); unreadable parts are skipped with
+    a warning naming them."""
+    files = readable_parts(parts_dir)
     if not files:
         empty = TABLE_SCHEMA.empty_table()
         return empty.select(columns) if columns else empty
     return pads.dataset([str(f) for f in files], schema=TABLE_SCHEMA, format="parquet").to_table(columns=columns)
 
 
-def done_keys(parts_dir: Path) -> set[tuple[int, int]]:
-    """(point_key, replication) of every run that has a row already. Reads those two columns only, so
-    resuming a sweep of hundreds of thousands of runs does not load their tables (and tracebacks)."""
-    t = read_parts(parts_dir, ["point_key", "replication"])
-    return set(zip(t.column("point_key").to_pylist(), t.column("replication").to_pylist()))
+def committed_keys(parts_dir: Path, series_dir: Path | None = None) -> set[tuple[int, int]]:
+    """(point_key, replication) of every run whose results are all on disk and readable.
+
+    A chunk's series part is written before its outcome part, so the outcome part is the commit
+    record. An outcome part that cannot be read, or whose series part (when series are kept) is missing
+    or unreadable, does not count: it is moved aside (renamed `.corrupt-...`, so nothing is deleted) with
+    a warning, and its runs run again. Reads two columns per part: cheap at any size."""
+    keys: set[tuple[int, int]] = set()
+    for f in sorted(parts_dir.glob("part-*.parquet")) if parts_dir.exists() else []:
+        problem = None
+        try:
+            t = pq.read_table(f, columns=["point_key", "replication"])
+        except Exception as exc:  # noqa: BLE001
+            problem = f"unreadable ({type(exc).__name__}: {exc})"
+        if problem is None and series_dir is not None:
+            s = series_dir / f.name
+            try:
+                pq.ParquetFile(s).metadata  # noqa: B018
+            except FileNotFoundError:
+                problem = f"its series part {s} is missing"
+            except Exception as exc:  # noqa: BLE001
+                problem = f"its series part {s} is unreadable ({type(exc).__name__})"
+        if problem:
+            warn(f"{f}: {problem}; its runs will run again")
+            for g in (f, series_dir / f.name if series_dir is not None else None):
+                if g is not None and g.exists():
+                    os.replace(g, g.with_name(f".corrupt-{g.name}"))
+            continue
+        keys.update(zip(t.column("point_key").to_pylist(), t.column("replication").to_pylist()))
+    if series_dir is not None and series_dir.exists():  # series of a chunk that never committed
+        for s in sorted(series_dir.glob("part-*.parquet")):
+            if not (parts_dir / s.name).exists():
+                s.unlink()
+    return keys
+
+
+def series_table(items: list[tuple[RunSpec, dict]]) -> pa.Table:
+    """Per-day series of several runs in long format, keyed by (point_key, replication)."""
+    cols: dict[str, list] = {"point_key": [np.zeros(0, np.int64)], "replication": [np.zeros(0, np.int64)]}
+    for spec, series in items:
+        n = len(series["day"])
+        cols["point_key"].append(np.full(n, spec.key[0], np.int64))
+        cols["replication"].append(np.full(n, spec.replication, np.int64))
+        for k, v in series.items():
+            cols.setdefault(k, []).append(np.asarray(v))
+    return pa.table({k: np.concatenate(v) for k, v in cols.items()})
+
+
+# ---------------------------------------------------------------- output directories ---------------------
+class DirectoryLock:
+    """One writer per output directory: an exclusive flock on `<dir>/.lock`, released by the OS when the
+    process ends in any way (SIGKILL included), so a lock is never stale. A second writer is refused at
+    once with the holder's PID."""
+
+    NAME = ".lock"
+
+    def __init__(self, directory: Path):
+        self.path = Path(directory) / self.NAME
+        self.fd: int | None = None
+
+    def acquire(self) -> DirectoryLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise InUse(self.path.parent, holder) from None
+            try:  # the file may have been removed and re-created by the last holder: lock the live one
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return self
+
+    def release(self, remove: bool = False) -> None:
+        if self.fd is None:
+            return
+        if remove:
+            self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+        self.fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class OutputError(Exception):
+    """An output directory that cannot be used: one line for the user, exit code 2, nothing written."""
+
+
+class InUse(OutputError):
+    """Another redoubt process writes into this directory."""
+
+    def __init__(self, directory: Path, pid: str):
+        self.directory, self.pid = directory, pid
+        super().__init__(f"{directory} is in use by another redoubt process (PID {pid}); wait for it to "
+                         "finish, or choose another output directory")
+
+
+# What each command writes into its output directory: --force replaces these and nothing else.
+OUTPUTS = {
+    "run": ("outcome.json", "daily.csv"),
+    "compare": ("runs.parquet", "summary.csv", "survival.png", "stocks.png", "forces.png", "report.md", ".parts"),
+    "sweep": ("manifest.json", "design.parquet", "outcomes", "series"),
+}
+MARK = ".redoubt"  # names the command that made a directory: --force only ever touches such directories
+
+
+class OutputDir:
+    """An output directory owned by this process while it writes (see `DirectoryLock`).
+
+    `claim()` creates it or checks it under the lock: a directory must be new or empty, unless `force`
+    (it must then be one redoubt made for the same command: only that command's files are replaced, a
+    user's other files stay) or `resume` (a directory of the same command, kept as it is, e.g. a sweep).
+    `abort()` takes back everything this process wrote, so "nothing written" is true after Ctrl-C."""
+
+    def __init__(self, path: Path, kind: str):
+        self.path, self.kind = Path(path), kind
+        self.lock = DirectoryLock(self.path)
+        self.created = False
+
+    def _ours(self) -> bool:
+        mark = self.path / MARK
+        if mark.is_file():
+            return mark.read_text().strip() == self.kind
+        return self.kind == "sweep" and (self.path / "manifest.json").is_file()  # sweeps made before marks
+
+    def contents(self) -> list[Path]:
+        return sorted(p for p in self.path.iterdir() if p.name not in (DirectoryLock.NAME, MARK))
+
+    def claim(self, force: bool = False, resume: bool = False) -> OutputDir:
+        path = self.path
+        if force and path.resolve() in (Path.cwd().resolve(), Path.home().resolve(), Path("/")):
+            raise OutputError(f"--out {path}: --force is refused for the current, home or root directory")
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"--out {path}: exists and is not a directory")
+        self.created = not path.exists()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            self.lock.acquire()
+        except InUse:
+            raise
+        except OSError as exc:
+            raise OutputError(f"--out {path}: cannot write there ({exc.strerror or exc})") from None
+        try:
+            existing = self.contents()
+            if existing and not (resume and self._ours()):
+                if not force:
+                    raise OutputError(f"--out {path}: directory exists and is not empty (use --force to "
+                                      "replace redoubt's outputs in it, or choose another directory)")
+                if not self._ours():
+                    raise OutputError(f"--out {path}: --force replaces only an output directory of "
+                                      f"'redoubt {self.kind}', and this one is not")
+                self.remove_outputs()
+            if not (path / MARK).exists():
+                write_atomic_text(self.kind + "\n", path / MARK)
+        except BaseException:  # refused: touch nothing that was there
+            if self.created:
+                import shutil
+
+                shutil.rmtree(path, ignore_errors=True)
+            self.lock.release(remove=True)
+            raise
+        return self
+
+    def remove_outputs(self) -> None:
+        """This command's files (and redoubt's hidden temp and aside files) in the directory."""
+        import shutil
+
+        for name in OUTPUTS[self.kind]:
+            p = self.path / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+        for p in self.path.glob(".*.tmp*"):
+            p.unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        """Take back what this process wrote: the whole directory if it made it, else its outputs."""
+        import shutil
+
+        if self.created:
+            shutil.rmtree(self.path, ignore_errors=True)
+        else:
+            self.remove_outputs()
+            (self.path / MARK).unlink(missing_ok=True)
+        self.lock.release(remove=True)
+
+    def close(self) -> None:
+        self.lock.release(remove=True)
 
 
 # ---------------------------------------------------------------- progress -------------------------------
@@ -189,8 +417,21 @@ class SerialExecutor:
         for chunk in chunks:
             yield chunk, fn(chunk)
 
-    def close(self):
+    def close(self, kill: bool = False):
         pass
+
+
+def _worker_init(parent_pid: int) -> None:
+    """In each local worker: Ctrl-C is the parent's to handle (a worker prints nothing), and the worker
+    dies with its parent however the parent ends (SIGKILL included), never left running as an orphan."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 class ProcessExecutor:
@@ -199,7 +440,11 @@ class ProcessExecutor:
 
     def __init__(self, workers: int):
         self.workers = max(1, int(workers))
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_worker_init,
+                                   initargs=(os.getpid(),))
 
     def map_unordered(self, fn: Callable, chunks: Iterable):
         from concurrent.futures.process import BrokenProcessPool
@@ -230,10 +475,15 @@ class ProcessExecutor:
                     del in_flight[fut]
                     pending.append(chunk)
                 self.pool.shutdown(wait=False, cancel_futures=True)
-                self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+                self.pool = self._new_pool()
 
-    def close(self):
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, kill: bool = False):
+        """Shut the pool down; kill=True (on Ctrl-C, SIGTERM or an error) stops the workers at once
+        instead of waiting for the chunks they are running."""
+        if kill:
+            for proc in list((self.pool._processes or {}).values()):
+                proc.kill()
+        self.pool.shutdown(wait=not kill, cancel_futures=True)
 
 
 class DaskExecutor:
@@ -275,7 +525,7 @@ class DaskExecutor:
                 futs[g.key] = nxt
                 ac.add(g)
 
-    def close(self):
+    def close(self, kill: bool = False):
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
@@ -300,12 +550,17 @@ def chunked(specs: list[RunSpec], workers: int, target_chunks_per_worker: int = 
     return [specs[i:i + size] for i in range(0, len(specs), size)]
 
 
-def run_specs(specs: list[RunSpec], parts_dir: Path, executor, *, progress=None,
-              on_series: Callable | None = None, model_cls=None) -> None:
-    """Run every spec whose run_id has no row in parts_dir yet; each finished chunk becomes one part."""
+def run_specs(specs: list[RunSpec], parts_dir: Path, executor, *, series_dir: Path | None = None,
+              progress=None, on_series: Callable | None = None, model_cls=None) -> None:
+    """Run every spec that has no committed result yet; each finished chunk becomes one part.
+
+    With `series_dir`, a chunk's daily series are written there first and its outcome part last, under the
+    same name: a run counts as done only when both are on disk (see `committed_keys`). `on_series` gets
+    (spec, series) of every run with series, once per chunk. The executor is closed here; on an error or
+    an interrupt its workers are stopped at once."""
     from functools import partial
 
-    done = done_keys(parts_dir)
+    done = committed_keys(parts_dir, series_dir)
     todo, seen, already = [], set(), 0
     for s in specs:  # a design may repeat a point (Morris): run each (point, replication) once
         if s.key in seen:
@@ -318,12 +573,21 @@ def run_specs(specs: list[RunSpec], parts_dir: Path, executor, *, progress=None,
     if progress is not None:
         progress.update_done(already, 0)
     fn = execute_chunk if model_cls is None else partial(execute_chunk, model_cls=model_cls)
-    for chunk, results in executor.map_unordered(fn, chunked(todo, executor.workers)):
-        rows = [r for r, _ in results]
-        # named by its first run, which had no row before: never overwrites another part
-        pk, rep = chunk[0].key
-        write_atomic_parquet(rows_to_table(rows), parts_dir / f"part-{pk:020d}-{rep:06d}.parquet")
-        if on_series is not None:  # once per chunk: (spec, series) of every run that has series
-            on_series([(spec, series) for spec, (_, series) in zip(chunk, results) if series is not None])
-        if progress is not None:
-            progress.update_done(len(rows), sum(r["status"] == "failed" for r in rows))
+    try:
+        for chunk, results in executor.map_unordered(fn, chunked(todo, executor.workers)):
+            rows = [r for r, _ in results]
+            with_series = [(spec, series) for spec, (_, series) in zip(chunk, results) if series is not None]
+            # named by its first run, which had no result before: never overwrites another part
+            pk, rep = chunk[0].key
+            name = f"part-{pk:020d}-{rep:06d}.parquet"
+            if series_dir is not None:  # even if empty (all runs failed): its presence is part of the commit
+                write_atomic_parquet(series_table(with_series), series_dir / name)
+            write_atomic_parquet(rows_to_table(rows), parts_dir / name)  # the commit record, last
+            if on_series is not None:
+                on_series(with_series)
+            if progress is not None:
+                progress.update_done(len(rows), sum(r["status"] == "failed" for r in rows))
+    except BaseException:
+        executor.close(kill=True)
+        raise
+    executor.close()

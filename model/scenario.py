@@ -334,12 +334,12 @@ def variant_names(scenario: str | Path | dict = DEFAULT_SCENARIO) -> list[str]:
     return list((raw.get("variants") or {}).keys())
 
 
-def check_variants(scenario: str | Path, variants: list[str] | None) -> list[str]:
+def check_variants(scenario: str | Path, variants: list[str] | None, overrides: dict | None = None) -> list[str]:
     """The variants to run (default: all of the scenario's, or "base" if it has none), each checked by
-    loading it: an unknown or invalid variant raises ScenarioError."""
+    loading it (with the overrides): an unknown or invalid variant raises ScenarioError."""
     variants = variants or variant_names(scenario) or ["base"]
     for v in variants:
-        load(scenario, v)
+        load(scenario, v, overrides)
     return variants
 
 

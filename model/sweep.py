@@ -29,7 +29,6 @@ import hashlib
 import itertools
 import json
 import math
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -41,12 +40,14 @@ import pyarrow.parquet as pq
 
 from . import scenario as scn
 from .engine import (
+    OutputDir,
     Progress,
     RunSpec,
     default_runs_dir,
     derive_seed,
     make_executor,
     read_parts,
+    readable_parts,
     run_specs,
     write_atomic_parquet,
     write_atomic_text,
@@ -231,36 +232,71 @@ def _plain(v):
 
 
 # ---------------------------------------------------------------- running --------------------------------
+FORMAT = 2  # the directory layout: 2 = series/part-*.parquet beside outcomes/part-*.parquet, by point key
+
+
 def run_sweep(source, out: str | Path | None = None, *, executor: str = "processes", workers: int = 2,
               scheduler: str | None = None, force: bool = False, quiet: bool = False, model_cls=None) -> Path:
     """Run (or resume, or extend) a sweep; returns its directory. From Jupyter, pass a spec dict and, if
-    you like, a model class defined in the notebook (use executor='dask' or 'serial' for that)."""
+    you like, a model class defined in the notebook (use executor='dask' or 'serial' for that).
+
+    One writer at a time: a second sweep into the same directory is refused (`engine.InUse`)."""
     spec = load_spec(source)
     if model_cls is not None and model_cls.__module__ == "__main__" and executor == "processes":
         raise ValueError("a model class defined in a notebook or script cannot be sent to local process "
                          "workers; use executor='dask' (or 'serial')")
     out = Path(out) if out else default_runs_dir() / spec["name"]
     table = design(spec)
-    manifest_path = out / "manifest.json"
+    specs = plan(spec, table)
+    ex = make_executor(executor, workers, scheduler)  # connects first: a bad scheduler writes nothing
+    try:
+        target = OutputDir(out, "sweep")
+        target.claim(resume=True)
+        try:
+            _prepare(target, spec, force)
+            _run_into(out, spec, table, specs, ex, quiet, model_cls)
+        finally:
+            target.close()
+    except BaseException:
+        ex.close(kill=True)
+        raise
+    return out
+
+
+def _read_manifest(out: Path) -> dict:
+    path = out / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ScenarioError(path, "(file)", f"not a readable sweep manifest ({exc}); move it aside to start "
+                            "the sweep again") from None
+    if not isinstance(manifest, dict) or "design" not in manifest:
+        raise ScenarioError(path, "(file)", "not a sweep manifest")
+    return manifest
+
+
+def _prepare(target, spec: dict, force: bool) -> None:
+    """Decide what an existing directory means: the same sweep (resume or extend), or another one."""
+    out = target.path
+    if not (out / "manifest.json").exists():
+        return
+    old = _read_manifest(out)
+    if old.get("identity") == identity_hash(spec) and old.get("format") == FORMAT:
+        return
+    if not force:
+        why = ("was written by an older redoubt (another layout)" if old.get("format") != FORMAT else
+               "holds a sweep with a different spec (scenario, variant, design, seed or factors changed)")
+        raise ScenarioError(spec["_source"], "sweep", f"{out} {why}; use --force to start it again, or "
+                            "another name")
+    target.remove_outputs()
+
+
+def _run_into(out: Path, spec: dict, table: pd.DataFrame, specs: list[RunSpec], ex, quiet: bool, model_cls) -> None:
     now = dt.datetime.now().isoformat(timespec="seconds")
-    started = now
-    if manifest_path.exists():
-        old = json.loads(manifest_path.read_text())
-        if old.get("identity") != identity_hash(spec):
-            if not force:
-                raise ScenarioError(spec["_source"], "sweep", f"{out} holds a sweep with a different spec "
-                                    "(scenario, variant, design, seed or factors changed); use --force to "
-                                    "start it again, or another name")
-            shutil.rmtree(out)
-        else:
-            started = old.get("started", now)
-    elif out.exists() and any(out.iterdir()):
-        if not force:
-            raise ScenarioError(spec["_source"], "sweep", f"{out} exists, is not empty and holds no sweep; "
-                                "use --force to replace it")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = {"name": spec["name"], "spec": {k: v for k, v in spec.items() if not k.startswith("_")},
+    manifest_path = out / "manifest.json"
+    started = _read_manifest(out).get("started", now) if manifest_path.exists() else now
+    manifest = {"name": spec["name"], "format": FORMAT,
+                "spec": {k: v for k, v in spec.items() if not k.startswith("_")},
                 "spec_file": spec["_source"], "spec_hash": spec_hash(spec), "identity": identity_hash(spec),
                 "design": {"kind": spec["design"], "points": len(table), "factors": list(spec["factors"]),
                            "replications": spec["replications"], "runs": len(table) * spec["replications"]},
@@ -268,40 +304,17 @@ def run_sweep(source, out: str | Path | None = None, *, executor: str = "process
                 "seeds": "numpy SeedSequence(master_seed, spawn_key=(point_key, replication))",
                 "versions": versions(), "python": sys.version, "git": git_revision(), "started": started,
                 "updated": now, "command": " ".join(sys.argv)}
-    write_atomic_text(json.dumps(manifest, indent=2, default=str), manifest_path)
     write_atomic_parquet(pa.Table.from_pandas(table, preserve_index=False), out / "design.parquet")
-    specs = plan(spec, table)
+    write_atomic_text(json.dumps(manifest, indent=2, default=str), manifest_path)
     n_unique = len({s.key for s in specs})
     progress = Progress(n_unique, quiet, desc=spec["name"])
-    ex = make_executor(executor, workers, scheduler)
-    series_dir = out / "series"
     try:
         run_specs(specs, out / "outcomes", ex, progress=progress, model_cls=model_cls,
-                  on_series=(lambda items: _write_series(series_dir, items)) if spec["series"] else None)
+                  series_dir=out / "series" if spec["series"] else None)
     finally:
-        ex.close()
         progress.close()
     manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
     write_atomic_text(json.dumps(manifest, indent=2, default=str), manifest_path)
-    return out
-
-
-def _write_series(series_dir: Path, items: list[tuple[RunSpec, dict]]) -> None:
-    """One Parquet file per chunk and design point, under series/point=N/ (a hive-partitioned dataset)."""
-    by_point: dict[int, list] = {}
-    for spec, series in items:
-        by_point.setdefault(spec.point, []).append((spec, series))
-    for point, runs in sorted(by_point.items()):
-        cols: dict[str, list] = {"point_key": [], "replication": []}
-        for spec, series in runs:
-            n = len(series["day"])
-            cols["point_key"].append(np.full(n, spec.key[0], np.int64))
-            cols["replication"].append(np.full(n, spec.replication, np.int64))
-            for k, v in series.items():
-                cols.setdefault(k, []).append(np.asarray(v))
-        first = runs[0][0]
-        part = series_dir / f"point={point}" / f"part-{first.key[0]:020d}-{first.replication:06d}.parquet"
-        write_atomic_parquet(pa.table({k: np.concatenate(v) for k, v in cols.items()}), part)
 
 
 # ---------------------------------------------------------------- loading --------------------------------
@@ -318,10 +331,25 @@ def load(out: str | Path, series: bool = True) -> dict:
     data = {"outcomes": outcomes, "design": table, "points": _points(table, outcomes), "series": None,
             "manifest": manifest}
     if series and (out / "series").exists():
-        import pyarrow.dataset as pads
-
-        data["series"] = pads.dataset(out / "series", format="parquet", partitioning="hive").to_table().to_pandas()
+        data["series"] = _series(out, manifest, table)
     return data
+
+
+def _series(out: Path, manifest: dict, table: pd.DataFrame) -> pd.DataFrame:
+    """Daily series of the runs of the design as it stands, joined to their points by point key (never by
+    row number: extending or shrinking a sweep keeps every run with its own factor values)."""
+    import pyarrow.dataset as pads
+
+    files = readable_parts(out / "series")
+    if not files:
+        return pd.DataFrame(columns=["point", "point_key", "replication"])
+    s = pads.dataset([str(f) for f in files], format="parquet").to_table().to_pandas()
+    s = s[s["replication"] < manifest["design"]["replications"]]
+    keyed = table.drop_duplicates("point_key")[["point", "point_key"]]
+    s = s.merge(keyed, on="point_key", how="inner")
+    first = ["point", "point_key", "replication"]
+    cols = first + [c for c in s.columns if c not in first]
+    return s[cols].sort_values(["point", "replication", "day"]).reset_index(drop=True)
 
 
 def points(out: str | Path) -> pd.DataFrame:
@@ -336,8 +364,15 @@ def _manifest_and_points(out: Path) -> tuple[dict, pd.DataFrame]:
 
 
 def _manifest_and_design(out: Path):
-    manifest = json.loads((out / "manifest.json").read_text())
-    return manifest, pq.read_table(out / "design.parquet").to_pandas()
+    if not (out / "manifest.json").exists():
+        raise ScenarioError(out, "(directory)", "holds no sweep (no manifest.json)")
+    manifest = _read_manifest(out)
+    try:
+        design_table = pq.read_table(out / "design.parquet").to_pandas()
+    except Exception as exc:  # noqa: BLE001 - any failure to read it means the same to the user
+        raise ScenarioError(out / "design.parquet", "(file)", f"unreadable ({type(exc).__name__}); run the "
+                            "sweep command again to rewrite it") from None
+    return manifest, design_table
 
 
 def _outcomes(out: Path, manifest: dict, table: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:

@@ -54,8 +54,9 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
     table_text = capsys.readouterr().out
     assert "P(hold to winter)" in table_text and "passes" in table_text
     a = tmp_path / "a"
-    assert sorted(p.name for p in a.iterdir()) == ["forces.png", "report.md", "runs.parquet", "stocks.png",
-                                                  "summary.csv", "survival.png"]
+    assert sorted(p.name for p in a.iterdir()) == [".redoubt", "forces.png", "report.md", "runs.parquet",
+                                                  "stocks.png", "summary.csv", "survival.png"]
+    assert (a / ".redoubt").read_text().strip() == "compare"  # what made it; the lock is gone
     summary = pd.read_csv(a / "summary.csv")
     assert COMPARE_COLUMNS <= set(summary.columns) and list(summary["variant"]) == ["none", "passes"]
     assert (summary["p_hold_lo95"] <= summary["p_hold"]).all() and (summary["p_hold"] <= summary["p_hold_hi95"]).all()
@@ -98,14 +99,37 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, needle):
 
 
 @pytest.mark.subprocess
-def test_existing_output_directory_refused_unless_force(tmp_path):
+def test_outputs_never_destroy_a_users_files(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("mine")
+    for extra in ([], ["--force"]):  # a directory redoubt did not make: refused, even with --force
+        r = redoubt("run", "panjshir-2021", "--out", str(mine), *extra)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert sorted(p.name for p in mine.iterdir()) == ["keep.txt"]
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
-    r = redoubt("run", "panjshir-2021", "--out", str(out))
-    assert r.returncode == 2 and "not empty" in r.stderr and (out / "keep.txt").exists()
-    r = redoubt("run", "panjshir-2021", "--set", "fighters_per_agent=50", "--out", str(out), "--force")
-    assert r.returncode == 0 and (out / "outcome.json").exists() and not (out / "keep.txt").exists()
+    fast = ["--set", "fighters_per_agent=50", "--out", str(out)]
+    assert redoubt("run", "panjshir-2021", *fast).returncode == 0
+    (out / "important.txt").write_text("a user's file")
+    (out / "sub").mkdir()
+    (out / "sub" / "data.csv").write_text("1,2")
+    r = redoubt("run", "panjshir-2021", "--seed", "4", *fast)
+    assert r.returncode == 2 and "not empty" in r.stderr
+    r = redoubt("run", "panjshir-2021", "--seed", "4", *fast, "--force")  # replaces redoubt's files only
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "outcome.json").read_text())["seed"] == 4
+    assert (out / "important.txt").exists() and (out / "sub" / "data.csv").exists()
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("out", [".", "/proc/x", "/dev/null/x"])
+def test_unusable_out_one_line_exit_2(tmp_path, out):
+    (tmp_path / "a.txt").write_text("keep")
+    r = subprocess.run([sys.executable, "-m", "model", "run", "panjshir-2021", "--out", out, "--force"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "--out" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
 
 
 @pytest.mark.subprocess
