@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import scenario as scn
-from .engine import OutputDir, OutputError, default_runs_dir, write_atomic_text
+from .engine import OutputDir, UserError, default_runs_dir, write_atomic_text
 
 
 class UsageError(Exception):
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.fn(args)
-    except (scn.ScenarioError, UsageError, OutputError) as exc:
+    except (scn.ScenarioError, UsageError, UserError) as exc:
         print(f"redoubt {args.command}: error: {exc}", file=sys.stderr)  # one line, nothing written
         return 2
     except KeyboardInterrupt:

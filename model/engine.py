@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -276,8 +277,12 @@ class DirectoryLock:
         self.release()
 
 
-class OutputError(Exception):
-    """An output directory that cannot be used: one line for the user, exit code 2, nothing written."""
+class UserError(Exception):
+    """Something the user asked for that cannot be done as asked: one line, exit code 2, nothing written."""
+
+
+class OutputError(UserError):
+    """An output directory that cannot be used."""
 
 
 class InUse(OutputError):
@@ -317,8 +322,11 @@ class OutputDir:
             return mark.read_text().strip() == self.kind
         return self.kind == "sweep" and (self.path / "manifest.json").is_file()  # sweeps made before marks
 
+    TEMP = re.compile(r"^\..+\.\d+\.tmp(\.png)?$")  # a temp file of a writer that died mid-write
+
     def contents(self) -> list[Path]:
-        return sorted(p for p in self.path.iterdir() if p.name not in (DirectoryLock.NAME, MARK))
+        return sorted(p for p in self.path.iterdir()
+                      if p.name not in (DirectoryLock.NAME, MARK) and not self.TEMP.match(p.name))
 
     def claim(self, force: bool = False, resume: bool = False) -> OutputDir:
         path = self.path
@@ -344,6 +352,7 @@ class OutputDir:
                     raise OutputError(f"--out {path}: --force replaces only an output directory of "
                                       f"'redoubt {self.kind}', and this one is not")
                 self.remove_outputs()
+            self.remove_temps()  # we hold the lock: any temp file here is a dead writer's
             if not (path / MARK).exists():
                 write_atomic_text(self.kind + "\n", path / MARK)
         except BaseException:  # refused: touch nothing that was there
@@ -365,8 +374,12 @@ class OutputDir:
                 shutil.rmtree(p)
             elif p.exists():
                 p.unlink()
-        for p in self.path.glob(".*.tmp*"):
-            p.unlink(missing_ok=True)
+        self.remove_temps()
+
+    def remove_temps(self) -> None:
+        for p in self.path.rglob(".*.tmp*"):
+            if self.TEMP.match(p.name):
+                p.unlink(missing_ok=True)
 
     def abort(self) -> None:
         """Take back what this process wrote: the whole directory if it made it, else its outputs."""
@@ -494,10 +507,17 @@ class DaskExecutor:
     def __init__(self, workers: int, scheduler: str | None = None):
         try:
             from dask.distributed import Client, LocalCluster
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise RuntimeError("the dask executor needs the 'dask' extra: pip install 'redoubt-valley[dask]'") from exc
+        except ImportError:  # pragma: no cover - depends on the install
+            raise UserError("the dask executor needs the 'dask' extra: pip install 'redoubt-valley[dask]'") from None
         if scheduler:
-            self.cluster, self.client = None, Client(scheduler)
+            self.cluster = None
+            if not re.fullmatch(r"(tcp|tls|ucx)://[A-Za-z0-9_.\-\[\]:]+:\d{1,5}", scheduler):
+                raise UserError(f"--scheduler {scheduler!r}: expected a Dask scheduler address such as "
+                                "tcp://HOST:8786")
+            try:
+                self.client = Client(scheduler, timeout="15s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise UserError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
         else:
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                         dashboard_address=":0")  # any free port: clusters may run side by side

@@ -48,17 +48,23 @@ class ListOf:
 
 NUM = (int, float)
 
+# Sizes bounded by what a machine can hold (and far above any valley campaign), so that a typo such as
+# strength = 2000000000 is refused at once instead of exhausting memory.
+MAX_FIGHTERS = 1_000_000  # per side, in the valley at once and over all waves
+MAX_GROUPS = 200_000  # agents per side: fighters / fighters_per_agent (about 1 KB each)
+
 SIDE = {
     "name": Field(str, doc="name used in outputs"),
-    "strength": Field(int, 0, min=0, doc="fighters in the valley at the start"),
+    "strength": Field(int, 0, min=0, max=MAX_FIGHTERS, doc="fighters in the valley at the start"),
     "waves": Field(list, [], doc="arrivals as [[day, fighters], ...]"),
-    "committed": Field(int, 0, min=0, doc="if > 0, waves are rescaled to sum to this pool"),
+    "committed": Field(int, 0, min=0, max=MAX_FIGHTERS, doc="if > 0, waves are rescaled to sum to this pool"),
     "arrive_at": Field(int, -1, doc="location id where waves arrive"),
     "reserve": Field(int, -1, doc="location id of the reserve (-1: none)"),
     "reserve_keep": Field(NUM, 0.5, min=0, max=1, doc="share of the reserve never sent away"),
     "deploy": ListOf({"location": Field(int), "share": Field(NUM, min=0, max=1)}),
     "fire": Field(str, "aimed", choices=("aimed", "area")),
-    "lethality": Field(NUM, min=0, doc="aimed: hits per firing fighter per day; area: per target too"),
+    "lethality": Field(NUM, min=0, max=10, doc="aimed: hits per firing fighter per day; area: per target too "
+                                                "(at most 10: beyond any real fire, and the kernel stays finite)"),
     "morale": Field(NUM, 0.8, min=0, max=1),
     "morale_recovery": Field(NUM, 0.02, min=0, max=1),
     "morale_loss_shock": Field(NUM, 2.0, min=0),
@@ -98,9 +104,9 @@ SCHEMA: dict = {
         "name": Field(str),
         "title": Field(str, ""),
         "start_date": Field(dt.date),
-        "horizon_days": Field(int, 200, min=1),
+        "horizon_days": Field(int, 200, min=1, max=3650),
         "fighters_per_agent": Field(int, 10, min=1),
-        "combat_substeps": Field(int, 4, min=1),
+        "combat_substeps": Field(int, 4, min=1, max=1000),
         "combat_dt_days": Field(NUM, 1.0, min=1e-6, doc="days per model step for combat"),
     },
     "switches": {
@@ -309,6 +315,10 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
     variants = raw.pop("variants", {}) or {}
     if not isinstance(variants, dict):
         raise ScenarioError(source, "variants", "must be a table of variant tables")
+    for name, table in variants.items():
+        if not isinstance(table, dict):
+            raise ScenarioError(source, f"variants.{name}", f"must be a table of overrides, e.g. "
+                                f'[variants.{name}] "resupply.air.enabled" = true (got {table!r})')
     validate(raw, source)  # the base must be valid on its own
     if variant not in (None, "", "base"):
         if variant not in variants:
@@ -484,6 +494,7 @@ def _check_relations(spec: dict, source: str) -> None:
         need_loc(f"links.{i}.b", link["b"])
         if link["a"] == link["b"]:
             raise err(f"links.{i}", "a link must join two different locations")
+    _check_connected(spec, err)
     for i, st in enumerate(spec["stores"]):
         need_loc(f"stores.{i}.location", st["location"])
     for side in ("attacker", "defender"):
@@ -510,6 +521,15 @@ def _check_relations(spec: dict, source: str) -> None:
                           f"({spec['scenario']['horizon_days']} days)")
         if s["waves"] and s["arrive_at"] == -1:
             raise err(f"{base}.arrive_at", "a side with waves needs an arrival location")
+        total = s["strength"] + (s["committed"] or sum(w[1] for w in s["waves"]))
+        if total > MAX_FIGHTERS:
+            raise err(f"{base}.waves", f"{total} fighters in all (strength and waves) is more than "
+                      f"{MAX_FIGHTERS}")
+        groups = total / spec["scenario"]["fighters_per_agent"]
+        if groups > MAX_GROUPS:
+            raise err("scenario.fighters_per_agent", f"{total} {side} fighters in groups of "
+                      f"{spec['scenario']['fighters_per_agent']} make {groups:.0f} agents, more than {MAX_GROUPS}: "
+                      f"raise fighters_per_agent to at least {math.ceil(total / MAX_GROUPS)}")
         shares = [st["share"] for st in spec["stores"] if st["side"] == side]
         if sum(shares) > 1 + 1e-6:
             raise err("stores", f"{side} store shares must sum to at most 1 (got {sum(shares):g})")
@@ -531,6 +551,30 @@ def _check_relations(spec: dict, source: str) -> None:
         raise err("resupply.passes.pass_locations", "resupply over the passes needs at least one pass")
     if spec["resupply"]["air"]["enabled"] and not spec["resupply"]["air"]["landing_locations"]:
         raise err("resupply.air.landing_locations", "air resupply needs at least one landing location")
+
+
+def _check_connected(spec: dict, err) -> None:
+    """Every location must be reachable from the mouth (the lowest road km) over links: a place no
+    link reaches would be a valley of its own, held or lost without a fight."""
+    locs = spec["locations"]
+    road = sorted((loc["km"], i) for i, loc in enumerate(locs) if loc["kind"] == "road")
+    mouth = locs[road[0][1]]["id"]
+    nbrs: dict[int, list[int]] = {loc["id"]: [] for loc in locs}
+    for link in spec["links"]:
+        nbrs[link["a"]].append(link["b"])
+        nbrs[link["b"]].append(link["a"])
+    reached, frontier = {mouth}, [mouth]
+    while frontier:
+        a = frontier.pop()
+        for b in nbrs[a]:
+            if b not in reached:
+                reached.add(b)
+                frontier.append(b)
+    cut = [loc["id"] for loc in locs if loc["id"] not in reached]
+    if cut:
+        names = ", ".join(f"{loc['id']} ({loc['name']})" for loc in locs if loc["id"] in cut)
+        raise err("links", f"locations {names} cannot be reached from the mouth (location {mouth}): every "
+                  "location needs links joining it to the rest of the valley")
 
 
 def params_to_overrides(params: dict) -> dict:

@@ -64,14 +64,15 @@ SWEEP_SCHEMA = {
         "scenario": Field(str, doc="scenario file or name"),
         "variant": Field(str, optional=True),
         "design": Field(str, "factorial", choices=DESIGNS),
-        "samples": Field(int, 0, min=0, doc="points for lhs/sobol; N for morris/saltelli"),
-        "replications": Field(int, 1, min=1),
+        "samples": Field(int, 0, min=0, max=1_000_000, doc="points for lhs/sobol; N for morris/saltelli"),
+        "replications": Field(int, 1, min=1, max=100_000),
         "seed": Field(int, 0, min=0, doc="master seed"),
         "series": Field(bool, False, doc="also write per-day series"),
-        "morris_levels": Field(int, 4, min=2),
+        "morris_levels": Field(int, 4, min=2, max=100),
     },
     "factors": None,  # free-form: dotted scenario key -> FACTOR_SCHEMA table
 }
+MAX_RUNS = 5_000_000  # a sweep's planned runs: ~260 B each in the coordinating process
 FACTOR_SCHEMA = {
     "levels": Field(list, optional=True, doc="factorial: the values"),
     "range": Field(list, optional=True, doc="sampled designs: [low, high]"),
@@ -114,13 +115,24 @@ def load_spec(source: str | Path | dict) -> dict:
             if not (isinstance(r, list) and len(r) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
                                                                 for x in r) and r[0] < r[1]):
                 raise err(f"{key}.range", f"the {spec['design']} design needs range = [low, high] with low < high")
-            integer = f.get("integer", all(isinstance(x, int) for x in r))
+            kind = _key_type(name, where)
+            if kind not in (int, scn.NUM):
+                raise err(key, "is not a number, so it cannot be sampled from a range: use a factorial design "
+                          "with levels = [...]")
+            if kind is int and f.get("integer") is False:
+                raise err(f"{key}.integer", "the key takes whole numbers: integer = false would sample fractions "
+                          "that every run refuses")
+            integer = f.get("integer", kind is int or all(isinstance(x, int) for x in r))
             spec["factors"][name] = {"range": [r[0], r[1]], "integer": bool(integer)}
             probe = [r[0], r[1]]
         else:
             lv = f.get("levels")
             if not (isinstance(lv, list) and lv):
                 raise err(f"{key}.levels", "a factorial design needs levels = [a, b, ...] (at least one)")
+            canon = [json.dumps(_canonical(v), sort_keys=True) for v in lv]
+            dup = next((v for v, c in zip(lv, canon) if canon.count(c) > 1), None)
+            if dup is not None:
+                raise err(f"{key}.levels", f"levels must be distinct ({dup!r} appears more than once)")
             spec["factors"][name] = {"levels": lv}
             probe = lv
         for value in probe:  # every level (or both ends of a range) must make a valid scenario
@@ -128,9 +140,39 @@ def load_spec(source: str | Path | dict) -> dict:
                 scn.load(spec["scenario"], spec["variant"], {name: value})
             except ScenarioError as exc:
                 raise err(key, f"value {value!r} is not valid for the scenario: {exc.rule}") from None
+    runs = n_points(spec) * spec["replications"]
+    if runs > MAX_RUNS:
+        raise err("sweep.replications", f"the design plans {runs} runs, more than {MAX_RUNS}: split the sweep "
+                  "or use fewer points or replications")
+    if spec["design"] in ("morris", "saltelli"):
+        try:
+            import SALib  # noqa: F401
+        except ImportError:
+            raise err("sweep.design", f"the {spec['design']} design needs SALib: pip install "
+                      "'redoubt-valley[sensitivity]'") from None
     spec["scenario_sha256"] = hashlib.sha256(Path(base["_source"]).read_bytes()).hexdigest()
     spec["_source"] = where
     return spec
+
+
+def _key_type(name: str, where: str):
+    try:
+        return scn.field_at(scn.SCHEMA, name).type
+    except (KeyError, TypeError):
+        raise ScenarioError(where, f"factors.{name}", "is not a scenario key") from None
+
+
+def _canonical(v):
+    """A level as a point key sees it: 60 and 60.0 are the same point."""
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+def n_points(spec: dict) -> int:
+    """Design points the spec makes, without building the design."""
+    k = len(spec["factors"])
+    if spec["design"] == "factorial":
+        return math.prod(len(f["levels"]) for f in spec["factors"].values())
+    return spec["samples"] * {"lhs": 1, "sobol": 1, "morris": k + 1, "saltelli": k + 2}[spec["design"]]
 
 
 def to_toml(spec: dict) -> str:
@@ -205,8 +247,7 @@ def design(spec: dict) -> pd.DataFrame:
 
 def point_key(values: dict) -> int:
     """A stable 63-bit identity of a design point from its factor values (no Python hash())."""
-    canon = json.dumps({k: (float(v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else v)
-                        for k, v in sorted(values.items())}, sort_keys=True, default=str)
+    canon = json.dumps({k: _canonical(_plain(v)) for k, v in sorted(values.items())}, sort_keys=True, default=str)
     return int.from_bytes(hashlib.sha256(canon.encode()).digest()[:8], "big") >> 1
 
 
