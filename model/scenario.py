@@ -307,8 +307,9 @@ def read_toml(path: Path, what: str = "scenario file") -> dict:
 def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = None,
          overrides: dict | None = None) -> dict:
     """Read, apply a variant and overrides, validate. Returns the resolved scenario dict."""
-    if isinstance(scenario, dict):
-        raw, source = copy.deepcopy(scenario), "<dict>"
+    if isinstance(scenario, dict):  # a raw table, or a spec load() returned (its "_" keys are not input)
+        raw = copy.deepcopy({k: v for k, v in scenario.items() if not str(k).startswith("_")})
+        source = "<dict>"
     else:
         path = resolve_path(scenario)
         raw, source = read_toml(path), str(path)

@@ -1,6 +1,12 @@
 """Bad scenarios fail with one clear message naming the file, the key and the rule."""
 
+import copy
+import os
+import tomllib
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from model.model import ValleyModel
 from model.scenario import ScenarioError, load
@@ -72,3 +78,79 @@ def test_variant_with_bad_value(tmp_path):
     path = edited(tmp_path, '"resupply.air.enabled" = true', '"resupply.air.enabled" = "yes"')
     with pytest.raises(ScenarioError, match=r"\[variant air\].*resupply.air.enabled.*true or false"):
         load(path, variant="air")
+
+
+# ---------------------------------------------------------------- more rules, and malformed input at random
+
+RAW = tomllib.loads(open(BASE).read())
+
+
+def raw_with(edit):
+    raw = copy.deepcopy(RAW)
+    edit(raw)
+    return raw
+
+
+@pytest.mark.parametrize("edit,key,rule", [
+    (lambda r: r["variants"].update(bogus=3), "variants.bogus", "must be a table of overrides"),
+    (lambda r: r["sides"]["defender"].update(strength=2**63), "sides.defender.strength", "must be <= 1000000"),
+    (lambda r: r["sides"]["defender"].update(strength=2_000_000_000), "sides.defender.strength", "must be <="),
+    (lambda r: r["sides"]["attacker"].update(committed=900_000) or r["scenario"].update(fighters_per_agent=1),
+     "scenario.fighters_per_agent", "raise fighters_per_agent to at least"),
+    (lambda r: r["scenario"].update(combat_substeps=10**9), "scenario.combat_substeps", "must be <= 1000"),
+    (lambda r: r["sides"]["attacker"].update(lethality=1e300), "sides.attacker.lethality", "must be <= 10"),
+    (lambda r: r["scenario"].update(horizon_days=10**9), "scenario.horizon_days", "must be <= 3650"),
+    (lambda r: r.update(links=[]), "links", "cannot be reached from the mouth"),
+    (lambda r: r["locations"].append({"id": 99, "name": "Nowhere", "kind": "side", "frontage": 10}),
+     "links", "99 (Nowhere) cannot be reached"),
+    (lambda r: r.update(links=[lk for lk in r["links"] if 9 not in (lk["a"], lk["b"])]), "links",
+     "9 (Anjuman pass), 10 (Badakhshan) cannot be reached"),
+    (lambda r: r["sides"]["defender"].update(morale=float("nan")), "sides.defender.morale", "must be finite"),
+])
+def test_more_rules(edit, key, rule):
+    with pytest.raises(ScenarioError) as err:
+        load(raw_with(edit))
+    msg = str(err.value)
+    assert f"'{key}'" in msg and rule in msg and "\n" not in msg, msg
+
+
+def leaves(node, path=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from leaves(v, (*path, k))
+    elif isinstance(node, list) and node and all(isinstance(v, dict) for v in node):
+        for i, v in enumerate(node):
+            yield from leaves(v, (*path, i))
+    else:
+        yield path
+
+
+LEAVES = list(leaves({k: v for k, v in RAW.items() if k != "variants"}))
+NASTY = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+                  st.text(max_size=4), st.lists(st.integers(-3, 30), max_size=3), st.just([[0, 10**12]]),
+                  st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@settings(max_examples=int(os.environ.get("REDOUBT_FUZZ_EXAMPLES", 150)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(picks=st.lists(st.tuples(st.sampled_from(LEAVES), NASTY), min_size=1, max_size=3), drop=st.booleans())
+def test_malformed_scenarios_fail_cleanly_or_run(picks, drop):
+    """Any value at any key (or a key removed): a ScenarioError naming the key, or a model that runs."""
+    raw = copy.deepcopy(RAW)
+    raw.pop("variants")
+    for path, value in picks:
+        node = raw
+        for part in path[:-1]:
+            node = node[part]
+        if drop:
+            node.pop(path[-1], None) if isinstance(node, dict) else None
+        else:
+            node[path[-1]] = value
+    try:
+        spec = load(raw)
+    except ScenarioError as exc:
+        assert "\n" not in str(exc) and exc.key
+        return
+    m = ValleyModel(spec, rng=1)
+    for _ in range(3):
+        m.step()

@@ -162,12 +162,47 @@ def test_changed_spec_refused_unless_force_and_extension_keeps_runs(tmp_path):
     (lambda s: s["factors"].update({"sides.defender.strenght": {"levels": [1]}}), "unknown key 'strenght'"),
     (lambda s: s["factors"].update({"sides.defender.strength": {"levels": [-5]}}), "must be >= 0"),
     (lambda s: s["sweep"].update(design="lhs", samples=8), "needs range"),
+    (lambda s: s["sweep"].update(design="morris", samples=4, morris_levels=1), "'sweep.morris_levels': must be >= 2"),
+    (lambda s: s["sweep"].update(design="lhs", samples=10**9), "'sweep.samples': must be <= 1000000"),
+    (lambda s: s["sweep"].update(replications=10**9), "'sweep.replications': must be <= 100000"),
+    (lambda s: s["sweep"].update(replications=90_000) or s["factors"]["stocks.defender.food_days"].update(
+        levels=list(range(50, 110))), "the design plans 10800000 runs, more than 5000000"),
+    (lambda s: s["sweep"].update(seed=-1), "'sweep.seed': must be >= 0"),
+    (lambda s: s["sweep"].update(series="yes"), "'sweep.series': must be true or false"),
+    (lambda s: s["factors"]["stocks.defender.food_days"].update(levels=[50, 130, 50.0]), "levels must be distinct"),
+    (lambda s: s["factors"].update({"sides.defender.strength": {"levels": [3000], "colour": 1}}),
+     "'factors.sides.defender.strength.colour': unknown key"),
+    (lambda s: s["sweep"].update(design="lhs", samples=4) or s.update(factors={
+        "sides.defender.strength": {"range": [1000, 9000], "integer": False}}), "integer = false would sample"),
+    (lambda s: s["sweep"].update(design="lhs", samples=4) or s.update(factors={
+        "sides.defender.strength": {"range": [1000, 9000], "integer": "false"}}), "must be true or false"),
+    (lambda s: s["sweep"].update(design="lhs", samples=4) or s.update(factors={
+        "resupply.air.enabled": {"range": [0, 1]}}), "cannot be sampled from a range"),
+    (lambda s: s.update(factors={"sides.defender.strength": 3000}), "must be a table"),
+    (lambda s: s.update(factors={}), "at least one factor"),
+    (lambda s: s["sweep"].pop("scenario"), "'sweep.scenario': is required"),
 ])
 def test_bad_sweep_specs(edit, needle):
     spec = json.loads(json.dumps(SMALL))
     edit(spec)
     with pytest.raises(ScenarioError, match=needle.replace("(", r"\(").replace(")", r"\)")):
         sweep.load_spec(spec)
+
+
+def test_missing_sweep_file_says_so():
+    with pytest.raises(ScenarioError, match="no such sweep file"):
+        sweep.load_spec("no-such-sweep")
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("extra,needle", [(["--scheduler", "not an address"], "expected a Dask scheduler"),
+                                          (["--scheduler", "tcp://127.0.0.1:9"], "cannot reach")])
+def test_bad_scheduler_one_line_exit_2_nothing_written(tmp_path, extra, needle):
+    out = tmp_path / "o"
+    r = subprocess.run([sys.executable, "-m", "model", "sweep", "tiny", "--out", str(out), *extra], cwd=ROOT,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not out.exists()
 
 
 @pytest.mark.subprocess
