@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import errno
 import json
+import math
 import os
 import signal
 import sys
@@ -72,20 +73,49 @@ def cmd_run(args) -> int:
     target = OutputDir(out_path(args.out, f"{name}-{args.variant or 'base'}-seed{args.seed}-{stamp()}"), "run")
     target.claim(force=args.force)  # before the run: an unusable --out fails at once
     try:
-        outcome = model.run()
-        outcome["seed"] = args.seed
-        outcome["overrides"] = overrides
-        write_atomic_text(json.dumps(outcome, indent=2, default=str) + "\n", target.path / "outcome.json")
-        write_atomic_text(model.daily().to_csv(index=False), target.path / "daily.csv")
+        outcome = json_safe({**model.run(), "seed": args.seed, "overrides": overrides})
+        write_atomic_text(json.dumps(outcome, indent=2, default=str, allow_nan=False) + "\n",
+                          target.path / "outcome.json")
+        write_atomic_text(csv_for_people(model.daily()), target.path / "daily.csv")
     except BaseException:
         target.abort()
         raise
     target.close()
     width = max(len(k) for k in outcome)
     for k, v in outcome.items():
-        print(f"{k:<{width}}  {v}")
+        if k != "notes":
+            print(f"{k:<{width}}  {for_people(v)}" + (f"  ({outcome['notes'][k]})" if k in outcome["notes"] else ""))
     print(f"\nwrote {target.path / 'outcome.json'} and {target.path / 'daily.csv'}")
     return 0
+
+
+def json_safe(outcome: dict) -> dict:
+    """JSON has no Infinity or NaN: such a value becomes null, with the reason under "notes"."""
+    out, notes = {}, {}
+    for k, v in outcome.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            out[k] = None
+            notes[k] = ("infinite: no one left to draw on the stock" if k.endswith("_days_left") and v > 0
+                        else f"not a finite number ({v})")
+        else:
+            out[k] = v
+    out["notes"] = notes
+    return out
+
+
+def for_people(value) -> str:
+    """A value as a person reads it: floats to one decimal (0.0 for float noise)."""
+    if isinstance(value, float):
+        return f"{value + 0.0:.1f}" if abs(value) >= 0.05 else "0.0"
+    return "-" if value is None else str(value)
+
+
+def csv_for_people(frame) -> str:
+    """Floats to 6 decimals (grams, for kg columns): no 1e-16 left over from subtraction, no -0.0."""
+    floats = frame.select_dtypes("float").columns
+    frame = frame.copy()
+    frame[floats] = frame[floats].round(6) + 0.0
+    return frame.to_csv(index=False)
 
 
 def cmd_compare(args) -> int:
@@ -109,7 +139,7 @@ def cmd_compare(args) -> int:
         return 130
     print()
     print(result["meta"]["title"])
-    print(format_table(result["summary"]))
+    print(format_table(result["summary"], result["meta"]["variant_descriptions"]))
     print(f"\nreport: {out / 'report.md'}")
     return 0
 
@@ -140,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compare", help="every variant, replicated: P(hold to winter), collapse dates, report",
                        description="Run each variant of a scenario N times in parallel and write summary.csv, "
-                                   "runs.parquet, survival/stocks/forces figures and report.md.")
+                                   "runs.parquet, outcomes/stocks/forces figures and report.md.")
     c.add_argument("scenario", help="scenario file or name, e.g. panjshir-2021")
     c.add_argument("--variants", help="comma-separated variant names (default: all of the scenario's)")
     c.add_argument("--replications", type=_positive_int, default=200,

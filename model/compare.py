@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import textwrap
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -33,7 +34,7 @@ from .engine import (
 )
 from .outcome import CAUSES
 from .provenance import git_revision, versions
-from .stats import kaplan_meier, p_hold
+from .stats import cumulative_incidence, p_hold
 
 
 def plan(scenario: str, variants: list[str], replications: int, seed: int,
@@ -86,11 +87,11 @@ def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], specs
     write_atomic_parquet(table, out / "runs.parquet")
     runs = table.to_pandas()
     summary = summarise(runs, variants)
-    write_atomic_text(summary.to_csv(index=False), out / "summary.csv")
+    write_atomic_text(summary.round(4).to_csv(index=False), out / "summary.csv")
     start = spec0["scenario"]["start_date"]
     names = {"attacker": spec0["sides"]["attacker"]["name"], "defender": spec0["sides"]["defender"]["name"]}
     figures = {
-        "survival": plot_survival(runs, variants, start, out / "survival.png"),
+        "outcomes": plot_outcomes(runs, summary, variants, start, out / "outcomes.png"),
         "stocks": plot_bands(series, variants, start, out / "stocks.png",
                              [("food_days_left", "days of food left"), ("ammo_days_left", "days of ammunition left")],
                              "Defender stocks (stores + carried) in days of supply"),
@@ -130,26 +131,82 @@ def summarise(runs: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _day_month(iso: str) -> str:
+    return dt.date.fromisoformat(iso).strftime("%d %b").lstrip("0")
+
+
+def _p_with_interval(p: float, lo: float, hi: float) -> str:
+    """'32% [20-48%]': the table and the sentences say it the same way."""
+    return "-" if np.isnan(p) else f"{p * 100:.0f}% [{lo * 100:.0f}-{hi * 100:.0f}%]"
+
+
 def table_frame(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary as people read it (terminal and report)."""
+    """The summary as people read it (terminal and report): fits 100 columns; COLUMN_KEY says what each is."""
     return pd.DataFrame({
         "variant": summary["variant"],
         "runs": summary["runs"],
-        "P(hold to winter) [95% CI]": [f"{p:.2f} [{lo:.2f}, {hi:.2f}]" for p, lo, hi in
-                                       zip(summary["p_hold"], summary["p_hold_lo95"], summary["p_hold_hi95"])],
-        "collapse date median (IQR)": [f"{m} ({a} .. {b})" if isinstance(m, str) else "-" for m, a, b in
-                                       zip(summary["collapse_median"], summary["collapse_q25"], summary["collapse_q75"])],
-        "cause combat/supply/morale": [
-            "-" if np.isnan(c) else f"{c:.0%} / {s:.0%} / {m:.0%}" for c, s, m in
-            zip(summary["cause_combat"], summary["cause_supply"], summary["cause_morale"])],
-        "food days left": summary["food_days_left_median"].map(lambda x: f"{x:.0f}"),
-        "ammo days left": summary["ammo_days_left_median"].map(lambda x: f"{x:.0f}"),
+        "P(hold) [95% CI]": [_p_with_interval(p, lo, hi) for p, lo, hi in
+                             zip(summary["p_hold"], summary["p_hold_lo95"], summary["p_hold_hi95"])],
+        "falls: median (IQR)": [f"{_day_month(m)} ({_day_month(a)}-{_day_month(b)})" if isinstance(m, str) else "-"
+                                for m, a, b in zip(summary["collapse_median"], summary["collapse_q25"],
+                                                   summary["collapse_q75"])],
+        "cause c/s/m %": ["-" if np.isnan(c) else f"{c:.0%}/{s:.0%}/{m:.0%}".replace("%", "") for c, s, m in
+                          zip(summary["cause_combat"], summary["cause_supply"], summary["cause_morale"])],
+        "food d": summary["food_days_left_median"].map(lambda x: f"{x:.0f}"),
+        "ammo d": summary["ammo_days_left_median"].map(lambda x: f"{x:.0f}"),
         "resupply t": summary["resupply_t_median"].map(lambda x: f"{x:.0f}"),
     })
 
 
-def format_table(summary: pd.DataFrame) -> str:
-    return table_frame(summary).to_string(index=False)
+COLUMN_KEY = (
+    ("runs", "runs of the variant (each from its own seed; the same seeds for every variant)"),
+    ("P(hold) [95% CI]", "share of runs in which the valley held to winter (or repulsed the offensive), "
+                         "with its 95% Wilson interval"),
+    ("falls: median (IQR)", "over the runs in which the valley fell: the median date of the fall, and the "
+                            "dates between which the middle half of the falls came"),
+    ("cause c/s/m %", "over the runs that fell, % that fell to combat losses / for lack of food or "
+                      "ammunition / as fighters deserted or surrendered"),
+    ("food d, ammo d", "median over runs, at each run's end (fall, winter or horizon), of the defenders' "
+                       "stock (stores + carried) in days of that day's draw"),
+    ("resupply t", "median over runs of the tonnes of outside resupply delivered to the defenders"),
+)
+
+_CAUSE_WORDS = {"combat": "to combat losses", "supply": "for lack of food or ammunition",
+                "morale": "as its fighters desert or surrender"}
+
+
+def answer(row, description: str = "") -> str:
+    """One variant's result in one sentence."""
+    who = f"{row['variant']} ({description[:1].lower() + description[1:]})" if description else row["variant"]
+    ok = row["runs"] - row["failed"]
+    if ok == 0:
+        return f"{who}: no run finished; see the errors in runs.parquet."
+    p, interval = _p_with_interval(row["p_hold"], row["p_hold_lo95"], row["p_hold_hi95"]).split(" ", 1)
+    text = f"{who}: the valley holds to winter in {p} of runs {interval}"
+    if not row["fell"]:
+        return text + f"; it did not fall in any of the {ok} runs."
+    shares = {c: row[f"cause_{c}"] for c in CAUSES}
+    cause = max(shares, key=shares.get)
+    how = "always" if shares[cause] == 1 else ("mostly" if shares[cause] >= 0.5 else "most often")
+    return (text + f"; when it falls, it falls around {_day_month(row['collapse_median'])} (half of the falls "
+            f"between {_day_month(row['collapse_q25'])} and {_day_month(row['collapse_q75'])}), {how} "
+            f"{_CAUSE_WORDS[cause]}" + ("." if how == "always" else f" ({shares[cause]:.0%} of falls)."))
+
+
+def answers(summary: pd.DataFrame, descriptions: dict) -> list[str]:
+    return [answer(row, descriptions.get(row["variant"], "")) for _, row in summary.iterrows()]
+
+
+WIDTH = 100  # the terminal's columns
+
+
+def format_table(summary: pd.DataFrame, descriptions: dict | None = None) -> str:
+    """The terminal's result: the table, what its columns mean, one sentence per variant."""
+    key = [textwrap.fill(f"{name}: {meaning}", WIDTH, initial_indent="  ", subsequent_indent="    ")
+           for name, meaning in COLUMN_KEY]
+    said = [textwrap.fill(a, WIDTH, initial_indent="- ", subsequent_indent="  ")
+            for a in answers(summary, descriptions or {})]
+    return "\n".join([table_frame(summary).to_string(index=False), "", *key, "", *said])
 
 
 def _markdown_table(summary: pd.DataFrame) -> str:
@@ -171,36 +228,68 @@ def _figure(**kw):
     return Figure(**kw)
 
 
-def plot_survival(runs: pd.DataFrame, variants: list[str], start: dt.date, path: Path) -> str:
-    fig = _figure(figsize=(9, 5), dpi=110)
-    ax = fig.subplots()
+def end_points(runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each run's end as a competing event: (day, 1) the valley fell, (day, 2) it held (winter came or the
+    offensive was repulsed), (day, 0) censored (the horizon came first)."""
+    fell = (~runs["held_to_winter"].astype(bool) & runs["collapse_day"].notna()).to_numpy()
+    held = runs["held_to_winter"].astype(bool).to_numpy()
+    day = np.where(fell, runs["collapse_day"].fillna(0), runs["end_day"]).astype(float)
+    return day, np.where(fell, 1, np.where(held, 2, 0))
+
+
+def plot_outcomes(runs: pd.DataFrame, summary: pd.DataFrame, variants: list[str], start: dt.date,
+                  path: Path) -> str:
+    """The headline figure: when runs fall and when winter saves them (cumulative incidence), and
+    P(hold to winter) with its interval, per variant."""
+    import matplotlib.dates as mdates
+
+    fig = _figure(figsize=(11, 4.8), dpi=110)
+    ax, dots = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.3, 1]})
     ok = runs[runs["status"] == "ok"]
+    first, last = np.inf, -np.inf
     for v in variants:
-        r = ok[ok["variant"] == v]
-        if not len(r):
+        day, cause = end_points(ok[ok["variant"] == v])
+        if not len(day):
             continue
-        fell = (~r["held_to_winter"].astype(bool)) & r["collapse_day"].notna()
-        dur = np.where(fell, r["collapse_day"].fillna(0), r["end_day"])
-        t, s, lo, hi = kaplan_meier(dur, fell.to_numpy())
-        t_end = float(r["end_day"].max())
-        t, s, lo, hi = np.r_[t, t_end], np.r_[s, s[-1]], np.r_[lo, lo[-1]], np.r_[hi, hi[-1]]
-        x = _dates(start, t)
-        p_hold = float(r["held_to_winter"].mean())
-        (line,) = ax.step(x, s, where="post", label=f"{v} (n={len(r)}, held to winter {p_hold:.0%})", lw=2)
-        ax.fill_between(x, lo, hi, step="post", alpha=0.18, color=line.get_color())
-    onset = pd.to_datetime(ok["winter_onset_date"])
-    if len(onset):
-        q10, q50, q90 = onset.quantile([0.1, 0.5, 0.9])
-        ax.axvspan(q10, q90, color="#9ecae1", alpha=0.25, label="winter onset, 10-90%")
-        ax.axvline(q50, color="#3182bd", ls="--", lw=1.2, label=f"winter onset, median {q50.date()}")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("P(valley still holds | offensive goes on)")
-    ax.set_title("Survival of the defence: Kaplan-Meier, runs that held censored at their winter onset, 95% bands",
-                 fontsize=10)
-    ax.legend(loc="lower left", fontsize=8)
+        t, cif = cumulative_incidence(day, cause, n_causes=2)
+        first, last = min(first, t[1] if len(t) > 1 else np.inf), max(last, t[-1])
+        x = _dates(start, np.r_[t, t[-1] + 400])  # carried flat past the last event, cropped below
+        (line,) = ax.step(x, np.r_[cif[0], cif[0][-1]], where="post", lw=2, label=f"{v}: fell")
+        ax.step(x, np.r_[cif[1], cif[1][-1]], where="post", lw=2, ls="--", color=line.get_color(),
+                label=f"{v}: held to winter")
+    if np.isfinite(first):
+        span = max(last - first, 10)
+        ax.set_xlim(_dates(start, [max(0, first - 0.08 * span), last + 0.08 * span]))
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(f"date ({start.year})")
+    ax.set_ylabel("share of runs ended by then")
+    ax.set_title("When runs end: the valley falls (solid) or winter comes first (dashed)", fontsize=10)
+    ax.legend(fontsize=7, ncol=2, loc="upper left")
     ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
-    fig.tight_layout()
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+    rows = summary.set_index("variant").loc[variants]
+    y = np.arange(len(variants))[::-1]
+    p = rows["p_hold"].to_numpy(float)
+    err = np.vstack([p - rows["p_hold_lo95"].to_numpy(float), rows["p_hold_hi95"].to_numpy(float) - p])
+    dots.errorbar(p, y, xerr=err, fmt="o", color="black", capsize=4)
+    for yi, pi in zip(y, p):
+        if np.isfinite(pi):
+            dots.annotate(f"{pi:.0%}", (pi, yi), textcoords="offset points", xytext=(0, 7), ha="center",
+                          fontsize=8)
+    dots.set_yticks(y, variants)
+    dots.set_ylim(-0.7, len(variants) - 0.3)
+    dots.set_xlim(0, 1)
+    dots.set_xlabel("P(hold to winter), 95% interval")
+    dots.set_title("The answer", fontsize=10)
+    dots.grid(alpha=0.3, axis="x")
+    n = int(rows["runs"].min()) if len(rows) else 0
+    fig.text(0.01, 0.01, f"Left: Aalen-Johansen cumulative incidence over {n} runs per variant; a run ends when "
+             "the valley falls or when winter halts the offensive, so the dashed curve ends at P(hold to winter). "
+             "Right: that share with its 95% Wilson interval.", fontsize=7, wrap=True)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     _save(fig, path)
     return path.name
 
@@ -267,7 +356,9 @@ are over the runs that fell; causes are shares of those runs.
 ## Results
 {_markdown_table(summary)}
 
-![Survival]({figures['survival']})
+{chr(10).join(f"- **{name}**: {meaning}" for name, meaning in COLUMN_KEY)}
+
+![When the valley falls, when winter saves it, and P(hold to winter)]({figures['outcomes']})
 
 ![Stocks]({figures['stocks']})
 
@@ -283,4 +374,7 @@ Per-run outcomes: `runs.parquet`; the table above as numbers: `summary.csv`.
 - Versions: {vers}
 - Git revision: {meta['git']}
 - Created: {meta['created']}
+
+## The answer
+{chr(10).join(f"- {a}" for a in answers(summary, meta['variant_descriptions']))}
 """

@@ -297,7 +297,8 @@ class InUse(OutputError):
 # What each command writes into its output directory: --force replaces these and nothing else.
 OUTPUTS = {
     "run": ("outcome.json", "daily.csv"),
-    "compare": ("runs.parquet", "summary.csv", "survival.png", "stocks.png", "forces.png", "report.md", ".parts"),
+    "compare": ("runs.parquet", "summary.csv", "outcomes.png", "stocks.png", "forces.png", "report.md", ".parts",
+                "survival.png"),  # the headline figure's name before 0.2
     "sweep": ("manifest.json", "design.parquet", "outcomes", "series"),
 }
 MARK = ".redoubt"  # names the command that made a directory: --force only ever touches such directories

@@ -383,5 +383,9 @@ class ValleyModel(mesa.Model):
         return resolved_parameters(self)
 
     def daily(self):
-        """The daily series as a pandas DataFrame (one row per day, from day 0)."""
-        return self.datacollector.get_model_vars_dataframe()
+        """The daily series as a pandas DataFrame (one row per day, from day 0; `date` a datetime column)."""
+        import pandas as pd
+
+        frame = self.datacollector.get_model_vars_dataframe()
+        frame["date"] = pd.to_datetime(frame["date"])
+        return frame

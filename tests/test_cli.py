@@ -39,6 +39,20 @@ def test_run_writes_outcome_and_daily(tmp_path, capsys):
     assert "held_to_winter" in printed
     daily = pd.read_csv(out / "daily.csv")
     assert len(daily) == o["end_day"] + 1 and "food_days_left" in daily
+    assert "e-" not in (out / "daily.csv").read_text()  # no float noise such as 1.1102230246251565e-16
+    values = [line.split()[1] for line in printed.splitlines() if len(line.split()) == 2]
+    decimals = [v for v in values if v.replace(".", "", 1).isdigit() and "." in v]
+    assert decimals and all(len(v.split(".")[1]) == 1 for v in decimals), decimals  # 58.9, not 58.88719...
+
+
+def test_outcome_json_has_no_infinity(tmp_path, capsys):
+    """No defenders: nothing draws on the ammunition, so its days left are infinite: null, with the reason."""
+    out = tmp_path / "none"
+    assert main(["run", "panjshir-2021", "--set", "sides.defender.strength=0", "--out", str(out)]) == 0
+    text = (out / "outcome.json").read_text()
+    o = json.loads(text, parse_constant=lambda c: pytest.fail(f"outcome.json holds {c}"))
+    assert o["ammo_days_left"] is None and "infinite" in o["notes"]["ammo_days_left"]
+    assert "infinite" in capsys.readouterr().out
 
 
 COMPARE_COLUMNS = {"variant", "runs", "p_hold", "p_hold_lo95", "p_hold_hi95", "collapse_median", "collapse_q25",
@@ -52,10 +66,10 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
             "--jobs", "2", "--quiet"]
     assert main(args + ["--out", str(tmp_path / "a")]) == 0
     table_text = capsys.readouterr().out
-    assert "P(hold to winter)" in table_text and "passes" in table_text
+    assert "P(hold) [95% CI]" in table_text and "passes" in table_text
     a = tmp_path / "a"
-    assert sorted(p.name for p in a.iterdir()) == [".redoubt", "forces.png", "report.md", "runs.parquet",
-                                                  "stocks.png", "summary.csv", "survival.png"]
+    assert sorted(p.name for p in a.iterdir()) == [".redoubt", "forces.png", "outcomes.png", "report.md",
+                                                  "runs.parquet", "stocks.png", "summary.csv"]
     assert (a / ".redoubt").read_text().strip() == "compare"  # what made it; the lock is gone
     summary = pd.read_csv(a / "summary.csv")
     assert COMPARE_COLUMNS <= set(summary.columns) and list(summary["variant"]) == ["none", "passes"]
@@ -68,11 +82,20 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
     assert runs.loc[runs["variant"] == "passes", "parameters"].str.contains("resupply.passes.enabled").all()
     assert (runs["status"] == "ok").all()
     report = (a / "report.md").read_text()
-    for needle in ("survival.png", "stocks.png", "forces.png", "Master seed: 11", "mesa", "Git revision"):
+    for needle in ("outcomes.png", "stocks.png", "forces.png", "Master seed: 11", "mesa", "Git revision"):
         assert needle in report
     rows = [line for line in report.splitlines() if line.startswith("|")]
     assert len(rows) == 4 and len({line.count("|") for line in rows}) == 1  # header, rule, 2 variants
     assert rows[2].startswith("| none | 6 | ")
+    assert all(len(line) <= 100 for line in table_text.splitlines()), "the terminal output fits 100 columns"
+    summary_rows = summary.set_index("variant")
+    for v, description in (("none", "no outside resupply"), ("passes", "porters and pack animals")):
+        said = next(line for line in report.splitlines() if line.startswith(f"- {v} ("))
+        p = summary_rows.loc[v, "p_hold"]
+        assert description in said and f"holds to winter in {p * 100:.0f}% of runs" in said, said
+    assert report.rstrip().splitlines()[-1].startswith("- passes (")  # the report ends with the answer
+    for name in ("P(hold) [95% CI]", "falls: median (IQR)", "cause c/s/m %", "resupply t"):
+        assert f"**{name}**" in report and name in table_text
     # same seed, serial this time: identical outcomes
     assert main(args[:-3] + ["--jobs", "1", "--quiet", "--out", str(tmp_path / "b")]) == 0
     b = pq.read_table(tmp_path / "b" / "runs.parquet").to_pandas()

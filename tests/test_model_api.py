@@ -3,6 +3,7 @@
 import datetime as dt
 
 import mesa
+import pandas as pd
 import pytest
 
 from model.agents import ResupplySource, SupplyStore, Weather
@@ -42,6 +43,7 @@ def test_outcome_and_series():
     df = m.daily()
     assert list(df.columns) == list(SERIES) and len(df) == o["end_day"] + 1
     assert df["defenders_active"].iloc[0] == 6000
+    assert pd.api.types.is_datetime64_any_dtype(df["date"]) and df["date"].iloc[0] == pd.Timestamp("2021-08-23")
     assert any(isinstance(a, ResupplySource) for a in m.agents)
 
 
