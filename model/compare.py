@@ -160,14 +160,14 @@ def table_frame(summary: pd.DataFrame) -> pd.DataFrame:
 
 COLUMN_KEY = (
     ("runs", "runs of the variant (each from its own seed; the same seeds for every variant)"),
-    ("P(hold) [95% CI]", "share of runs in which the valley held to winter (or repulsed the offensive), "
-                         "with its 95% Wilson interval"),
-    ("falls: median (IQR)", "over the runs in which the valley fell: the median date of the fall, and the "
-                            "dates between which the middle half of the falls came"),
-    ("cause c/s/m %", "over the runs that fell, % that fell to combat losses / for lack of food or "
-                      "ammunition / as fighters deserted or surrendered"),
-    ("food d, ammo d", "median over runs, at each run's end (fall, winter or horizon), of the defenders' "
-                       "stock (stores + carried) in days of that day's draw"),
+    ("P(hold) [95% CI]", ("share of runs in which the valley held to winter (or repulsed the offensive), "
+                          "with its 95% Wilson interval")),
+    ("falls: median (IQR)", ("over the runs in which the valley fell: the median date of the fall, and the "
+                             "dates between which the middle half of the falls came")),
+    ("cause c/s/m %", ("over the runs that fell, % that fell to combat losses / for lack of food or "
+                       "ammunition / as fighters deserted or surrendered")),
+    ("food d, ammo d", ("median over runs, at each run's end (fall, winter or horizon), of the defenders' "
+                        "stock (stores + carried) in days of that day's draw")),
     ("resupply t", "median over runs of the tonnes of outside resupply delivered to the defenders"),
 )
 

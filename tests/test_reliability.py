@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import psutil
-import pyarrow.parquet as pq
 import pytest
 
 from model import sweep

@@ -131,7 +131,7 @@ NASTY = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_in
                   st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
 
 
-@settings(max_examples=int(os.environ.get("REDOUBT_FUZZ_EXAMPLES", 150)), deadline=None,
+@settings(max_examples=int(os.environ.get("REDOUBT_FUZZ_EXAMPLES", "150")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(picks=st.lists(st.tuples(st.sampled_from(LEAVES), NASTY), min_size=1, max_size=3), drop=st.booleans())
 def test_malformed_scenarios_fail_cleanly_or_run(picks, drop):
