@@ -1,5 +1,5 @@
 # The two commands of the README. Both set everything up first (scripts/bootstrap.sh) on a fresh machine.
-.PHONY: compare test test-fast bench setup clean
+.PHONY: compare test test-fast bench lab setup clean
 REPS ?= 200
 
 compare: setup
@@ -11,6 +11,10 @@ test: setup
 # Everything but the slow and subprocess tests: under a minute, for the edit-test loop. CI runs `make test`.
 test-fast: setup
 	.venv/bin/python -m pytest -q -n 2 -m "not slow and not subprocess"
+
+# JupyterLab on the notebooks (the `notebook` extra, installed by setup).
+lab: setup
+	.venv/bin/jupyter lab notebooks/
 
 bench: setup
 	.venv/bin/python benchmarks/bench_model.py

@@ -70,7 +70,7 @@ def bench_redoubt(executor, reps, tmp):
 
     with PeakRSS() as mem:
         t0 = time.perf_counter()
-        sweep.run_sweep(spec(reps), Path(tmp) / executor, executor=executor, workers=2, quiet=True)
+        sweep.run_sweep(spec(reps), Path(tmp) / executor, executor=executor, jobs=2, quiet=True)
         secs = time.perf_counter() - t0
     return secs, mem.peak
 
@@ -157,7 +157,7 @@ def scale(n, sides=("redoubt", "batch_run")):
             spec_file = Path(tmp) / "scale.toml"
             spec_file.write_text(to_toml(s))
             secs, mem = _watch([sys.executable, "-m", "model", "sweep", str(spec_file), "--out",
-                                str(Path(tmp) / "scale"), "--executor", "processes", "--workers", "2", "--quiet"])
+                                str(Path(tmp) / "scale"), "--executor", "processes", "--jobs", "2", "--quiet"])
             out["redoubt_sweep_processes_2"] = figures(secs, mem)
             print(out, flush=True)
         if "batch_run" in sides:
@@ -201,7 +201,7 @@ def main():
             s["factors"]["scenario.fighters_per_agent"] = {"levels": [50]}
             with PeakRSS() as mem:
                 t0 = time.perf_counter()
-                sweep.run_sweep(s, Path(tmp) / "mem", executor="processes", workers=2, quiet=True)
+                sweep.run_sweep(s, Path(tmp) / "mem", executor="processes", jobs=2, quiet=True)
                 secs = time.perf_counter() - t0
             out = {"runs": 10_000, "seconds": round(secs, 1), "peak_rss_mb": round(mem.peak / 2**20)}
             Path("benchmarks/results/sweep_memory.json").write_text(json.dumps(out, indent=2))

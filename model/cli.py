@@ -144,10 +144,34 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_list(args) -> int:
+    """Scenarios with their variants, and sweep files: what `run`, `compare` and `sweep` accept by name."""
+    found = scn.catalogue()
+    print("Scenarios (redoubt run NAME, redoubt compare NAME):")
+    for e in found["scenarios"]:
+        print(f"  {e['name']}: {e['title']}")
+        for v, description in e.get("variants", {}).items():
+            print(f"      --variant {v}" + (f": {description}" if description else ""))
+    print("\nSweep files (redoubt sweep NAME):")
+    for e in found["sweeps"]:
+        print(f"  {e['name']}" + (f": {e['title']}" if e["title"] else ""))
+    print(f"\nBundled with redoubt in {scn.bundled_dir()}; a file of the same name under ./scenarios/ comes first.")
+    return 0
+
+
 def cmd_sweep(args) -> int:
     from .sweep import run_sweep_cli
 
     return run_sweep_cli(args)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("redoubt-valley")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,7 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="redoubt",
         description="How long does a defended valley with one road in hold out, and what does outside "
                     "resupply change? Scenarios are TOML files under scenarios/ (give a path or a name).")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ls = sub.add_parser("list", help="the scenarios, their variants, and the sweep files, by name",
+                        description="List what run, compare and sweep accept by name.")
+    ls.set_defaults(fn=cmd_list)
 
     r = sub.add_parser("run", help="one run: print the outcome, write outcome.json and daily.csv",
                        description="Run a scenario once and write outcome.json and daily.csv.")
@@ -176,8 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--replications", type=_positive_int, default=200,
                    help="runs per variant (default 200: a 95%% interval of about +-7 points)")
     c.add_argument("--seed", type=_seed, default=2021, help="master seed (default 2021)")
-    c.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
-                   help="worker processes (default: all cores)")
     c.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a value for every variant, e.g. --set sides.defender.strength=4000 (repeatable)")
     c.add_argument("--out", help="output directory (default runs/<scenario>-<time>)")
@@ -187,8 +214,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .sweep import add_sweep_parser
 
-    add_sweep_parser(sub, cmd_sweep, _positive_int)
+    for command in (c, add_sweep_parser(sub, cmd_sweep)):  # one name and one default for parallelism
+        command.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                             help=f"runs at once: local processes or Dask workers (default: all cores, "
+                                  f"{os.cpu_count() or 1} here)")
     return p
+
+
+class _QuietPipe:
+    """stdout that goes quiet when its reader has gone (`redoubt ... | head`): the rest of the output goes
+    to /dev/null, the command finishes its work and exits as it would have, without a traceback."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _gone(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())  # what is still buffered is flushed there, at exit too
+        os.close(devnull)
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _terminate(signum, frame):
@@ -200,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if argv is None:  # the command itself, not a call from Python (a notebook keeps its own handlers)
         signal.signal(signal.SIGTERM, _terminate)
+        sys.stdout = _QuietPipe(sys.stdout)
     try:
         return args.fn(args)
     except (scn.ScenarioError, UsageError, UserError) as exc:

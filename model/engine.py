@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -112,9 +113,25 @@ def execute(spec: RunSpec, model_cls=None) -> tuple[dict, dict | None]:
     return row, series
 
 
-def execute_chunk(specs: list[RunSpec], model_cls=None) -> list[tuple[dict, dict | None]]:
-    """The unit of work sent to an executor: several runs, so each task lasts long enough to be cheap."""
-    return [execute(s, model_cls) for s in specs]
+_RUN_FINISHED = None  # in a local worker: the write end of a pipe on which it reports each finished run
+
+
+def execute_chunk(specs: list[RunSpec], model_cls=None, on_run: Callable | None = None
+                  ) -> list[tuple[dict, dict | None]]:
+    """The unit of work sent to an executor: several runs, so each task lasts long enough to be cheap.
+    Each finished run is reported as it ends (`on_run` in this process, or the worker's pipe), so the
+    progress bar moves per run while results are committed per chunk."""
+    results = []
+    for spec in specs:
+        results.append(execute(spec, model_cls))
+        if on_run is not None:
+            on_run()
+        elif _RUN_FINISHED is not None:
+            try:
+                _RUN_FINISHED.send_bytes(b"1")  # a few bytes: one atomic write to the pipe, no lock needed
+            except OSError:  # the parent is gone; this worker is about to be killed
+                pass
+    return results
 
 
 def rows_to_table(rows: list[dict], schema: pa.Schema = TABLE_SCHEMA) -> pa.Table:
@@ -399,22 +416,36 @@ class OutputDir:
 
 # ---------------------------------------------------------------- progress -------------------------------
 class Progress:
-    """A progress bar (a widget in Jupyter via tqdm.auto) of runs done and failed, with ETA."""
+    """A progress bar (a widget in Jupyter via tqdm.auto) of runs done and failed, with ETA. It moves as
+    each run finishes (`run_finished`, from the workers) and never shows less than is committed
+    (`update_done`, per chunk written: an executor that reports no single runs still moves it)."""
 
     def __init__(self, total: int, quiet: bool = False, desc: str = "runs"):
-        self.failed = 0
+        self.failed = self.finished = self.committed = 0
         self.bar = None
+        self._lock = threading.Lock()
         if not quiet:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, desc=desc, unit="run", dynamic_ncols=True)
 
+    def run_finished(self) -> None:
+        with self._lock:
+            self.finished += 1
+            self._show()
+
     def update_done(self, n: int, failed: int) -> None:
-        self.failed += failed
-        if self.bar is not None:
-            self.bar.update(n)
-            if self.failed:
-                self.bar.set_postfix(failed=self.failed)
+        with self._lock:
+            self.committed += n
+            self.failed += failed
+            if self.bar is not None and self.failed:
+                self.bar.set_postfix(failed=self.failed, refresh=False)
+            self._show()
+
+    def _show(self) -> None:
+        shown = max(self.finished, self.committed)
+        if self.bar is not None and shown > self.bar.n:
+            self.bar.update(shown - self.bar.n)
 
     def close(self):
         if self.bar is not None:
@@ -426,18 +457,24 @@ class SerialExecutor:
     """In-process, one chunk at a time: the reference, and debuggable."""
 
     workers = 1
+    on_run: Callable | None = None  # called as each run finishes (set by run_specs)
 
     def map_unordered(self, fn: Callable, chunks: Iterable):
+        from functools import partial
+
         for chunk in chunks:
-            yield chunk, fn(chunk)
+            yield chunk, (partial(fn, on_run=self.on_run) if self.on_run else fn)(chunk)
 
     def close(self, kill: bool = False):
         pass
 
 
-def _worker_init(parent_pid: int) -> None:
+def _worker_init(parent_pid: int, run_finished=None) -> None:
     """In each local worker: Ctrl-C is the parent's to handle (a worker prints nothing), and the worker
-    dies with its parent however the parent ends (SIGKILL included), never left running as an orphan."""
+    dies with its parent however the parent ends (SIGKILL included), never left running as an orphan.
+    `run_finished`: the pipe on which the worker reports each finished run."""
+    global _RUN_FINISHED
+    _RUN_FINISHED = run_finished
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         import ctypes
@@ -454,11 +491,26 @@ class ProcessExecutor:
 
     def __init__(self, workers: int):
         self.workers = max(1, int(workers))
+        self.on_run: Callable | None = None  # called (in a thread of this process) as each run finishes
+        # Workers report finished runs on one pipe: each report is a single write of a few bytes, atomic
+        # on a pipe, so workers need no shared lock (one dying mid-report cannot block the others).
+        self._reports, self._report_to = get_context("spawn").Pipe(duplex=False)
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._read_reports, daemon=True, name="run-reports")
+        self._reader.start()
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_worker_init,
-                                   initargs=(os.getpid(),))
+                                   initargs=(os.getpid(), self._report_to))
+
+    def _read_reports(self) -> None:
+        while not self._closed.is_set():
+            try:
+                if self._reports.poll(0.2):
+                    self._read_waiting_reports()
+            except (OSError, EOFError):
+                return
 
     def map_unordered(self, fn: Callable, chunks: Iterable):
         from concurrent.futures.process import BrokenProcessPool
@@ -498,6 +550,18 @@ class ProcessExecutor:
             for proc in list((self.pool._processes or {}).values()):
                 proc.kill()
         self.pool.shutdown(wait=not kill, cancel_futures=True)
+        self._closed.set()
+        self._reader.join()
+        if not kill:  # the workers have exited: every report they sent is in the pipe
+            self._read_waiting_reports()
+        self._reports.close()
+        self._report_to.close()
+
+    def _read_waiting_reports(self) -> None:
+        while self._reports.poll(0):
+            self._reports.recv_bytes()
+            if self.on_run is not None:
+                self.on_run()
 
 
 class DaskExecutor:
@@ -593,6 +657,7 @@ def run_specs(specs: list[RunSpec], parts_dir: Path, executor, *, series_dir: Pa
             todo.append(s)
     if progress is not None:
         progress.update_done(already, 0)
+        executor.on_run = progress.run_finished
     fn = execute_chunk if model_cls is None else partial(execute_chunk, model_cls=model_cls)
     try:
         for chunk, results in executor.map_unordered(fn, chunked(todo, executor.workers)):

@@ -339,6 +339,41 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
     return spec
 
 
+def catalogue() -> dict[str, list[dict]]:
+    """What a name can refer to: {"scenarios": [...], "sweeps": [...]}, each entry with its name, a title,
+    where it is (your ./scenarios/ first: a file there hides a bundled one of the same name) and, for
+    scenarios, the variants with their descriptions."""
+    roots = [Path("scenarios"), bundled_dir()]
+    found: dict[str, dict[str, dict]] = {"scenarios": {}, "sweeps": {}}
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*.toml")):
+            rel = path.relative_to(root).with_suffix("")
+            kind = "sweeps" if rel.parts[0] == "sweeps" else "scenarios"
+            name = str(Path(*rel.parts[1:])) if kind == "sweeps" else str(rel)
+            if name in found[kind]:
+                continue
+            entry = {"name": name, "path": str(path), "title": _first_comment(path)}
+            if kind == "scenarios":
+                try:
+                    raw = read_toml(path)
+                    entry["title"] = (raw.get("scenario") or {}).get("title") or entry["title"]
+                    entry["variants"] = {v: (t or {}).get("description", "") if isinstance(t, dict) else ""
+                                         for v, t in (raw.get("variants") or {}).items()}
+                except ScenarioError as exc:
+                    entry["title"], entry["variants"] = f"(unreadable: {exc.rule})", {}
+            found[kind][name] = entry
+    return {kind: list(entries.values()) for kind, entries in found.items()}
+
+
+def _first_comment(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+    return ""
+
+
 def variant_names(scenario: str | Path | dict = DEFAULT_SCENARIO) -> list[str]:
     """Variant names in file order."""
     raw = scenario if isinstance(scenario, dict) else read_toml(resolve_path(scenario))

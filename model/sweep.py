@@ -24,11 +24,13 @@ SeedSequence(master, spawn_key=(point_key, replication)), is the same whatever t
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import hashlib
 import itertools
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -276,7 +278,7 @@ def _plain(v):
 FORMAT = 2  # the directory layout: 2 = series/part-*.parquet beside outcomes/part-*.parquet, by point key
 
 
-def run_sweep(source, out: str | Path | None = None, *, executor: str = "processes", workers: int = 2,
+def run_sweep(source, out: str | Path | None = None, *, executor: str = "processes", jobs: int | None = None,
               scheduler: str | None = None, force: bool = False, quiet: bool = False, model_cls=None) -> Path:
     """Run (or resume, or extend) a sweep; returns its directory. From Jupyter, pass a spec dict and, if
     you like, a model class defined in the notebook (use executor='dask' or 'serial' for that).
@@ -289,7 +291,7 @@ def run_sweep(source, out: str | Path | None = None, *, executor: str = "process
     out = Path(out) if out else default_runs_dir() / spec["name"]
     table = design(spec)
     specs = plan(spec, table)
-    ex = make_executor(executor, workers, scheduler)  # connects first: a bad scheduler writes nothing
+    ex = make_executor(executor, jobs or os.cpu_count() or 1, scheduler)  # default: all cores  # connects first: a bad scheduler writes nothing
     try:
         target = OutputDir(out, "sweep")
         target.claim(resume=True)
@@ -468,7 +470,7 @@ def sensitivity(out: str | Path, output: str = "p_hold") -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- CLI ------------------------------------
-def add_sweep_parser(sub, fn, positive_int) -> None:
+def add_sweep_parser(sub, fn) -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="a parameter sweep from a sweep file: resumable Parquet under runs/<name>/",
                        description="Run, resume or extend a sweep (scenarios/sweeps/*.toml) on serial, local "
                                    "processes or Dask. Rerun the same command after an interruption: only "
@@ -476,18 +478,18 @@ def add_sweep_parser(sub, fn, positive_int) -> None:
     s.add_argument("spec", help="sweep file, or a name under scenarios/sweeps/")
     s.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes",
                    help="where runs execute (default: local processes)")
-    s.add_argument("--workers", type=positive_int, default=2, help="processes or Dask workers (default 2)")
     s.add_argument("--scheduler", help="join an existing Dask scheduler, e.g. tcp://HOST:8786 (implies dask)")
     s.add_argument("--out", help="output directory (default runs/<name>)")
     s.add_argument("--force", action="store_true", help="start again over a directory with another spec")
     s.add_argument("--quiet", action="store_true", help="no progress bar (batch logs)")
     s.set_defaults(fn=fn)
+    return s
 
 
 def run_sweep_cli(args) -> int:
     t0 = time.time()
     executor = "dask" if args.scheduler else args.executor
-    out = run_sweep(args.spec, args.out, executor=executor, workers=args.workers, scheduler=args.scheduler,
+    out = run_sweep(args.spec, args.out, executor=executor, jobs=args.jobs, scheduler=args.scheduler,
                     force=args.force, quiet=args.quiet)
     manifest, table = _manifest_and_points(out)  # not load(): a few columns, not every row and series
     factors = manifest["design"]["factors"]

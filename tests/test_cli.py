@@ -24,7 +24,7 @@ def redoubt(*args, **kw):
 
 @pytest.mark.subprocess
 def test_help_on_every_command():
-    for cmd in ([], ["run"], ["compare"], ["sweep"]):
+    for cmd in ([], ["run"], ["compare"], ["sweep"], ["list"]):
         r = redoubt(*cmd, "--help")
         assert r.returncode == 0 and "usage: redoubt" in r.stdout
 
@@ -175,3 +175,28 @@ def test_ctrl_c_during_compare_leaves_nothing_half_written(tmp_path, record_prop
     assert "nothing written" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err  # workers print nothing
     assert not out.exists() or not [f for f in out.rglob("*") if f.is_file()]
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("args", [["list"], ["run", "panjshir-2021", "--set", "horizon_days=30"], ["--version"]])
+def test_a_closed_pipe_ends_quietly(tmp_path, args):
+    """`redoubt ... | head -1`: the reader is gone before the output is written; no traceback, work done."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    out = ["--out", str(tmp_path / "o")] if args[0] == "run" else []
+    r = subprocess.run([sys.executable, "-m", "model", *args, *out], cwd=ROOT, stdout=write_end,
+                       stderr=subprocess.PIPE, text=True, timeout=600)
+    os.close(write_end)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    if args[0] == "run":
+        assert (tmp_path / "o" / "outcome.json").exists()
+
+
+@pytest.mark.subprocess
+def test_version_and_list():
+    r = redoubt("--version")
+    assert r.returncode == 0 and r.stdout.startswith("redoubt ")
+    r = redoubt("list")
+    assert r.returncode == 0
+    for needle in ("panjshir-2021", "--variant air+passes", "validation/square-law", "tiny", "stocks-and-air"):
+        assert needle in r.stdout

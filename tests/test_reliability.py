@@ -66,7 +66,7 @@ def test_a_second_sweep_into_the_same_directory_is_refused_and_a_killed_one_leav
     spec_file = tmp_path / "big.toml"
     spec_file.write_text(sweep.to_toml(spec_with(replications=200)))
     out = tmp_path / "s"
-    cmd = [sys.executable, "-m", "model", "sweep", str(spec_file), "--out", str(out), "--workers", "2", "--quiet"]
+    cmd = [sys.executable, "-m", "model", "sweep", str(spec_file), "--out", str(out), "--jobs", "2", "--quiet"]
     first = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
     wait_for(out / "outcomes" / "part-*.parquet", first)
@@ -245,7 +245,7 @@ def test_workers_die_with_their_parent(tmp_path, sig):
     spec_file.write_text(sweep.to_toml(spec_with(replications=200)))
     out = tmp_path / "w"
     p = subprocess.Popen([sys.executable, "-m", "model", "sweep", str(spec_file), "--out", str(out),
-                          "--workers", "2", "--quiet"], cwd=ROOT, start_new_session=True,
+                          "--jobs", "2", "--quiet"], cwd=ROOT, start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_for(out / "outcomes" / "part-*.parquet", p)
     children = psutil.Process(p.pid).children(recursive=True)

@@ -33,8 +33,8 @@ def table(out):
 @pytest.mark.slow
 def test_same_outcomes_on_serial_processes_and_dask(tmp_path):
     serial = table(sweep.run_sweep(SMALL, tmp_path / "s", executor="serial", quiet=True))
-    procs = table(sweep.run_sweep(SMALL, tmp_path / "p", executor="processes", workers=2, quiet=True))
-    dask = table(sweep.run_sweep(SMALL, tmp_path / "d", executor="dask", workers=2, quiet=True))
+    procs = table(sweep.run_sweep(SMALL, tmp_path / "p", executor="processes", jobs=2, quiet=True))
+    dask = table(sweep.run_sweep(SMALL, tmp_path / "d", executor="dask", jobs=2, quiet=True))
     assert len(serial) == 12 and (serial["status"] == "ok").all()
     pd.testing.assert_frame_equal(serial, procs)
     pd.testing.assert_frame_equal(serial, dask)
@@ -75,7 +75,7 @@ class Dying(ValleyModel):
 @pytest.mark.slow
 def test_a_dead_worker_has_its_chunk_retried(tmp_path, monkeypatch):
     monkeypatch.setenv("REDOUBT_TEST_MARKER", str(tmp_path / "marker"))
-    out = sweep.run_sweep(SMALL, tmp_path / "dead", executor="processes", workers=2, quiet=True, model_cls=Dying)
+    out = sweep.run_sweep(SMALL, tmp_path / "dead", executor="processes", jobs=2, quiet=True, model_cls=Dying)
     assert (tmp_path / "marker").exists()  # a worker really died
     got = table(out)
     want = table(sweep.run_sweep(SMALL, tmp_path / "ref", executor="serial", quiet=True))
@@ -86,7 +86,7 @@ def test_a_dead_worker_has_its_chunk_retried(tmp_path, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize("executor", ["serial", "dask"])
 def test_a_failing_run_is_a_row_and_the_sweep_goes_on(tmp_path, executor):
-    out = sweep.run_sweep(SMALL, tmp_path / executor, executor=executor, workers=2, quiet=True, model_cls=Exploding)
+    out = sweep.run_sweep(SMALL, tmp_path / executor, executor=executor, jobs=2, quiet=True, model_cls=Exploding)
     o = sweep.load(out)["outcomes"]
     failed = o[o["status"] == "failed"]
     assert len(o) == 12 and len(failed) == 6
@@ -103,7 +103,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     spec_file = tmp_path / "kill.toml"
     spec_file.write_text(sweep.to_toml(spec))
     out = tmp_path / "k"
-    cmd = [sys.executable, "-m", "model", "sweep", str(spec_file), "--out", str(out), "--workers", "2", "--quiet"]
+    cmd = [sys.executable, "-m", "model", "sweep", str(spec_file), "--out", str(out), "--jobs", "2", "--quiet"]
     p = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     while p.poll() is None and len(list((out / "outcomes").glob("part-*.parquet"))) < 2:  # no clock
         time.sleep(0.05)
@@ -125,7 +125,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
 def test_the_coordinating_process_never_imports_mesa(tmp_path):
     # Its memory is the sweep's floor beside the workers': Mesa (~145 MB a process) lives in the workers only.
     code = ("import sys, json; from model import sweep; "
-            "out = sweep.run_sweep(json.loads(sys.argv[1]), sys.argv[2], executor='processes', workers=2, quiet=True); "
+            "out = sweep.run_sweep(json.loads(sys.argv[1]), sys.argv[2], executor='processes', jobs=2, quiet=True); "
             "import pyarrow.parquet as pq; "
             "n = sum(pq.ParquetFile(f).metadata.num_rows for f in (out / 'outcomes').glob('part-*.parquet')); "
             "print(n, 'mesa' in sys.modules, 'model.model' in sys.modules)")
@@ -235,7 +235,7 @@ def test_load_series_and_sensitivity(tmp_path):
             "factors": {"stocks.defender.food_days": {"range": [40, 160]},
                         "sides.defender.strength": {"range": [2000, 9000]},
                         "scenario.fighters_per_agent": {"range": [40, 60]}}}
-    out = sweep.run_sweep(spec, tmp_path / "m", executor="processes", workers=2, quiet=True)
+    out = sweep.run_sweep(spec, tmp_path / "m", executor="processes", jobs=2, quiet=True)
     data = sweep.load(out)
     assert {"p_hold", "p_hold_lo95", "p_hold_hi95"} <= set(data["points"].columns)
     s = data["series"]
