@@ -584,8 +584,10 @@ class DaskExecutor:
             except (OSError, TimeoutError, ValueError) as exc:
                 raise UserError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
         else:
+            # Loopback only (scheduler, workers, dashboard), any free port: clusters may run side by side, and
+            # nothing of a run is offered to the network.
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=":0")  # any free port: clusters may run side by side
+                                        host="127.0.0.1", dashboard_address="127.0.0.1:0")
             self.client = Client(self.cluster)
         self.workers = max(1, len(self.client.scheduler_info()["workers"]))
 
@@ -636,8 +638,9 @@ def chunked(specs: list[RunSpec], workers: int, target_chunks_per_worker: int = 
 
 
 def run_specs(specs: list[RunSpec], parts_dir: Path, executor, *, series_dir: Path | None = None,
-              progress=None, on_series: Callable | None = None, model_cls=None) -> None:
-    """Run every spec that has no committed result yet; each finished chunk becomes one part.
+              progress=None, on_series: Callable | None = None, model_cls=None) -> tuple[int, int]:
+    """Run every spec that has no committed result yet; each finished chunk becomes one part. Returns
+    (runs run now, runs found already done).
 
     With `series_dir`, a chunk's daily series are written there first and its outcome part last, under the
     same name: a run counts as done only when both are on disk (see `committed_keys`). `on_series` gets
@@ -677,3 +680,4 @@ def run_specs(specs: list[RunSpec], parts_dir: Path, executor, *, series_dir: Pa
         executor.close(kill=True)
         raise
     executor.close()
+    return len(todo), already

@@ -12,6 +12,7 @@ from enum import IntEnum
 
 import numpy as np
 from mesa import Agent
+from mesa.discrete_space import FixedAgent
 
 from .combat import local_odds
 from .kernels import ration
@@ -78,6 +79,33 @@ class Fighter(Agent):
     def destination(self):
         d = int(self.force.dest[self.row])
         return self.model.valley.cell(d) if d >= 0 else None
+
+
+class Contingent(FixedAgent):
+    """All of one side's fighters at one location, as one agent in that location's cell: what a Mesa user
+    reads from `model.grid` (`cell.agents`) is true, while the fighters themselves stay in their side's
+    columns (a group moving does not touch any cell). Fighters in transit are in no contingent."""
+
+    def __init__(self, model, force, cell):
+        super().__init__(model)
+        self.force = force
+        self.cell = cell
+
+    side = property(lambda self: self.force.side)
+    side_name = property(lambda self: self.force.name)
+
+    @property
+    def fighters(self) -> int:
+        """Fighters of this side holding this location now."""
+        return int(self.force.counts()[self.cell.idx])
+
+    @property
+    def groups(self) -> list:
+        """The Fighter agents (groups) that make it up."""
+        return [self.force.agents[r] for r in self.force.rows_at(self.cell.idx)]
+
+    def __repr__(self):
+        return f"Contingent({self.side_name}, {self.cell.name}, {self.fighters} fighters)"
 
 
 class Force:

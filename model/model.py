@@ -9,16 +9,17 @@ from typing import NamedTuple
 import mesa
 import numpy as np
 from mesa.datacollection import DataCollector
+from mesa.experimental.scenarios import Scenario
 
 from . import combat, kernels
 from .agents import ResupplySource, SupplyStore, Weather
-from .forces import Attackers, Defenders
+from .forces import Attackers, Contingent, Defenders
 from .ledger import COMMODITIES, Ledger
-from .outcome import CAUSES, DAILY, HELD, SERIES, Outcome, resolved_parameters
+from .outcome import ANSWER, CAUSES, DAILY, HELD, SERIES, Outcome, as_numbers, resolved_parameters
 from .scenario import DEFAULT_SCENARIO, load, params_to_overrides
 from .space import Control, Valley
 
-__all__ = ["CAUSES", "SERIES", "Event", "ValleyModel"]
+__all__ = ["CAUSES", "SERIES", "Event", "ValleyModel", "run_once"]
 
 
 class Event(NamedTuple):
@@ -36,17 +37,34 @@ class Event(NamedTuple):
 class ValleyModel(mesa.Model):
     """An offensive against a valley with a single access road, one day per step.
 
-    Build with no arguments for the Panjshir 2021 baseline; or name a scenario file and variant, with
-    overrides by dotted key (`overrides={"sides.defender.strength": 4000}`) or as plain keywords
-    (`defender_strength=4000`, or any dotted key written with `__`: `sides__defender__strength=4000`).
+    Build with no arguments for the Panjshir 2021 baseline; or name a scenario file (`scenario_file`, a
+    path, a name such as "panjshir-2021", or a dict) and variant, with overrides by dotted key
+    (`overrides={"sides.defender.strength": 4000}`) or as plain keywords (`defender_strength=4000`, or any
+    dotted key written with `__`: `sides__defender__strength=4000`). numpy scalars are taken as the Python
+    values of the same kind.
+
+    `scenario=` is Mesa's own (`mesa.experimental.scenarios.Scenario`, as SolaraViz's Reset and Mesa tools
+    pass it): its values are parameters like the keywords, its `rng` the seed, and `m.scenario` is that
+    Mesa object. The valley's own scenario, resolved, is `m.spec`.
     """
 
-    def __init__(self, scenario=DEFAULT_SCENARIO, variant: str | None = None, overrides: dict | None = None,
-                 rng=None, **params):
+    def __init__(self, scenario_file=DEFAULT_SCENARIO, variant: str | None = None, overrides: dict | None = None,
+                 rng=None, scenario: Scenario | None = None, **params):
+        if scenario is not None and not isinstance(scenario, Scenario):
+            raise TypeError(f"scenario= is Mesa's Scenario object (got {type(scenario).__name__}); a scenario "
+                            "file or name goes first, or as scenario_file=")
+        if scenario is not None:
+            params = {**{k: v for k, v in scenario if k != "rng"}, **params}
+            if rng is None:
+                rng = scenario.rng
+            elif scenario.rng is None:
+                scenario.rng = rng  # SolaraViz's Reset: a fresh Scenario() beside the seed control's value
+        if isinstance(rng, np.integer):  # Mesa seeds random.Random with it, which refuses numpy integers
+            rng = int(rng)
         merged = dict(overrides or {})
         merged.update(params_to_overrides(params))
-        spec = load(scenario, variant, merged)
-        super().__init__(rng=rng)
+        spec = load(scenario_file, variant, merged)
+        super().__init__(rng=rng, scenario=scenario)
         self.spec = spec
         self.switches = spec["switches"]
         sc = spec["scenario"]
@@ -54,9 +72,9 @@ class ValleyModel(mesa.Model):
         self.start_doy = self.start_date.timetuple().tm_yday
         self.fighters_per_agent = sc["fighters_per_agent"]
         self.horizon = sc["horizon_days"]
-        self.day = 0
         self.events: list[Event] = []
         self.valley = Valley(spec, random=self.random)
+        self.grid = self.valley.space  # Mesa's name for the model's space (SolaraViz and Mesa tools read it)
         self.ledgers = {"attacker": Ledger(), "defender": Ledger()}
         self.weather = Weather(self, spec["weather"], enabled=self.switches["weather"])
         self.attackers = Attackers(self, "attacker", spec["sides"]["attacker"])
@@ -70,8 +88,9 @@ class ValleyModel(mesa.Model):
         self.initial_defenders = self.defenders.initial
         self.civilians = spec["civilians"]
         self._make_stores()
-        self.sources = [ResupplySource(self, kind, spec["resupply"][kind])
-                        for kind in ("air", "passes") if spec["resupply"][kind]["enabled"]]
+        for kind in ("air", "passes"):
+            if spec["resupply"][kind]["enabled"]:
+                ResupplySource(self, kind, spec["resupply"][kind])
         self._waves_due(0)
         self.contested = np.zeros(self.valley.n, bool)
         self.civilian_shortfall = 0.0
@@ -80,7 +99,9 @@ class ValleyModel(mesa.Model):
         self.cause: str | None = None
         self.end_reason: str | None = None
         self.front_km = 0.0
-        self.datacollector = DataCollector(model_reporters=dict(DAILY))
+        for force in (self.attackers, self.defenders):  # each cell's agents include the fighters there
+            Contingent.create_agents(self, self.valley.n, force=force, cell=list(self.valley.locations))
+        self.datacollector = DataCollector(model_reporters={**DAILY, **ANSWER})  # ANSWER: for batch_run rows
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------ set-up -------------------------------
@@ -116,7 +137,6 @@ class ValleyModel(mesa.Model):
         return food, n * p["ammo_reference_kg_per_day"]
 
     def _make_stores(self) -> None:
-        self.stores: list[SupplyStore] = []
         self.reference = {s: self._reference_draw(s) for s in ("attacker", "defender")}
         for st in self.spec["stores"]:
             side = st["side"]
@@ -129,12 +149,21 @@ class ValleyModel(mesa.Model):
                 ammo = stocks["ammo_days"] * ammo_ref * st["share"]
                 line_f, line_a = st["line_days_per_day"] * food_ref, st["line_days_per_day"] * ammo_ref
             cell = self.valley.cell(self.valley.by_id(st["location"]))
-            store = SupplyStore(self, cell, st["name"], side, food, ammo, st["reach_hops"],
+            SupplyStore(self, cell, st["name"], side, food, ammo, st["reach_hops"],
                                 st["feeds_civilians"], line_f, line_a)
             self.ledgers[side].add_initial(food, ammo)
-            self.stores.append(store)
 
     # ------------------------------------------------------------ helpers ------------------------------
+    @property
+    def stores(self):
+        """The supply stores (Mesa agents, in creation order): `agents_by_type[SupplyStore]`."""
+        return self.agents_by_type.get(SupplyStore, ())
+
+    @property
+    def sources(self):
+        """Outside resupply (Mesa agents): `agents_by_type[ResupplySource]`."""
+        return self.agents_by_type.get(ResupplySource, ())
+
     def force(self, side: str):
         return self.attackers if side == "attacker" else self.defenders
 
@@ -170,8 +199,12 @@ class ValleyModel(mesa.Model):
     SCHEDULE = ("_weather", "_arrivals", "_logistics", "_decisions", "_fight", "_consume", "_morale",
                 "_update_control", "_check_end")
 
+    @property
+    def day(self) -> int:
+        """Days since the start date: Mesa's step counter (a step is one day)."""
+        return self.steps
+
     def step(self) -> None:
-        self.day += 1
         for phase in self.SCHEDULE:
             getattr(self, phase)()
             if not self.running:
@@ -363,6 +396,7 @@ class ValleyModel(mesa.Model):
             end_reason=self.end_reason or "running", end_day=self.day, end_date=self.date_of(self.day),
             held_to_winter=self.end_reason in HELD,
             collapse_day=self.collapse_day, collapse_date=self.date_of(self.collapse_day), cause=self.cause,
+            days_held=self.day if self.collapse_day is None else self.collapse_day,
             winter_onset_date=(dt.date(self.start_date.year, 1, 1)
                                + dt.timedelta(days=w.winter_doy - 1)).isoformat(),
             winter_onset_day=w.winter_doy - self.start_doy,
@@ -386,6 +420,14 @@ class ValleyModel(mesa.Model):
         """The daily series as a pandas DataFrame (one row per day, from day 0; `date` a datetime column)."""
         import pandas as pd
 
-        frame = self.datacollector.get_model_vars_dataframe()
+        frame = self.datacollector.get_model_vars_dataframe()[list(SERIES)]
         frame["date"] = pd.to_datetime(frame["date"])
         return frame
+
+
+def run_once(seed: int = 0, scenario_file=DEFAULT_SCENARIO, variant: str | None = None, **params) -> dict[str, float]:
+    """One run for an external driver (EMA Workbench, SALib, a scikit-learn loop): parameters as keywords
+    (shortcuts such as `defender_strength`, or dotted keys written with `__`; numpy values are fine), the
+    outcome as plain numbers only (`model.outcome.as_numbers`): `held_to_winter` 0/1, `days_held` always
+    defined, NaN for a day that never came (`collapse_day` when the valley held), categories as 0/1."""
+    return as_numbers(ValleyModel(scenario_file, variant=variant, rng=seed, **params).run())

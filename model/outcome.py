@@ -8,6 +8,7 @@ never silently dropped. This module does not import Mesa: a sweep's coordinating
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -35,6 +36,7 @@ class Outcome:
     held_to_winter: bool
     collapse_day: int | None  # None: the valley did not fall
     collapse_date: str | None
+    days_held: int  # days from the start until the valley fell, or until the run ended if it held
     cause: str | None  # one of CAUSES when the valley fell
     winter_onset_date: str
     winter_onset_day: int
@@ -238,6 +240,74 @@ def civilian_shortfall(m):
 
 
 SERIES = tuple(DAILY)
+
+
+# ---------------------------------------------------------------- the outcome, every day -----------------
+# Also collected each day (not part of `daily()`), so that the last row `mesa.batch_run` reports for a run
+# holds the answer: two runs ending on the same day, one held and one fell, differ in these columns.
+ANSWER: dict[str, Callable] = {}
+
+
+def _answer(fn: Callable) -> Callable:
+    ANSWER[fn.__name__] = fn
+    return fn
+
+
+@_answer
+def held_to_winter(m):
+    return m.end_reason in HELD
+
+
+@_answer
+def end_reason(m):
+    return m.end_reason or "running"
+
+
+@_answer
+def collapse_day(m):
+    return math.nan if m.collapse_day is None else m.collapse_day
+
+
+@_answer
+def cause(m):
+    return m.cause or ""
+
+
+@_answer
+def winter_onset_day(m):
+    return m.weather.winter_doy - m.start_doy
+
+
+@_answer
+def days_held(m):
+    return m.day if m.collapse_day is None else m.collapse_day
+
+
+assert not set(ANSWER) & set(DAILY)
+
+
+# ---------------------------------------------------------------- for external drivers ------------------
+def as_numbers(outcome: dict) -> dict[str, float]:
+    """An outcome record as plain numbers, as EMA Workbench, SALib or scikit-learn want them: every numeric
+    field (booleans as 0/1; a day that never came, or an infinite "days left", as NaN), and the categories as
+    0/1 indicators (`fell`, `cause_combat`, `cause_supply`, `cause_morale`). No None, no strings."""
+    hints = typing.get_type_hints(Outcome)
+    out: dict[str, float] = {}
+    for f in dataclasses.fields(Outcome):
+        kind = arrow_type(hints[f.name])
+        if kind == pa.string():
+            continue
+        value = outcome[f.name]
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            out[f.name] = math.nan
+        elif kind == pa.bool_():
+            out[f.name] = int(bool(value))
+        else:
+            out[f.name] = value
+    out["fell"] = int(outcome["end_reason"] == "fell")
+    for c in CAUSES:
+        out[f"cause_{c}"] = int(outcome["cause"] == c)
+    return out
 
 # The daily columns a sweep keeps per run (series = true): enough for trajectories, small on disk.
 SWEEP_SERIES = ("day", "defenders_active", "attackers_active", "food_days_left", "ammo_days_left", "km_road_held")

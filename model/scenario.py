@@ -16,6 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 DEFAULT_SCENARIO = "panjshir-2021"
 
 
@@ -308,7 +310,7 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
          overrides: dict | None = None) -> dict:
     """Read, apply a variant and overrides, validate. Returns the resolved scenario dict."""
     if isinstance(scenario, dict):  # a raw table, or a spec load() returned (its "_" keys are not input)
-        raw = copy.deepcopy({k: v for k, v in scenario.items() if not str(k).startswith("_")})
+        raw = plain(copy.deepcopy({k: v for k, v in scenario.items() if not str(k).startswith("_")}))
         source = "<dict>"
     else:
         path = resolve_path(scenario)
@@ -331,7 +333,7 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
         raw = apply_overrides(raw, flatten(vt), source)
     if overrides:
         source = f"{source} [overrides]"
-        raw = apply_overrides(raw, overrides, source)
+        raw = apply_overrides(raw, plain(overrides), source)
     spec = validate(raw, source)
     spec["variants"] = {k: dict(v) for k, v in variants.items()}
     spec["_source"] = source.split(" [")[0]
@@ -440,7 +442,22 @@ def parse_value(text: str) -> Any:
 
 
 # ---------------------------------------------------------------- validation -----------------------------
+def plain(value: Any) -> Any:
+    """numpy scalars and arrays (as EMA Workbench, SALib or np.arange hand them over) as the Python values
+    of the same kind, in nested lists and dicts too: np.int64 -> int, np.float64 -> float, np.bool_ -> bool."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value
+
+
 def _check_leaf(f: Field, value: Any, source: str, key: str) -> Any:
+    value = plain(value)
     if f.type is NUM or f.type == (int, float):
         ok = isinstance(value, NUM) and not isinstance(value, bool)
         tname = "a number"
@@ -614,9 +631,9 @@ def _check_connected(spec: dict, err) -> None:
 
 
 def params_to_overrides(params: dict) -> dict:
-    """Flat keyword parameters (shortcuts or a__b__c) to dotted keys."""
+    """Flat keyword parameters (shortcuts or a__b__c) to dotted keys (numpy values as plain Python)."""
     out = {}
-    for k, v in params.items():
+    for k, v in plain(params).items():
         if k in SHORTCUTS:
             out[SHORTCUTS[k]] = v
         elif "__" in k:

@@ -86,7 +86,7 @@ FACTOR_SCHEMA = {
 def load_spec(source: str | Path | dict) -> dict:
     """Read and validate a sweep spec; errors name the file, the key and the rule."""
     if isinstance(source, dict):
-        raw, where = json.loads(json.dumps(source, default=str)), "<sweep>"
+        raw, where = json.loads(json.dumps(scn.plain(source), default=str)), "<sweep>"  # numpy levels too
     else:
         path = scn.resolve_path(source, kind="sweeps")
         raw, where = scn.read_toml(path, "sweep file"), str(path)
@@ -291,7 +291,8 @@ def run_sweep(source, out: str | Path | None = None, *, executor: str = "process
     out = Path(out) if out else default_runs_dir() / spec["name"]
     table = design(spec)
     specs = plan(spec, table)
-    ex = make_executor(executor, jobs or os.cpu_count() or 1, scheduler)  # default: all cores  # connects first: a bad scheduler writes nothing
+    # default: all cores; connects first, so a bad scheduler writes nothing
+    ex = make_executor(executor, jobs or os.cpu_count() or 1, scheduler)
     try:
         target = OutputDir(out, "sweep")
         target.claim(resume=True)
@@ -352,11 +353,12 @@ def _run_into(out: Path, spec: dict, table: pd.DataFrame, specs: list[RunSpec], 
     n_unique = len({s.key for s in specs})
     progress = Progress(n_unique, quiet, desc=spec["name"])
     try:
-        run_specs(specs, out / "outcomes", ex, progress=progress, model_cls=model_cls,
-                  series_dir=out / "series" if spec["series"] else None)
+        ran, already = run_specs(specs, out / "outcomes", ex, progress=progress, model_cls=model_cls,
+                                 series_dir=out / "series" if spec["series"] else None)
     finally:
         progress.close()
     manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+    manifest["last_command"] = {"ran": ran, "already_done": already}
     write_atomic_text(json.dumps(manifest, indent=2, default=str), manifest_path)
 
 
@@ -493,8 +495,13 @@ def run_sweep_cli(args) -> int:
                     force=args.force, quiet=args.quiet)
     manifest, table = _manifest_and_points(out)  # not load(): a few columns, not every row and series
     factors = manifest["design"]["factors"]
-    print(f"{out}: {len(table)} points, {int(table['runs'].sum())} runs ({int(table['failed'].sum())} failed) "
-          f"in {time.time() - t0:.1f} s")
+    last = manifest.get("last_command", {})
+    if last.get("ran") == 0:
+        print(f"{out}: nothing to do: {last['already_done']} of {last['already_done']} runs done")
+    else:
+        print(f"{out}: {len(table)} points, {int(table['runs'].sum())} runs ({int(table['failed'].sum())} failed) "
+              f"in {time.time() - t0:.1f} s" + (f"; {last['ran']} run now, {last['already_done']} were done"
+                                               if last.get("already_done") else ""))
     cols = ["point", *factors, "runs", "p_hold", "p_hold_lo95", "p_hold_hi95"]
-    print(table[cols].head(20).to_string(index=False))
+    print(table[cols].head(20).round(3).to_string(index=False))
     return 0

@@ -33,10 +33,10 @@ CASES = [
     ("no morale", dict(rng=12, switches__morale=False)),
     ("no movement", dict(rng=13, switches__movement=False)),
     ("no weather", dict(rng=14, switches__weather=False)),
-    ("square law", dict(scenario="validation/square-law", rng=15)),
-    ("linear law", dict(scenario="validation/linear-law", rng=16)),
-    ("guerrilla law", dict(scenario="validation/guerrilla-law", rng=17)),
-    ("frontage law", dict(scenario="validation/frontage-law", rng=18)),
+    ("square law", dict(scenario_file="validation/square-law", rng=15)),
+    ("linear law", dict(scenario_file="validation/linear-law", rng=16)),
+    ("guerrilla law", dict(scenario_file="validation/guerrilla-law", rng=17)),
+    ("frontage law", dict(scenario_file="validation/frontage-law", rng=18)),
 ]
 
 
