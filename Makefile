@@ -1,5 +1,5 @@
 # The two commands of the README. Both set everything up first (scripts/bootstrap.sh) on a fresh machine.
-.PHONY: compare test test-fast bench lab setup clean
+.PHONY: compare test test-fast bench lab viz setup clean
 REPS ?= 200
 
 compare: setup
@@ -11,6 +11,10 @@ test: setup
 # Everything but the slow and subprocess tests: under a minute, for the edit-test loop. CI runs `make test`.
 test-fast: setup
 	.venv/bin/python -m pytest -q -n 2 -m "not slow and not subprocess"
+
+# The browser page (model/app.py) at http://127.0.0.1:8765
+viz: setup
+	.venv/bin/redoubt viz
 
 # JupyterLab on the notebooks (the `notebook` extra, installed by setup).
 lab: setup

@@ -159,6 +159,28 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_viz(args) -> int:
+    """Serve the browser page (model/app.py, Mesa's SolaraViz) until Ctrl-C."""
+    import importlib.util
+    import subprocess
+
+    path = scn.resolve_path(args.scenario)
+    scn.load(path)  # a bad scenario fails here, in one line
+    if importlib.util.find_spec("solara") is None:
+        raise UsageError("the browser page needs the 'viz' extra: pip install 'redoubt-valley[viz]' "
+                         "(or make viz)")
+    env = {**os.environ, "REDOUBT_VIZ_SCENARIO": str(path.resolve())}
+    print(f"serving {path.name} at http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
+    proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "model.app", "--host", args.host,
+                             "--port", str(args.port), "--no-open", "--production"], env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait()
+        return 130
+
+
 def cmd_sweep(args) -> int:
     from .sweep import run_sweep_cli
 
@@ -211,6 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="replace the outputs of an earlier compare in --out")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(fn=cmd_compare)
+
+    v = sub.add_parser("viz", help="the browser page: valley map, charts and controls (Mesa SolaraViz)",
+                       description="Serve the interactive page on this machine (loopback unless --host says "
+                                   "otherwise). Needs the viz extra (make viz sets it up).")
+    v.add_argument("scenario", nargs="?", default=scn.DEFAULT_SCENARIO, help="scenario file or name "
+                   f"(default {scn.DEFAULT_SCENARIO})")
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    v.add_argument("--port", type=_int_at_least(0), default=8765, help="port (default 8765; 0: any free port)")
+    v.set_defaults(fn=cmd_viz)
 
     from .sweep import add_sweep_parser
 

@@ -59,6 +59,7 @@ class Valley:
             G.add_edge(link["a"], link["b"], kind=link["kind"], km=float(link["km"]),
                        days=float(link["days"]), elevation=float(link["elevation"]))
         self.space = Network(G, random=random, cell_klass=Location, layout=positions)
+        self.xy = np.array([positions[loc["id"]] for loc in locs], dtype=float)  # map position, km
         self.locations: list[Location] = []
         for i, loc in enumerate(locs):
             cell = self.space._cells[loc["id"]]

@@ -5,6 +5,12 @@ set -eu
 cd "$(dirname "$0")/.."
 VENV=.venv
 STAMP=$VENV/.redoubt-installed
+# CI (CI=true, as .ci/run sets it) also needs Debian's Chromium for the browser test of the page; on a
+# user's machine that test skips with a reason instead.
+if [ -n "${CI:-}" ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "redoubt: installing Debian's chromium for the browser test (CI)" >&2
+  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null; }
+fi
 want=$(cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && "$VENV/bin/python" -c 'import model' 2>/dev/null; then
   exit 0

@@ -24,7 +24,7 @@ def redoubt(*args, **kw):
 
 @pytest.mark.subprocess
 def test_help_on_every_command():
-    for cmd in ([], ["run"], ["compare"], ["sweep"], ["list"]):
+    for cmd in ([], ["run"], ["compare"], ["sweep"], ["list"], ["viz"]):
         r = redoubt(*cmd, "--help")
         assert r.returncode == 0 and "usage: redoubt" in r.stdout
 

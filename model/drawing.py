@@ -1,0 +1,264 @@
+"""Pictures of one run, for the browser page (`app.py`), notebooks and reports: the valley map and the
+daily charts against the date. matplotlib only (no pyplot: a notebook's figures are left alone).
+
+Each picture is a view made once per model and updated in place (`update()` moves markers and lines,
+nothing is laid out again), so the page can redraw it several times a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+import matplotlib.dates as mdates
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from .space import Control
+
+SIDE_COLOUR = {"attacker": "#c0392b", "defender": "#2471a3"}
+HELD_COLOUR = {Control.ATTACKER: "#f5b7b1", Control.NONE: "#e5e7e9", Control.DEFENDER: "#aed6f1"}
+STORE_COLOUR = "#b9770e"
+
+
+def date_of(model, day: int) -> dt.date:
+    return model.start_date + dt.timedelta(days=int(day))
+
+
+def status_words(model) -> str:
+    """Where the run stands, in words: going on, held to winter, or fell on a date and why."""
+    reason = model.end_reason
+    if reason is None:
+        return "the offensive goes on"
+    if reason == "fell":
+        return f"the valley fell on {date_of(model, model.collapse_day):%d %b %Y} (cause: {model.cause})"
+    if reason == "winter":
+        return f"winter halted the offensive on {date_of(model, model.day):%d %b %Y}: the valley held to winter"
+    if reason == "repulsed":
+        return f"the offensive was repulsed by {date_of(model, model.day):%d %b %Y}: the valley held"
+    return f"the horizon came on {date_of(model, model.day):%d %b %Y} with the valley still holding"
+
+
+class _View:
+    """A figure drawn once, then updated: `png()` restores the drawn background (axes, labels, what does
+    not change) and draws only the artists that move, as a browser page needs several times a second.
+    `fig` stays an ordinary figure (savefig draws everything)."""
+
+    fig: Figure
+    dynamic: list
+
+    def _attach_canvas(self) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(self.fig)
+        self._background = None
+
+    def invalidate(self) -> None:
+        """Something in the background changed (limits, a closed link): draw it again next time."""
+        self._background = None
+
+    def png(self) -> bytes:
+        import io
+
+        from PIL import Image
+
+        canvas = self.fig.canvas
+        if self._background is None:
+            for a in self.dynamic:
+                a.set_animated(True)
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+            for a in self.dynamic:
+                a.set_animated(False)
+        else:
+            canvas.restore_region(self._background)
+        for a in self.dynamic:
+            self.fig.draw_artist(a)
+        w, h = canvas.get_width_height()
+        out = io.BytesIO()
+        Image.frombuffer("RGBA", (w, h), bytes(canvas.buffer_rgba()), "raw", "RGBA", 0, 1).save(
+            out, format="png", compress_level=1)
+        return out.getvalue()
+
+
+class MapView(_View):
+    """The valley at its own coordinates (km along the valley, km across): places coloured by who holds
+    them, each side's fighters as a disc sized by their number (with the count), stores sized by what is
+    left (x: captured or destroyed), links (dotted red: closed by snow), passes open or closed with their
+    snow depth; the date in the title."""
+
+    OFFSET: ClassVar[dict] = {"attacker": (-2.2, 2.8), "defender": (2.2, 2.8)}  # a side's disc beside a place
+
+    def __init__(self, model, fig: Figure | None = None):
+        self.model = model
+        v = model.valley
+        self.fig = fig or Figure(figsize=(10, 4.4), dpi=80)
+        ax = self.ax = self.fig.subplots()
+        xy = v.xy
+        self.links = []
+        for a, b, data in v.graph.edges(data=True):
+            i, j = v.index[a], v.index[b]
+            (line,) = ax.plot(xy[[i, j], 0], xy[[i, j], 1], color="#7f8c8d", zorder=1,
+                              lw=2.5 if data["kind"] == "road" else 1.2, ls="-" if data["kind"] == "road" else "--")
+            self.links.append((data, line))
+        self.places = {}
+        for kind, marker in {"road": "o", "side": "o", "flank": "o", "pass": "^", "outside": "s"}.items():
+            idx = np.nonzero(v.kind == kind)[0]
+            if len(idx):
+                self.places[kind] = (idx, ax.scatter(xy[idx, 0], xy[idx, 1], s=150, marker=marker,
+                                                     edgecolors="#34495e", linewidths=1, zorder=2))
+        for i, name in enumerate(v.names):
+            ax.annotate(name.split(" (")[0], (xy[i, 0], xy[i, 1] - 4.0), fontsize=6.5, ha="center", va="top",
+                        color="#2c3e50")
+        self.discs, self.counts = {}, {}
+        for side in ("attacker", "defender"):
+            dx, dy = self.OFFSET[side]
+            self.discs[side] = ax.scatter(xy[:, 0] + dx, xy[:, 1] + dy, s=np.zeros(v.n), color=SIDE_COLOUR[side],
+                                          alpha=0.8, zorder=3)
+            away = "right" if dx < 0 else "left"  # the two counts of a place grow away from each other
+            self.counts[side] = [ax.annotate("", (xy[i, 0] + dx, xy[i, 1] + dy + 1.8), fontsize=6.5, ha=away,
+                                             color=SIDE_COLOUR[side], weight="bold", zorder=4) for i in range(v.n)]
+        stores = list(model.stores)
+        sxy = np.array([[xy[s.cell.idx, 0], xy[s.cell.idx, 1] - 1.6] for s in stores]).reshape(-1, 2)
+        self.stores = stores
+        self.store_dots = ax.scatter(sxy[:, 0], sxy[:, 1], s=np.zeros(len(stores)), marker="s", color=STORE_COLOUR,
+                                     edgecolors="black", linewidths=0.5, zorder=3)
+        self.store_lost = ax.scatter(sxy[:, 0], sxy[:, 1], s=np.zeros(len(stores)), marker="x", color="black",
+                                     zorder=3)
+        self.passes = [(i, ax.annotate("", (xy[i, 0], xy[i, 1] + 6.5), fontsize=7, ha="center", color="#1b4f72"))
+                       for i in np.nonzero(v.is_pass)[0]]
+        self.title = ax.set_title("date (day): status", fontsize=9)  # text for the layout; update() sets it
+        ax.set_xlabel("km along the valley from the mouth", fontsize=8)
+        ax.set_ylabel("km across", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_xlim(xy[:, 0].min() - 8, xy[:, 0].max() + 8)
+        ax.set_ylim(xy[:, 1].min() - 8, xy[:, 1].max() + 10)
+        ax.legend(handles=[
+            Line2D([], [], marker="o", ls="", color=SIDE_COLOUR["attacker"], label=model.attackers.name),
+            Line2D([], [], marker="o", ls="", color=SIDE_COLOUR["defender"], label=model.defenders.name),
+            Line2D([], [], marker="s", ls="", color=STORE_COLOUR, label="store (size: t left)"),
+            Line2D([], [], marker="o", ls="", color=HELD_COLOUR[Control.DEFENDER], markeredgecolor="#34495e",
+                   label="held by defenders"),
+            Line2D([], [], marker="o", ls="", color=HELD_COLOUR[Control.ATTACKER], markeredgecolor="#34495e",
+                   label="held by attackers")], fontsize=6.5, loc="lower left", ncol=2)
+        self.fig.tight_layout()  # once: updates move artists, they never re-lay the figure out
+        self.dynamic = [dots for _, dots in self.places.values()] + list(self.discs.values()) + [
+            t for texts in self.counts.values() for t in texts] + [self.store_dots, self.store_lost] + [
+            t for _, t in self.passes] + [self.title]
+        self._attach_canvas()
+        self._closed = None
+        self.update()
+
+    def update(self) -> Figure:
+        m, v = self.model, self.model.valley
+        for idx, dots in self.places.values():
+            dots.set_facecolor([HELD_COLOUR[Control(c)] for c in v.control[idx]])
+        closed_now = tuple(not data.get("open", True) for data, _ in self.links)
+        if closed_now != self._closed:  # links are background: draw it again only when one opens or closes
+            self._closed = closed_now
+            self.invalidate()
+            for (data, line), closed in zip(self.links, closed_now):
+                line.set_color("#b03a2e" if closed else "#7f8c8d")
+                if data["kind"] != "road":
+                    line.set_linestyle(":" if closed else "--")
+        for side, force in (("attacker", m.attackers), ("defender", m.defenders)):
+            counts = force.counts()
+            self.discs[side].set_sizes(np.where(counts > 0, 10 + 2.0 * np.sqrt(counts), 0))
+            for text, n in zip(self.counts[side], counts):
+                text.set_text(f"{n:,}" if n else "")
+        left = np.array([(s.food + s.ammo) / 1000 if s.open else 0.0 for s in self.stores])
+        self.store_dots.set_sizes(np.where(left > 0, 8 + 3 * np.sqrt(left), 0))
+        self.store_lost.set_sizes(np.array([0 if s.open else 35 for s in self.stores]))
+        for i, text in self.passes:
+            share = m.weather.pass_open_on_foot(int(i))
+            state = "closed" if share <= 0 else ("open" if share >= 1 else f"{share:.0%} open")
+            text.set_text(f"{state}, snow {v.snow_cm[i]:.0f} cm")
+        self.title.set_text(f"{date_of(m, m.day):%d %B %Y} (day {m.day}): {status_words(m)}")
+        return self.fig
+
+
+CHARTS = (
+    ((("attackers_active", "attackers", SIDE_COLOUR["attacker"]),
+      ("defenders_active", "defenders", SIDE_COLOUR["defender"])), "fighters"),
+    ((("food_days_left", "food", "#1e8449"), ("ammo_days_left", "ammunition", "#7d3c98")), "days of supply left"),
+    ((("km_road_held", "road held", "#34495e"),), "km of road held"),
+    ((("snow_ref_cm", "snow at the reference elevation", "#5dade2"),), "snow, cm"),
+    ((("resupply_delivered_kg", "delivered", STORE_COLOUR),), "resupply, t"),
+)
+
+
+class TimelineView(_View):
+    """The daily series against the date as far as the run has gone: fighters per side, days of food and
+    ammunition left, road held, snow depth, resupply delivered; the drawn winter onset (dashed blue) and
+    any stock-out (dotted brown) marked."""
+
+    def __init__(self, model, fig: Figure | None = None):
+        self.model = model
+        self.fig = fig or Figure(figsize=(10, 5.8), dpi=80)
+        self.axes = self.fig.subplots(len(CHARTS), 1, sharex=True)
+        onset = date_of(model, model.weather.winter_doy - model.start_doy)
+        self.lines, self.stockouts = [], {}
+        for ax, (series, label) in zip(self.axes, CHARTS):
+            for column, name, colour in series:
+                (line,) = ax.plot([], [], color=colour, lw=1.6, label=name)
+                self.lines.append((ax, column, line))
+            ax.set_ylabel(label, fontsize=7)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            ax.axvline(onset, color="#3182bd", ls="--", lw=1)
+            if len(series) > 1:
+                ax.legend(fontsize=6.5, loc="upper right")
+        self.axes[0].set_title("Dashed blue: winter onset (drawn for this run); dotted brown: a stock ran out",
+                               fontsize=8)
+        locator = mdates.AutoDateLocator(maxticks=8)
+        self.axes[-1].xaxis.set_major_locator(locator)
+        self.axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        # The x axis runs to a little past the drawn winter onset (further if the run goes on): axes that
+        # change only now and then keep the drawn background valid between changes.
+        self.last_day = max(30, model.weather.winter_doy - model.start_doy + 10)
+        self.axes[-1].set_xlim(date_of(model, 0), date_of(model, self.last_day))
+        for ax in self.axes:
+            ax.set_ylim(0, 1)
+        self.fig.tight_layout()
+        self.dynamic = [line for _, _, line in self.lines]
+        self._attach_canvas()
+        self.update()
+
+    def update(self) -> Figure:
+        m = self.model
+        data = m.datacollector.model_vars
+        days = np.asarray(data["day"])
+        x = mdates.date2num(np.datetime64(m.start_date) + days.astype("timedelta64[D]"))
+        top = {}
+        for ax, column, line in self.lines:
+            y = np.asarray(data[column], float)
+            if column == "resupply_delivered_kg":
+                y = y / 1000
+            y = np.where(np.isfinite(y), y, np.nan)
+            line.set_data(x, y)
+            top[ax] = max(top.get(ax, 0.0), float(np.nanmax(y)) if np.isfinite(y).any() else 0.0)
+        for ax, high in top.items():
+            if high > ax.get_ylim()[1]:  # grow with headroom, so it seldom has to grow again
+                ax.set_ylim(0, high * 1.3)
+                self.invalidate()
+        if days[-1] + 2 > self.last_day:
+            self.last_day = int(days[-1]) + 30
+            self.axes[-1].set_xlim(date_of(m, 0), date_of(m, self.last_day))
+            self.invalidate()
+        for commodity, day in m.stockout_day.items():
+            if day is not None and commodity not in self.stockouts:
+                self.stockouts[commodity] = [ax.axvline(date_of(m, day), color=STORE_COLOUR, ls=":", lw=1)
+                                             for ax in self.axes]
+                self.invalidate()
+        return self.fig
+
+
+def draw_map(model, fig: Figure | None = None) -> Figure:
+    """The valley map of the model as it stands now (see MapView)."""
+    return MapView(model, fig).fig
+
+
+def draw_timeline(model, fig: Figure | None = None) -> Figure:
+    """The daily charts of the model so far (see TimelineView)."""
+    return TimelineView(model, fig).fig

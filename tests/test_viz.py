@@ -1,0 +1,182 @@
+"""The browser page (model/app.py): controls that apply on Reset, Step, the map and charts, offline.
+
+A fast test drives Mesa's own controller and parameter components (what SolaraViz's sidebar holds) with
+solara.render; an end-to-end test serves the page with `redoubt viz` and uses it in headless Chromium."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+solara = pytest.importorskip("solara", reason="the viz extra is not installed (make viz or make setup)")
+import ipyvuetify as v  # noqa: E402
+from mesa.visualization.solara_viz import ModelController, ModelCreator  # noqa: E402
+
+from model.app import SLIDERS, Timeline, ValleyMap, controls  # noqa: E402
+from model.model import ValleyModel  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+OFFLINE_PINS = {"solara-assets": "1.58.2", "ipyvue": "1.13.0", "ipyvuetify": "1.12.0"}
+
+
+def test_offline_front_end_pins_are_locked_and_installed():
+    lock = dict(line.strip().lower().replace("_", "-").split("==") for line in
+                (ROOT / "requirements.lock").read_text().splitlines() if "==" in line)
+    for name, pinned in OFFLINE_PINS.items():
+        assert lock[name] == pinned and version(name) == pinned, name
+
+
+def test_controls_start_at_the_scenario_values():
+    c = controls("panjshir-2021")
+    assert c["variant"]["values"] == ["none", "air", "passes", "air+passes"]
+    assert c["defender_strength"]["value"] == 6000 and c["rng"]["type"] == "SliderInt"
+    assert c["attacker_committed"]["value"] == 12000  # the waves' total, not the scenario's 0 ("as the waves say")
+    start = {k: c[k]["value"] for k, *_ in SLIDERS}
+    assert ValleyModel(rng=3, **start).run() == ValleyModel(rng=3).run()  # untouched controls change nothing
+    assert {k for k, *_ in SLIDERS} <= set(c)
+
+
+def test_reset_applies_the_controls_and_step_advances():
+    model = solara.reactive(ValleyModel(rng=1, fighters_per_agent=50))
+
+    @solara.component
+    def Sidebar():  # what SolaraViz puts in its sidebar, wired the same way
+        params = solara.use_reactive({})
+        ModelController(model, model_parameters=params, play_interval=solara.use_reactive(10),
+                        render_interval=solara.use_reactive(1), use_threads=solara.use_reactive(False))
+        ModelCreator(model, controls(), model_parameters=params)
+        ValleyMap(model.value)
+        Timeline(model.value)
+
+    _, rc = solara.render(Sidebar(), handle_error=False)
+    rc.find(v.Select, label="Resupply (variant)").widget.v_model = "air+passes"
+    rc.find(v.Slider, label="Defenders").widget.v_model = 3500
+    rc.find(v.Slider, label="Fighters per agent").widget.v_model = 20
+    rc.find(v.Slider, label="Seed").widget.v_model = 7
+    first = model.value
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    m = model.value
+    assert m is not first and m.day == 0
+    assert m.spec["_variant"] == "air+passes" and m.spec["sides"]["defender"]["strength"] == 3500
+    assert m.fighters_per_agent == 20 and m.scenario.rng == 7
+    for _ in range(3):
+        rc.find(v.Btn, children=["Step"]).widget.click()
+    assert model.value is m and m.day == 3
+    settings = {k: c["value"] if isinstance(c, dict) else c for k, c in controls().items()}
+    settings.update(variant="air+passes", defender_strength=3500, fighters_per_agent=20, rng=7)
+    reference = ValleyModel(**settings)
+    for _ in range(3):
+        reference.step()
+    assert m.datacollector.model_vars["food_days_left"] == reference.datacollector.model_vars["food_days_left"]
+    shown = [w for w in rc.find(v.Sheet).widgets if "day 3 (air+passes)" in repr(w.children)]
+    assert shown, "the page shows the new day"
+
+
+# ---------------------------------------------------------------- in a real browser ---------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+CHROMIUM = "/usr/bin/chromium"
+SHOWN_DAY = "() => +document.body.innerText.match(/day (\\d+) \\(/)[1]"
+DAY_AT_LEAST = "n => { const m = document.body.innerText.match(/day (\\d+) \\(/); return m && +m[1] >= n; }"
+
+
+def _local(url: str) -> bool:
+    """Served by this machine: data: and blob: URLs of the page, or anything from 127.0.0.1."""
+    from urllib.parse import urlsplit
+
+    if url.startswith("data:"):
+        return True
+    return urlsplit(url.removeprefix("blob:")).hostname == "127.0.0.1"
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_page_in_headless_chromium(tmp_path, record_property):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Debian's chromium (scripts/bootstrap.sh installs it when CI=true)")
+        pytest.skip("no headless Chromium here (apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "model", "viz", "--port", str(port)], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    requests = []
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("request", lambda r: requests.append(r.url))
+            for _ in range(600):  # the server is starting: a guard, not a timing
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/", timeout=10_000)
+                    break
+                except playwright.Error:
+                    assert server.poll() is None, server.stdout.read()
+                    time.sleep(0.2)
+            page.get_by_text("23 August 2021, day 0").first.wait_for(timeout=120_000)
+            chart = page.locator("img").nth(1)
+            before = chart.get_attribute("src")
+
+            page.get_by_label("Resupply (variant)").click(force=True)
+            page.get_by_role("option", name="air+passes").click()
+            page.get_by_role("button", name="Reset").click()
+            page.get_by_text("day 0 (air+passes)").first.wait_for(timeout=60_000)
+            step_seconds = []
+            for day in range(1, 11):
+                t0 = time.perf_counter()
+                page.get_by_role("button", name="Step").click()
+                page.get_by_text(f"day {day} (air+passes)").first.wait_for(timeout=60_000)
+                step_seconds.append(time.perf_counter() - t0)
+            assert page.get_by_text("02 September 2021, day 10").count() >= 1
+            assert chart.get_attribute("src") != before, "the charts moved on"
+            page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+            if os.environ.get("REDOUBT_SCREENSHOT"):
+                shutil.copy(tmp_path / "page.png", os.environ["REDOUBT_SCREENSHOT"])
+
+            t0 = time.perf_counter()  # Play: how many days a second (measured, not asserted)
+            page.get_by_role("button", name="▶").click()
+            page.wait_for_function(DAY_AT_LEAST, arg=40, timeout=120_000)  # a day shows only briefly while playing
+            played = time.perf_counter() - t0
+            reached = int(page.evaluate(SHOWN_DAY))
+            pause = page.get_by_role("button", name="❚❚")
+            if pause.is_enabled():  # still running (it may have reached the end already)
+                pause.click()
+            browser.close()
+        record_property("step_click_to_shown_s_median", round(sorted(step_seconds)[len(step_seconds) // 2], 3))
+        record_property("play_days_per_second", round((reached - 10) / played, 1))
+    finally:
+        os.killpg(server.pid, 15)
+        log, _ = server.communicate(timeout=60)
+    assert "Could not load URL" not in log, log  # the server fetched nothing from a CDN either
+    outside = sorted({u for u in requests if not _local(u)})
+    assert requests and not outside, outside  # offline: every asset from the installed packages
+
+
+def test_the_page_renders_as_a_notebook_shows_it():
+    """`from model.app import page; page` in a cell: each rendering gets a model of its own."""
+    import ipywidgets
+
+    from model.app import make_page
+
+    box, rc = solara.render(make_page(fighters_per_agent=50, rng=3), handle_error=False)
+    assert "23 August 2021, day 0 (none): the offensive goes on" in repr(box)
+    images = rc.find(ipywidgets.Image).widgets
+    assert len(images) == 2 and all(bytes(w.value[:4]) == b"\x89PNG" for w in images)  # the map and the charts
+
+
+@pytest.mark.subprocess
+def test_viz_with_a_bad_scenario_exits_2(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "model", "viz", "no-such-valley"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "no such scenario file" in r.stderr and len(r.stderr.strip().splitlines()) == 1
