@@ -170,8 +170,21 @@ class ResupplySource(Agent):
                 return stores[0]
         return None
 
+    def ammo_share(self) -> float:
+        """Share of ammunition in today's load. load = "demand": the scarcer commodity gets more, in
+        inverse proportion to the defenders' days of supply left (food 10 days, ammunition 60: 1/7 is
+        ammunition); load = "fixed": `ammo_share`."""
+        if self.p["load"] == "fixed":
+            return self.p["ammo_share"]
+        food, ammo = self.model.days_left("food"), self.model.days_left("ammo")
+        if np.isinf(food) and np.isinf(ammo):
+            return self.p["ammo_share"]  # no one draws on either: as the scenario says
+        if np.isinf(ammo) or np.isinf(food):
+            return 0.0 if np.isinf(ammo) else 1.0  # only the one that is drawn on is carried
+        return food / (food + ammo) if food + ammo > 0 else 0.5
+
     def _drop(self, store, kg: float) -> None:
-        ammo = kg * self.p["ammo_share"]
+        ammo = kg * self.ammo_share()
         store.receive(kg - ammo, ammo)
         self.delivered["food"] += kg - ammo
         self.delivered["ammo"] += ammo

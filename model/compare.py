@@ -126,6 +126,8 @@ def summarise(runs: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
         row["food_days_left_median"] = float(ok["food_days_left"].median())
         row["ammo_days_left_median"] = float(ok["ammo_days_left"].median())
         row["resupply_t_median"] = float(ok["resupply_delivered_kg"].median() / 1000)
+        row["resupply_food_t_median"] = float(ok["resupply_food_kg"].median() / 1000)
+        row["resupply_ammo_t_median"] = float(ok["resupply_ammo_kg"].median() / 1000)
         row["km_road_held_median"] = float(ok["km_road_held"].median())
         rows.append(row)
     return pd.DataFrame(rows)
@@ -152,9 +154,10 @@ def table_frame(summary: pd.DataFrame) -> pd.DataFrame:
                                                    summary["collapse_q75"])],
         "cause c/s/m %": ["-" if np.isnan(c) else f"{c:.0%}/{s:.0%}/{m:.0%}".replace("%", "") for c, s, m in
                           zip(summary["cause_combat"], summary["cause_supply"], summary["cause_morale"])],
-        "food d": summary["food_days_left_median"].map(lambda x: f"{x:.0f}"),
-        "ammo d": summary["ammo_days_left_median"].map(lambda x: f"{x:.0f}"),
-        "resupply t": summary["resupply_t_median"].map(lambda x: f"{x:.0f}"),
+        "left d f/a": [f"{f:.0f}/{a:.0f}" for f, a in
+                       zip(summary["food_days_left_median"], summary["ammo_days_left_median"])],
+        "resupply t f/a": [f"{f:.0f}/{a:.0f}" for f, a in
+                                 zip(summary["resupply_food_t_median"], summary["resupply_ammo_t_median"])],
     })
 
 
@@ -166,9 +169,10 @@ COLUMN_KEY = (
                              "dates between which the middle half of the falls came")),
     ("cause c/s/m %", ("over the runs that fell, % that fell to combat losses / for lack of food or "
                        "ammunition / as fighters deserted or surrendered")),
-    ("food d, ammo d", ("median over runs, at each run's end (fall, winter or horizon), of the defenders' "
-                        "stock (stores + carried) in days of that day's draw")),
-    ("resupply t", "median over runs of the tonnes of outside resupply delivered to the defenders"),
+    ("left d f/a", ("medians over runs, at each run's end (fall, winter or horizon), of the defenders' "
+                    "food / ammunition (stores + carried) in days of that day's draw")),
+    ("resupply t f/a", "medians over runs of the tonnes of food / ammunition that outside resupply "
+                       "delivered to the defenders"),
 )
 
 _CAUSE_WORDS = {"combat": "to combat losses", "supply": "for lack of food or ammunition",

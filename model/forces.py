@@ -15,7 +15,7 @@ from mesa import Agent
 from mesa.discrete_space import FixedAgent
 
 from .combat import local_odds
-from .kernels import ration
+from .kernels import ration, threshold_probability
 from .space import Control
 
 
@@ -338,7 +338,8 @@ class Force:
         loc = self.loc[idx]
         with np.errstate(divide="ignore", invalid="ignore"):
             loss_share = np.where(strength_before > 0, self.losses_today / strength_before, 0.0)
-        m -= p["morale_loss_shock"] * loss_share[loc]
+        holding = self.state[idx] == HOLDING  # a group on the move was not in today's fight where it left
+        m -= p["morale_loss_shock"] * loss_share[loc] * holding
         if self.model.switches["logistics"]:
             m -= p["morale_hunger"] * self.hungry[idx]
             m -= p["morale_no_ammo"] * (self.ammo[idx] < p["out_of_ammo_kg"] * self.size[idx])
@@ -506,7 +507,7 @@ class Defenders(Force):
             if A[loc] > 0:
                 odds = float(local_odds(A[loc], D[loc], att.lethality, self.lethality, 0.0, v.cover[loc]))
                 no_ammo = model.switches["logistics"] and ammo[loc] < p["out_of_ammo_kg"] * D[loc]
-                if odds > p["fallback_odds"] or no_ammo:
+                if no_ammo or self._falls_back(odds):
                     self._fall_back(loc, A, D)
                     continue
                 threat = A[loc]
@@ -517,6 +518,14 @@ class Defenders(Force):
                 odds = float(local_odds(threat, D[loc], att.lethality, self.lethality, 0.0, v.cover[loc]))
                 if odds > p["reinforce_odds"]:
                     self._reinforce(loc, odds, A, D)
+
+    def _falls_back(self, odds: float) -> bool:
+        """The local commander breaks off: likelier the worse the odds, even odds at `fallback_odds`."""
+        p = self.p
+        chance = float(threshold_probability(odds, p["fallback_odds"], p["threshold_spread"]))
+        if p["threshold_spread"] <= 0:
+            return chance > 0
+        return bool(self.model.rng.random() < chance)
 
     def _move_reserve(self, A) -> None:
         """If the reserve's location is lost or in battle, the reserve's base moves up the valley."""

@@ -55,3 +55,16 @@ def share_out(amount, demand):
     if amount >= total:
         return demand.copy()
     return demand * (amount / total)
+
+
+def threshold_probability(ratio, threshold, spread):
+    """Chance that a commander acts on a force ratio: 1/2 at the threshold, rising smoothly with the log of
+    ratio / threshold (a logistic of width `spread` in log units; spread 0 is the hard threshold). Spread
+    over many commanders, a small change in strength moves the expected decision a little, never a cliff."""
+    ratio = np.asarray(ratio, dtype=float)
+    if spread <= 0:
+        return (ratio > threshold).astype(float)
+    from scipy.special import expit
+
+    with np.errstate(divide="ignore"):
+        return expit((np.log(ratio) - np.log(threshold)) / spread)

@@ -80,7 +80,10 @@ class ValleyModel(mesa.Model):
         self.attackers = Attackers(self, "attacker", spec["sides"]["attacker"])
         self.defenders = Defenders(self, "defender", spec["sides"]["defender"])
         att = spec["sides"]["attacker"]
-        self.waves = self._scaled_waves(att)
+        self.waves = self._scaled_waves(att)  # the attacker's
+        dfd = spec["sides"]["defender"]
+        self.defender_waves = self._scaled_waves(dfd)  # reinforcements from outside (over a pass, say)
+        self.defender_entry = self.valley.by_id(dfd["arrive_at"]) if dfd["arrive_at"] != -1 else None
         self.attacker_entry = (self.valley.by_id(att["arrive_at"]) if att["arrive_at"] != -1
                                else self.valley.mouth)
         self._deploy(self.defenders, spec["sides"]["defender"])
@@ -130,7 +133,7 @@ class ValleyModel(mesa.Model):
     def _reference_draw(self, side: str) -> tuple[float, float]:
         """Food and ammunition (kg/day) one day of supply stands for, for a side."""
         p = self.spec["sides"][side]
-        n = p["strength"] + sum(w for _, w in (self.waves if side == "attacker" else []))
+        n = p["strength"] + sum(w for _, w in (self.waves if side == "attacker" else self.defender_waves))
         food = n * p["food_kg_per_day"]
         if side == "defender":
             food += self.civilian_need_kg
@@ -230,9 +233,13 @@ class ValleyModel(mesa.Model):
             self.defenders.decide(A, D)
 
     def _waves_due(self, day: int) -> None:
+        """Each side's waves due today reach its entry (the defenders': `sides.defender.arrive_at`)."""
         for d, n in self.waves:
             if d == day:
                 self.attackers.add(n, self.attacker_entry, initial=False)
+        for d, n in self.defender_waves:
+            if d == day:
+                self.defenders.add(n, self.defender_entry, initial=False)
 
     def _logistics(self) -> None:
         if not self.switches["logistics"]:

@@ -94,7 +94,7 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
         p = summary_rows.loc[v, "p_hold"]
         assert description in said and f"holds to winter in {p * 100:.0f}% of runs" in said, said
     assert report.rstrip().splitlines()[-1].startswith("- passes (")  # the report ends with the answer
-    for name in ("P(hold) [95% CI]", "falls: median (IQR)", "cause c/s/m %", "resupply t"):
+    for name in ("P(hold) [95% CI]", "falls: median (IQR)", "cause c/s/m %", "resupply t f/a", "left d f/a"):
         assert f"**{name}**" in report and name in table_text
     # same seed, serial this time: identical outcomes
     assert main(args[:-3] + ["--jobs", "1", "--quiet", "--out", str(tmp_path / "b")]) == 0

@@ -10,6 +10,7 @@ def row(**kw):
             "p_hold_hi95": 0.292, "fell": 154, "collapse_q25": "2021-11-15", "collapse_median": "2021-11-21",
             "collapse_q75": "2021-11-25", "cause_combat": 0.03, "cause_supply": 0.97, "cause_morale": 0.0,
             "food_days_left_median": 0.0, "ammo_days_left_median": 58.88719934773746, "resupply_t_median": 0.0,
+            "resupply_food_t_median": 0.0, "resupply_ammo_t_median": 0.0,
             "km_road_held_median": 60.0}
     return pd.Series({**base, **kw})
 
@@ -31,5 +32,5 @@ def test_sentence_when_it_never_falls_or_nothing_ran():
 
 def test_table_rounds_for_people_and_fits_100_columns():
     text = format_table(pd.DataFrame([row(), row(variant="air+passes")]), {"none": "No outside resupply"})
-    assert "58.887" not in text and " 59 " in text
+    assert "58.887" not in text and " 0/59 " in text
     assert max(len(line) for line in text.splitlines()) <= 100

@@ -87,7 +87,9 @@ def _free_port() -> int:
 
 CHROMIUM = "/usr/bin/chromium"
 SHOWN_DAY = "() => +document.body.innerText.match(/day (\\d+) \\(/)[1]"
-DAY_AT_LEAST = "n => { const m = document.body.innerText.match(/day (\\d+) \\(/); return m && +m[1] >= n; }"
+# day n reached, or the run already over (the valley fell, or winter came)
+DAY_AT_LEAST = ("n => { const t = document.body.innerText; const m = t.match(/day (\\d+) \\(/); "
+                "return (m && +m[1] >= n) || /fell on|halted|repulsed|horizon came/.test(t); }")
 
 
 def _local(url: str) -> bool:
