@@ -171,8 +171,8 @@ COLUMN_KEY = (
                        "ammunition / as fighters deserted or surrendered")),
     ("left d f/a", ("medians over runs, at each run's end (fall, winter or horizon), of the defenders' "
                     "food / ammunition (stores + carried) in days of that day's draw")),
-    ("resupply t f/a", "medians over runs of the tonnes of food / ammunition that outside resupply "
-                       "delivered to the defenders"),
+    ("resupply t f/a", ("medians over runs of the tonnes of food / ammunition that outside resupply "
+                        "delivered to the defenders")),
 )
 
 _CAUSE_WORDS = {"combat": "to combat losses", "supply": "for lack of food or ammunition",

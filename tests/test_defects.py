@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from model import ValleyModel
-from model.forces import ADVANCING, HOLDING
+from model.forces import ADVANCING
 from model.kernels import threshold_probability
 
 FAST = {"fighters_per_agent": 50}
