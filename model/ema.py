@@ -11,6 +11,7 @@ Uncertainties are named like `ValleyModel`'s keywords (the shortcuts, or dotted 
 with its (low, high) range; the parameter's kind (integer, real, boolean) comes from the scenario schema.
 Booleans are sampled as 0/1 integers and turned back into booleans for the model, so that PRIM's
 `box.inspect()` works with pandas 3 (EMA 3.0 fails on a box that restricts a boolean column).
+For PRIM, take the inputs through `prim_inputs(experiments, model)` (floats; see there why).
 With `replications` > 1, each experiment runs that many seeds (`seed + i`) and each outcome is the mean
 over them: `held_to_winter` is then P(hold to winter) at that point.
 Install with the `ema` extra: pip install 'redoubt-valley[ema]'.
@@ -18,7 +19,12 @@ Install with the `ema` extra: pip install 'redoubt-valley[ema]'.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .outcome import as_numbers
 from .scenario import DEFAULT_SCENARIO, SCHEMA, ScenarioError, field_at, params_to_overrides
@@ -79,4 +85,12 @@ def ema_model(uncertainties: dict[str, tuple], *, replications: int = 1, seed: i
     return model
 
 
-__all__ = ["OUTCOMES", "ema_model", "run_experiment"]
+def prim_inputs(experiments, model) -> "pd.DataFrame":
+    """The experiments' uncertainty columns as floats, ready for `prim.Prim(x, y)`: with pandas 3, EMA 3.0's
+    PRIM pastes fractional bounds into integer columns and fails ("Invalid value '4855.5' for dtype
+    'int64'"), and `box.inspect()` fails on boolean ones."""
+    names = [u.name for u in model.uncertainties]
+    return experiments[names].astype(float)
+
+
+__all__ = ["OUTCOMES", "ema_model", "prim_inputs", "run_experiment"]

@@ -15,7 +15,7 @@ from mesa import Agent
 from mesa.discrete_space import FixedAgent
 
 from .combat import local_odds
-from .kernels import ration, threshold_probability
+from .kernels import commander_nerve, ration
 from .space import Control
 
 
@@ -495,6 +495,12 @@ class Defenders(Force):
         self.reserve = model.valley.by_id(r) if r != -1 else None
         share = sum(d["share"] for d in params["deploy"] if d["location"] == r)
         self.reserve_keep = int(params["strength"] * share * params["reserve_keep"])
+        # Each place's commander has a nerve of their own: the odds at which they fall back, drawn once
+        # (log-logistic about fallback_odds, width threshold_spread). Over commanders and runs the chance to
+        # fall back at given odds is threshold_probability(): smooth, with no cliff where one wave tips a
+        # single threshold, and no daily re-draw that would compound.
+        spread = params["threshold_spread"] if model.switches["movement"] else 0.0  # no moves: no draw
+        self.nerve = commander_nerve(model.rng, params["fallback_odds"], spread, model.valley.n)
 
     def decide(self, A: np.ndarray, D: np.ndarray) -> None:
         model, v, p = self.model, self.model.valley, self.p
@@ -507,7 +513,7 @@ class Defenders(Force):
             if A[loc] > 0:
                 odds = float(local_odds(A[loc], D[loc], att.lethality, self.lethality, 0.0, v.cover[loc]))
                 no_ammo = model.switches["logistics"] and ammo[loc] < p["out_of_ammo_kg"] * D[loc]
-                if no_ammo or self._falls_back(odds):
+                if no_ammo or self._falls_back(loc, odds):
                     self._fall_back(loc, A, D)
                     continue
                 threat = A[loc]
@@ -519,13 +525,9 @@ class Defenders(Force):
                 if odds > p["reinforce_odds"]:
                     self._reinforce(loc, odds, A, D)
 
-    def _falls_back(self, odds: float) -> bool:
-        """The local commander breaks off: likelier the worse the odds, even odds at `fallback_odds`."""
-        p = self.p
-        chance = float(threshold_probability(odds, p["fallback_odds"], p["threshold_spread"]))
-        if p["threshold_spread"] <= 0:
-            return chance > 0
-        return bool(self.model.rng.random() < chance)
+    def _falls_back(self, loc: int, odds: float) -> bool:
+        """The place's commander breaks off when the odds pass their nerve."""
+        return odds > self.nerve[loc]
 
     def _move_reserve(self, A) -> None:
         """If the reserve's location is lost or in battle, the reserve's base moves up the valley."""

@@ -68,3 +68,10 @@ def threshold_probability(ratio, threshold, spread):
 
     with np.errstate(divide="ignore"):
         return expit((np.log(ratio) - np.log(threshold)) / spread)
+
+
+def commander_nerve(rng, threshold, spread, n):
+    """The odds at which each of n commanders falls back, drawn once: log-logistic about `threshold`, so
+    the share of commanders who have fallen back at given odds is threshold_probability(odds, ...)."""
+    noise = rng.logistic(0.0, spread, n) if spread > 0 else np.zeros(n)
+    return threshold * np.exp(noise)

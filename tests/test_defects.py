@@ -5,7 +5,7 @@ import pytest
 
 from model import ValleyModel
 from model.forces import ADVANCING
-from model.kernels import threshold_probability
+from model.kernels import commander_nerve, threshold_probability
 
 FAST = {"fighters_per_agent": 50}
 
@@ -84,3 +84,19 @@ def test_fall_back_is_smooth_in_the_odds():
     hard = threshold_probability(odds, 3.0, 0.0)
     assert hard.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
     assert threshold_probability(0.0, 3.0, 0.25) == 0.0
+
+
+def test_commanders_nerve_spreads_the_threshold():
+    nerve = commander_nerve(np.random.default_rng(0), 3.0, 0.25, 200_000)
+    for r in (1.5, 2.0, 3.0, 4.0, 6.0):
+        assert np.mean(nerve < r) == pytest.approx(float(threshold_probability(r, 3.0, 0.25)), abs=0.005)
+    assert (commander_nerve(np.random.default_rng(0), 3.0, 0.0, 5) == 3.0).all()
+
+
+def test_nerve_is_drawn_once_per_place():
+    m = ValleyModel(rng=7, **FAST)
+    nerve = m.defenders.nerve.copy()
+    assert len(nerve) == m.valley.n and len(set(nerve.round(9))) == m.valley.n
+    for _ in range(10):
+        m.step()
+    np.testing.assert_array_equal(m.defenders.nerve, nerve)

@@ -150,7 +150,7 @@ warnings.simplefilter("ignore")
 import numpy as np
 from ema_workbench import MultiprocessingEvaluator, SequentialEvaluator, perform_experiments
 from ema_workbench.analysis import prim
-from model.ema import ema_model
+from model.ema import ema_model, prim_inputs
 
 if __name__ == "__main__":
     m = ema_model({"defender_strength": (1500, 9000), "food_days": (40.0, 200.0), "air": (False, True),
@@ -161,7 +161,7 @@ if __name__ == "__main__":
         exp2, out2 = perform_experiments(m, 20, evaluator=ev, **kw)
     order = np.argsort(exp2["scenario"].to_numpy())
     assert np.array_equal(out1["held_to_winter"], out2["held_to_winter"][order]), "evaluators disagree"
-    x = exp1[["defender_strength", "food_days", "air"]]
+    x = prim_inputs(exp1, m)[["defender_strength", "food_days", "air"]]
     y = out1["held_to_winter"].astype(bool)
     assert 0 < y.sum() < len(y), y
     box = prim.Prim(x, y, mass_min=0.1).find_box()
