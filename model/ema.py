@@ -85,7 +85,7 @@ def ema_model(uncertainties: dict[str, tuple], *, replications: int = 1, seed: i
     return model
 
 
-def prim_inputs(experiments, model) -> "pd.DataFrame":
+def prim_inputs(experiments, model) -> pd.DataFrame:
     """The experiments' uncertainty columns as floats, ready for `prim.Prim(x, y)`: with pandas 3, EMA 3.0's
     PRIM pastes fractional bounds into integer columns and fails ("Invalid value '4855.5' for dtype
     'int64'"), and `box.inspect()` fails on boolean ones."""

@@ -85,8 +85,8 @@ SIDE = {
     "carry_ammo_kg": Field(NUM, 15.0, min=0),
     "advance_odds": Field(NUM, 1.5, min=0),
     "fallback_odds": Field(NUM, 3.0, min=0),
-    "threshold_spread": Field(NUM, 0.25, min=0, max=5,
-                              doc="how sharply a commander acts on the fall-back ratio (log units; 0: a hard threshold)"),
+    "threshold_spread": Field(NUM, 0.25, min=0, max=5, doc="spread of commanders' fall-back odds "
+                              "(log units; 0: a hard threshold)"),
     "reinforce_odds": Field(NUM, 1.0, min=0),
     "pause_loss_share": Field(NUM, 0.15, min=0, max=1),
     "pause_window_days": Field(int, 3, min=1),

@@ -12,6 +12,7 @@ Sweep file (TOML):
     replications = 10
     seed = 1                     # master seed
     series = false               # also write per-day series
+    set = { "scenario.fighters_per_agent" = 20 }   # fixed values for every run (optional)
 
     [factors."stocks.defender.food_days"]   # a dotted scenario key
     levels = [60, 90, 120]                   # factorial
@@ -71,6 +72,7 @@ SWEEP_SCHEMA = {
         "seed": Field(int, 0, min=0, doc="master seed"),
         "series": Field(bool, False, doc="also write per-day series"),
         "morris_levels": Field(int, 4, min=2, max=100),
+        "set": Field(dict, {}, doc="fixed values for every run, by dotted key (e.g. a coarser fighters_per_agent)"),
     },
     "factors": None,  # free-form: dotted scenario key -> FACTOR_SCHEMA table
 }
@@ -106,7 +108,15 @@ def load_spec(source: str | Path | dict) -> dict:
     if not isinstance(factors, dict) or not factors:
         raise err("factors", "at least one factor is required")
     spec["factors"] = {}
-    base = scn.load(spec["scenario"], spec["variant"])  # the base scenario and variant must be valid
+    try:
+        base = scn.load(spec["scenario"], spec["variant"], spec["set"])  # scenario, variant and set must be valid
+    except ScenarioError as exc:
+        if not spec["set"] or exc.key not in spec["set"]:
+            raise
+        raise err(f"sweep.set.{exc.key}", exc.rule) from None
+    for name in spec["set"]:
+        if name in factors:
+            raise err(f"sweep.set.{name}", "is also a factor: a key is either fixed or varied")
     for name, f in factors.items():
         key = f"factors.{name}"
         if not isinstance(f, dict):
@@ -139,7 +149,7 @@ def load_spec(source: str | Path | dict) -> dict:
             probe = lv
         for value in probe:  # every level (or both ends of a range) must make a valid scenario
             try:
-                scn.load(spec["scenario"], spec["variant"], {name: value})
+                scn.load(spec["scenario"], spec["variant"], {**spec["set"], name: value})
             except ScenarioError as exc:
                 raise err(key, f"value {value!r} is not valid for the scenario: {exc.rule}") from None
     runs = n_points(spec) * spec["replications"]
@@ -180,6 +190,8 @@ def n_points(spec: dict) -> int:
 def to_toml(spec: dict) -> str:
     """A spec dict (as `load_spec` takes it: 'sweep' and 'factors' tables) as the text of a sweep file."""
     def value(v):
+        if isinstance(v, dict):  # an inline table: { "dotted.key" = value }
+            return "{ " + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + " }"
         return json.dumps(v)  # strings, numbers, booleans and lists of them are spelt alike in TOML
 
     lines = ["[sweep]", *(f"{k} = {value(v)}" for k, v in spec["sweep"].items())]
@@ -192,6 +204,8 @@ def identity_hash(spec: dict) -> str:
     """What the runs mean: changing any of it against an existing directory needs --force. Extent
     (replications, samples, levels, ranges) is left out, so a sweep can be extended."""
     ident = {k: spec[k] for k in ("scenario", "variant", "design", "seed", "series", "scenario_sha256")}
+    if spec.get("set"):  # only when used: sweeps made before `set` existed keep their identity
+        ident["set"] = spec["set"]
     ident["factors"] = sorted(spec["factors"])
     if spec["design"] != "factorial":
         ident["ranges"] = {k: v for k, v in sorted(spec["factors"].items())}
@@ -259,7 +273,7 @@ def plan(spec: dict, table: pd.DataFrame) -> list[RunSpec]:
     reps = spec["replications"]
     scenario = str(scn.resolve_path(spec["scenario"]))
     for rec in table.to_dict("records"):
-        overrides = {k: _plain(rec[k]) for k in names}
+        overrides = {**spec["set"], **{k: _plain(rec[k]) for k in names}}
         for r in range(reps):
             specs.append(RunSpec(run_id=int(rec["point"]) * reps + r, point=int(rec["point"]), replication=r,
                                  seed=derive_seed(spec["seed"], rec["point_key"], r), scenario=scenario,

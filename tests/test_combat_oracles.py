@@ -1,4 +1,4 @@
-"""The combat kernel in its limiting settings against the classical laws (closed forms derived here).
+"""The combat kernel in its limiting settings against the classical laws (closed forms in model/validation.py).
 
 Mean of R replicated stochastic runs (and the kernel's mean-field mode) versus the exact solution:
 - square law   dA/dt = -b*B, dB/dt = -a*A:   A(t) = A0 cosh(kt) - B0 sqrt(b/a) sinh(kt), k = sqrt(ab)
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from model.combat import engage
-from model.model import ValleyModel
+from model.validation import guerrilla, linear, replicate, square
 
 R = 2000  # replicates, vectorised as 2000 engagements in one call
 DAYS = 8
@@ -29,18 +29,6 @@ def simulate(a0, b0, stochastic=True, **kw):
         a, b = a - res.att_loss, b - res.dfd_loss
         path.append((a.mean(), b.mean()))
     return np.array(path)
-
-
-def square(a0, b0, a, b, t):
-    k = np.sqrt(a * b)
-    return (a0 * np.cosh(k * t) - b0 * np.sqrt(b / a) * np.sinh(k * t),
-            b0 * np.cosh(k * t) - a0 * np.sqrt(a / b) * np.sinh(k * t))
-
-
-def linear(a0, b0, a, b, t):
-    c = a * a0 - b * b0
-    bt = 1.0 / ((1.0 / b0 + b / c) * np.exp(c * t) - b / c)
-    return (c + b * bt) / a, bt
 
 
 T = np.arange(DAYS + 1, dtype=float)
@@ -69,11 +57,8 @@ def test_linear_law(a0, b0, a, b):
 @pytest.mark.parametrize("x0,g0,leth_x,g,cover", [(1000, 300, 2e-4, 0.1, 0.5), (2000, 500, 1e-4, 0.05, 0.3),
                                                    (800, 400, 3e-4, 0.08, 0.6)])
 def test_guerrilla_law(x0, g0, leth_x, g, cover):
-    from scipy.integrate import solve_ivp
-
     c = leth_x * (1 - cover)
-    ode = solve_ivp(lambda t, y: [-g * y[1], -c * y[0] * y[1]], (0, DAYS), [x0, g0], t_eval=T, rtol=1e-10)
-    exact = ode.y.T
+    exact = np.array(guerrilla(x0, g0, leth_x, g, cover, T)).T
     for stochastic in (True, False):
         path = simulate(x0, g0, stochastic, att_leth=leth_x, dfd_leth=g, att_area=True, dfd_area=False,
                         dfd_cover=cover)
@@ -117,32 +102,9 @@ def test_cover_protects():
     assert covered.dfd_loss[0] == pytest.approx(open_.dfd_loss[0] * 0.4, rel=0.02)
 
 
-@pytest.mark.parametrize("name,law", [("square-law", "square"), ("linear-law", "linear"),
-                                      ("guerrilla-law", "guerrilla"), ("frontage-law", "frontage")])
-def test_validation_scenarios_through_the_model(name, law):
+@pytest.mark.parametrize("name", ["square-law", "linear-law", "guerrilla-law", "frontage-law"])
+def test_validation_scenarios_through_the_model(name):
     """The shipped limiting-case scenarios, run by the full model, follow their law on average."""
-    runs = []
-    for seed in range(12):
-        m = ValleyModel(f"validation/{name}", rng=seed)
-        m.run()
-        df = m.daily()
-        runs.append(df[["attackers_active", "defenders_active"]].to_numpy(float))
-    mean = np.mean(runs, axis=0)
-    sp = m.spec["sides"]
-    a, b = sp["attacker"]["lethality"], sp["defender"]["lethality"]
-    a0, b0 = mean[0]
-    t = np.arange(len(mean), dtype=float)
-    if law == "square":
-        exact = np.array(square(a0, b0, a, b, t)).T
-    elif law == "linear":
-        exact = np.array(linear(a0, b0, a, b, t)).T
-    elif law == "guerrilla":
-        from scipy.integrate import solve_ivp
-
-        c = a * (1 - m.spec["locations"][0]["cover"])
-        exact = solve_ivp(lambda _, y: [-b * y[1], -c * y[0] * y[1]], (0, t[-1]), [a0, b0], t_eval=t,
-                          rtol=1e-10).y.T
-    else:
-        k = m.spec["locations"][0]["frontage"]
-        exact = np.stack([a0 - b * k * t, b0 - a * k * t], axis=1)
-    assert np.max(np.abs(mean - exact)) < 0.02 * max(a0, b0)
+    t, paths, exact = replicate(name, runs=12)
+    mean = paths.mean(axis=0)
+    assert np.max(np.abs(mean - exact)) < 0.02 * max(mean[0])
