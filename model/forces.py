@@ -357,6 +357,9 @@ class Force:
         self.take_out(idx, rng.binomial(self.size[idx], p_surr), "surrendered")
 
 
+MAX_SEND = 10**9  # "all of them": an attack no number of fighters could win takes everyone available
+
+
 class Attackers(Force):
     """Arrive in waves; advance when local odds favour them; pause after heavy losses; flank over paths."""
 
@@ -384,12 +387,15 @@ class Attackers(Force):
         for loc in map(int, np.nonzero(A > 0)[0]):
             if day < self.pause_until[loc]:
                 continue
-            if D[loc] > 0:  # in battle: only the surplus beyond what the frontage can use may leave
-                movable[loc] = max(0, int(A[loc]) - int(p["engaged_depth"] * v.frontage[loc]))
+            if D[loc] > 0:  # in battle: only the surplus beyond what the fight there needs may leave
+                movable[loc] = max(0, int(A[loc]) - max(int(p["engaged_depth"] * v.frontage[loc]),
+                                                        self.needed(loc, D)))
             else:
                 keep = p["garrison"] if v.is_road[loc] else 0
                 movable[loc] = max(0, int(A[loc]) - keep)
-        # Converging attacks: every defended location next to free stacks, best combined odds first.
+        # Converging attacks: every defended location next to free stacks, best combined odds first
+        # (counting those already fighting there); each attack takes only what it needs (economy of
+        # force: a pocket gets a detachment, the main body keeps its purpose, the road).
         options = []
         for target in map(int, np.nonzero(D > 0)[0]):
             if v.is_outside[target]:
@@ -397,17 +403,21 @@ class Attackers(Force):
             stacks = [src for src, data in v.neighbours[target]
                       if movable[src] > 0 and D[src] == 0 and model.passable(target, data)]
             if stacks:
-                n = int(movable[stacks].sum())
+                n = int(movable[stacks].sum()) + int(A[target])
                 odds = float(local_odds(n, D[target], self.lethality, other.lethality, 0.0, v.cover[target]))
                 options.append((-odds, target, stacks))
         for neg_odds, target, stacks in sorted(options):
             if -neg_odds < p["advance_odds"]:
                 break
-            if any(movable[s] == 0 for s in stacks):
-                continue  # a stack already committed elsewhere today
-            for src in stacks:
-                self._move(src, int(movable[src]), target, A, ADVANCING)
-                movable[src] = 0
+            need = self.needed(target, D) - int(A[target])
+            for src in sorted(stacks, key=lambda s: (-movable[s], s)):  # the largest stacks first
+                if need <= 0:
+                    break
+                n = min(int(movable[src]), need)
+                if n > 0:
+                    self._move(src, n, target, A, ADVANCING)
+                    movable[src] -= n
+                    need -= n
         spear = self.spearhead(A)
         for loc in map(int, np.nonzero(movable > 0)[0]):
             fwd = self.forward(loc)
@@ -417,6 +427,14 @@ class Attackers(Force):
                 self._join(loc, int(movable[loc]), spear, A, D)
             elif D[loc] == 0 and day - self.last_progress[loc] >= p["flank_after_days"]:
                 self._flank(loc, int(movable[loc]), fwd, A, D)
+
+    def needed(self, target: int, D: np.ndarray) -> int:
+        """Fighters an attack on `target` brings: enough for `commit_odds` against its defenders."""
+        v, other, p = self.model.valley, self.model.defenders, self.p
+        per_fighter = float(local_odds(1, D[target], self.lethality, other.lethality, 0.0, v.cover[target]))
+        if not np.isfinite(per_fighter) or per_fighter <= 0:
+            return 0 if D[target] == 0 else MAX_SEND
+        return int(min(math.ceil(p["commit_odds"] / per_fighter), MAX_SEND))
 
     def spearhead(self, A: np.ndarray) -> int | None:
         """The most advanced location the side has fighters at (furthest up the valley)."""

@@ -84,6 +84,7 @@ SIDE = {
     "ammo_reference_kg_per_day": Field(NUM, 1.0, min=0),
     "carry_ammo_kg": Field(NUM, 15.0, min=0),
     "advance_odds": Field(NUM, 1.5, min=0),
+    "commit_odds": Field(NUM, 3.0, min=0, doc="an attack brings enough fighters for these odds, no more"),
     "fallback_odds": Field(NUM, 3.0, min=0),
     "threshold_spread": Field(NUM, 0.25, min=0, max=5, doc="spread of commanders' fall-back odds "
                               "(log units; 0: a hard threshold)"),

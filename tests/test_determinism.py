@@ -37,9 +37,9 @@ def test_fighters_per_agent_does_not_change_the_answer():
 
     Statistical tolerance: two-proportion z < 3 and Welch t < 3 on the mean end day (about 0.3% false
     alarm if the two resolutions are the same model), over 60 replications each on a reduced Panjshir
-    (3,000 defenders, 5,000 attackers, an early winter) that holds in about half of the runs.
+    (3,000 defenders, 3,300 attackers, an early winter) that holds in about half of the runs.
     """
-    kw = dict(defender_strength=3000, attacker_committed=5000, food_days=120, winter_doy_mean=300)
+    kw = dict(defender_strength=3000, attacker_committed=3300, food_days=120, winter_doy_mean=300)
     n = 60
     res = {fpa: [ValleyModel(rng=1000 * fpa + s, fighters_per_agent=fpa, **kw).run() for s in range(n)]
            for fpa in (1, 10)}

@@ -79,6 +79,7 @@ def test_every_scenario_key_is_read_by_the_model(monkeypatch):
     runs += [dict(rng=3, food_days=400, ammo_days=400)]  # runs on into the snow
     runs += [dict(rng=4, **{f"switches__{k}": False}) for k in ("logistics", "morale", "movement", "weather")]
     runs += [dict(variant="air+passes", rng=5, resupply__air__load="fixed", resupply__passes__load="fixed")]
+    runs += [dict(rng=6, sides__attacker__pause_loss_share=0.01)]  # attacks break off (pause_days)
     for kw in runs:
         m = ValleyModel(**kw)
         m.run()

@@ -1,0 +1,53 @@
+"""Decisions with a purpose: no shuttling back and forth, and economy of force (issue 16, item 4)."""
+
+import pytest
+
+from model import ValleyModel
+from model.forces import Force
+
+REASONS = {"pause", "fall back"}  # logged breaks of an attack or a position
+
+
+def moves_of(model_kwargs, monkeypatch):
+    moves = []
+    send = Force.send
+
+    def recording(self, src, n, dst, days, state):
+        sent = send(self, src, n, dst, days, state)
+        if sent:
+            moves.append((self.model.day, self.side, src, dst, sent))
+        return sent
+
+    monkeypatch.setattr(Force, "send", recording)
+    m = ValleyModel(**model_kwargs)
+    m.run()
+    return m, moves
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", [dict(rng=1), dict(rng=2, variant="air+passes"), dict(rng=3, variant="passes"),
+                                dict(rng=4, defender_strength=9000), dict(rng=5, attacker_committed=20000)])
+def test_no_move_is_reversed_the_next_day_without_a_logged_reason(kw, monkeypatch):
+    m, moves = moves_of(kw, monkeypatch)
+    names = m.valley.names
+    logged = {(e.day, e.place) for e in m.events if e.what in REASONS}
+    for day, side, src, dst, _ in moves:
+        back = [mv for mv in moves if mv[0] == day + 1 and mv[1] == side and mv[2] == dst and mv[3] == src]
+        if back:
+            assert (day + 1, names[dst]) in logged, (
+                f"{side}: {names[src]} -> {names[dst]} on day {day}, back the next day, no reason logged")
+
+
+def test_an_attack_takes_what_it_needs_not_everyone():
+    """A pocket of defenders gets a detachment sized for commit_odds; the rest keep to the road."""
+    m = ValleyModel(rng=1)
+    att = m.attackers
+    D = m.defenders.counts()
+    pocket = m.valley.by_id(13)  # Shutul valley, a dead-end side valley
+    D[pocket] = 300
+    need = att.needed(pocket, D)
+    from model.combat import local_odds
+
+    odds = float(local_odds(need, 300, att.lethality, m.defenders.lethality, 0.0, m.valley.cover[pocket]))
+    assert att.p["commit_odds"] <= odds < att.p["commit_odds"] * 1.05
+    assert need < 12000 // 3  # a fraction of the attacking force, not all of it
