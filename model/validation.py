@@ -73,3 +73,29 @@ def replicate(name: str, runs: int = 12, fighters_per_agent: int | None = None, 
     t = np.arange(paths.shape[1], dtype=float)
     a0, b0 = paths[:, 0].mean(axis=0)
     return t, paths, exact_for(name, spec, a0, b0, t)
+
+
+def departure_by_size(sizes=(10, 25, 50, 100, 200, 400, 800, 1600), *, ratio: float = 0.9, att_leth: float = 0.3,
+                      dfd_leth: float = 0.25, days: int = 8, substeps: int = 4, replicates: int = 4000,
+                      seed: int = 1):
+    """How far the stochastic kernel's mean departs from its mean-field (deterministic) solution as the
+    forces shrink: square law, attackers N against ratio·N defenders, fought over `days` to the near
+    annihilation of the defenders (the defaults), the model's default sub-steps.
+    Returns a list of (N, worst gap of the mean over the days, as a share of N). Small stacks die out
+    (a loss is whole fighters; a side at 0 stops firing), which the mean field never does."""
+    from .combat import engage
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in sizes:
+        paths = {}
+        for mode, gen, reps in (("stochastic", rng, replicates), ("mean field", None, 1)):
+            a, d = np.full(reps, float(n)), np.full(reps, float(round(ratio * n)))
+            path = [(a.mean(), d.mean())]
+            for _ in range(days):
+                res = engage(a, d, att_leth=att_leth, dfd_leth=dfd_leth, substeps=substeps, rng=gen)
+                a, d = a - res.att_loss, d - res.dfd_loss
+                path.append((a.mean(), d.mean()))
+            paths[mode] = np.array(path)
+        out.append((n, float(np.max(np.abs(paths["stochastic"] - paths["mean field"])) / n)))
+    return out

@@ -108,3 +108,13 @@ def test_validation_scenarios_through_the_model(name):
     t, paths, exact = replicate(name, runs=12)
     mean = paths.mean(axis=0)
     assert np.max(np.abs(mean - exact)) < 0.02 * max(mean[0])
+
+
+def test_small_forces_depart_from_the_mean_field_as_documented():
+    """docs/ODD.md (Combat, small forces): about 13% at 10, 5% at 50, 3% at 100, under 1% from 400."""
+    from model.validation import departure_by_size
+
+    gaps = dict(departure_by_size(sizes=(10, 50, 100, 400, 1600), replicates=4000))
+    assert gaps[10] > gaps[50] > gaps[100] > gaps[400] > gaps[1600]
+    assert 0.08 < gaps[10] < 0.2 and 0.03 < gaps[50] < 0.08 and 0.015 < gaps[100] < 0.05
+    assert gaps[400] < 0.012 and gaps[1600] < 0.005
