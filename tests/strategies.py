@@ -33,7 +33,8 @@ def scenarios(draw):
     shares = [w / sum(weights) for w in weights]
     shares[-1] = 1.0 - sum(shares[:-1])
     horizon = draw(st.integers(5, 60))
-    waves = [[d, draw(st.integers(0, 400))] for d in sorted(draw(st.sets(st.integers(0, horizon - 1), min_size=1, max_size=3)))]
+    wave_days = sorted(draw(st.sets(st.integers(0, horizon - 1), min_size=1, max_size=3)))
+    waves = [[d, draw(st.integers(0, 400))] for d in wave_days]
     store_locs = draw(st.lists(st.sampled_from(road_ids), min_size=1, max_size=3, unique=True))
     stores = [{"name": f"store {i}", "location": loc, "share": 1.0 / len(store_locs),
                "reach_hops": draw(st.integers(0, 3)), "feeds_civilians": draw(st.booleans())}

@@ -47,7 +47,8 @@ def test_rule_broken(tmp_path, old, new, key, rule):
 
 
 def test_start_day_after_horizon(tmp_path):
-    path = edited(tmp_path, "[resupply.air]\nenabled = false\nstart_day = 14", "[resupply.air]\nenabled = true\nstart_day = 400")
+    path = edited(tmp_path, "[resupply.air]\nenabled = false\nstart_day = 14",
+                  "[resupply.air]\nenabled = true\nstart_day = 400")
     with pytest.raises(ScenarioError, match=r"resupply.air.start_day.*not before the horizon"):
         load(path)
 
