@@ -94,7 +94,7 @@ class ValleyModel(mesa.Model):
         for kind in ("air", "passes"):
             if spec["resupply"][kind]["enabled"]:
                 ResupplySource(self, kind, spec["resupply"][kind])
-        self._waves_due(0)
+        self._waves_at(0)
         self.contested = np.zeros(self.valley.n, bool)
         self.civilian_shortfall = 0.0
         self.stockout_day = {"food": None, "ammo": None}
@@ -109,8 +109,10 @@ class ValleyModel(mesa.Model):
 
     # ------------------------------------------------------------ set-up -------------------------------
     @staticmethod
-    def _scaled_waves(side: dict) -> list[tuple[int, int]]:
-        waves = [(int(d), int(n)) for d, n in side["waves"]]
+    def _scaled_waves(side: dict) -> list[tuple[float, int]]:
+        """(arrival time in days since the start, fighters): t = 3 arrives when day 3 ends (it first fights
+        on day 4), t = 3.5 halfway through day 4."""
+        waves = [(d, int(n)) for d, n in side["waves"]]
         total = sum(n for _, n in waves)
         if side["committed"] > 0 and total > 0:  # rescale to the committed pool, keeping the sum exact
             cum = np.round(np.cumsum([n for _, n in waves]) * side["committed"] / total).astype(int)
@@ -221,8 +223,10 @@ class ValleyModel(mesa.Model):
             self._end("winter")
 
     def _arrivals(self) -> None:
-        """Waves due today reach the entry; fighters in transit whose arrival day has come arrive."""
-        self._waves_due(self.day)
+        """Waves due at the start of today (their time is the end of yesterday) reach their entry; fighters
+        in transit whose arrival day has come arrive. Waves due during today arrive in `_fight`."""
+        if self.day > 1:  # time 0 arrived with the initial forces
+            self._waves_at(self.day - 1)
         self.attackers.arrive(self.day)
         self.defenders.arrive(self.day)
 
@@ -232,14 +236,19 @@ class ValleyModel(mesa.Model):
             self.attackers.decide(A, D)
             self.defenders.decide(A, D)
 
-    def _waves_due(self, day: int) -> None:
-        """Each side's waves due today reach its entry (the defenders': `sides.defender.arrive_at`)."""
+    def _waves_at(self, t: float) -> None:
+        """Each side's waves due at time t reach its entry (the defenders': `sides.defender.arrive_at`)."""
         for d, n in self.waves:
-            if d == day:
+            if d == t:
                 self.attackers.add(n, self.attacker_entry, initial=False)
         for d, n in self.defender_waves:
-            if d == day:
+            if d == t:
                 self.defenders.add(n, self.defender_entry, initial=False)
+
+    def _arrivals_during_today(self) -> list[float]:
+        """Times of waves that arrive part-way through today (day d covers times d - 1 to d)."""
+        start = self.day - 1
+        return sorted({t for t, _ in (*self.waves, *self.defender_waves) if start < t < self.day})
 
     def _logistics(self) -> None:
         if not self.switches["logistics"]:
@@ -276,12 +285,29 @@ class ValleyModel(mesa.Model):
         self.civilian_shortfall = 0.0 if need <= 0 else max(0.0, 1.0 - given / need)
 
     def _fight(self) -> None:
-        """The combat kernel at every contested location; losses and ammunition fired taken out there."""
+        """The combat kernel at every contested location; losses and ammunition fired taken out there. A
+        wave arriving part-way through the day splits the day's fighting at its time (sub-steps shared
+        out in proportion), so it fights only the rest of the day."""
+        att, dfd = self.attackers, self.defenders
+        before = {"attacker": att.counts(), "defender": dfd.counts()}
+        self.contested = np.zeros(self.valley.n, bool)
+        start, cuts = self.day - 1, self._arrivals_during_today()
+        edges = [0.0, *(t - start for t in cuts), 1.0]
+        for k, (a, b) in enumerate(zip(edges, edges[1:])):
+            if k:  # the waves due at this moment arrive, and count as exposed today
+                arriving = {"attacker": att.counts(), "defender": dfd.counts()}
+                self._waves_at(cuts[k - 1])
+                before["attacker"] += att.counts() - arriving["attacker"]
+                before["defender"] += dfd.counts() - arriving["defender"]
+            self._engage(b - a)
+        self.strength_before_fight = before
+
+    def _engage(self, share: float) -> None:
+        """One stretch of the day's fighting (`share` of it) at every contested location."""
         att, dfd, v = self.attackers, self.defenders, self.valley
         A, D = att.counts(), dfd.counts()
-        self.strength_before_fight = {"attacker": A.copy(), "defender": D.copy()}
         contested = (A > 0) & (D > 0)
-        self.contested = contested
+        self.contested |= contested
         idx = np.nonzero(contested)[0]
         if len(idx):
             logi = self.switches["logistics"]
@@ -297,7 +323,8 @@ class ValleyModel(mesa.Model):
                 dfd_ammo=dfd.ammo_at()[idx] if logi else np.inf,
                 att_ammo_rate=att.p["ammo_kg_per_day_combat"] if logi else 0.0,
                 dfd_ammo_rate=dfd.p["ammo_kg_per_day_combat"] if logi else 0.0,
-                dt=sc["combat_dt_days"], substeps=sc["combat_substeps"], rng=self.rng)
+                dt=sc["combat_dt_days"] * share, substeps=max(1, round(sc["combat_substeps"] * share)),
+                rng=self.rng)
             for k, loc in enumerate(idx):
                 loc = int(loc)
                 att.losses_today[loc] += att.lose_at(loc, int(res.att_loss[k]), "killed")
@@ -337,7 +364,7 @@ class ValleyModel(mesa.Model):
             self.collapse_day = self.day
             self.cause = self._cause()
             self._end("fell")
-        elif self.attackers.strength() == 0 and all(d <= self.day for d, _ in self.waves) and self.waves:
+        elif self.attackers.strength() == 0 and all(d < self.day for d, _ in self.waves) and self.waves:
             self._end("repulsed")
         elif self.day >= self.horizon:
             self._end("horizon")

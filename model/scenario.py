@@ -58,7 +58,7 @@ MAX_GROUPS = 200_000  # agents per side: fighters / fighters_per_agent (about 1 
 SIDE = {
     "name": Field(str, doc="name used in outputs"),
     "strength": Field(int, 0, min=0, max=MAX_FIGHTERS, doc="fighters in the valley at the start"),
-    "waves": Field(list, [], doc="arrivals as [[day, fighters], ...]"),
+    "waves": Field(list, [], doc="arrivals as [[time in days, fighters], ...]; 4.5 arrives halfway through day 5"),
     "committed": Field(int, 0, min=0, max=MAX_FIGHTERS, doc="if > 0, waves are rescaled to sum to this pool"),
     "arrive_at": Field(int, -1, doc="location id where waves arrive"),
     "reserve": Field(int, -1, doc="location id of the reserve (-1: none)"),
@@ -542,6 +542,8 @@ def _check_relations(spec: dict, source: str) -> None:
     known = set(ids)
 
     def need_loc(key, lid, allow_none=False):
+        if not isinstance(lid, int) or isinstance(lid, bool):
+            raise err(key, f"must be a location id, a whole number (got {lid!r})")
         if allow_none and lid == -1:
             return
         if lid not in known:
@@ -571,9 +573,10 @@ def _check_relations(spec: dict, source: str) -> None:
             raise err(f"{base}.deploy", f"shares must sum to 1 (got {share:g})")
         for i, w in enumerate(s["waves"]):
             key = f"{base}.waves.{i}"
-            if not (isinstance(w, list) and len(w) == 2 and all(isinstance(x, int) and not
-                                                                isinstance(x, bool) for x in w)):
-                raise err(key, f"must be [day, fighters], two integers (got {w!r})")
+            if not (isinstance(w, list) and len(w) == 2 and isinstance(w[1], int) and not isinstance(w[1], bool)
+                    and isinstance(w[0], (int, float)) and not isinstance(w[0], bool) and math.isfinite(w[0])):
+                raise err(key, f"must be [day, fighters]: a time in days (4 or 4.5: halfway through the fifth "
+                          f"day) and a whole number (got {w!r})")
             if w[0] < 0 or w[1] < 0:
                 raise err(key, f"day and fighters must be >= 0 (got {w!r})")
             if w[0] >= spec["scenario"]["horizon_days"]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-LAWS = {"square-law": "square", "linear-law": "linear", "guerrilla-law": "guerrilla", "frontage-law": "frontage"}
+LAWS = {"square-law": "square", "linear-law": "linear", "guerrilla-law": "guerrilla", "frontage-law": "frontage",
+        "reinforcement": "square"}  # the square law with attacker waves (arrival timing)
 
 
 def square(a0, b0, a, b, t):
@@ -38,6 +39,22 @@ def guerrilla(x0, g0, leth_x, g, cover, t):
     return sol.y[0], sol.y[1]
 
 
+def square_with_waves(a0, b0, a, b, waves, t):
+    """The square law with attacker reinforcements [(time, fighters), ...]: piecewise, each wave added at
+    its time. At a wave's own time the value is the one just before it arrives (as the day's record is)."""
+    t = np.asarray(t, dtype=float)
+    out_a, out_b = np.empty_like(t), np.empty_like(t)
+    for i, ti in enumerate(t):
+        x, y, now = float(a0), float(b0), 0.0
+        for tw, n in sorted(waves):
+            if tw >= ti:
+                break
+            x, y = (float(v) for v in square(x, y, a, b, tw - now))
+            x, now = x + n, tw
+        out_a[i], out_b[i] = square(x, y, a, b, ti - now)
+    return out_a, out_b
+
+
 def frontage(a0, b0, a, b, k, t):
     """The frontage law (only k engage per side): straight lines, losses a*k and b*k a day."""
     return a0 - b * k * t, b0 - a * k * t
@@ -49,7 +66,8 @@ def exact_for(name: str, spec: dict, a0: float, b0: float, t):
     a, b = sides["attacker"]["lethality"], sides["defender"]["lethality"]
     law = LAWS[name]
     if law == "square":
-        return np.array(square(a0, b0, a, b, t)).T
+        waves = [(d, n) for d, n in sides["attacker"]["waves"] if d > 0]
+        return np.array(square_with_waves(a0, b0, a, b, waves, t) if waves else square(a0, b0, a, b, t)).T
     if law == "linear":
         return np.array(linear(a0, b0, a, b, t)).T
     if law == "guerrilla":

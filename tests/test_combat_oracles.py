@@ -102,9 +102,10 @@ def test_cover_protects():
     assert covered.dfd_loss[0] == pytest.approx(open_.dfd_loss[0] * 0.4, rel=0.02)
 
 
-@pytest.mark.parametrize("name", ["square-law", "linear-law", "guerrilla-law", "frontage-law"])
+@pytest.mark.parametrize("name", ["square-law", "linear-law", "guerrilla-law", "frontage-law", "reinforcement"])
 def test_validation_scenarios_through_the_model(name):
-    """The shipped limiting-case scenarios, run by the full model, follow their law on average."""
+    """The shipped limiting-case scenarios, run by the full model, follow their law on average, day by day
+    (reinforcement: waves at t = 3, first fighting on day 4, and t = 5.5, halfway through day 6)."""
     t, paths, exact = replicate(name, runs=12)
     mean = paths.mean(axis=0)
     assert np.max(np.abs(mean - exact)) < 0.02 * max(mean[0])
@@ -118,3 +119,22 @@ def test_small_forces_depart_from_the_mean_field_as_documented():
     assert gaps[10] > gaps[50] > gaps[100] > gaps[400] > gaps[1600]
     assert 0.08 < gaps[10] < 0.2 and 0.03 < gaps[50] < 0.08 and 0.015 < gaps[100] < 0.05
     assert gaps[400] < 0.012 and gaps[1600] < 0.005
+
+
+def test_arrival_timing_matters_as_stated():
+    """A wave at t = 3 and one at t = 4 differ (they did not before: a wave fought on its own day), and a
+    wave part-way through a day fights only the rest of it."""
+    from model.model import ValleyModel
+
+    def attackers_on(day, waves):
+        m = ValleyModel("validation/reinforcement", rng=0, overrides={"sides.attacker.waves": waves})
+        for _ in range(day):
+            m.step()
+        return m.daily()["attackers_active"].tolist()
+
+    early, late = attackers_on(6, [[3, 400]]), attackers_on(6, [[4, 400]])
+    assert early[3] == late[3]  # at the end of day 3 neither wave is there (same seed, same fight)
+    assert early[4] > late[4] + 300  # the t = 3 wave fought day 4; the t = 4 one arrives when day 4 ends
+    assert late[5] > late[4] + 300
+    _, paths, exact = replicate("reinforcement", runs=12)
+    assert abs(paths.mean(axis=0)[6, 0] - exact[6, 0]) < 0.02 * exact[0, 0]

@@ -107,6 +107,7 @@ def raw_with(edit):
     (lambda r: r.update(links=[lk for lk in r["links"] if 9 not in (lk["a"], lk["b"])]), "links",
      "9 (Anjuman pass), 10 (Badakhshan) cannot be reached"),
     (lambda r: r["sides"]["defender"].update(morale=float("nan")), "sides.defender.morale", "must be finite"),
+    (lambda r: r["collapse"].update(key_locations=[[0, 10**12]]), "collapse.key_locations.0", "must be a location id"),
 ])
 def test_more_rules(edit, key, rule):
     with pytest.raises(ScenarioError) as err:

@@ -148,7 +148,12 @@ def test_page_in_headless_chromium(tmp_path, record_property):
 
             t0 = time.perf_counter()  # Play: how many days a second (measured, not asserted)
             page.get_by_role("button", name="▶").click()
-            page.wait_for_function(DAY_AT_LEAST, arg=40, timeout=120_000)  # a day shows only briefly while playing
+            page.get_by_role("button", name="❚❚").wait_for(timeout=60_000)  # playing: the button turned
+            try:
+                page.wait_for_function(DAY_AT_LEAST, arg=40, timeout=240_000)  # a day shows only briefly
+            except playwright.Error:
+                page.screenshot(path=str(tmp_path / "play-stuck.png"), full_page=True)
+                raise AssertionError(f"Play did not reach day 40: {page.inner_text('body')[-600:]!r}") from None
             played = time.perf_counter() - t0
             reached = int(page.evaluate(SHOWN_DAY))
             pause = page.get_by_role("button", name="❚❚")
