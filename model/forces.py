@@ -368,6 +368,10 @@ class Attackers(Force):
         n = model.valley.n
         self.pause_until = np.zeros(n, np.int64)
         self.last_progress = np.zeros(n, np.int64)
+        # Commanders differ: the odds at which an attack on each place goes in, drawn once, log-logistic
+        # about advance_odds (as the defenders' nerve about fallback_odds): no cliff at one threshold.
+        spread = params["threshold_spread"] if model.switches["movement"] else 0.0
+        self.nerve = commander_nerve(model.rng, params["advance_odds"], spread, n)
 
     def forward(self, loc: int) -> int | None:
         v = self.model.valley
@@ -407,8 +411,8 @@ class Attackers(Force):
                 odds = float(local_odds(n, D[target], self.lethality, other.lethality, 0.0, v.cover[target]))
                 options.append((-odds, target, stacks))
         for neg_odds, target, stacks in sorted(options):
-            if -neg_odds < p["advance_odds"]:
-                break
+            if -neg_odds < self.nerve[target]:
+                continue  # not good enough for the commander who would lead this attack
             need = self.needed(target, D) - int(A[target])
             for src in sorted(stacks, key=lambda s: (-movable[s], s)):  # the largest stacks first
                 if need <= 0:
