@@ -435,9 +435,13 @@ class Attackers(Force):
     def needed(self, target: int, D: np.ndarray) -> int:
         """Fighters an attack on `target` brings: enough for `commit_odds` against its defenders."""
         v, other, p = self.model.valley, self.model.defenders, self.p
+        if D[target] == 0:
+            return 0
         per_fighter = float(local_odds(1, D[target], self.lethality, other.lethality, 0.0, v.cover[target]))
-        if not np.isfinite(per_fighter) or per_fighter <= 0:
-            return 0 if D[target] == 0 else MAX_SEND
+        if np.isinf(per_fighter):
+            return 1  # defenders who cannot fire: any attack wins
+        if per_fighter <= 0:
+            return MAX_SEND  # attackers who cannot hurt them: no number is enough
         return int(min(math.ceil(p["commit_odds"] / per_fighter), MAX_SEND))
 
     def spearhead(self, A: np.ndarray) -> int | None:

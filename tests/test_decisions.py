@@ -51,3 +51,15 @@ def test_an_attack_takes_what_it_needs_not_everyone():
     odds = float(local_odds(need, 300, att.lethality, m.defenders.lethality, 0.0, m.valley.cover[pocket]))
     assert att.p["commit_odds"] <= odds < att.p["commit_odds"] * 1.05
     assert need < 12000 // 3  # a fraction of the attacking force, not all of it
+
+
+def test_needed_at_the_edges():
+    m = ValleyModel(rng=1)
+    att, D = m.attackers, m.defenders.counts()
+    empty = next(i for i in range(m.valley.n) if D[i] == 0)
+    assert att.needed(empty, D) == 0
+    held = next(i for i in range(m.valley.n) if D[i] > 0)
+    m.defenders.lethality = 0.0
+    assert att.needed(held, D) == 1  # they cannot fire back
+    m.defenders.lethality, att.lethality = 0.2, 0.0
+    assert att.needed(held, D) >= 10**9  # no number of unarmed attackers is enough
