@@ -111,18 +111,23 @@ def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], specs
     return {"summary": summary, "out": out, "meta": meta}
 
 
+def fell(runs: pd.DataFrame) -> pd.Series:
+    """The runs in which the valley fell (did not hold, and has a collapse day)."""
+    return ~runs["held_to_winter"].astype(bool) & runs["collapse_day"].notna()
+
+
 def summarise(runs: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
     rows = []
     for v in variants:
         r = runs[runs["variant"] == v]
         ok = r[r["status"] == "ok"]
-        fell = ok[~ok["held_to_winter"].astype(bool) & ok["collapse_day"].notna()]
-        q = (pd.to_datetime(fell["collapse_date"]).quantile([0.25, 0.5, 0.75]).dt.date.astype(str).tolist()
-             if len(fell) else [None] * 3)
-        row = {"variant": v, **p_hold(r), "fell": len(fell),
+        falls = ok[fell(ok)]
+        q = (pd.to_datetime(falls["collapse_date"]).quantile([0.25, 0.5, 0.75]).dt.date.astype(str).tolist()
+             if len(falls) else [None] * 3)
+        row = {"variant": v, **p_hold(r), "fell": len(falls),
                "collapse_q25": q[0], "collapse_median": q[1], "collapse_q75": q[2]}
         for c in CAUSES:
-            row[f"cause_{c}"] = float((fell["cause"] == c).mean()) if len(fell) else np.nan
+            row[f"cause_{c}"] = float((falls["cause"] == c).mean()) if len(falls) else np.nan
         row["food_days_left_median"] = float(ok["food_days_left"].median())
         row["ammo_days_left_median"] = float(ok["ammo_days_left"].median())
         row["resupply_t_median"] = float(ok["resupply_delivered_kg"].median() / 1000)
@@ -137,9 +142,13 @@ def _day_month(iso: str) -> str:
     return dt.date.fromisoformat(iso).strftime("%d %b").lstrip("0")
 
 
-def _p_with_interval(p: float, lo: float, hi: float) -> str:
-    """'32% [20-48%]': the table and the sentences say it the same way."""
-    return "-" if np.isnan(p) else f"{p * 100:.0f}% [{lo * 100:.0f}-{hi * 100:.0f}%]"
+def _percent(p: float) -> str:
+    return f"{p * 100:.0f}%"
+
+
+def _interval(lo: float, hi: float) -> str:
+    """'[20-48%]': the table and the sentences say it the same way."""
+    return f"[{lo * 100:.0f}-{_percent(hi)}]"
 
 
 def table_frame(summary: pd.DataFrame) -> pd.DataFrame:
@@ -147,7 +156,7 @@ def table_frame(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "variant": summary["variant"],
         "runs": summary["runs"],
-        "P(hold) [95% CI]": [_p_with_interval(p, lo, hi) for p, lo, hi in
+        "P(hold) [95% CI]": ["-" if np.isnan(p) else f"{_percent(p)} {_interval(lo, hi)}" for p, lo, hi in
                              zip(summary["p_hold"], summary["p_hold_lo95"], summary["p_hold_hi95"])],
         "falls: median (IQR)": [f"{_day_month(m)} ({_day_month(a)}-{_day_month(b)})" if isinstance(m, str) else "-"
                                 for m, a, b in zip(summary["collapse_median"], summary["collapse_q25"],
@@ -185,8 +194,8 @@ def answer(row, description: str = "") -> str:
     ok = row["runs"] - row["failed"]
     if ok == 0:
         return f"{who}: no run finished; see the errors in runs.parquet."
-    p, interval = _p_with_interval(row["p_hold"], row["p_hold_lo95"], row["p_hold_hi95"]).split(" ", 1)
-    text = f"{who}: the valley holds to winter in {p} of runs {interval}"
+    text = (f"{who}: the valley holds to winter in {_percent(row['p_hold'])} of runs "
+            f"{_interval(row['p_hold_lo95'], row['p_hold_hi95'])}")
     if not row["fell"]:
         return text + f"; it did not fall in any of the {ok} runs."
     shares = {c: row[f"cause_{c}"] for c in CAUSES}
@@ -235,10 +244,10 @@ def _figure(**kw):
 def end_points(runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Each run's end as a competing event: (day, 1) the valley fell, (day, 2) it held (winter came or the
     offensive was repulsed), (day, 0) censored (the horizon came first)."""
-    fell = (~runs["held_to_winter"].astype(bool) & runs["collapse_day"].notna()).to_numpy()
+    falls = fell(runs).to_numpy()
     held = runs["held_to_winter"].astype(bool).to_numpy()
-    day = np.where(fell, runs["collapse_day"].fillna(0), runs["end_day"]).astype(float)
-    return day, np.where(fell, 1, np.where(held, 2, 0))
+    day = np.where(falls, runs["collapse_day"].fillna(0), runs["end_day"]).astype(float)
+    return day, np.where(falls, 1, np.where(held, 2, 0))
 
 
 def plot_outcomes(runs: pd.DataFrame, summary: pd.DataFrame, variants: list[str], start: dt.date,

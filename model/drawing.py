@@ -197,7 +197,7 @@ class TimelineView(_View):
         self.model = model
         self.fig = fig or Figure(figsize=(10, 5.8), dpi=80)
         self.axes = self.fig.subplots(len(CHARTS), 1, sharex=True)
-        onset = date_of(model, model.weather.winter_doy - model.start_doy)
+        onset = date_of(model, model.winter_onset_day)
         self.lines, self.stockouts = [], {}
         for ax, (series, label) in zip(self.axes, CHARTS):
             for column, name, colour in series:
@@ -216,7 +216,7 @@ class TimelineView(_View):
         self.axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         # The x axis runs to a little past the drawn winter onset (further if the run goes on): axes that
         # change only now and then keep the drawn background valid between changes.
-        self.last_day = max(30, model.weather.winter_doy - model.start_doy + 10)
+        self.last_day = max(30, model.winter_onset_day + 10)
         self.axes[-1].set_xlim(date_of(model, 0), date_of(model, self.last_day))
         for ax in self.axes:
             ax.set_ylim(0, 1)

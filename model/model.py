@@ -209,6 +209,20 @@ class ValleyModel(mesa.Model):
         """Days since the start date: Mesa's step counter (a step is one day)."""
         return self.steps
 
+    @property
+    def held_to_winter(self) -> bool:
+        return self.end_reason in HELD
+
+    @property
+    def days_held(self) -> int:
+        """Days until the valley fell, or so far (to the end of the run) if it has not."""
+        return self.day if self.collapse_day is None else self.collapse_day
+
+    @property
+    def winter_onset_day(self) -> int:
+        """The day (since the start) this run's winter sets in."""
+        return self.weather.winter_doy - self.start_doy
+
     def step(self) -> None:
         for phase in self.SCHEDULE:
             getattr(self, phase)()
@@ -428,12 +442,12 @@ class ValleyModel(mesa.Model):
         return Outcome(
             scenario=self.spec["scenario"]["name"], variant=self.spec["_variant"], attacker=a.name, defender=d.name,
             end_reason=self.end_reason or "running", end_day=self.day, end_date=self.date_of(self.day),
-            held_to_winter=self.end_reason in HELD,
+            held_to_winter=self.held_to_winter,
             collapse_day=self.collapse_day, collapse_date=self.date_of(self.collapse_day), cause=self.cause,
-            days_held=self.day if self.collapse_day is None else self.collapse_day,
+            days_held=self.days_held,
             winter_onset_date=(dt.date(self.start_date.year, 1, 1)
                                + dt.timedelta(days=w.winter_doy - 1)).isoformat(),
-            winter_onset_day=w.winter_doy - self.start_doy,
+            winter_onset_day=self.winter_onset_day,
             food_stockout_day=self.stockout_day["food"], ammo_stockout_day=self.stockout_day["ammo"],
             food_days_left=self.days_left("food"), ammo_days_left=self.days_left("ammo"),
             defenders_initial=d.initial, defenders_arrived=d.arrived, defenders_active=d.strength(),

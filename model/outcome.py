@@ -114,9 +114,16 @@ def resolved_parameters(model) -> dict:
 DAILY: dict[str, Callable] = {}
 
 
-def _daily(fn: Callable) -> Callable:
-    DAILY[fn.__name__] = fn
-    return fn
+def _reporter_of(table: dict) -> Callable:
+    """A decorator that files a reporter function in `table` under its own name (its column)."""
+    def register(fn: Callable) -> Callable:
+        table[fn.__name__] = fn
+        return fn
+
+    return register
+
+
+_daily = _reporter_of(DAILY)
 
 
 @_daily
@@ -246,16 +253,12 @@ SERIES = tuple(DAILY)
 # Also collected each day (not part of `daily()`), so that the last row `mesa.batch_run` reports for a run
 # holds the answer: two runs ending on the same day, one held and one fell, differ in these columns.
 ANSWER: dict[str, Callable] = {}
-
-
-def _answer(fn: Callable) -> Callable:
-    ANSWER[fn.__name__] = fn
-    return fn
+_answer = _reporter_of(ANSWER)
 
 
 @_answer
 def held_to_winter(m):
-    return m.end_reason in HELD
+    return m.held_to_winter
 
 
 @_answer
@@ -275,12 +278,12 @@ def cause(m):
 
 @_answer
 def winter_onset_day(m):
-    return m.weather.winter_doy - m.start_doy
+    return m.winter_onset_day
 
 
 @_answer
 def days_held(m):
-    return m.day if m.collapse_day is None else m.collapse_day
+    return m.days_held
 
 
 assert not set(ANSWER) & set(DAILY)

@@ -340,7 +340,7 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
         raw = apply_overrides(raw, flatten(vt), source)
     if overrides:
         source = f"{source} [overrides]"
-        raw = apply_overrides(raw, plain(overrides), source)
+        raw = apply_overrides(raw, overrides, source)
     spec = validate(raw, source)
     spec["variants"] = {k: dict(v) for k, v in variants.items()}
     spec["_source"] = source.split(" [")[0]
@@ -464,7 +464,7 @@ def plain(value: Any) -> Any:
 
 
 def _check_leaf(f: Field, value: Any, source: str, key: str) -> Any:
-    value = plain(value)
+    value = plain(value)  # the one place numpy values from any route (keywords, overrides, files) become Python
     if f.type is NUM or f.type == (int, float):
         ok = isinstance(value, NUM) and not isinstance(value, bool)
         tname = "a number"
@@ -641,9 +641,9 @@ def _check_connected(spec: dict, err) -> None:
 
 
 def params_to_overrides(params: dict) -> dict:
-    """Flat keyword parameters (shortcuts or a__b__c) to dotted keys (numpy values as plain Python)."""
+    """Flat keyword parameters (shortcuts or a__b__c) to dotted keys."""
     out = {}
-    for k, v in plain(params).items():
+    for k, v in params.items():
         if k in SHORTCUTS:
             out[SHORTCUTS[k]] = v
         elif "__" in k:

@@ -263,7 +263,7 @@ def design(spec: dict) -> pd.DataFrame:
 
 def point_key(values: dict) -> int:
     """A stable 63-bit identity of a design point from its factor values (no Python hash())."""
-    canon = json.dumps({k: _canonical(_plain(v)) for k, v in sorted(values.items())}, sort_keys=True, default=str)
+    canon = json.dumps({k: _canonical(scn.plain(v)) for k, v in sorted(values.items())}, sort_keys=True, default=str)
     return int.from_bytes(hashlib.sha256(canon.encode()).digest()[:8], "big") >> 1
 
 
@@ -273,19 +273,13 @@ def plan(spec: dict, table: pd.DataFrame) -> list[RunSpec]:
     reps = spec["replications"]
     scenario = str(scn.resolve_path(spec["scenario"]))
     for rec in table.to_dict("records"):
-        overrides = {**spec["set"], **{k: _plain(rec[k]) for k in names}}
+        overrides = {**spec["set"], **{k: scn.plain(rec[k]) for k in names}}
         for r in range(reps):
             specs.append(RunSpec(run_id=int(rec["point"]) * reps + r, point=int(rec["point"]), replication=r,
                                  seed=derive_seed(spec["seed"], rec["point_key"], r), scenario=scenario,
                                  variant=spec["variant"], overrides=overrides, series=spec["series"],
                                  point_key=int(rec["point_key"])))
     return specs
-
-
-def _plain(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 # ---------------------------------------------------------------- running --------------------------------

@@ -101,19 +101,27 @@ def departure_by_size(sizes=(10, 25, 50, 100, 200, 400, 800, 1600), *, ratio: fl
     annihilation of the defenders (the defaults), the model's default sub-steps.
     Returns a list of (N, worst gap of the mean over the days, as a share of N). Small stacks die out
     (a loss is whole fighters; a side at 0 stops firing), which the mean field never does."""
-    from .combat import engage
-
     rng = np.random.default_rng(seed)
     out = []
     for n in sizes:
-        paths = {}
-        for mode, gen, reps in (("stochastic", rng, replicates), ("mean field", None, 1)):
-            a, d = np.full(reps, float(n)), np.full(reps, float(round(ratio * n)))
-            path = [(a.mean(), d.mean())]
-            for _ in range(days):
-                res = engage(a, d, att_leth=att_leth, dfd_leth=dfd_leth, substeps=substeps, rng=gen)
-                a, d = a - res.att_loss, d - res.dfd_loss
-                path.append((a.mean(), d.mean()))
-            paths[mode] = np.array(path)
-        out.append((n, float(np.max(np.abs(paths["stochastic"] - paths["mean field"])) / n)))
+        b0 = round(ratio * n)
+        kw = dict(days=days, substeps=substeps, att_leth=att_leth, dfd_leth=dfd_leth)
+        stochastic = kernel_path(n, b0, rng=rng, replicates=replicates, **kw)
+        mean_field = kernel_path(n, b0, rng=None, **kw)
+        out.append((n, float(np.max(np.abs(stochastic - mean_field)) / n)))
     return out
+
+
+def kernel_path(a0, b0, *, days: int, substeps: int, rng=None, replicates: int = 1, **engage_kw) -> np.ndarray:
+    """The combat kernel alone, day by day: `replicates` engagements of a0 against b0 at once (stochastic
+    with a Generator; rng=None is the mean field). Returns the mean (attackers, defenders) per day, from 0."""
+    from .combat import engage
+
+    a = np.full(replicates if rng is not None else 1, float(a0))
+    d = np.full_like(a, float(b0))
+    path = [(a.mean(), d.mean())]
+    for _ in range(days):
+        res = engage(a, d, dt=1.0, substeps=substeps, rng=rng, **engage_kw)
+        a, d = a - res.att_loss, d - res.dfd_loss
+        path.append((a.mean(), d.mean()))
+    return np.array(path)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from model.combat import engage
-from model.validation import guerrilla, linear, replicate, square
+from model.validation import guerrilla, kernel_path, linear, replicate, square
 
 R = 2000  # replicates, vectorised as 2000 engagements in one call
 DAYS = 8
@@ -21,14 +21,7 @@ SUBSTEPS = 100
 
 def simulate(a0, b0, stochastic=True, **kw):
     rng = np.random.default_rng(12345) if stochastic else None
-    a = np.full(R if stochastic else 1, float(a0))
-    b = np.full_like(a, float(b0))
-    path = [(a.mean(), b.mean())]
-    for _ in range(DAYS):
-        res = engage(a, b, dt=1.0, substeps=SUBSTEPS, rng=rng, **kw)
-        a, b = a - res.att_loss, b - res.dfd_loss
-        path.append((a.mean(), b.mean()))
-    return np.array(path)
+    return kernel_path(a0, b0, days=DAYS, substeps=SUBSTEPS, rng=rng, replicates=R, **kw)
 
 
 T = np.arange(DAYS + 1, dtype=float)
