@@ -15,6 +15,7 @@ from mesa import Agent
 from mesa.discrete_space import FixedAgent
 
 from .combat import local_odds
+from . import kernels
 from .kernels import commander_nerve, ration
 from .space import Control
 
@@ -46,6 +47,10 @@ COLUMNS = {
     "ammo": (np.float64, 0.0),  # kg carried
     "hungry": (np.bool_, False),  # ate less than its ration today
 }
+
+# Ways fighters leave the fight, each a tally of the side (fighters are never unaccounted: model.fighter_balance).
+TALLIES = ("killed", "deserted", "surrendered", "stood_down", "turned", "withdrawn")
+LEFT = ("deserted", "surrendered", "stood_down", "turned")  # what the rest of the side hears of as defections
 
 # A ration eaten to within rounding error of the need is not hunger (a numerical tolerance, not a parameter).
 HUNGRY_BELOW = 0.999
@@ -118,7 +123,13 @@ class Force:
             setattr(self, name, np.full(64, fill, dtype))
         self.agents: list = []
         self.rows = 0
-        self.initial = self.arrived = self.killed = self.deserted = self.surrendered = 0
+        self.initial = self.arrived = 0
+        for how in TALLIES:
+            setattr(self, how, 0)
+        self.surrendered_encircled = 0  # of the surrendered: encircled when they gave up
+        self.left_today = 0  # deserted, surrendered or in pacts since morale was last updated (the news)
+        self.pending_shock = 0.0  # morale the whole side loses at its next update (key places, depots lost)
+        self.break_point = None  # each place's breaking point (switches.cohesion), drawn by draw_thresholds
         n_loc = model.valley.n
         self.losses_today = np.zeros(n_loc, np.int64)
         self.loss_window = deque([np.zeros(n_loc, np.int64)] * params["pause_window_days"],
@@ -182,17 +193,23 @@ class Force:
             return np.zeros(len(sizes))
         return sizes * self.p["carry_ammo_kg"]
 
-    def add(self, fighters: int, loc: int, initial: bool) -> None:
-        """Bring `fighters` into the valley at location index `loc`, in groups of fighters_per_agent,
-        each carrying a full load (counted as initial stock, or as delivered for later arrivals)."""
-        if fighters <= 0:
-            return
+    def _place(self, fighters: int, loc: int, morale: float) -> np.ndarray:
+        """New groups of fighters_per_agent (holding at `loc`, carrying nothing yet); their rows."""
         fpa = self.model.fighters_per_agent
         q, r = divmod(int(fighters), fpa)
         sizes = np.array([fpa] * q + ([r] if r else []), dtype=np.int64)
         rows = self._grow(len(sizes))
         self.size[rows], self.loc[rows], self.state[rows] = sizes, loc, HOLDING
-        self.dest[rows], self.morale[rows] = -1, self.p["morale"]
+        self.dest[rows], self.morale[rows] = -1, morale
+        return rows
+
+    def add(self, fighters: int, loc: int, initial: bool) -> None:
+        """Bring `fighters` into the valley at location index `loc`, in groups of fighters_per_agent,
+        each carrying a full load (counted as initial stock, or as delivered for later arrivals)."""
+        if fighters <= 0:
+            return
+        rows = self._place(fighters, loc, self.p["morale"])
+        sizes = self.size[rows]
         self.food[rows], self.ammo[rows] = self.full_food(sizes), self.full_ammo(sizes)
         food, ammo = float(self.food[rows].sum()), float(self.ammo[rows].sum())
         if initial:
@@ -201,6 +218,17 @@ class Force:
         else:
             self.arrived += int(fighters)
             self.ledger.deliver(food, ammo)
+        self._new_agents(rows)
+
+    def join(self, fighters: int, loc: int, food: float, ammo: float) -> None:
+        """Fighters who came over from the other side (a pact) join at `loc` with what they carried."""
+        if fighters <= 0:
+            return
+        rows = self._place(fighters, loc, self.p["morale"])
+        share = self.size[rows] / fighters
+        self.food[rows], self.ammo[rows] = food * share, ammo * share
+        self.arrived += int(fighters)
+        self.ledger.deliver(float(self.food[rows].sum()), float(self.ammo[rows].sum()))
         self._new_agents(rows)
 
     def split(self, row: int, k: int) -> int:
@@ -216,24 +244,31 @@ class Force:
         self._new_agents(np.array([new]))
         return new
 
-    def take_out(self, rows: np.ndarray, lost: np.ndarray, how: str) -> None:
-        """Remove `lost[i]` fighters from group rows[i]: killed, deserted or surrendered. Their carried
-        supplies are destroyed (killed, deserted: lost to both sides) or captured (surrendered)."""
+    def take_out(self, rows: np.ndarray, lost: np.ndarray, how: str) -> tuple[float, float]:
+        """Remove `lost[i]` fighters from group rows[i], by one of TALLIES. Their carried supplies are
+        captured (surrendered, turned: they go to the enemy) or destroyed (lost to the valley's accounts:
+        killed, deserted, stood down under a pact, withdrawn elsewhere)."""
         keep = lost > 0
         rows, lost = rows[keep], lost[keep]
         if len(rows) == 0:
-            return
+            return 0.0, 0.0
         frac = lost / self.size[rows]
         food, ammo = self.food[rows] * frac, self.ammo[rows] * frac
         self.food[rows] -= food
         self.ammo[rows] -= ammo
         self.size[rows] -= lost
-        if how == "surrendered":
+        if how in ("surrendered", "turned"):
             self.ledger.capture(food.sum(), ammo.sum())
         else:
             self.ledger.destroy(food.sum(), ammo.sum())
         n = int(lost.sum())
         setattr(self, how, getattr(self, how) + n)
+        if how in LEFT:
+            self.left_today += n
+        self._remove_empty(rows)
+        return float(food.sum()), float(ammo.sum())
+
+    def _remove_empty(self, rows: np.ndarray) -> None:
         gone = rows[self.size[rows] == 0]
         for row in gone:  # an empty group is out of action and leaves the model
             self.food[row] = self.ammo[row] = 0.0  # exactly zero: frac was 1
@@ -328,8 +363,9 @@ class Force:
 
     def update_morale(self, strength_before: np.ndarray, contested: np.ndarray, civilian_shortfall: float):
         """Drift back to the side's base morale; shocks from local losses, hunger, no ammunition and
-        hungry civilians; then desertion (anywhere) and surrender (local pacts, only in battle)."""
-        p, r = self.p, self.rows
+        hungry civilians (and, with switches.cohesion / .encirclement, the cohesion shocks and contagion);
+        then desertion (anywhere), breaking points, and surrender (local pacts, in battle or encircled)."""
+        p, r, model = self.p, self.rows, self.model
         idx = np.nonzero(self.size[:r] > 0)[0]
         if len(idx) == 0:
             return
@@ -340,21 +376,96 @@ class Force:
             loss_share = np.where(strength_before > 0, self.losses_today / strength_before, 0.0)
         holding = self.state[idx] == HOLDING  # a group on the move was not in today's fight where it left
         m -= p["morale_loss_shock"] * loss_share[loc] * holding
-        if self.model.switches["logistics"]:
+        if model.switches["logistics"]:
             m -= p["morale_hunger"] * self.hungry[idx]
             m -= p["morale_no_ammo"] * (self.ammo[idx] < p["out_of_ammo_kg"] * self.size[idx])
             m -= p["morale_civilian_hunger"] * civilian_shortfall
+        encircled = model.encircled if self.side == "defender" else np.zeros(model.valley.n, bool)
+        if model.switches["encirclement"]:
+            m -= p["morale_encircled"] * encircled[loc]
+        if model.switches["cohesion"]:
+            m += self._cohesion_shift(loc, holding)
         self.morale[idx] = np.clip(m, 0.0, 1.0)
-        rng = self.model.rng
+        if model.switches["cohesion"]:
+            self._spread_morale(idx)
+        self.left_today = 0  # from here on, today's defections: tomorrow's news
+        rng = model.rng
         m = self.morale[idx]
         below = p["desert_below"]
         p_desert = np.where(m < below, p["desert_rate"] * (below - m) / max(below, 1e-9), 0.0)
         deserters = rng.binomial(self.size[idx], np.clip(p_desert, 0, 1))
         self.take_out(idx, deserters, "deserted")
+        if model.switches["cohesion"]:
+            self._break_where_below()
         idx = idx[self.size[idx] > 0]
-        in_battle = contested[self.loc[idx]] & (self.state[idx] == HOLDING)
-        p_surr = np.where(in_battle & (self.morale[idx] < p["surrender_below"]), p["surrender_rate"], 0.0)
-        self.take_out(idx, rng.binomial(self.size[idx], p_surr), "surrendered")
+        loc = self.loc[idx]
+        at_place = self.state[idx] == HOLDING
+        cut_off = encircled[loc] & at_place
+        in_battle = contested[loc] & at_place
+        limit = np.where(cut_off, max(p["surrender_below"], p["encircled_surrender_below"]), p["surrender_below"])
+        p_surr = np.where((in_battle | cut_off) & (self.morale[idx] < limit), p["surrender_rate"], 0.0)
+        gave_up = rng.binomial(self.size[idx], p_surr)
+        self.surrendered_encircled += int(gave_up[cut_off].sum())
+        self.take_out(idx, gave_up, "surrendered")
+
+    # ------------------------------------------------------------ cohesion (switches.cohesion) -----------
+    def draw_thresholds(self) -> None:
+        """Each place's commander has a breaking point of their own, drawn once about `break_below` (as the
+        nerve: log-logistic, width threshold_spread): a network threshold model, so one place breaking can
+        tip its neighbours (through contagion and the news) or not."""
+        p = self.p
+        self.break_point = np.minimum(commander_nerve(self.model.rng, p["break_below"], p["threshold_spread"],
+                                                      self.model.valley.n), 1.0)
+
+    def place_morale(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean morale of the fighters present at each place, and how many they are."""
+        m = self.present
+        r = self.rows
+        return kernels.place_means(self.loc[:r][m], self.size[:r][m], self.morale[:r][m], self.model.valley.n)
+
+    def _cohesion_shift(self, loc: np.ndarray, holding: np.ndarray) -> np.ndarray:
+        """Today's cohesion shocks per group: the news of defections (the whole side), key places and depots
+        lost (the whole side), the enemy on a place behind (outflanked), and success: the enemy's local
+        losses raise morale as one's own lower it."""
+        p, model = self.p, self.model
+        enemy = model.force(self.other_side)
+        strength = self.strength() + self.left_today
+        news = self.left_today / strength if strength > 0 else 0.0
+        before = model.strength_before_fight[self.other_side]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            enemy_losses = np.where(before > 0, enemy.losses_today / before, 0.0)
+        shift = -p["morale_news"] * news - self.pending_shock
+        self.pending_shock = 0.0
+        outflanked = model.outflanked(self.side)
+        return shift + (p["morale_success"] * enemy_losses[loc] - p["morale_outflanked"] * outflanked[loc]) * holding
+
+    def _spread_morale(self, idx: np.ndarray) -> None:
+        """Contagion: each place's morale moves towards its neighbours' (the groups there shift together)."""
+        mean, weight = self.place_morale()
+        pull = kernels.neighbour_pull(mean, weight, self.model.valley.adjacency, self.p["morale_contagion"])
+        at_place = self.state[idx] == HOLDING
+        self.morale[idx] = np.clip(self.morale[idx] + pull[self.loc[idx]] * at_place, 0.0, 1.0)
+
+    def _break_where_below(self) -> None:
+        """A place whose fighters' morale is below its commander's breaking point breaks: break_share of
+        them desert at once (the rest may fall back, desert or surrender in the days after)."""
+        mean, weight = self.place_morale()
+        for loc in map(int, np.nonzero((weight > 0) & (mean < self.break_point))[0]):
+            n = self.lose_at(loc, math.ceil(self.p["break_share"] * weight[loc]), "deserted")
+            self.model.log_event("break", self.name, loc, fighters=n)
+
+    @property
+    def other_side(self) -> str:
+        return "defender" if self.side == "attacker" else "attacker"
+
+    def withdraw(self, share: float, A: np.ndarray, D: np.ndarray) -> int:
+        """Demands elsewhere: `share` of the fighters not in battle leave the valley (from every place in
+        proportion, so the front line is not stripped first)."""
+        free = np.where(D == 0, A, 0)
+        total = 0
+        for loc in map(int, np.nonzero(free > 0)[0]):
+            total += self.lose_at(loc, int(round(share * free[loc])), "withdrawn")
+        return total
 
 
 MAX_SEND = 10**9  # "all of them": an attack no number of fighters could win takes everyone available
@@ -422,6 +533,8 @@ class Attackers(Force):
                     self._move(src, n, target, A, ADVANCING)
                     movable[src] -= n
                     need -= n
+        if model.switches["infiltration"]:
+            self._infiltrate(movable, A, D)
         spear = self.spearhead(A)
         for loc in map(int, np.nonzero(movable > 0)[0]):
             fwd = self.forward(loc)
@@ -431,6 +544,35 @@ class Attackers(Force):
                 self._join(loc, int(movable[loc]), spear, A, D)
             elif D[loc] == 0 and day - self.last_progress[loc] >= p["flank_after_days"]:
                 self._flank(loc, int(movable[loc]), fwd, A, D)
+
+    def _infiltrate(self, movable: np.ndarray, A: np.ndarray, D: np.ndarray) -> None:
+        """Free fighters next to a defended place slip past it (mostly by night) to the place beyond, if no
+        defenders hold that: the thinner the defenders there and the worse the visibility, the more get
+        through (kernels.infiltration_probability). Behind a position they cut its retreat and supply."""
+        model, v, p = self.model, self.model.valley, self.p
+        factor = p["infiltration_bad_visibility"] if model.weather.grounded else 1.0
+        for src in map(int, np.nonzero(movable > 0)[0]):
+            for target, link in v.neighbours[src]:
+                if movable[src] <= 0:
+                    break
+                if D[target] == 0 or v.is_outside[target] or not model.passable(target, link):
+                    continue
+                beyond = [u for u, link2 in v.neighbours[target]
+                          if v.hops[src, u] == 2 and D[u] == 0 and not v.is_outside[u] and model.passable(u, link2)]
+                if not beyond:
+                    continue
+                dst = max(beyond, key=lambda u: (v.is_road[u], v.km[u], -u))
+                chance = kernels.infiltration_probability(D[target] / v.frontage[target], rate=p["infiltration_rate"],
+                                                          density_ref=p["infiltration_density_ref"],
+                                                          visibility_factor=factor)
+                n = int(model.rng.binomial(int(movable[src]), float(chance)))
+                if n <= 0:
+                    continue
+                days = self.route(src, target, np.zeros(v.n, bool))[0] + self.route(target, dst, np.zeros(v.n, bool))[0]
+                sent = self.send(src, n, dst, days, ADVANCING)
+                movable[src] -= sent
+                A[src] -= sent
+                model.log_event("infiltrate", self.name, src, dst, sent, note=f"past {v.names[target]}")
 
     def needed(self, target: int, D: np.ndarray) -> int:
         """Fighters an attack on `target` brings: enough for `commit_odds` against its defenders."""
@@ -527,6 +669,9 @@ class Defenders(Force):
         # single threshold, and no daily re-draw that would compound.
         spread = params["threshold_spread"] if model.switches["movement"] else 0.0  # no moves: no draw
         self.nerve = commander_nerve(model.rng, params["fallback_odds"], spread, model.valley.n)
+        self.pacted = 0  # fighters who have been in pacts (turned or stood down), ever
+        self.returned = 0  # of those stood down, how many came back
+        self.pact_point = None
 
     def decide(self, A: np.ndarray, D: np.ndarray) -> None:
         model, v, p = self.model, self.model.valley, self.p
@@ -550,6 +695,80 @@ class Defenders(Force):
                 odds = float(local_odds(threat, D[loc], att.lethality, self.lethality, 0.0, v.cover[loc]))
                 if odds > p["reinforce_odds"]:
                     self._reinforce(loc, odds, A, D)
+        if model.switches["counterattack"]:
+            self._counterattack(A, D)
+
+    def _counterattack(self, A: np.ndarray, D: np.ndarray) -> None:
+        """A stack not in battle retakes a neighbouring place the enemy holds: an empty one with a
+        detachment (reoccupy), a held one if its spare fighters have counterattack_odds against the
+        holders in their cover. One action per stack a day, and never out of the valley."""
+        model, v, p = self.model, self.model.valley, self.p
+        att = model.attackers
+        for loc in map(int, np.nonzero((D > 0) & (A == 0))[0]):
+            spare = int(D[loc] * (1.0 - p["counterattack_keep"]))
+            if spare <= 0:
+                continue
+            for nb, link in v.neighbours[loc]:
+                if v.control[nb] != Control.ATTACKER or v.is_outside[nb] or D[nb] > 0 or not model.passable(nb, link):
+                    continue
+                if A[nb] == 0:
+                    n, what = min(spare, int(v.frontage[nb])), "reoccupy"
+                else:
+                    odds = float(local_odds(spare, A[nb], self.lethality, att.lethality, 0.0, v.cover[nb]))
+                    if odds < p["counterattack_odds"]:
+                        continue
+                    n, what = spare, "counterattack"
+                days, _ = self.route(loc, nb, np.zeros(v.n, bool))
+                sent = self.send(loc, n, nb, days, ADVANCING)
+                if sent:
+                    D[loc] -= sent
+                    model.log_event(what, self.name, loc, nb, sent)
+                    break
+
+    # ------------------------------------------------------------ pacts (switches.pacts) -----------------
+    def draw_pact_thresholds(self) -> None:
+        """Each place's commander would settle below a morale of their own, drawn once about pact_below."""
+        p = self.p
+        self.pact_point = np.minimum(commander_nerve(self.model.rng, p["pact_below"], p["threshold_spread"],
+                                                     self.model.valley.n), 1.0)
+
+    def make_pacts(self, A: np.ndarray, civilian_pressure: float) -> None:
+        """Local commanders whose fighters' morale is below their threshold, with the enemy at or next to
+        the place, settle with a daily chance pact_rate (times 1 + civilian_pressure): pact_turn_share of
+        the fighters change sides, the rest stand down and leave the fight."""
+        model, v, p = self.model, self.model.valley, self.p
+        mean, weight = self.place_morale()
+        near_enemy = (A > 0) | (v.adjacency @ (A > 0) > 0)
+        chance = min(1.0, p["pact_rate"] * (1.0 + civilian_pressure))
+        candidates = (weight > 0) & near_enemy & (mean < self.pact_point) & ~v.is_outside
+        draws = model.rng.random(v.n)  # one per place every day: the stream does not depend on who is where
+        for loc in map(int, np.nonzero(candidates & (draws < chance))[0]):
+            rows = self.rows_at(loc)
+            sizes = self.size[rows]
+            total = int(sizes.sum())
+            k = int(round(p["pact_turn_share"] * total))
+            turned = sizes.copy() if k == total else model.rng.multivariate_hypergeometric(sizes, k)
+            food, ammo = self.take_out(rows, turned, "turned")
+            model.attackers.join(k, loc, food, ammo)
+            rows = self.rows_at(loc)
+            self.take_out(rows, self.size[rows].copy(), "stood_down")
+            self.pacted += total
+            model.log_event("pact", self.name, loc, fighters=total, note=f"{k} changed sides")
+
+    def unravel(self) -> None:
+        """While the defence holds well (the side's mean morale above unravel_above), fighters who stood
+        down under pacts come back, a share pact_unravel_rate a day, to the reserve (or the largest stack)."""
+        model, p = self.model, self.p
+        back = int(model.rng.binomial(self.stood_down, p["pact_unravel_rate"])) if self.stood_down else 0
+        mean, weight = self.place_morale()
+        if back <= 0 or weight.sum() <= 0 or float((mean * weight).sum() / weight.sum()) <= p["unravel_above"]:
+            return
+        home = self.reserve if self.reserve is not None and weight[self.reserve] > 0 else int(np.argmax(weight))
+        rows = self._place(back, home, p["morale"])  # they come back with nothing: the stores issue to them
+        self._new_agents(rows)
+        self.stood_down -= back
+        self.returned += back
+        model.log_event("pact unravels", self.name, home, fighters=back)
 
     def _falls_back(self, loc: int, odds: float) -> bool:
         """The place's commander breaks off when the odds pass their nerve."""

@@ -75,3 +75,44 @@ def commander_nerve(rng, threshold, spread, n):
     the share of commanders who have fallen back at given odds is threshold_probability(odds, ...)."""
     noise = rng.logistic(0.0, spread, n) if spread > 0 else np.zeros(n)
     return threshold * np.exp(noise)
+
+
+# ---------------------------------------------------------------- issue 13's processes ----------------------
+def infiltration_probability(density, *, rate, density_ref, visibility_factor=1.0):
+    """Chance that one fighter of a free stack slips past a defended place in a day (mostly by night):
+    `rate` where the place is all but empty, times `visibility_factor` on a day of cloud or snow, falling as
+    exp(-density / density_ref) with the defenders per frontage place there (a thin line leaks, a dense one
+    does not)."""
+    d = np.asarray(density, dtype=float)
+    return np.clip(rate * visibility_factor * np.exp(-d / density_ref), 0.0, 1.0)
+
+
+def place_means(loc, size, value, n):
+    """Fighter-weighted mean of `value` per place (0 where no one is) and the fighters there."""
+    weight = np.bincount(loc, weights=size, minlength=n).astype(float)
+    total = np.bincount(loc, weights=size * value, minlength=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), 0.0), weight
+
+
+def neighbour_pull(mean, weight, adjacency, rate):
+    """Contagion of morale: each place's mean moves `rate` of the way towards its neighbours' mean (weighted
+    by their fighters). Zero where the place, or all its neighbours, have no one."""
+    nb_weight = adjacency @ weight
+    nb_total = adjacency @ (weight * mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        target = np.where(nb_weight > 0, nb_total / np.where(nb_weight > 0, nb_weight, 1.0), mean)
+    return np.where((weight > 0) & (nb_weight > 0), rate * (target - mean), 0.0)
+
+
+def flight_share(shortfall, road_lost, *, rate, hunger, fighting):
+    """Share of the civilians who leave the valley in a day (when a way out is open): a calm-time rate, more
+    when they go hungry (`shortfall`: share unfed) and as the road is lost (`road_lost`: share held by the
+    attacker)."""
+    return float(np.clip(rate + hunger * shortfall + fighting * road_lost, 0.0, 1.0))
+
+
+def recall_hazard(day, *, base, unrest_per_30_days):
+    """Daily chance that demands elsewhere recall part of the attacking force: grows as the campaign drags
+    on (pacts elsewhere unravel, other fronts need men)."""
+    return float(min(1.0, base * (1.0 + unrest_per_30_days * day / 30.0)))

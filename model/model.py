@@ -13,10 +13,10 @@ from mesa.experimental.scenarios import Scenario
 
 from . import combat, kernels
 from .agents import ResupplySource, SupplyStore, Weather
-from .forces import Attackers, Contingent, Defenders
+from .forces import TALLIES, Attackers, Contingent, Defenders
 from .ledger import COMMODITIES, Ledger
 from .outcome import ANSWER, CAUSES, DAILY, HELD, SERIES, Outcome, as_numbers, resolved_parameters
-from .scenario import DEFAULT_SCENARIO, load, params_to_overrides
+from .scenario import DEFAULT_SCENARIO, effective_switches, load, params_to_overrides
 from .space import Control, Valley
 
 __all__ = ["CAUSES", "SERIES", "Event", "ValleyModel", "run_once"]
@@ -32,6 +32,14 @@ class Event(NamedTuple):
     to: str = ""  # where to, for moves
     fighters: int = 0  # how many fighters moved
     note: str = ""  # e.g. the store's name
+
+
+class Wave(NamedTuple):
+    """Fighters arriving from outside: at time t (days since the start), n of them, at location index entry."""
+
+    t: float
+    n: int
+    entry: int | None
 
 
 class ValleyModel(mesa.Model):
@@ -66,7 +74,7 @@ class ValleyModel(mesa.Model):
         spec = load(scenario_file, variant, merged)
         super().__init__(rng=rng, scenario=scenario)
         self.spec = spec
-        self.switches = spec["switches"]
+        self.switches = effective_switches(spec["switches"])
         sc = spec["scenario"]
         self.start_date: dt.date = sc["start_date"]
         self.start_doy = self.start_date.timetuple().tm_yday
@@ -80,16 +88,17 @@ class ValleyModel(mesa.Model):
         self.attackers = Attackers(self, "attacker", spec["sides"]["attacker"])
         self.defenders = Defenders(self, "defender", spec["sides"]["defender"])
         att = spec["sides"]["attacker"]
-        self.waves = self._scaled_waves(att)  # the attacker's
         dfd = spec["sides"]["defender"]
-        self.defender_waves = self._scaled_waves(dfd)  # reinforcements from outside (over a pass, say)
         self.defender_entry = self.valley.by_id(dfd["arrive_at"]) if dfd["arrive_at"] != -1 else None
         self.attacker_entry = (self.valley.by_id(att["arrive_at"]) if att["arrive_at"] != -1
                                else self.valley.mouth)
+        self.waves = self._scaled_waves(att, self.attacker_entry)  # the attacker's
+        self.defender_waves = self._scaled_waves(dfd, self.defender_entry)  # from outside (over a pass, say)
         self._deploy(self.defenders, spec["sides"]["defender"])
         self._deploy(self.attackers, att)
         self.initial_defenders = self.defenders.initial
         self.civilians = spec["civilians"]
+        self.population = float(self.civilians["population"])  # in the valley now (flight lowers it)
         self._make_stores()
         for kind in ("air", "passes"):
             if spec["resupply"][kind]["enabled"]:
@@ -102,22 +111,35 @@ class ValleyModel(mesa.Model):
         self.cause: str | None = None
         self.end_reason: str | None = None
         self.front_km = 0.0
+        self.front_moved_day = 0  # the last day the attacker's front moved forward (for overstretch)
+        self.encircled = np.zeros(self.valley.n, bool)  # defended places cut off from every depot and pass
+        self.fell_by: str | None = None
+        self.floor_lost_day: int | None = None
+        self.resistance_ended_day: int | None = None
+        self.attackers_extra = 0  # fighters sent beyond the committed waves (overstretch)
+        self.civilians_fled = 0.0
+        # Draws for issue 13's processes come after all the others, and only when they are switched on, so
+        # that with them off a run is the run it was before (tests/test_dynamics.py).
+        if self.switches["cohesion"]:
+            self.attackers.draw_thresholds()
+            self.defenders.draw_thresholds()
+        if self.switches["pacts"]:
+            self.defenders.draw_pact_thresholds()
         for force in (self.attackers, self.defenders):  # each cell's agents include the fighters there
             Contingent.create_agents(self, self.valley.n, force=force, cell=list(self.valley.locations))
         self.datacollector = DataCollector(model_reporters={**DAILY, **ANSWER})  # ANSWER: for batch_run rows
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------ set-up -------------------------------
-    @staticmethod
-    def _scaled_waves(side: dict) -> list[tuple[float, int]]:
-        """(arrival time in days since the start, fighters): t = 3 arrives when day 3 ends (it first fights
-        on day 4), t = 3.5 halfway through day 4."""
-        waves = [(d, int(n)) for d, n in side["waves"]]
-        total = sum(n for _, n in waves)
+    def _scaled_waves(self, side: dict, entry: int | None) -> list[Wave]:
+        """The side's waves: t = 3 arrives when day 3 ends (it first fights on day 4), t = 3.5 halfway
+        through day 4; at the side's entry, or at the wave's own location (another axis)."""
+        waves = [Wave(w[0], int(w[1]), self.valley.by_id(w[2]) if len(w) == 3 else entry) for w in side["waves"]]
+        total = sum(w.n for w in waves)
         if side["committed"] > 0 and total > 0:  # rescale to the committed pool, keeping the sum exact
-            cum = np.round(np.cumsum([n for _, n in waves]) * side["committed"] / total).astype(int)
-            waves = [(d, int(c - p)) for (d, _), c, p in zip(waves, cum, np.r_[0, cum[:-1]])]
-        return sorted(waves)
+            cum = np.round(np.cumsum([w.n for w in waves]) * side["committed"] / total).astype(int)
+            waves = [w._replace(n=int(c - p)) for w, c, p in zip(waves, cum, np.r_[0, cum[:-1]])]
+        return sorted(waves, key=lambda w: (w.t, w.n, -1 if w.entry is None else w.entry))
 
     def _deploy(self, force, side: dict) -> None:
         """Place the side's starting strength by deployment shares (largest remainder, exact total)."""
@@ -135,7 +157,7 @@ class ValleyModel(mesa.Model):
     def _reference_draw(self, side: str) -> tuple[float, float]:
         """Food and ammunition (kg/day) one day of supply stands for, for a side."""
         p = self.spec["sides"][side]
-        n = p["strength"] + sum(w for _, w in (self.waves if side == "attacker" else self.defender_waves))
+        n = p["strength"] + sum(w.n for w in (self.waves if side == "attacker" else self.defender_waves))
         food = n * p["food_kg_per_day"]
         if side == "defender":
             food += self.civilian_need_kg
@@ -194,15 +216,15 @@ class ValleyModel(mesa.Model):
     def civilian_need_kg(self) -> float:
         """Food (kg/day) the civilians draw from the defenders' stores."""
         c = self.civilians
-        return c["population"] * c["ration_kg_per_day"] * c["share_fed_from_stores"]
+        return self.population * c["ration_kg_per_day"] * c["share_fed_from_stores"]
 
     def date_of(self, day: int | None) -> str | None:
         return None if day is None else (self.start_date + dt.timedelta(days=int(day))).isoformat()
 
     # ------------------------------------------------------------ the day ------------------------------
     # ODD 1.3, in this order (docs/ODD.md names each phase); a phase that ends the run ends the day.
-    SCHEDULE = ("_weather", "_arrivals", "_logistics", "_decisions", "_fight", "_consume", "_morale",
-                "_update_control", "_check_end")
+    SCHEDULE = ("_weather", "_arrivals", "_overstretch", "_logistics", "_decisions", "_fight", "_consume",
+                "_civilian_flight", "_morale", "_update_control", "_check_end")
 
     @property
     def day(self) -> int:
@@ -233,8 +255,8 @@ class ValleyModel(mesa.Model):
     def _weather(self) -> None:
         """The day's weather; once winter sets in (and the valley has not fallen) it halts the offensive."""
         self.weather.step()
-        if self.switches["weather"] and self.weather.winter and self.collapse_day is None:
-            self._end("winter")
+        if self.switches["weather"] and self.weather.winter:
+            self._end("winter" if self.collapse_day is None else "fell")
 
     def _arrivals(self) -> None:
         """Waves due at the start of today (their time is the end of yesterday) reach their entry; fighters
@@ -244,6 +266,55 @@ class ValleyModel(mesa.Model):
         self.attackers.arrive(self.day)
         self.defenders.arrive(self.day)
 
+    def _overstretch(self) -> None:
+        """Demands elsewhere on the attacker's pool (switches.overstretch): on a day of recall, part of the
+        force in the valley leaves; while the offensive is stalled, extra fighters may come, up to the pool
+        the front can draw on. Two draws every day, so the stream does not depend on what happens."""
+        if not self.switches["overstretch"]:
+            return
+        o, rng = self.spec["overstretch"], self.rng
+        recall, extra = rng.random(), rng.random()
+        if recall < kernels.recall_hazard(self.day, base=o["recall_hazard"], unrest_per_30_days=o["unrest_per_30_days"]):
+            n = self.attackers.withdraw(o["recall_share"], self.attackers.counts(), self.defenders.counts())
+            if n:
+                self.log_event("recalled", self.attackers.name, self.attacker_entry, fighters=n)
+        sent = sum(w.n for w in self.waves) + self.attackers.initial + self.attackers_extra
+        stalled = self.day - self.front_moved_day >= o["stall_days"] and all(w.t < self.day for w in self.waves)
+        n = min(o["reinforce_size"], o["pool_limit"] - sent)
+        if stalled and n > 0 and extra < o["reinforce_hazard"]:
+            self.attackers.add(n, self.attacker_entry, initial=False)
+            self.attackers_extra += n
+            self.front_moved_day = self.day  # a fresh push: the clock for the next stall starts again
+            self.log_event("reinforced", self.attackers.name, self.attacker_entry, fighters=n)
+
+    def _civilian_flight(self) -> None:
+        """Civilians leave the valley while a pass out is open on foot and not held by the attacker: a few in
+        calm, more when hungry and as the road is lost (switches.civilian_flight)."""
+        if not self.switches["civilian_flight"] or self.population <= 0:
+            return
+        v, A = self.valley, self.attackers.counts()
+        way_out = any(v.control[i] != Control.ATTACKER and A[i] == 0 and self.weather.pass_open_on_foot(i) > 0
+                      for i in map(int, np.nonzero(v.is_pass)[0]))
+        if not way_out:
+            return
+        c = self.civilians
+        road = v.road_order
+        lost = float(np.mean(v.control[road] == Control.ATTACKER))
+        leaving = self.population * kernels.flight_share(self.civilian_shortfall, lost, rate=c["flight_rate"],
+                                                         hunger=c["flight_hunger"], fighting=c["flight_fighting"])
+        self.population -= leaving
+        self.civilians_fled += leaving
+
+    def outflanked(self, side: str) -> np.ndarray:
+        """Places where the side has fighters and the enemy alone holds a neighbouring place behind them
+        (further from the attacker's entry for the defenders, nearer to it for the attackers)."""
+        v = self.valley
+        own, enemy = self.force(side).counts(), self.force("defender" if side == "attacker" else "attacker").counts()
+        enemy_alone = (enemy > 0) & (own == 0)
+        depth = v.hops[self.attacker_entry]
+        behind = depth[None, :] > depth[:, None] if side == "defender" else depth[None, :] < depth[:, None]
+        return (own > 0) & ((v.adjacency > 0) & behind & enemy_alone[None, :]).any(axis=1)
+
     def _decisions(self) -> None:
         if self.switches["movement"]:
             A, D = self.attackers.counts(), self.defenders.counts()
@@ -252,17 +323,17 @@ class ValleyModel(mesa.Model):
 
     def _waves_at(self, t: float) -> None:
         """Each side's waves due at time t reach its entry (the defenders': `sides.defender.arrive_at`)."""
-        for d, n in self.waves:
-            if d == t:
-                self.attackers.add(n, self.attacker_entry, initial=False)
-        for d, n in self.defender_waves:
-            if d == t:
-                self.defenders.add(n, self.defender_entry, initial=False)
+        for w in self.waves:
+            if w.t == t:
+                self.attackers.add(w.n, w.entry, initial=False)
+        for w in self.defender_waves:
+            if w.t == t:
+                self.defenders.add(w.n, w.entry, initial=False)
 
     def _arrivals_during_today(self) -> list[float]:
         """Times of waves that arrive part-way through today (day d covers times d - 1 to d)."""
         start = self.day - 1
-        return sorted({t for t, _ in (*self.waves, *self.defender_waves) if start < t < self.day})
+        return sorted({w.t for w in (*self.waves, *self.defender_waves) if start < w.t < self.day})
 
     def _logistics(self) -> None:
         if not self.switches["logistics"]:
@@ -353,45 +424,110 @@ class ValleyModel(mesa.Model):
         if self.switches["morale"]:
             att.update_morale(before["attacker"], self.contested, 0.0)
             dfd.update_morale(before["defender"], self.contested, self.civilian_shortfall)
+        if self.switches["pacts"]:
+            pressure = self.civilians["pressure"] * self.civilian_shortfall
+            dfd.make_pacts(att.counts(), pressure)
+            dfd.unravel()
         att.end_day_losses()
         dfd.end_day_losses()
 
     def _update_control(self) -> None:
         v = self.valley
         A, D = self.attackers.counts(), self.defenders.counts()
+        held_before = v.control.copy()
         v.control[(A > 0) & (D == 0)] = Control.ATTACKER
         v.control[(D > 0) & (A == 0)] = Control.DEFENDER
+        shock = self.switches["cohesion"]
         for store in self.stores:
             if store.open and v.control[store.cell.idx] == Control.enemy_of(store.side):
                 store.capture()
+                if shock:
+                    self.force(store.side).pending_shock += self.force(store.side).p["morale_key_loss"]
+        if shock:
+            for k in self.key_places:
+                if held_before[k] != Control.ATTACKER and v.control[k] == Control.ATTACKER:
+                    self.defenders.pending_shock += self.defenders.p["morale_key_loss"]
         touched = v.is_road & ((A > 0) | (v.control == Control.ATTACKER))
-        self.front_km = float(v.km[touched].max()) if touched.any() else float(v.km[v.mouth])
+        front = float(v.km[touched].max()) if touched.any() else float(v.km[v.mouth])
+        if front > self.front_km:
+            self.front_moved_day = self.day
+        self.front_km = front
+        if self.switches["encirclement"]:
+            self.encircled = self._cut_off(A, D)
+
+    def _cut_off(self, A: np.ndarray, D: np.ndarray) -> np.ndarray:
+        """Defended places with no way, over ground the attacker does not hold alone, to an open depot of
+        theirs or to a pass out of the valley: their retreat and supply are cut."""
+        v = self.valley
+        enemy = (v.control == Control.ATTACKER) | ((A > 0) & (D == 0))
+        rear = v.is_pass.copy()
+        for store in self.stores_of("defender"):
+            if store.open:
+                rear[store.cell.idx] = True
+        return (D > 0) & ~v.reachable(rear, enemy)
+
+    @property
+    def key_places(self) -> list[int]:
+        return [self.valley.by_id(k) for k in self.spec["collapse"]["key_locations"]]
 
     def _check_end(self) -> None:
-        dfd, v = self.defenders, self.valley
-        active = dfd.strength()
-        total = self.initial_defenders + dfd.arrived
-        keys = [v.by_id(k) for k in self.spec["collapse"]["key_locations"]]
-        fell = active == 0 or active < self.spec["collapse"]["min_defender_share"] * total
-        fell = fell or any(v.control[k] == Control.ATTACKER for k in keys)
-        if fell:
-            self.collapse_day = self.day
-            self.cause = self._cause()
-            self._end("fell")
-        elif self.attackers.strength() == 0 and all(d < self.day for d, _ in self.waves) and self.waves:
-            self._end("repulsed")
+        """The valley fell (the rule of `held_to_winter`): a key place is held by the attacker, or fewer than
+        min_defender_share of all the defenders who came are still fighting. The valley floor lost and the end
+        of organised resistance are recorded beside it; with collapse.run_on_after_fall the run goes on after
+        the fall, until winter or until no organised resistance is left."""
+        dfd, v, c = self.defenders, self.valley, self.spec["collapse"]
+        if self.floor_lost_day is None and self.floor_lost():
+            self.floor_lost_day = self.day
+        if self.resistance_ended_day is None and self.organised_places() == 0:
+            self.resistance_ended_day = self.day
+        if self.collapse_day is None:
+            active, total = dfd.strength(), self.initial_defenders + dfd.arrived
+            if active == 0 or active < c["min_defender_share"] * total:
+                self.fell_by = "too few defenders"
+            elif any(v.control[k] == Control.ATTACKER for k in self.key_places):
+                self.fell_by = "key place lost"
+            if self.fell_by:
+                self.collapse_day = self.day
+                self.cause = self._cause()
+                if not c["run_on_after_fall"] or self.resistance_ended_day is not None:
+                    self._end("fell")
+                return
+        elif self.resistance_ended_day is not None:
+            self._end("fell")  # running on after the fall: nothing organised is left to follow
+            return
+        fell = self.collapse_day is not None
+        if self.attackers.strength() == 0 and all(w.t < self.day for w in self.waves) and self.waves:
+            self._end("fell" if fell else "repulsed")
         elif self.day >= self.horizon:
-            self._end("horizon")
+            self._end("fell" if fell else "horizon")
+
+    def floor_lost(self) -> bool:
+        """The attacker holds every key place and collapse.floor_road_share of the road's places."""
+        v = self.valley
+        road_held = float(np.mean(v.control[v.road_order] == Control.ATTACKER))
+        return all(v.control[k] == Control.ATTACKER for k in self.key_places) and \
+            road_held >= self.spec["collapse"]["floor_road_share"]
+
+    def organised_places(self) -> int:
+        """Places in the valley where defenders still resist as a body: at least organised_min_fighters of
+        them, with mean morale above organised_morale."""
+        c = self.spec["collapse"]
+        mean, weight = self.defenders.place_morale()
+        inside = ~self.valley.is_outside
+        return int(np.sum(inside & (weight >= c["organised_min_fighters"]) & (mean > c["organised_morale"])))
 
     def _cause(self) -> str:
-        """Supply exhaustion if the defenders were down to their last day of food or ammunition; else
-        morale if more left (deserted or surrendered) than were killed; else combat."""
+        """Supply exhaustion if the defenders were down to their last day of food or ammunition; else the
+        largest way the defenders were lost: killed (combat), deserted or surrendered (cohesion), surrendered
+        while encircled (encirclement), in pacts (pacts). Ties go to the first of these."""
         d = self.defenders
         if self.switches["logistics"]:
             limit = self.spec["collapse"]["supply_exhausted_days"]
             if min(self.days_left("food"), self.days_left("ammo")) < limit:
                 return "supply"
-        return "morale" if d.deserted + d.surrendered > d.killed else "combat"
+        lost = {"combat": d.killed, "cohesion": d.deserted + d.surrendered - d.surrendered_encircled,
+                "encirclement": d.surrendered_encircled, "pacts": d.pacted}
+        return max(lost, key=lost.get)
 
     def _end(self, reason: str) -> None:
         self.end_reason = reason
@@ -425,9 +561,10 @@ class ValleyModel(mesa.Model):
         return self.ledgers[side].imbalance(commodity, self.stock(commodity, side), self.carried(commodity, side))
 
     def fighter_balance(self, side: str) -> int:
-        """initial + arrived - (active + killed + deserted + surrendered): zero when nobody is unaccounted."""
+        """initial + arrived - (active + every way of leaving the fight, TALLIES): zero when nobody is
+        unaccounted (those stood down under a pact count until they come back)."""
         f = self.force(side)
-        return f.initial + f.arrived - (f.strength() + f.killed + f.deserted + f.surrendered)
+        return f.initial + f.arrived - (f.strength() + sum(getattr(f, how) for how in TALLIES))
 
     def run(self) -> dict:
         """Step until the valley falls, winter halts the offensive, or the horizon; return the outcome."""

@@ -105,7 +105,7 @@ def resolved_parameters(model) -> dict:
         for part in dotted.split("."):
             node = node[part]
         out[name] = node
-    out["attacker_committed"] = sum(n for _, n in model.waves)
+    out["attacker_committed"] = sum(w.n for w in model.waves)
     return out
 
 

@@ -58,7 +58,8 @@ MAX_GROUPS = 200_000  # agents per side: fighters / fighters_per_agent (about 1 
 SIDE = {
     "name": Field(str, doc="name used in outputs"),
     "strength": Field(int, 0, min=0, max=MAX_FIGHTERS, doc="fighters in the valley at the start"),
-    "waves": Field(list, [], doc="arrivals as [[time in days, fighters], ...]; 4.5 arrives halfway through day 5"),
+    "waves": Field(list, [], doc="arrivals as [[time in days, fighters], ...]; 4.5 arrives halfway through day 5; "
+                   "[time, fighters, location id] arrives there instead of at arrive_at (another axis)"),
     "committed": Field(int, 0, min=0, max=MAX_FIGHTERS, doc="if > 0, waves are rescaled to sum to this pool"),
     "arrive_at": Field(int, -1, doc="location id where waves arrive"),
     "reserve": Field(int, -1, doc="location id of the reserve (-1: none)"),
@@ -102,6 +103,55 @@ SIDE = {
                                                 "times as long as a km of road"),
     "out_of_ammo_kg": Field(NUM, 0.5, min=0, doc="kg per fighter below which a group counts as out of "
                                                  "ammunition (falls back, loses morale)"),
+    # Manoeuvre (switches.infiltration, .encirclement, .counterattack)
+    "infiltration_rate": Field(NUM, 0.02, min=0, max=1, doc="share of a free stack that slips past a defended "
+                               "place in a day (mostly by night) when the defenders there are thin"),
+    "infiltration_density_ref": Field(NUM, 2.0, min=0.01, doc="defenders per frontage place at which the "
+                                      "chance to slip past falls to 1/e"),
+    "infiltration_bad_visibility": Field(NUM, 2.0, min=1, doc="infiltration is this many times likelier on "
+                                         "a day of cloud or snow"),
+    "morale_encircled": Field(NUM, 0.03, min=0, max=1, doc="morale lost per day encircled"),
+    "encircled_surrender_below": Field(NUM, 0.45, min=0, max=1, doc="encircled, groups surrender below this "
+                                       "morale, in battle or not"),
+    "counterattack_odds": Field(NUM, 2.0, min=0, doc="a stack counterattacks a neighbouring place the enemy "
+                                "holds at these odds or better"),
+    "counterattack_keep": Field(NUM, 0.5, min=0, max=1, doc="share of a stack that stays to hold its place"),
+    # Cohesion (switches.cohesion and .pacts)
+    "morale_contagion": Field(NUM, 0.2, min=0, max=1, doc="per day, a place's morale moves this share of the "
+                              "way to its neighbours' mean"),
+    "morale_news": Field(NUM, 2.0, min=0, doc="morale lost per share of the side that deserted, surrendered "
+                         "or made pacts today"),
+    "morale_outflanked": Field(NUM, 0.02, min=0, max=1, doc="morale lost per day with the enemy on a place "
+                               "behind"),
+    "morale_key_loss": Field(NUM, 0.1, min=0, max=1, doc="morale lost by the whole side when a key place or "
+                             "a depot falls"),
+    "morale_success": Field(NUM, 1.0, min=0, doc="morale gained per share of the enemy's local strength "
+                            "killed today"),
+    "break_below": Field(NUM, 0.3, min=0, max=1, doc="a place's fighters break (most desert) when their mean "
+                         "morale falls below their commander's breaking point, drawn about this"),
+    "break_share": Field(NUM, 0.5, min=0, max=1, doc="share of a breaking stack that deserts at once"),
+    "pact_below": Field(NUM, 0.45, min=0, max=1, doc="a local commander may make a pact when the place's "
+                        "morale is below their own threshold, drawn about this"),
+    "pact_rate": Field(NUM, 0.05, min=0, max=1, doc="daily chance of a pact, with the enemy at or next to the place"),
+    "pact_turn_share": Field(NUM, 0.2, min=0, max=1, doc="share of a pact's fighters who change sides (the rest "
+                             "stand down)"),
+    "pact_unravel_rate": Field(NUM, 0.02, min=0, max=1, doc="daily share of those stood down who come back while "
+                               "the side's morale is above unravel_above"),
+    "unravel_above": Field(NUM, 0.6, min=0, max=1),
+}
+
+OVERSTRETCH = {
+    "recall_hazard": Field(NUM, 0.01, min=0, max=1, doc="daily chance that demands elsewhere recall fighters"),
+    "unrest_per_30_days": Field(NUM, 0.5, min=0, doc="the recall chance grows by this factor per 30 days the "
+                                "valley holds (pacts elsewhere unravel)"),
+    "recall_share": Field(NUM, 0.2, min=0, max=1, doc="share of the side's free fighters in the valley a recall "
+                          "takes"),
+    "reinforce_hazard": Field(NUM, 0.05, min=0, max=1, doc="daily chance of extra fighters while the offensive "
+                              "is stalled"),
+    "stall_days": Field(int, 10, min=1, doc="days without the front moving forward that count as stalled"),
+    "reinforce_size": Field(int, 1000, min=0, max=MAX_FIGHTERS),
+    "pool_limit": Field(int, 25000, min=0, max=MAX_FIGHTERS, doc="most fighters the side can send into the "
+                        "valley in all (committed and extra)"),
 }
 
 SCHEMA: dict = {
@@ -119,8 +169,17 @@ SCHEMA: dict = {
         "morale": Field(bool, True),
         "movement": Field(bool, True),
         "weather": Field(bool, True),
+        # Issue 13's processes (docs/ODD.md), each needs the switch named beside it on too.
+        "infiltration": Field(bool, True, doc="attackers slip past thin defences (needs movement)"),
+        "encirclement": Field(bool, True, doc="cut-off places lose morale and surrender (needs morale)"),
+        "counterattack": Field(bool, True, doc="defenders retake neighbouring places (needs movement)"),
+        "cohesion": Field(bool, True, doc="contagious morale, news, key losses, breaking points (needs morale)"),
+        "pacts": Field(bool, True, doc="local surrender pacts, and their unravelling (needs morale)"),
+        "overstretch": Field(bool, True, doc="attackers recalled elsewhere or reinforced (needs movement)"),
+        "civilian_flight": Field(bool, True, doc="civilians leave over open passes (needs logistics)"),
     },
     "sides": {"attacker": SIDE, "defender": SIDE},
+    "overstretch": OVERSTRETCH,
     "locations": ListOf(
         {
             "id": Field(int, min=0),
@@ -165,11 +224,22 @@ SCHEMA: dict = {
         "population": Field(int, 0, min=0),
         "ration_kg_per_day": Field(NUM, 0.55, min=0),
         "share_fed_from_stores": Field(NUM, 0.3, min=0, max=1),
+        "flight_rate": Field(NUM, 0.002, min=0, max=1, doc="daily share leaving over an open pass in calm"),
+        "flight_hunger": Field(NUM, 0.02, min=0, max=1, doc="more per day, times the share left unfed"),
+        "flight_fighting": Field(NUM, 0.01, min=0, max=1, doc="more per day, times the share of the road lost"),
+        "pressure": Field(NUM, 2.0, min=0, doc="pacts are (1 + pressure x share unfed) times likelier"),
     },
     "collapse": {
         "key_locations": Field(list, []),
         "min_defender_share": Field(NUM, 0.15, min=0, max=1),
         "supply_exhausted_days": Field(NUM, 1.0, min=0),
+        "run_on_after_fall": Field(bool, False, doc="after the fall, run on to winter (to see whether organised "
+                                   "resistance survives it)"),
+        "floor_road_share": Field(NUM, 0.5, min=0, max=1, doc="the valley floor is lost when the attacker holds "
+                                  "every key place and this share of the road's places"),
+        "organised_morale": Field(NUM, 0.3, min=0, max=1, doc="a place counts as organised resistance while its "
+                                  "defenders' mean morale is above this ..."),
+        "organised_min_fighters": Field(int, 50, min=1, doc="... and they are at least this many"),
     },
     "weather": {
         "first_snow_doy_mean": Field(NUM, 315.0, min=1, max=366),
@@ -242,6 +312,16 @@ SHORTCUTS = {
     "porter_t_per_day": "resupply.passes.t_per_day",
     "winter_doy_mean": "weather.winter_doy_mean",
 }
+
+
+# Issue 13's processes act only when the switch of what they are made of is on too.
+NEEDS = {"infiltration": "movement", "counterattack": "movement", "overstretch": "movement",
+         "encirclement": "morale", "cohesion": "morale", "pacts": "morale", "civilian_flight": "logistics"}
+
+
+def effective_switches(switches: dict) -> dict:
+    """The switches as the model applies them: a process whose parent switch is off is off."""
+    return {k: bool(on and switches.get(NEEDS.get(k, k), True)) for k, on in switches.items()}
 
 
 def field_at(schema: dict, dotted: str) -> Field:
@@ -573,16 +653,18 @@ def _check_relations(spec: dict, source: str) -> None:
             raise err(f"{base}.deploy", f"shares must sum to 1 (got {share:g})")
         for i, w in enumerate(s["waves"]):
             key = f"{base}.waves.{i}"
-            if not (isinstance(w, list) and len(w) == 2 and isinstance(w[1], int) and not isinstance(w[1], bool)
+            if not (isinstance(w, list) and len(w) in (2, 3) and isinstance(w[1], int) and not isinstance(w[1], bool)
                     and isinstance(w[0], (int, float)) and not isinstance(w[0], bool) and math.isfinite(w[0])):
-                raise err(key, f"must be [day, fighters]: a time in days (4 or 4.5: halfway through the fifth "
-                          f"day) and a whole number (got {w!r})")
+                raise err(key, f"must be [day, fighters] or [day, fighters, location id]: a time in days (4 or "
+                          f"4.5: halfway through the fifth day) and a whole number (got {w!r})")
+            if len(w) == 3:
+                need_loc(f"{key}.2", w[2])
             if w[0] < 0 or w[1] < 0:
                 raise err(key, f"day and fighters must be >= 0 (got {w!r})")
             if w[0] >= spec["scenario"]["horizon_days"]:
                 raise err(key, f"wave day {w[0]} is not before the horizon "
                           f"({spec['scenario']['horizon_days']} days)")
-        if s["waves"] and s["arrive_at"] == -1:
+        if any(len(w) == 2 for w in s["waves"]) and s["arrive_at"] == -1:
             raise err(f"{base}.arrive_at", "a side with waves needs an arrival location")
         total = s["strength"] + (s["committed"] or sum(w[1] for w in s["waves"]))
         if total > MAX_FIGHTERS:

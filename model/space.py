@@ -89,6 +89,7 @@ class Valley:
         for nb in self.neighbours:
             nb.sort(key=lambda t: t[0])
         self.hops = self._hop_matrix()
+        self.adjacency = (self.hops == 1).astype(float)  # for contagion between neighbouring places
         held_by = {"defender": Control.DEFENDER, "attacker": Control.ATTACKER, "none": Control.NONE}
         self.control = np.array([held_by[loc["held_by"]] for loc in locs], dtype=np.int8)
         self.snow_cm = np.zeros(self.n)
@@ -118,6 +119,20 @@ class Valley:
                         nxt.append(v)
             frontier = nxt
         return hops
+
+    def reachable(self, sources: np.ndarray, blocked: np.ndarray) -> np.ndarray:
+        """Places reachable from any of `sources` (bool array) without passing through a blocked one."""
+        seen = sources & ~blocked
+        frontier = list(map(int, np.nonzero(seen)[0]))
+        while frontier:
+            nxt = []
+            for u in frontier:
+                for v, _ in self.neighbours[u]:
+                    if not seen[v] and not blocked[v]:
+                        seen[v] = True
+                        nxt.append(v)
+            frontier = nxt
+        return seen
 
     def cell(self, idx: int) -> Location:
         return self.locations[idx]

@@ -66,7 +66,7 @@ def exact_for(name: str, spec: dict, a0: float, b0: float, t):
     a, b = sides["attacker"]["lethality"], sides["defender"]["lethality"]
     law = LAWS[name]
     if law == "square":
-        waves = [(d, n) for d, n in sides["attacker"]["waves"] if d > 0]
+        waves = [(w[0], w[1]) for w in sides["attacker"]["waves"] if w[0] > 0]
         return np.array(square_with_waves(a0, b0, a, b, waves, t) if waves else square(a0, b0, a, b, t)).T
     if law == "linear":
         return np.array(linear(a0, b0, a, b, t)).T
