@@ -92,6 +92,7 @@ def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], specs
     names = {"attacker": spec0["sides"]["attacker"]["name"], "defender": spec0["sides"]["defender"]["name"]}
     figures = {
         "outcomes": plot_outcomes(runs, summary, variants, start, out / "outcomes.png"),
+        "falls": plot_falls(runs, variants, start, out / "falls.png"),
         "stocks": plot_bands(series, variants, start, out / "stocks.png",
                              [("food_days_left", "days of food left"), ("ammo_days_left", "days of ammunition left")],
                              "Defender stocks (stores + carried) in days of supply"),
@@ -128,6 +129,9 @@ def summarise(runs: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
                "collapse_q25": q[0], "collapse_median": q[1], "collapse_q75": q[2]}
         for c in CAUSES:
             row[f"cause_{c}"] = float((falls["cause"] == c).mean()) if len(falls) else np.nan
+        # What "fell" means, beside the rule of held_to_winter: the floor lost, organised resistance ended.
+        row["p_floor_lost"] = float(ok["floor_lost_day"].notna().mean()) if len(ok) else np.nan
+        row["p_resistance_ended"] = float(ok["resistance_ended_day"].notna().mean()) if len(ok) else np.nan
         row["food_days_left_median"] = float(ok["food_days_left"].median())
         row["ammo_days_left_median"] = float(ok["ammo_days_left"].median())
         row["resupply_t_median"] = float(ok["resupply_delivered_kg"].median() / 1000)
@@ -161,8 +165,8 @@ def table_frame(summary: pd.DataFrame) -> pd.DataFrame:
         "falls: median (IQR)": [f"{_day_month(m)} ({_day_month(a)}-{_day_month(b)})" if isinstance(m, str) else "-"
                                 for m, a, b in zip(summary["collapse_median"], summary["collapse_q25"],
                                                    summary["collapse_q75"])],
-        "cause c/s/m %": ["-" if np.isnan(c) else f"{c:.0%}/{s:.0%}/{m:.0%}".replace("%", "") for c, s, m in
-                          zip(summary["cause_combat"], summary["cause_supply"], summary["cause_morale"])],
+        "cause %": ["-" if np.isnan(row["cause_combat"]) else "/".join(f"{100 * row[f'cause_{c}']:.0f}" for c in CAUSES)
+                    for _, row in summary.iterrows()],
         "left d f/a": [f"{f:.0f}/{a:.0f}" for f, a in
                        zip(summary["food_days_left_median"], summary["ammo_days_left_median"])],
         "resupply t f/a": [f"{f:.0f}/{a:.0f}" for f, a in
@@ -176,8 +180,9 @@ COLUMN_KEY = (
                           "with its 95% Wilson interval")),
     ("falls: median (IQR)", ("over the runs in which the valley fell: the median date of the fall, and the "
                              "dates between which the middle half of the falls came")),
-    ("cause c/s/m %", ("over the runs that fell, % that fell to combat losses / for lack of food or "
-                       "ammunition / as fighters deserted or surrendered")),
+    ("cause %", ("over the runs that fell, % that fell to combat losses / for lack of food or ammunition / as "
+                 "cohesion cracked (desertion, surrender, places breaking) / as encircled places surrendered / to "
+                 "local commanders' pacts")),
     ("left d f/a", ("medians over runs, at each run's end (fall, winter or horizon), of the defenders' "
                     "food / ammunition (stores + carried) in days of that day's draw")),
     ("resupply t f/a", ("medians over runs of the tonnes of food / ammunition that outside resupply "
@@ -185,7 +190,8 @@ COLUMN_KEY = (
 )
 
 _CAUSE_WORDS = {"combat": "to combat losses", "supply": "for lack of food or ammunition",
-                "morale": "as its fighters desert or surrender"}
+                "cohesion": "as its cohesion cracks (fighters desert or surrender, places break)",
+                "encirclement": "as encircled places surrender", "pacts": "to local commanders' pacts"}
 
 
 def answer(row, description: str = "") -> str:
@@ -201,9 +207,13 @@ def answer(row, description: str = "") -> str:
     shares = {c: row[f"cause_{c}"] for c in CAUSES}
     cause = max(shares, key=shares.get)
     how = "always" if shares[cause] == 1 else ("mostly" if shares[cause] >= 0.5 else "most often")
-    return (text + f"; when it falls, it falls around {_day_month(row['collapse_median'])} (half of the falls "
-            f"between {_day_month(row['collapse_q25'])} and {_day_month(row['collapse_q75'])}), {how} "
-            f"{_CAUSE_WORDS[cause]}" + ("." if how == "always" else f" ({shares[cause]:.0%} of falls)."))
+    text += (f"; when it falls, it falls around {_day_month(row['collapse_median'])} (half of the falls "
+             f"between {_day_month(row['collapse_q25'])} and {_day_month(row['collapse_q75'])}), {how} "
+             f"{_CAUSE_WORDS[cause]}" + ("." if how == "always" else f" ({shares[cause]:.0%} of falls)."))
+    if "p_floor_lost" in row and np.isfinite(row["p_floor_lost"]):
+        text += (f" The valley floor is lost in {_percent(row['p_floor_lost'])} of runs; organised resistance ends "
+                 f"in {_percent(row['p_resistance_ended'])}.")
+    return text
 
 
 def answers(summary: pd.DataFrame, descriptions: dict) -> list[str]:
@@ -307,6 +317,44 @@ def plot_outcomes(runs: pd.DataFrame, summary: pd.DataFrame, variants: list[str]
     return path.name
 
 
+def plot_falls(runs: pd.DataFrame, variants: list[str], start: dt.date, path: Path) -> str:
+    """The whole distribution of the falls with their causes: per variant, the cumulative incidence of the
+    fall by each cause, stacked (Aalen-Johansen; a run that held to winter competes as its own end)."""
+    import matplotlib.dates as mdates
+
+    ok = runs[runs["status"] == "ok"]
+    fig = _figure(figsize=(11, 2.6 * ((len(variants) + 1) // 2) + 0.6), dpi=110)
+    axes = np.atleast_1d(fig.subplots((len(variants) + 1) // 2, min(2, len(variants)), sharex=True,
+                                      sharey=True, squeeze=False)).ravel()
+    colours = {"combat": "#d62728", "supply": "#8c564b", "cohesion": "#9467bd", "encirclement": "#ff7f0e",
+               "pacts": "#17becf"}
+    for ax, v in zip(axes, variants):
+        r = ok[ok["variant"] == v]
+        day, end = end_points(r)
+        code = {c: i + 1 for i, c in enumerate(CAUSES)}
+        cause = np.where(end == 1, r["cause"].map(code).fillna(1).to_numpy(), np.where(end == 2, len(CAUSES) + 1, 0))
+        if len(day):
+            t, cif = cumulative_incidence(day, cause.astype(int), n_causes=len(CAUSES) + 1)
+            x = _dates(start, np.r_[t, t[-1] + 1])
+            ax.stackplot(x, np.c_[cif[: len(CAUSES)], cif[: len(CAUSES), -1]], step="post",
+                         colors=[colours[c] for c in CAUSES], labels=list(CAUSES), alpha=0.85)
+        ax.set_title(f"{v}: fell by ({len(r)} runs)", fontsize=9)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        locator = mdates.AutoDateLocator(maxticks=6)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    for ax in axes[len(variants):]:
+        ax.set_visible(False)
+    axes[0].set_ylabel("share of runs fallen by then")
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.text(0.01, 0.01, "Stacked cumulative incidence of the fall by cause; the top of the stack is the share of "
+             "runs fallen by that date (the rest held to winter or were still going).", fontsize=7)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    _save(fig, path)
+    return path.name
+
+
 def plot_bands(series: dict, variants: list[str], start: dt.date, path: Path, panels, title: str) -> str:
     fig = _figure(figsize=(12, 4.5), dpi=110)
     axes = fig.subplots(1, len(panels))
@@ -372,6 +420,8 @@ are over the runs that fell; causes are shares of those runs.
 {chr(10).join(f"- **{name}**: {meaning}" for name, meaning in COLUMN_KEY)}
 
 ![When the valley falls, when winter saves it, and P(hold to winter)]({figures['outcomes']})
+
+![The falls by cause, over time]({figures['falls']})
 
 ![Stocks]({figures['stocks']})
 

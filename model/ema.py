@@ -30,8 +30,8 @@ from .outcome import as_numbers
 from .scenario import DEFAULT_SCENARIO, SCHEMA, ScenarioError, field_at, params_to_overrides
 
 # What a run reports to EMA by default: the answer, when, and why.
-OUTCOMES = ("held_to_winter", "days_held", "fell", "cause_supply", "cause_morale", "cause_combat",
-            "winter_onset_day", "food_days_left", "ammo_days_left", "km_road_held")
+OUTCOMES = ("held_to_winter", "days_held", "fell", "cause_supply", "cause_cohesion", "cause_encirclement",
+            "cause_pacts", "cause_combat", "winter_onset_day", "food_days_left", "ammo_days_left", "km_road_held")
 
 
 def _kind(name: str):

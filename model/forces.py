@@ -410,12 +410,12 @@ class Force:
 
     # ------------------------------------------------------------ cohesion (switches.cohesion) -----------
     def draw_thresholds(self) -> None:
-        """Each place's commander has a breaking point of their own, drawn once about `break_below` (as the
-        nerve: log-logistic, width threshold_spread): a network threshold model, so one place breaking can
+        """Each place's commander has a breaking point of their own, drawn once about `break_below` (width
+        cohesion_spread): a network threshold model, so one place breaking can
         tip its neighbours (through contagion and the news) or not."""
         p = self.p
-        self.break_point = np.minimum(commander_nerve(self.model.rng, p["break_below"], p["threshold_spread"],
-                                                      self.model.valley.n), 1.0)
+        self.break_point = kernels.commander_thresholds(self.model.rng, p["break_below"], p["cohesion_spread"],
+                                                        self.model.valley.n)
 
     def place_morale(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean morale of the fighters present at each place, and how many they are."""
@@ -729,8 +729,8 @@ class Defenders(Force):
     def draw_pact_thresholds(self) -> None:
         """Each place's commander would settle below a morale of their own, drawn once about pact_below."""
         p = self.p
-        self.pact_point = np.minimum(commander_nerve(self.model.rng, p["pact_below"], p["threshold_spread"],
-                                                     self.model.valley.n), 1.0)
+        self.pact_point = kernels.commander_thresholds(self.model.rng, p["pact_below"], p["cohesion_spread"],
+                                                       self.model.valley.n)
 
     def make_pacts(self, A: np.ndarray, civilian_pressure: float) -> None:
         """Local commanders whose fighters' morale is below their threshold, with the enemy at or next to

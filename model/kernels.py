@@ -78,6 +78,13 @@ def commander_nerve(rng, threshold, spread, n):
 
 
 # ---------------------------------------------------------------- issue 13's processes ----------------------
+def commander_thresholds(rng, threshold, spread, n):
+    """A morale threshold for each of n local commanders, drawn once: logistic about `threshold` with
+    scale `spread` (morale units), kept within [0, 1]."""
+    noise = rng.logistic(0.0, spread, n) if spread > 0 else np.zeros(n)
+    return np.clip(threshold + noise, 0.0, 1.0)
+
+
 def infiltration_probability(density, *, rate, density_ref, visibility_factor=1.0):
     """Chance that one fighter of a free stack slips past a defended place in a day (mostly by night):
     `rate` where the place is all but empty, times `visibility_factor` on a day of cloud or snow, falling as

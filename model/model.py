@@ -105,6 +105,7 @@ class ValleyModel(mesa.Model):
                 ResupplySource(self, kind, spec["resupply"][kind])
         self._waves_at(0)
         self.contested = np.zeros(self.valley.n, bool)
+        self.strength_before_fight = {side: np.zeros(self.valley.n, np.int64) for side in ("attacker", "defender")}
         self.civilian_shortfall = 0.0
         self.stockout_day = {"food": None, "ammo": None}
         self.collapse_day: int | None = None
@@ -581,6 +582,8 @@ class ValleyModel(mesa.Model):
             end_reason=self.end_reason or "running", end_day=self.day, end_date=self.date_of(self.day),
             held_to_winter=self.held_to_winter,
             collapse_day=self.collapse_day, collapse_date=self.date_of(self.collapse_day), cause=self.cause,
+            fell_by=self.fell_by, floor_lost_day=self.floor_lost_day, resistance_ended_day=self.resistance_ended_day,
+            organised_places_at_end=self.organised_places(),
             days_held=self.days_held,
             winter_onset_date=(dt.date(self.start_date.year, 1, 1)
                                + dt.timedelta(days=w.winter_doy - 1)).isoformat(),
@@ -589,12 +592,16 @@ class ValleyModel(mesa.Model):
             food_days_left=self.days_left("food"), ammo_days_left=self.days_left("ammo"),
             defenders_initial=d.initial, defenders_arrived=d.arrived, defenders_active=d.strength(),
             defenders_killed=d.killed, defenders_deserted=d.deserted, defenders_surrendered=d.surrendered,
+            defenders_surrendered_encircled=d.surrendered_encircled, defenders_stood_down=d.stood_down,
+            defenders_turned=d.turned, defenders_returned=d.returned,
             attackers_arrived=a.initial + a.arrived, attackers_active=a.strength(), attackers_killed=a.killed,
             attackers_deserted=a.deserted, attackers_surrendered=a.surrendered,
+            attackers_withdrawn=a.withdrawn, attackers_extra=self.attackers_extra,
             km_road_held=self.valley.road_km_held(), front_km=self.front_km,
             resupply_food_kg=delivered["food"], resupply_ammo_kg=delivered["ammo"],
             resupply_delivered_kg=delivered["food"] + delivered["ammo"],
             resupply_lost_kg=sum(s.lost for s in self.sources),
+            civilians_fled=self.civilians_fled, civilians_at_end=self.population,
         ).as_dict()
 
     def parameters(self) -> dict:

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from .scenario import SCHEMA, SHORTCUTS, Field, field_at
 
-CAUSES = ("combat", "supply", "morale")
+CAUSES = ("combat", "supply", "cohesion", "encirclement", "pacts")
 END_REASONS = ("fell", "winter", "repulsed", "horizon", "running")
 HELD = ("winter", "repulsed")  # end reasons that count as "held to winter"
 
@@ -38,6 +38,10 @@ class Outcome:
     collapse_date: str | None
     days_held: int  # days from the start until the valley fell, or until the run ended if it held
     cause: str | None  # one of CAUSES when the valley fell
+    fell_by: str | None  # the rule that found it fallen: "key place lost" or "too few defenders"
+    floor_lost_day: int | None  # first day the attacker held every key place and most of the road (None: never)
+    resistance_ended_day: int | None  # first day no place had organised resistance left (None: never)
+    organised_places_at_end: int  # places still resisting as a body when the run ended
     winter_onset_date: str
     winter_onset_day: int
     food_stockout_day: int | None  # first day the defenders' stores ran out (None: never)
@@ -50,17 +54,25 @@ class Outcome:
     defenders_killed: int
     defenders_deserted: int
     defenders_surrendered: int
+    defenders_surrendered_encircled: int  # of the surrendered, those who were encircled
+    defenders_stood_down: int  # out of the fight under pacts at the end (some may have come back before)
+    defenders_turned: int  # changed sides under pacts
+    defenders_returned: int  # came back after standing down (pacts unravelling)
     attackers_arrived: int  # in the valley at the start, and arrived since
     attackers_active: int
     attackers_killed: int
     attackers_deserted: int
     attackers_surrendered: int
+    attackers_withdrawn: int  # recalled to demands elsewhere (overstretch)
+    attackers_extra: int  # sent beyond the committed waves while the offensive stalled
     km_road_held: float
     front_km: float
     resupply_food_kg: float
     resupply_ammo_kg: float
     resupply_delivered_kg: float
     resupply_lost_kg: float
+    civilians_fled: float  # left the valley over the passes
+    civilians_at_end: float
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -293,7 +305,7 @@ assert not set(ANSWER) & set(DAILY)
 def as_numbers(outcome: dict) -> dict[str, float]:
     """An outcome record as plain numbers, as EMA Workbench, SALib or scikit-learn want them: every numeric
     field (booleans as 0/1; a day that never came, or an infinite "days left", as NaN), and the categories as
-    0/1 indicators (`fell`, `cause_combat`, `cause_supply`, `cause_morale`). No None, no strings."""
+    0/1 indicators (`fell`, `cause_combat`, `cause_supply`, `cause_cohesion`, `cause_encirclement`, `cause_pacts`). No None, no strings."""
     hints = typing.get_type_hints(Outcome)
     out: dict[str, float] = {}
     for f in dataclasses.fields(Outcome):

@@ -119,7 +119,7 @@ SIDE = {
     # Cohesion (switches.cohesion and .pacts)
     "morale_contagion": Field(NUM, 0.2, min=0, max=1, doc="per day, a place's morale moves this share of the "
                               "way to its neighbours' mean"),
-    "morale_news": Field(NUM, 2.0, min=0, doc="morale lost per share of the side that deserted, surrendered "
+    "morale_news": Field(NUM, 0.5, min=0, doc="morale lost per share of the side that deserted, surrendered "
                          "or made pacts today"),
     "morale_outflanked": Field(NUM, 0.02, min=0, max=1, doc="morale lost per day with the enemy on a place "
                                "behind"),
@@ -127,10 +127,12 @@ SIDE = {
                              "a depot falls"),
     "morale_success": Field(NUM, 1.0, min=0, doc="morale gained per share of the enemy's local strength "
                             "killed today"),
-    "break_below": Field(NUM, 0.3, min=0, max=1, doc="a place's fighters break (most desert) when their mean "
+    "cohesion_spread": Field(NUM, 0.05, min=0, max=1, doc="spread of commanders' breaking points and pact "
+                             "thresholds about break_below and pact_below (morale units, logistic)"),
+    "break_below": Field(NUM, 0.25, min=0, max=1, doc="a place's fighters break (most desert) when their mean "
                          "morale falls below their commander's breaking point, drawn about this"),
     "break_share": Field(NUM, 0.5, min=0, max=1, doc="share of a breaking stack that deserts at once"),
-    "pact_below": Field(NUM, 0.45, min=0, max=1, doc="a local commander may make a pact when the place's "
+    "pact_below": Field(NUM, 0.4, min=0, max=1, doc="a local commander may make a pact when the place's "
                         "morale is below their own threshold, drawn about this"),
     "pact_rate": Field(NUM, 0.05, min=0, max=1, doc="daily chance of a pact, with the enemy at or next to the place"),
     "pact_turn_share": Field(NUM, 0.2, min=0, max=1, doc="share of a pact's fighters who change sides (the rest "
@@ -321,7 +323,7 @@ NEEDS = {"infiltration": "movement", "counterattack": "movement", "overstretch":
 
 def effective_switches(switches: dict) -> dict:
     """The switches as the model applies them: a process whose parent switch is off is off."""
-    return {k: bool(on and switches.get(NEEDS.get(k, k), True)) for k, on in switches.items()}
+    return {k: bool(switches[k] and switches[NEEDS.get(k, k)]) for k in list(switches)}
 
 
 def field_at(schema: dict, dotted: str) -> Field:

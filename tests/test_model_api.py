@@ -8,7 +8,7 @@ import pytest
 
 from model.agents import ResupplySource, SupplyStore, Weather
 from model.forces import Fighter
-from model.model import SERIES, ValleyModel
+from model.model import CAUSES, SERIES, ValleyModel
 from model.scenario import SHORTCUTS, load
 
 OUTCOME_FIELDS = {"held_to_winter", "collapse_day", "collapse_date", "cause", "food_stockout_day",
@@ -38,7 +38,7 @@ def test_outcome_and_series():
     if o["held_to_winter"]:
         assert o["collapse_day"] is None and o["cause"] is None
     else:
-        assert o["cause"] in ("combat", "supply", "morale")
+        assert o["cause"] in CAUSES
         assert o["collapse_date"] == (dt.date(2021, 8, 23) + dt.timedelta(days=o["collapse_day"])).isoformat()
     df = m.daily()
     assert list(df.columns) == list(SERIES) and len(df) == o["end_day"] + 1
@@ -80,7 +80,7 @@ def test_batch_run_builds_it():
 
 def test_attacker_committed_rescales_waves():
     m = ValleyModel(rng=1, attacker_committed=5000)
-    assert sum(n for _, n in m.waves) == 5000
+    assert sum(w.n for w in m.waves) == 5000
 
 
 def test_winter_halts_the_offensive():
