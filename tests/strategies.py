@@ -46,6 +46,11 @@ def scenarios(draw):
         "name": name, "lethality": draw(st.floats(0.0, 0.5)), "fire": draw(st.sampled_from(["aimed", "area"])),
         "morale": draw(st.floats(0.2, 1.0)), "carry_ammo_kg": draw(st.floats(0, 20)),
         "desert_rate": draw(st.floats(0, 0.3)), "surrender_rate": draw(st.floats(0, 0.5)),
+        # issue 13's processes, pushed hard so that pacts, breaks and infiltration happen
+        "infiltration_rate": draw(st.floats(0, 0.5)), "pact_below": draw(st.floats(0, 1)),
+        "pact_rate": draw(st.floats(0, 1)), "pact_turn_share": draw(st.floats(0, 1)),
+        "pact_unravel_rate": draw(st.floats(0, 1)), "unravel_above": draw(st.floats(0, 1)),
+        "break_below": draw(st.floats(0, 0.8)), "morale_news": draw(st.floats(0, 5)),
     }
     att, dfd = side("A"), side("D")
     if att["fire"] == "area":
@@ -63,7 +68,9 @@ def scenarios(draw):
         "stocks": {"defender": {"food_days": draw(st.floats(0, 60)), "ammo_days": draw(st.floats(0, 60))}},
         "civilians": {"population": draw(st.integers(0, 5000))},
         "collapse": {"key_locations": draw(st.lists(st.sampled_from(road_ids), max_size=1)),
-                     "min_defender_share": draw(st.floats(0, 0.5))},
+                     "min_defender_share": draw(st.floats(0, 0.5)), "run_on_after_fall": draw(st.booleans())},
+        "overstretch": {"recall_hazard": draw(st.floats(0, 1)), "reinforce_hazard": draw(st.floats(0, 1)),
+                        "stall_days": draw(st.integers(1, 5)), "pool_limit": draw(st.integers(0, 2000))},
         "weather": {"first_snow_doy_mean": draw(st.floats(250, 340)), "winter_doy_mean": draw(st.floats(280, 380))},
         "resupply": {
             "air": {"enabled": draw(st.booleans()), "start_day": 0, "landing_locations": store_locs,
