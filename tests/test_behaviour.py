@@ -1,0 +1,78 @@
+"""Behaviour the model must show whatever its uncalibrated assumptions (issue 13, item 6): with supplies
+ample, more defenders, better morale, more cover or fewer attackers never make holding to winter less
+likely; more stocks never do either; and one fighter per agent gives the distributions of ten.
+
+Each point is 200 runs on common random numbers (the same seeds at every point), so a comparison is of
+paired runs; the tolerance is the 95% interval of the paired difference, not a guess."""
+
+import math
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+from scipy.stats import ks_2samp
+
+from model import ValleyModel
+from model.scenario import load
+
+RUNS = 200
+AMPLE = {"food_days": 400, "ammo_days": 400}
+pytestmark = pytest.mark.slow
+
+
+def _one(kw: dict) -> tuple[int, float]:
+    out = ValleyModel(**kw).run()
+    return int(out["held_to_winter"]), float(out["days_held"])
+
+
+def runs(**params) -> np.ndarray:
+    """(held 0/1, days held) for seeds 0..RUNS-1 with these parameters, on both cores."""
+    # spawn, not fork: the test process has threads (a forked child could deadlock on their locks)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return np.array(list(pool.map(_one, [dict(rng=s, **params) for s in range(RUNS)], chunksize=10)))
+
+
+@pytest.fixture(scope="module")
+def ample():
+    return runs(**AMPLE)
+
+
+def more_cover() -> dict:
+    return {f"locations__{i}__cover": min(0.95, loc["cover"] + 0.1) for i, loc in enumerate(load()["locations"])}
+
+
+def no_worse(better: np.ndarray, base: np.ndarray, column: int = 0) -> tuple[bool, str]:
+    """Paired change of a column (0: held, 1: days held) over common seeds: not worse unless the whole 95%
+    interval of the change is below zero."""
+    diff = better[:, column] - base[:, column]
+    hi = diff.mean() + 1.96 * diff.std(ddof=1) / math.sqrt(len(diff))
+    return hi >= 0, f"{base[:, column].mean():.3g} -> {better[:, column].mean():.3g} (95% upper end {hi:+.3g})"
+
+
+@pytest.mark.parametrize("name, change", [
+    ("more defenders", {"defender_strength": 7500}),
+    ("better defender morale", {"defender_morale": 0.85}),
+    ("more cover", "cover"),
+    ("fewer attackers", {"attacker_committed": 9000}),
+])
+def test_with_supplies_ample_a_stronger_defence_never_holds_less_often(ample, name, change):
+    better = runs(**AMPLE, **(more_cover() if change == "cover" else change))
+    ok, said = no_worse(better, ample)
+    assert ok, f"{name}: P(hold) {said}"
+
+
+def test_more_stocks_never_hold_less_often():
+    short, more = runs(food_days=60, ammo_days=400), runs(food_days=120, ammo_days=400)
+    for column, what in ((0, "P(hold)"), (1, "days held")):
+        ok, said = no_worse(more, short, column)
+        assert ok, f"{what}: {said}"
+
+
+def test_one_fighter_per_agent_gives_the_distributions_of_ten(ample):
+    single = runs(**AMPLE, fighters_per_agent=1)
+    p1, p10 = single[:, 0].mean(), ample[:, 0].mean()
+    pooled = (p1 + p10) / 2
+    se = math.sqrt(max(pooled * (1 - pooled), 1e-9) * 2 / RUNS)
+    assert abs(p1 - p10) <= 1.96 * se, (p1, p10)
+    assert ks_2samp(single[:, 1], ample[:, 1]).pvalue > 0.01
