@@ -1,5 +1,7 @@
 """Speed of one Panjshir baseline run, at one fighter per agent and at the default resolution, and the cost
 per fighter-day beside Mesa's own cost for an agent taking one random step on a network (same process).
+Also the default resolution with issue 13's processes switched off (and the inputs before them), for the
+cost of those processes per simulated day, measured in the same run.
 
     .venv/bin/python benchmarks/bench_model.py [--seeds 5]
 Writes benchmarks/results/model.json. Run on an otherwise idle machine; one core is used.
@@ -17,10 +19,16 @@ import networkx as nx
 from mesa.discrete_space import CellAgent, Network
 
 from model.model import ValleyModel
+from model.scenario import NEEDS
+
+PROCESSES_OFF = {**{f"switches__{k}": False for k in NEEDS},
+                 "sides__attacker__waves": [[0, 1000], [4, 3000], [10, 4000], [20, 4000]],
+                 "collapse__run_on_after_fall": False}
 
 
-def time_run(seed: int, fpa: int | None) -> tuple[float, float, int]:
+def time_run(seed: int, fpa: int | None, extra: dict | None = None) -> tuple[float, float, int]:
     kw = {} if fpa is None else {"fighters_per_agent": fpa}
+    kw.update(extra or {})
     t0 = time.perf_counter()
     m = ValleyModel(rng=seed, **kw)
     m.run()
@@ -65,14 +73,19 @@ def main():
     ap.add_argument("--seeds", type=int, default=5)
     args = ap.parse_args()
     out = {"python": platform.python_version(), "mesa": mesa.__version__, "machine": platform.machine()}
-    for label, fpa in (("one_fighter_per_agent", 1), ("default_resolution", None)):
-        res = [time_run(s, fpa) for s in range(args.seeds)]
+    for label, fpa, extra in (("one_fighter_per_agent", 1, None), ("default_resolution", None, None),
+                              ("default_resolution_processes_off", None, PROCESSES_OFF)):
+        res = [time_run(s, fpa, extra) for s in range(args.seeds)]
         secs = [r[0] for r in res]
         per_fd = [r[0] / r[1] for r in res]
         out[label] = {"median_seconds": statistics.median(secs), "max_seconds": max(secs),
                       "median_days": statistics.median(r[2] for r in res),
+                      "ms_per_day": 1e3 * statistics.median(r[0] / r[2] for r in res),
                       "us_per_fighter_day": 1e6 * statistics.median(per_fd)}
-    out["mesa_random_network_step_us_per_agent"] = 1e6 * mesa_random_step_cost()
+    out["mesa_random_network_step_us_per_agent"] = mesa_us = 1e6 * mesa_random_step_cost()
+    on, off = out["default_resolution"], out["default_resolution_processes_off"]
+    out["processes_cost_per_day_ratio"] = on["ms_per_day"] / off["ms_per_day"]
+    out["default_run_in_mesa_steps"] = 1e3 * on["median_seconds"] / mesa_us  # a run costs this many agent steps
     Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
     Path("benchmarks/results/model.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))

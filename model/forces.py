@@ -14,8 +14,8 @@ import numpy as np
 from mesa import Agent
 from mesa.discrete_space import FixedAgent
 
-from .combat import local_odds
 from . import kernels
+from .combat import local_odds
 from .kernels import commander_nerve, ration
 from .space import Control
 
@@ -123,6 +123,7 @@ class Force:
             setattr(self, name, np.full(64, fill, dtype))
         self.agents: list = []
         self.rows = 0
+        self._counts = None
         self.initial = self.arrived = 0
         for how in TALLIES:
             setattr(self, how, 0)
@@ -156,10 +157,17 @@ class Force:
         return int(self.size[: self.rows].sum())
 
     def counts(self) -> np.ndarray:
-        """Fighters present per location."""
-        m = self.present
-        return np.bincount(self.loc[: self.rows][m], weights=self.size[: self.rows][m],
-                           minlength=self.model.valley.n).astype(np.int64)
+        """Fighters present per location (a fresh array: callers may change it). Kept until a group's size,
+        place or state next changes (`_moved`): the model asks for it a dozen times a day."""
+        if self._counts is None:
+            m = self.present
+            self._counts = np.bincount(self.loc[: self.rows][m], weights=self.size[: self.rows][m],
+                                       minlength=self.model.valley.n).astype(np.int64)
+        return self._counts.copy()
+
+    def _moved(self) -> None:
+        """Sizes, places or states changed: counts() must be computed again."""
+        self._counts = None
 
     def ammo_at(self) -> np.ndarray:
         m = self.present
@@ -200,6 +208,7 @@ class Force:
         sizes = np.array([fpa] * q + ([r] if r else []), dtype=np.int64)
         rows = self._grow(len(sizes))
         self.size[rows], self.loc[rows], self.state[rows] = sizes, loc, HOLDING
+        self._moved()
         self.dest[rows], self.morale[rows] = -1, morale
         return rows
 
@@ -241,6 +250,7 @@ class Force:
         self.food[row] -= self.food[new]
         self.ammo[row] -= self.ammo[new]
         self.size[new], self.size[row] = k, self.size[row] - k
+        self._moved()
         self._new_agents(np.array([new]))
         return new
 
@@ -257,6 +267,7 @@ class Force:
         self.food[rows] -= food
         self.ammo[rows] -= ammo
         self.size[rows] -= lost
+        self._moved()
         if how in ("surrendered", "turned"):
             self.ledger.capture(food.sum(), ammo.sum())
         else:
@@ -316,6 +327,7 @@ class Force:
                 chosen.append(self.split(row, n - taken))
         chosen = np.array(chosen, dtype=np.int64)
         self.dest[chosen], self.state[chosen] = dst, state
+        self._moved()
         self.eta[chosen] = self.model.day + max(1, math.ceil(days - 1e-9))
         return n
 
@@ -325,6 +337,7 @@ class Force:
         if m.any():
             idx = np.nonzero(m)[0]
             self.loc[idx], self.dest[idx], self.state[idx] = self.dest[idx], -1, HOLDING
+            self._moved()
 
     # ------------------------------------------------------------ daily life -----------------------------
     def consume(self, temperature: np.ndarray, engaged_locs: np.ndarray) -> None:
@@ -386,17 +399,16 @@ class Force:
         if model.switches["cohesion"]:
             m += self._cohesion_shift(loc, holding)
         self.morale[idx] = np.clip(m, 0.0, 1.0)
-        if model.switches["cohesion"]:
-            self._spread_morale(idx)
         self.left_today = 0  # from here on, today's defections: tomorrow's news
+        if model.switches["cohesion"]:
+            self._break_where_below(*self._spread_morale(idx))
+            idx = idx[self.size[idx] > 0]
         rng = model.rng
         m = self.morale[idx]
         below = p["desert_below"]
         p_desert = np.where(m < below, p["desert_rate"] * (below - m) / max(below, 1e-9), 0.0)
         deserters = rng.binomial(self.size[idx], np.clip(p_desert, 0, 1))
         self.take_out(idx, deserters, "deserted")
-        if model.switches["cohesion"]:
-            self._break_where_below()
         idx = idx[self.size[idx] > 0]
         loc = self.loc[idx]
         at_place = self.state[idx] == HOLDING
@@ -436,20 +448,21 @@ class Force:
             enemy_losses = np.where(before > 0, enemy.losses_today / before, 0.0)
         shift = -p["morale_news"] * news - self.pending_shock
         self.pending_shock = 0.0
-        outflanked = model.outflanked(self.side)
+        outflanked = model.outflanked_today[self.side]
         return shift + (p["morale_success"] * enemy_losses[loc] - p["morale_outflanked"] * outflanked[loc]) * holding
 
-    def _spread_morale(self, idx: np.ndarray) -> None:
-        """Contagion: each place's morale moves towards its neighbours' (the groups there shift together)."""
+    def _spread_morale(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Contagion: each place's morale moves towards its neighbours' (the groups there shift together).
+        Returns each place's mean morale after it, and the fighters there."""
         mean, weight = self.place_morale()
         pull = kernels.neighbour_pull(mean, weight, self.model.valley.adjacency, self.p["morale_contagion"])
         at_place = self.state[idx] == HOLDING
         self.morale[idx] = np.clip(self.morale[idx] + pull[self.loc[idx]] * at_place, 0.0, 1.0)
+        return mean + pull, weight  # a mean of values in [0, 1] moved towards another: no clipping needed
 
-    def _break_where_below(self) -> None:
-        """A place whose fighters' morale is below its commander's breaking point breaks: break_share of
-        them desert at once (the rest may fall back, desert or surrender in the days after)."""
-        mean, weight = self.place_morale()
+    def _break_where_below(self, mean: np.ndarray, weight: np.ndarray) -> None:
+        """A place whose fighters' mean morale is below its commander's breaking point breaks: break_share
+        of them desert at once (the rest may fall back, desert or surrender in the days after)."""
         for loc in map(int, np.nonzero((weight > 0) & (mean < self.break_point))[0]):
             n = self.lose_at(loc, math.ceil(self.p["break_share"] * weight[loc]), "deserted")
             self.model.log_event("break", self.name, loc, fighters=n)
@@ -737,12 +750,13 @@ class Defenders(Force):
         the place, settle with a daily chance pact_rate (times 1 + civilian_pressure): pact_turn_share of
         the fighters change sides, the rest stand down and leave the fight."""
         model, v, p = self.model, self.model.valley, self.p
-        mean, weight = self.place_morale()
-        near_enemy = (A > 0) | (v.adjacency @ (A > 0) > 0)
         chance = min(1.0, p["pact_rate"] * (1.0 + civilian_pressure))
-        candidates = (weight > 0) & near_enemy & (mean < self.pact_point) & ~v.is_outside
         draws = model.rng.random(v.n)  # one per place every day: the stream does not depend on who is where
-        for loc in map(int, np.nonzero(candidates & (draws < chance))[0]):
+        near_enemy = ((A > 0) | (v.adjacency @ (A > 0) > 0)) & ~v.is_outside & (draws < chance)
+        if not near_enemy.any():
+            return
+        mean, weight = self.place_morale()
+        for loc in map(int, np.nonzero(near_enemy & (weight > 0) & (mean < self.pact_point))[0]):
             rows = self.rows_at(loc)
             sizes = self.size[rows]
             total = int(sizes.sum())
@@ -760,8 +774,10 @@ class Defenders(Force):
         down under pacts come back, a share pact_unravel_rate a day, to the reserve (or the largest stack)."""
         model, p = self.model, self.p
         back = int(model.rng.binomial(self.stood_down, p["pact_unravel_rate"])) if self.stood_down else 0
+        if back <= 0:
+            return
         mean, weight = self.place_morale()
-        if back <= 0 or weight.sum() <= 0 or float((mean * weight).sum() / weight.sum()) <= p["unravel_above"]:
+        if weight.sum() <= 0 or float((mean * weight).sum() / weight.sum()) <= p["unravel_above"]:
             return
         home = self.reserve if self.reserve is not None and weight[self.reserve] > 0 else int(np.argmax(weight))
         rows = self._place(back, home, p["morale"])  # they come back with nothing: the stores issue to them

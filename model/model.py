@@ -114,6 +114,10 @@ class ValleyModel(mesa.Model):
         self.front_km = 0.0
         self.front_moved_day = 0  # the last day the attacker's front moved forward (for overstretch)
         self.encircled = np.zeros(self.valley.n, bool)  # defended places cut off from every depot and pass
+        depth = self.valley.hops[self.attacker_entry]
+        # nearer_to_entry[i, j]: j is a neighbour of i nearer the attacker's entry (behind i, for an attacker)
+        self.nearer_to_entry = (self.valley.adjacency > 0) & (depth[None, :] < depth[:, None])
+        self.outflanked_today = {side: np.zeros(self.valley.n, bool) for side in ("attacker", "defender")}
         self.fell_by: str | None = None
         self.floor_lost_day: int | None = None
         self.resistance_ended_day: int | None = None
@@ -275,7 +279,8 @@ class ValleyModel(mesa.Model):
             return
         o, rng = self.spec["overstretch"], self.rng
         recall, extra = rng.random(), rng.random()
-        if recall < kernels.recall_hazard(self.day, base=o["recall_hazard"], unrest_per_30_days=o["unrest_per_30_days"]):
+        hazard = kernels.recall_hazard(self.day, base=o["recall_hazard"], unrest_per_30_days=o["unrest_per_30_days"])
+        if recall < hazard:
             n = self.attackers.withdraw(o["recall_share"], self.attackers.counts(), self.defenders.counts())
             if n:
                 self.log_event("recalled", self.attackers.name, self.attacker_entry, fighters=n)
@@ -293,28 +298,27 @@ class ValleyModel(mesa.Model):
         calm, more when hungry and as the road is lost (switches.civilian_flight)."""
         if not self.switches["civilian_flight"] or self.population <= 0:
             return
-        v, A = self.valley, self.attackers.counts()
-        way_out = any(v.control[i] != Control.ATTACKER and A[i] == 0 and self.weather.pass_open_on_foot(i) > 0
-                      for i in map(int, np.nonzero(v.is_pass)[0]))
-        if not way_out:
+        v, passes = self.valley, self.valley.passes
+        open_on_foot = v.snow_cm[passes] < np.maximum(v.closes_foot_cm[passes], 1e-9)  # pass_open_on_foot > 0
+        free = open_on_foot & (v.control[passes] != Control.ATTACKER)
+        if not (free.any() and (free & (self.attackers.counts()[passes] == 0)).any()):
             return
         c = self.civilians
-        road = v.road_order
-        lost = float(np.mean(v.control[road] == Control.ATTACKER))
+        lost = float(np.mean(v.control[v.road_order] == Control.ATTACKER))
         leaving = self.population * kernels.flight_share(self.civilian_shortfall, lost, rate=c["flight_rate"],
                                                          hunger=c["flight_hunger"], fighting=c["flight_fighting"])
         self.population -= leaving
         self.civilians_fled += leaving
 
-    def outflanked(self, side: str) -> np.ndarray:
-        """Places where the side has fighters and the enemy alone holds a neighbouring place behind them
-        (further from the attacker's entry for the defenders, nearer to it for the attackers)."""
-        v = self.valley
-        own, enemy = self.force(side).counts(), self.force("defender" if side == "attacker" else "attacker").counts()
-        enemy_alone = (enemy > 0) & (own == 0)
-        depth = v.hops[self.attacker_entry]
-        behind = depth[None, :] > depth[:, None] if side == "defender" else depth[None, :] < depth[:, None]
-        return (own > 0) & ((v.adjacency > 0) & behind & enemy_alone[None, :]).any(axis=1)
+    def outflanked(self, A: np.ndarray, D: np.ndarray) -> dict[str, np.ndarray]:
+        """Per side, the places where it has fighters and the enemy alone holds a neighbouring place behind
+        them (further from the attacker's entry for the defenders, nearer to it for the attackers)."""
+        out = {}
+        for side, own, enemy, behind in (("attacker", A, D, self.nearer_to_entry),
+                                         ("defender", D, A, self.nearer_to_entry.T)):
+            alone = (enemy > 0) & (own == 0)
+            out[side] = (own > 0) & (behind & alone[None, :]).any(axis=1)
+        return out
 
     def _decisions(self) -> None:
         if self.switches["movement"]:
@@ -422,6 +426,8 @@ class ValleyModel(mesa.Model):
     def _morale(self) -> None:
         """Morale after the day's losses, hunger and shortages; then desertion and surrender."""
         att, dfd, before = self.attackers, self.defenders, self.strength_before_fight
+        if self.switches["cohesion"]:
+            self.outflanked_today = self.outflanked(att.counts(), dfd.counts())
         if self.switches["morale"]:
             att.update_morale(before["attacker"], self.contested, 0.0)
             dfd.update_morale(before["defender"], self.contested, self.civilian_shortfall)

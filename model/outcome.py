@@ -305,7 +305,7 @@ assert not set(ANSWER) & set(DAILY)
 def as_numbers(outcome: dict) -> dict[str, float]:
     """An outcome record as plain numbers, as EMA Workbench, SALib or scikit-learn want them: every numeric
     field (booleans as 0/1; a day that never came, or an infinite "days left", as NaN), and the categories as
-    0/1 indicators (`fell`, `cause_combat`, `cause_supply`, `cause_cohesion`, `cause_encirclement`, `cause_pacts`). No None, no strings."""
+    0/1 indicators (`fell`, and `cause_X` for each X in CAUSES). No None, no strings."""
     hints = typing.get_type_hints(Outcome)
     out: dict[str, float] = {}
     for f in dataclasses.fields(Outcome):

@@ -76,6 +76,7 @@ class Valley:
         self.is_road = self.kind == "road"
         self.is_pass = self.kind == "pass"
         self.is_outside = self.kind == "outside"
+        self.passes = np.nonzero(self.is_pass)[0]
         # Road order from the mouth (lowest km) to the head.
         road = [i for i in np.argsort(self.km, kind="stable") if self.is_road[i]]
         self.road_order = np.array(road, dtype=np.int64)

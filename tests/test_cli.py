@@ -57,7 +57,8 @@ def test_outcome_json_has_no_infinity(tmp_path, capsys):
 
 COMPARE_COLUMNS = {"variant", "runs", "p_hold", "p_hold_lo95", "p_hold_hi95", "collapse_median", "collapse_q25",
                    "collapse_q75", "cause_combat", "cause_supply", "cause_cohesion", "cause_encirclement",
-                   "cause_pacts", "p_floor_lost", "p_resistance_ended", "food_days_left_median", "ammo_days_left_median"}
+                   "cause_pacts", "p_floor_lost", "p_resistance_ended", "food_days_left_median",
+                   "ammo_days_left_median"}
 
 
 @pytest.mark.slow

@@ -27,8 +27,8 @@ def test_sentence_when_it_never_falls_or_nothing_ran():
     assert answer(row(fell=0, p_hold=1.0, p_hold_lo95=0.98, p_hold_hi95=1.0)).endswith(
         "in 100% of runs [98-100%]; it did not fall in any of the 200 runs.")
     assert "no run finished" in answer(row(failed=200))
-    assert "always as its cohesion cracks (fighters desert or surrender, places break)." in answer(row(cause_supply=0.0, cause_combat=0.0,
-                                                                       cause_cohesion=1.0))
+    said = answer(row(cause_supply=0.0, cause_combat=0.0, cause_cohesion=1.0))
+    assert "always as its cohesion cracks (fighters desert or surrender, places break)." in said
 
 
 def test_table_rounds_for_people_and_fits_100_columns():
