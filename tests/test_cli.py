@@ -69,7 +69,7 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
     table_text = capsys.readouterr().out
     assert "P(hold) [95% CI]" in table_text and "passes" in table_text
     a = tmp_path / "a"
-    assert sorted(p.name for p in a.iterdir()) == [".redoubt", "forces.png", "outcomes.png", "report.md",
+    assert sorted(p.name for p in a.iterdir()) == [".redoubt", "falls.png", "forces.png", "outcomes.png", "report.md",
                                                   "runs.parquet", "stocks.png", "summary.csv"]
     assert (a / ".redoubt").read_text().strip() == "compare"  # what made it; the lock is gone
     summary = pd.read_csv(a / "summary.csv")
@@ -95,7 +95,7 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
         p = summary_rows.loc[v, "p_hold"]
         assert description in said and f"holds to winter in {p * 100:.0f}% of runs" in said, said
     assert report.rstrip().splitlines()[-1].startswith("- passes (")  # the report ends with the answer
-    for name in ("P(hold) [95% CI]", "falls: median (IQR)", "cause c/s/m %", "resupply t f/a", "left d f/a"):
+    for name in ("P(hold) [95% CI]", "falls: median (IQR)", "cause %", "resupply t f/a", "left d f/a"):
         assert f"**{name}**" in report and name in table_text
     # same seed, serial this time: identical outcomes
     assert main(args[:-3] + ["--jobs", "1", "--quiet", "--out", str(tmp_path / "b")]) == 0
