@@ -397,7 +397,7 @@ class Force:
         if model.switches["encirclement"]:
             m -= p["morale_encircled"] * encircled[loc]
         if model.switches["cohesion"]:
-            m += self._cohesion_shift(loc, holding)
+            m += self._cohesion_shift(loc, holding, loss_share)
         self.morale[idx] = np.clip(m, 0.0, 1.0)
         self.left_today = 0  # from here on, today's defections: tomorrow's news
         if model.switches["cohesion"]:
@@ -435,10 +435,10 @@ class Force:
         r = self.rows
         return kernels.place_means(self.loc[:r][m], self.size[:r][m], self.morale[:r][m], self.model.valley.n)
 
-    def _cohesion_shift(self, loc: np.ndarray, holding: np.ndarray) -> np.ndarray:
+    def _cohesion_shift(self, loc: np.ndarray, holding: np.ndarray, loss_share: np.ndarray) -> np.ndarray:
         """Today's cohesion shocks per group: the news of defections (the whole side), key places and depots
-        lost (the whole side), the enemy on a place behind (outflanked), and success: the enemy's local
-        losses raise morale as one's own lower it."""
+        lost (the whole side), the enemy on a place behind (outflanked), the local leader killed, and
+        success: the enemy's local losses raise morale as one's own lower it."""
         p, model = self.p, self.model
         enemy = model.force(self.other_side)
         strength = self.strength() + self.left_today
@@ -449,7 +449,18 @@ class Force:
         shift = -p["morale_news"] * news - self.pending_shock
         self.pending_shock = 0.0
         outflanked = model.outflanked_today[self.side]
-        return shift + (p["morale_success"] * enemy_losses[loc] - p["morale_outflanked"] * outflanked[loc]) * holding
+        leader_lost = self._leaders_killed(loss_share)
+        local = (p["morale_success"] * enemy_losses[loc] - p["morale_outflanked"] * outflanked[loc]
+                 - p["morale_leader_loss"] * leader_lost[loc])
+        return shift + local * holding
+
+    def _leaders_killed(self, loss_share: np.ndarray) -> np.ndarray:
+        """Places whose commander was killed today: a chance leader_risk x the share of the local stack lost
+        (one draw per place every day). A new commander takes over (with the place's thresholds)."""
+        killed = self.model.rng.random(self.model.valley.n) < np.clip(self.p["leader_risk"] * loss_share, 0.0, 1.0)
+        for loc in map(int, np.nonzero(killed)[0]):
+            self.model.log_event("leader killed", self.name, loc)
+        return killed
 
     def _spread_morale(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Contagion: each place's morale moves towards its neighbours' (the groups there shift together).

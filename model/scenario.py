@@ -123,6 +123,10 @@ SIDE = {
                          "or made pacts today"),
     "morale_outflanked": Field(NUM, 0.02, min=0, max=1, doc="morale lost per day with the enemy on a place "
                                "behind"),
+    "leader_risk": Field(NUM, 1.0, min=0, doc="a place's commander is killed with this many times the chance "
+                         "of one of its fighters (the share of the stack lost that day)"),
+    "morale_leader_loss": Field(NUM, 0.15, min=0, max=1, doc="morale the place's fighters lose when their "
+                                "commander is killed"),
     "morale_key_loss": Field(NUM, 0.1, min=0, max=1, doc="morale lost by the whole side when a key place or "
                              "a depot falls"),
     "morale_success": Field(NUM, 1.0, min=0, doc="morale gained per share of the enemy's local strength "

@@ -216,3 +216,20 @@ def test_what_fell_means():
     assert any(o["end_day"] > o["collapse_day"] for o in outcomes if o["collapse_day"] is not None)
     stop = ValleyModel(rng=0, variant="none", collapse__run_on_after_fall=False).run()
     assert stop["collapse_day"] is None or stop["end_day"] == stop["collapse_day"]
+
+
+def test_a_commander_killed_shakes_the_place():
+    """Leaders: with every fighter at a place lost in a day (share 1) and leader_risk 1 the commander is
+    killed for certain; the place's fighters lose morale_leader_loss beyond the other shocks."""
+    m = ValleyModel(rng=5, sides__defender__leader_risk=1.0, sides__defender__morale_leader_loss=0.3)
+    v, dfd = m.valley, m.defenders
+    gorge = v.by_id(1)
+    share = np.zeros(v.n)
+    share[gorge] = 1.0
+    killed = dfd._leaders_killed(share)
+    assert killed[gorge] and killed.sum() == 1
+    assert [e.place for e in m.events if e.what == "leader killed"] == [v.names[gorge]]
+    rows = dfd.rows_at(gorge)
+    loc, holding = dfd.loc[rows], np.ones(len(rows), bool)
+    shift = dfd._cohesion_shift(loc, holding, share)
+    assert np.all(shift <= -0.3 + 1e-12)
