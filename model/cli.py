@@ -181,6 +181,27 @@ def cmd_viz(args) -> int:
         return 130
 
 
+def cmd_calibrate(args) -> int:
+    from . import calibrate
+    from .engine import default_runs_dir
+
+    cfg = calibrate.load_config(args.config)
+    for key in ("samples", "replications"):
+        if getattr(args, key):
+            cfg[key] = getattr(args, key)
+    out = Path(args.out) if args.out else default_runs_dir() / "calibration"
+    result = calibrate.run(cfg, out, jobs=args.jobs, quiet=args.quiet)
+    accepted = result["accepted"]
+    print(f"{len(accepted)} of {len(result['design'])} parameter sets accepted on "
+          f"{', '.join(cfg['episodes'])}; tested on {', '.join(cfg['test']) or '(none)'}")
+    for key, value in calibrate.posterior_medians(accepted, cfg).items():
+        print(f"  {key} = {value:.4g}  (prior {cfg['priors'][key][0]:g}-{cfg['priors'][key][1]:g})")
+    print()
+    print((out / "hindcast.md").read_text())
+    print(f"written: {out / 'accepted.toml'}, {out / 'hindcast.csv'}, {out / 'hindcast.md'}")
+    return 0
+
+
 def cmd_sweep(args) -> int:
     from .sweep import run_sweep_cli
 
@@ -243,9 +264,21 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--port", type=_int_at_least(0), default=8765, help="port (default 8765; 0: any free port)")
     v.set_defaults(fn=cmd_viz)
 
+    k = sub.add_parser("calibrate", help="hindcasts: fit the unsourced behaviour parameters on earlier episodes, "
+                       "test on 2021", description="Run the calibration of scenarios/history/calibration.toml: a "
+                       "Latin hypercube over the priors on each calibration episode, rejection against the "
+                       "observed patterns, and the test episode; resumable (run it again after an interruption).")
+    k.add_argument("config", nargs="?", default="history/calibration", help="calibration file (default "
+                   "history/calibration)")
+    k.add_argument("--samples", type=_positive_int, help="design points (default: the file's)")
+    k.add_argument("--replications", type=_positive_int, help="runs per point and episode (default: the file's)")
+    k.add_argument("--out", help="output directory (default runs/calibration)")
+    k.add_argument("--quiet", action="store_true", help="no progress bars")
+    k.set_defaults(fn=cmd_calibrate)
+
     from .sweep import add_sweep_parser
 
-    for command in (c, add_sweep_parser(sub, cmd_sweep)):  # one name and one default for parallelism
+    for command in (c, k, add_sweep_parser(sub, cmd_sweep)):  # one name and one default for parallelism
         command.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
                              help=f"runs at once: local processes or Dask workers (default: all cores, "
                                   f"{os.cpu_count() or 1} here)")

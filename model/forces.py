@@ -49,7 +49,7 @@ COLUMNS = {
 }
 
 # Ways fighters leave the fight, each a tally of the side (fighters are never unaccounted: model.fighter_balance).
-TALLIES = ("killed", "deserted", "surrendered", "stood_down", "turned", "withdrawn")
+TALLIES = ("killed", "deserted", "surrendered", "stood_down", "turned", "withdrawn", "dispersed")
 LEFT = ("deserted", "surrendered", "stood_down", "turned")  # what the rest of the side hears of as defections
 
 # A ration eaten to within rounding error of the need is not hunger (a numerical tolerance, not a parameter).
@@ -128,6 +128,7 @@ class Force:
         for how in TALLIES:
             setattr(self, how, 0)
         self.surrendered_encircled = 0  # of the surrendered: encircled when they gave up
+        self.regrouped = 0  # of those dispersed, how many came back
         self.left_today = 0  # deserted, surrendered or in pacts since morale was last updated (the news)
         self.pending_shock = 0.0  # morale the whole side loses at its next update (key places, depots lost)
         self.break_point = None  # each place's breaking point (switches.cohesion), drawn by draw_thresholds
@@ -408,7 +409,7 @@ class Force:
         below = p["desert_below"]
         p_desert = np.where(m < below, p["desert_rate"] * (below - m) / max(below, 1e-9), 0.0)
         deserters = rng.binomial(self.size[idx], np.clip(p_desert, 0, 1))
-        self.take_out(idx, deserters, "deserted")
+        self._desert(idx, deserters)
         idx = idx[self.size[idx] > 0]
         loc = self.loc[idx]
         at_place = self.state[idx] == HOLDING
@@ -475,8 +476,55 @@ class Force:
         """A place whose fighters' mean morale is below its commander's breaking point breaks: break_share
         of them desert at once (the rest may fall back, desert or surrender in the days after)."""
         for loc in map(int, np.nonzero((weight > 0) & (mean < self.break_point))[0]):
-            n = self.lose_at(loc, math.ceil(self.p["break_share"] * weight[loc]), "deserted")
+            n = self._break_up(loc, math.ceil(self.p["break_share"] * weight[loc]))
             self.model.log_event("break", self.name, loc, fighters=n)
+
+    # ------------------------------------------------------------ dispersal (switches.dispersal) -----------
+    def _desert(self, rows: np.ndarray, leaving: np.ndarray) -> None:
+        """Those who leave: with switches.dispersal, ground_share of them go to ground in the mountains (they
+        may regroup later, `regroup`); the rest desert for good."""
+        if self.model.switches["dispersal"] and self.p["ground_share"] > 0:
+            to_ground = self.model.rng.binomial(leaving, self.p["ground_share"])
+            self.take_out(rows, to_ground, "dispersed")
+            leaving = leaving - to_ground
+        self.take_out(rows, leaving, "deserted")
+
+    def _break_up(self, loc: int, n: int) -> int:
+        """n fighters of a breaking place leave it (fighter by fighter), by `_desert`."""
+        rows = self.rows_at(loc)
+        if n <= 0 or len(rows) == 0:
+            return 0
+        sizes = self.size[rows]
+        n = min(int(n), int(sizes.sum()))
+        lost = sizes.copy() if n == sizes.sum() else self.model.rng.multivariate_hypergeometric(sizes, n)
+        self._desert(rows, lost)
+        return n
+
+    def regroup(self, enemy_inside: int) -> None:
+        """Fighters gone to ground come back, regroup_rate of them a day, once the enemy's force in the valley
+        is under regroup_below of the most it has had there (its main force has gone): to the largest stack of
+        their side, or to the place furthest from the attacker's entry that the enemy does not hold."""
+        model, p, v = self.model, self.p, self.model.valley
+        self.enemy_peak = max(getattr(self, "enemy_peak", 0), enemy_inside)
+        if self.dispersed <= 0 or enemy_inside >= p["regroup_below"] * self.enemy_peak:
+            return
+        back = int(model.rng.binomial(self.dispersed, p["regroup_rate"]))
+        if back <= 0:
+            return
+        own = self.counts()
+        if own.max() > 0:
+            home = int(np.argmax(own))
+        else:
+            free = np.nonzero((v.control != Control.enemy_of(self.side)) & ~v.is_outside)[0]
+            if not len(free):
+                return
+            depth = v.hops[model.attacker_entry][free]
+            home = int(free[np.argmax(depth if self.side == "defender" else -depth)])
+        rows = self._place(back, home, p["morale"])  # back with nothing: the stores issue to them
+        self._new_agents(rows)
+        self.dispersed -= back
+        self.regrouped += back
+        model.log_event("regroup", self.name, home, fighters=back)
 
     @property
     def other_side(self) -> str:

@@ -270,6 +270,12 @@ class ValleyModel(mesa.Model):
             self._waves_at(self.day - 1)
         self.attackers.arrive(self.day)
         self.defenders.arrive(self.day)
+        for force in (self.attackers, self.defenders):  # planned departures (an operation's end)
+            for day, share in force.p["withdrawals"]:
+                if day == self.day:
+                    n = force.withdraw(share, force.counts(), self.force(force.other_side).counts())
+                    self.log_event("withdrawn", force.name, self.attacker_entry if force is self.attackers
+                                   else self.valley.mouth, fighters=n, note="planned")
 
     def _overstretch(self) -> None:
         """Demands elsewhere on the attacker's pool (switches.overstretch): on a day of recall, part of the
@@ -435,6 +441,10 @@ class ValleyModel(mesa.Model):
             pressure = self.civilians["pressure"] * self.civilian_shortfall
             dfd.make_pacts(att.counts(), pressure)
             dfd.unravel()
+        if self.switches["dispersal"]:
+            inside = ~self.valley.is_outside
+            att.regroup(int(dfd.counts()[inside].sum()))
+            dfd.regroup(int(att.counts()[inside].sum()))
         att.end_day_losses()
         dfd.end_day_losses()
 
@@ -485,8 +495,11 @@ class ValleyModel(mesa.Model):
         dfd, v, c = self.defenders, self.valley, self.spec["collapse"]
         if self.floor_lost_day is None and self.floor_lost():
             self.floor_lost_day = self.day
-        if self.resistance_ended_day is None and self.organised_places() == 0:
+        organised = self.organised_places() > 0
+        if self.resistance_ended_day is None and not organised:
             self.resistance_ended_day = self.day
+        elif organised and self.resistance_ended_day is not None and self.switches["dispersal"]:
+            self.resistance_ended_day = None  # fighters came down from the mountains: it was not the end
         if self.collapse_day is None:
             active, total = dfd.strength(), self.initial_defenders + dfd.arrived
             if active == 0 or active < c["min_defender_share"] * total:
@@ -496,11 +509,11 @@ class ValleyModel(mesa.Model):
             if self.fell_by:
                 self.collapse_day = self.day
                 self.cause = self._cause()
-                if not c["run_on_after_fall"] or self.resistance_ended_day is not None:
+                if not c["run_on_after_fall"] or (self.resistance_ended_day is not None and dfd.dispersed == 0):
                     self._end("fell")
                 return
-        elif self.resistance_ended_day is not None:
-            self._end("fell")  # running on after the fall: nothing organised is left to follow
+        elif self.resistance_ended_day is not None and dfd.dispersed == 0:
+            self._end("fell")  # running on after the fall: nothing organised is left to follow, none to regroup
             return
         fell = self.collapse_day is not None
         if self.attackers.strength() == 0 and all(w.t < self.day for w in self.waves) and self.waves:
@@ -599,7 +612,8 @@ class ValleyModel(mesa.Model):
             defenders_initial=d.initial, defenders_arrived=d.arrived, defenders_active=d.strength(),
             defenders_killed=d.killed, defenders_deserted=d.deserted, defenders_surrendered=d.surrendered,
             defenders_surrendered_encircled=d.surrendered_encircled, defenders_stood_down=d.stood_down,
-            defenders_turned=d.turned, defenders_returned=d.returned,
+            defenders_turned=d.turned, defenders_returned=d.returned, defenders_dispersed=d.dispersed,
+            defenders_regrouped=d.regrouped,
             attackers_arrived=a.initial + a.arrived, attackers_active=a.strength(), attackers_killed=a.killed,
             attackers_deserted=a.deserted, attackers_surrendered=a.surrendered,
             attackers_withdrawn=a.withdrawn, attackers_extra=self.attackers_extra,

@@ -58,6 +58,8 @@ class Outcome:
     defenders_stood_down: int  # out of the fight under pacts at the end (some may have come back before)
     defenders_turned: int  # changed sides under pacts
     defenders_returned: int  # came back after standing down (pacts unravelling)
+    defenders_dispersed: int  # gone to ground in the mountains at the end (may regroup)
+    defenders_regrouped: int  # came back down after going to ground
     attackers_arrived: int  # in the valley at the start, and arrived since
     attackers_active: int
     attackers_killed: int

@@ -61,6 +61,8 @@ SIDE = {
     "waves": Field(list, [], doc="arrivals as [[time in days, fighters], ...]; 4.5 arrives halfway through day 5; "
                    "[time, fighters, location id] arrives there instead of at arrive_at (another axis)"),
     "committed": Field(int, 0, min=0, max=MAX_FIGHTERS, doc="if > 0, waves are rescaled to sum to this pool"),
+    "withdrawals": Field(list, [], doc="planned departures as [[day, share], ...]: on that day the share of the "
+                         "side's fighters not in battle leaves the valley (an operation of limited duration)"),
     "arrive_at": Field(int, -1, doc="location id where waves arrive"),
     "reserve": Field(int, -1, doc="location id of the reserve (-1: none)"),
     "reserve_keep": Field(NUM, 0.5, min=0, max=1, doc="share of the reserve never sent away"),
@@ -144,6 +146,13 @@ SIDE = {
     "pact_unravel_rate": Field(NUM, 0.02, min=0, max=1, doc="daily share of those stood down who come back while "
                                "the side's morale is above unravel_above"),
     "unravel_above": Field(NUM, 0.6, min=0, max=1),
+    # Dispersal (switches.dispersal)
+    "ground_share": Field(NUM, 0.0, min=0, max=1, doc="share of those who desert or whose place breaks who go to "
+                          "ground in the mountains instead of leaving for good"),
+    "regroup_rate": Field(NUM, 0.05, min=0, max=1, doc="daily share of those gone to ground who come back once "
+                          "the enemy's main force has gone"),
+    "regroup_below": Field(NUM, 0.5, min=0, max=1, doc="the enemy's main force has gone when its fighters in the "
+                           "valley are under this share of the most it has had there"),
 }
 
 OVERSTRETCH = {
@@ -183,6 +192,7 @@ SCHEMA: dict = {
         "pacts": Field(bool, True, doc="local surrender pacts, and their unravelling (needs morale)"),
         "overstretch": Field(bool, True, doc="attackers recalled elsewhere or reinforced (needs movement)"),
         "civilian_flight": Field(bool, True, doc="civilians leave over open passes (needs logistics)"),
+        "dispersal": Field(bool, True, doc="deserters may go to ground and regroup later (needs morale)"),
     },
     "sides": {"attacker": SIDE, "defender": SIDE},
     "overstretch": OVERSTRETCH,
@@ -322,7 +332,8 @@ SHORTCUTS = {
 
 # Issue 13's processes act only when the switch of what they are made of is on too.
 NEEDS = {"infiltration": "movement", "counterattack": "movement", "overstretch": "movement",
-         "encirclement": "morale", "cohesion": "morale", "pacts": "morale", "civilian_flight": "logistics"}
+         "encirclement": "morale", "cohesion": "morale", "pacts": "morale", "civilian_flight": "logistics",
+         "dispersal": "morale"}
 
 
 def effective_switches(switches: dict) -> dict:
@@ -408,6 +419,7 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
     else:
         path = resolve_path(scenario)
         raw, source = read_toml(path), str(path)
+    raw = extend(raw, source)
     variants = raw.pop("variants", {}) or {}
     if not isinstance(variants, dict):
         raise ScenarioError(source, "variants", "must be a table of variant tables")
@@ -432,6 +444,41 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
     spec["_source"] = source.split(" [")[0]
     spec["_variant"] = variant or "base"
     return spec
+
+
+def extend(raw: dict, source: str, chain: tuple = ()) -> dict:
+    """A file with `extends = "NAME"` is that scenario with the file's tables laid over it (tables merged
+    key by key, values and lists replaced; the base's variants are not inherited): the history episodes
+    share the valley and the behaviour parameters of the file they extend, and give only their own inputs."""
+    base_name = raw.pop("extends", None)
+    if base_name is None:
+        return raw
+    if not isinstance(base_name, str):
+        raise ScenarioError(source, "extends", f"must be the name or path of a scenario file (got {base_name!r})")
+    path = resolve_path(base_name)
+    if str(path) in chain or str(path) == source:
+        raise ScenarioError(source, "extends", f"'{base_name}' extends itself, directly or through others")
+    base = extend(read_toml(path), str(path), (*chain, source))
+    base.pop("variants", None)
+    return _lay_over(base, raw)
+
+
+def source_files(name: str | Path) -> list[Path]:
+    """The scenario file and the files it extends, in order: what its results depend on."""
+    path = resolve_path(name)
+    files = [path]
+    base = read_toml(path).get("extends")
+    while isinstance(base, str) and len(files) < 20:
+        files.append(resolve_path(base))
+        base = read_toml(files[-1]).get("extends")
+    return files
+
+
+def _lay_over(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _lay_over(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def catalogue() -> dict[str, list[dict]]:
@@ -670,6 +717,12 @@ def _check_relations(spec: dict, source: str) -> None:
             if w[0] >= spec["scenario"]["horizon_days"]:
                 raise err(key, f"wave day {w[0]} is not before the horizon "
                           f"({spec['scenario']['horizon_days']} days)")
+        for i, w in enumerate(s["withdrawals"]):
+            if not (isinstance(w, list) and len(w) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                                for x in w) and isinstance(w[0], int)
+                    and 0 <= w[0] and 0 <= w[1] <= 1):
+                raise err(f"{base}.withdrawals.{i}", f"must be [day, share]: a whole day >= 0 and a share of the "
+                          f"fighters between 0 and 1 (got {w!r})")
         if any(len(w) == 2 for w in s["waves"]) and s["arrive_at"] == -1:
             raise err(f"{base}.arrive_at", "a side with waves needs an arrival location")
         total = s["strength"] + (s["committed"] or sum(w[1] for w in s["waves"]))

@@ -109,7 +109,7 @@ def load_spec(source: str | Path | dict) -> dict:
         raise err("factors", "at least one factor is required")
     spec["factors"] = {}
     try:
-        base = scn.load(spec["scenario"], spec["variant"], spec["set"])  # scenario, variant and set must be valid
+        scn.load(spec["scenario"], spec["variant"], spec["set"])  # scenario, variant and set must be valid
     except ScenarioError as exc:
         if not spec["set"] or exc.key not in spec["set"]:
             raise
@@ -162,7 +162,9 @@ def load_spec(source: str | Path | dict) -> dict:
         except ImportError:
             raise err("sweep.design", f"the {spec['design']} design needs SALib: pip install "
                       "'redoubt-valley[sensitivity]'") from None
-    spec["scenario_sha256"] = hashlib.sha256(Path(base["_source"]).read_bytes()).hexdigest()
+    # what the runs depend on: the scenario file and any it extends (a change to either is a new sweep)
+    files = scn.source_files(spec["scenario"])
+    spec["scenario_sha256"] = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
     spec["_source"] = where
     return spec
 

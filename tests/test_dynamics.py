@@ -146,7 +146,7 @@ def test_one_place_breaking_is_felt_next_door_and_across_the_side():
     zeros = np.zeros(v.n, np.int64)
     m.strength_before_fight = {"attacker": zeros, "defender": before}
     dfd.update_morale(before, np.zeros(v.n, bool), 0.0)
-    assert dfd.deserted >= 0.5 * before[gorge] - 10
+    assert dfd.deserted + dfd.dispersed >= 0.5 * before[gorge] - 10  # some go to ground (dispersal)
     assert any(e.what == "break" and e.place == v.names[gorge] for e in m.events)
     far = v.by_id(7)
     next_door = v.by_id(2)
@@ -233,3 +233,22 @@ def test_a_commander_killed_shakes_the_place():
     loc, holding = dfd.loc[rows], np.ones(len(rows), bool)
     shift = dfd._cohesion_shift(loc, holding, share)
     assert np.all(shift <= -0.3 + 1e-12)
+
+
+def test_those_gone_to_ground_regroup_once_the_main_force_has_gone():
+    m = ValleyModel(rng=6, sides__defender__ground_share=1.0, sides__defender__regroup_rate=1.0,
+                    switches__cohesion=False, switches__pacts=False)
+    dfd, v = m.defenders, m.valley
+    rows = dfd.rows_at(v.by_id(1))
+    n = int(dfd.size[rows].sum())
+    dfd._desert(rows, dfd.size[rows].copy())
+    assert dfd.dispersed == n and dfd.deserted == 0 and m.fighter_balance("defender") == 0
+    dfd.regroup(10000)  # the enemy at its peak: nobody comes down
+    assert dfd.dispersed == n
+    dfd.regroup(1000)  # a tenth of its peak left: they come back, all of them at rate 1
+    assert dfd.dispersed == 0 and dfd.regrouped == n and m.fighter_balance("defender") == 0
+    assert any(e.what == "regroup" for e in m.events)
+    off = ValleyModel(rng=6, sides__defender__ground_share=1.0, switches__dispersal=False)
+    rows = off.defenders.rows_at(v.by_id(1))
+    off.defenders._desert(rows, off.defenders.size[rows].copy())
+    assert off.defenders.dispersed == 0 and off.defenders.deserted == n

@@ -1,0 +1,90 @@
+"""The history episodes (issue 14): each stays a valid scenario that runs, shares the valley and the behaviour
+parameters of panjshir-2021, and the calibration command works end to end on a tiny design."""
+
+import tomllib
+
+import pytest
+
+from model import ValleyModel, calibrate
+from model.cli import main
+from model.scenario import ScenarioError, bundled_dir, load
+
+EPISODES = sorted(p.stem for p in (bundled_dir() / "history").glob("panjshir-*.toml"))
+# What an episode may set: its own inputs (dates, forces, stocks, supply routes, names), nothing else.
+EPISODE_INPUTS = {"scenario", "stocks", "civilians", "resupply"}
+SIDE_INPUTS = {"name", "strength", "waves", "withdrawals"}
+
+
+def test_there_are_the_episodes_the_issue_asks_for():
+    assert {"panjshir-1982", "panjshir-1984", "panjshir-1996", "panjshir-2021"} <= set(EPISODES)
+
+
+@pytest.mark.parametrize("episode", EPISODES)
+def test_each_episode_runs_briefly(episode):
+    for seed in (1, 2):
+        out = ValleyModel(f"history/{episode}", rng=seed, horizon_days=25).run()
+        assert out["end_day"] <= 25 and out["scenario"].endswith(episode)
+
+
+@pytest.mark.parametrize("episode", EPISODES)
+def test_an_episode_changes_only_its_own_inputs(episode):
+    raw = tomllib.loads((bundled_dir() / "history" / f"{episode}.toml").read_text())
+    assert raw.pop("extends") == "panjshir-2021"
+    assert set(raw) <= EPISODE_INPUTS | {"sides"}
+    for side in raw.get("sides", {}).values():
+        assert set(side) <= SIDE_INPUTS
+    spec, base = load(f"history/{episode}"), load("panjshir-2021")
+    for key in ("locations", "links", "stores", "switches", "collapse", "weather", "overstretch"):
+        assert spec[key] == base[key], key
+    for side in ("attacker", "defender"):
+        behaviour = {k: v for k, v in spec["sides"][side].items() if k not in SIDE_INPUTS}
+        assert behaviour == {k: v for k, v in base["sides"][side].items() if k not in SIDE_INPUTS}
+
+
+def test_extends_errors_name_the_file_and_key(tmp_path, capsys):
+    loop = tmp_path / "loop.toml"
+    loop.write_text(f'extends = "{loop}"\n')
+    with pytest.raises(ScenarioError, match="extends itself"):
+        load(loop)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("extends = 3\n")
+    assert main(["run", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.toml" in err and "'extends'" in err
+    missing = tmp_path / "missing.toml"
+    missing.write_text('extends = "no-such-valley"\n')
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        load(missing)
+
+
+def test_patterns_name_known_episodes_and_sources():
+    cfg = calibrate.load_config()
+    for p in cfg["patterns"]:
+        assert p["episode"] in EPISODES and len(p["source"]) > 40
+    assert [p for p in cfg["patterns"] if p["use"] == "test"]
+    assert all(p["episode"] in cfg["test"] for p in cfg["patterns"] if p["use"] == "test")
+    assert not set(cfg["test"]) & set(cfg["episodes"])  # the test episode is never a calibration episode
+
+
+def test_a_calibration_file_with_a_bad_prior_is_refused(tmp_path):
+    text = (bundled_dir() / "history" / "calibration.toml").read_text()
+    bad = tmp_path / "calibration.toml"
+    (tmp_path / "observed.toml").write_text((bundled_dir() / "history" / "observed.toml").read_text())
+    bad.write_text(text.replace("range = [0.1, 0.4]", "range = [0.4, 0.1]"))
+    with pytest.raises(ScenarioError, match="low < high"):
+        calibrate.load_config(bad)
+    bad.write_text(text + '\n[priors."sides.defender.fire"]\nrange = [0, 1]\n')
+    with pytest.raises(ScenarioError, match="not a number"):
+        calibrate.load_config(bad)
+
+
+@pytest.mark.slow
+def test_calibrate_runs_end_to_end_on_a_tiny_design(tmp_path, capsys):
+    assert main(["calibrate", "--samples", "3", "--replications", "1", "--jobs", "2", "--quiet",
+                 "--out", str(tmp_path)]) == 0
+    said = capsys.readouterr().out
+    assert "parameter sets accepted" in said and "| panjshir-2021 |" in said
+    accepted = tomllib.loads((tmp_path / "accepted.toml").read_text())
+    assert "medians" in accepted
+    hindcast = (tmp_path / "hindcast.csv").read_text()
+    assert "panjshir-1982" in hindcast and "calibrated" in hindcast
