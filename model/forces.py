@@ -129,6 +129,7 @@ class Force:
             setattr(self, how, 0)
         self.surrendered_encircled = 0  # of the surrendered: encircled when they gave up
         self.regrouped = 0  # of those dispersed, how many came back
+        self.enemy_peak = 0  # the most enemy fighters there have been in the valley (dispersal)
         self.left_today = 0  # deserted, surrendered or in pacts since morale was last updated (the news)
         self.pending_shock = 0.0  # morale the whole side loses at its next update (key places, depots lost)
         self.break_point = None  # each place's breaking point (switches.cohesion), drawn by draw_thresholds
@@ -298,16 +299,21 @@ class Force:
     def rows_at(self, loc: int) -> np.ndarray:
         return np.nonzero(self.present & (self.loc[: self.rows] == loc))[0]
 
-    def lose_at(self, loc: int, n: int, how: str) -> int:
-        """Take n fighters out at a location, chosen at random fighter by fighter (not group by group)."""
+    def pick_at(self, loc: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """n fighters at a location chosen at random fighter by fighter (not group by group): the groups'
+        rows and how many of each (all of them if n is at least everyone there)."""
         rows = self.rows_at(loc)
         if n <= 0 or len(rows) == 0:
-            return 0
+            return rows[:0], rows[:0]
         sizes = self.size[rows]
         n = min(int(n), int(sizes.sum()))
-        lost = sizes.copy() if n == sizes.sum() else self.model.rng.multivariate_hypergeometric(sizes, n)
+        return rows, sizes.copy() if n == sizes.sum() else self.model.rng.multivariate_hypergeometric(sizes, n)
+
+    def lose_at(self, loc: int, n: int, how: str) -> int:
+        """Take n fighters out at a location (`pick_at`) by one of TALLIES; how many went."""
+        rows, lost = self.pick_at(loc, n)
         self.take_out(rows, lost, how)
-        return n
+        return int(lost.sum())
 
     def send(self, src: int, n: int, dst: int, days: float, state: int) -> int:
         """Start n fighters (chosen at random) from src towards dst; they arrive after `days` (>= 1)."""
@@ -490,22 +496,17 @@ class Force:
         self.take_out(rows, leaving, "deserted")
 
     def _break_up(self, loc: int, n: int) -> int:
-        """n fighters of a breaking place leave it (fighter by fighter), by `_desert`."""
-        rows = self.rows_at(loc)
-        if n <= 0 or len(rows) == 0:
-            return 0
-        sizes = self.size[rows]
-        n = min(int(n), int(sizes.sum()))
-        lost = sizes.copy() if n == sizes.sum() else self.model.rng.multivariate_hypergeometric(sizes, n)
+        """n fighters of a breaking place leave it (`pick_at`), by `_desert`."""
+        rows, lost = self.pick_at(loc, n)
         self._desert(rows, lost)
-        return n
+        return int(lost.sum())
 
     def regroup(self, enemy_inside: int) -> None:
         """Fighters gone to ground come back, regroup_rate of them a day, once the enemy's force in the valley
         is under regroup_below of the most it has had there (its main force has gone): to the largest stack of
         their side, or to the place furthest from the attacker's entry that the enemy does not hold."""
         model, p, v = self.model, self.p, self.model.valley
-        self.enemy_peak = max(getattr(self, "enemy_peak", 0), enemy_inside)
+        self.enemy_peak = max(self.enemy_peak, enemy_inside)
         if self.dispersed <= 0 or enemy_inside >= p["regroup_below"] * self.enemy_peak:
             return
         back = int(model.rng.binomial(self.dispersed, p["regroup_rate"]))
@@ -816,11 +817,9 @@ class Defenders(Force):
             return
         mean, weight = self.place_morale()
         for loc in map(int, np.nonzero(near_enemy & (weight > 0) & (mean < self.pact_point))[0]):
-            rows = self.rows_at(loc)
-            sizes = self.size[rows]
-            total = int(sizes.sum())
+            total = int(self.size[self.rows_at(loc)].sum())
             k = int(round(p["pact_turn_share"] * total))
-            turned = sizes.copy() if k == total else model.rng.multivariate_hypergeometric(sizes, k)
+            rows, turned = self.pick_at(loc, k)
             food, ammo = self.take_out(rows, turned, "turned")
             model.attackers.join(k, loc, food, ammo)
             rows = self.rows_at(loc)
