@@ -63,17 +63,21 @@ def test_with_supplies_ample_a_stronger_defence_never_holds_less_often(ample, na
     assert ok, f"{name}: P(hold) {said}"
 
 
-def test_more_stocks_never_hold_less_often():
-    short, more = runs(food_days=60, ammo_days=400), runs(food_days=120, ammo_days=400)
+def test_more_stocks_never_hold_less_often(ample):
+    short = runs(food_days=60, ammo_days=400)  # against ample food (400 days), the same seeds
     for column, what in ((0, "P(hold)"), (1, "days held")):
-        ok, said = no_worse(more, short, column)
+        ok, said = no_worse(ample, short, column)
         assert ok, f"{what}: {said}"
 
 
-def test_one_fighter_per_agent_gives_the_distributions_of_ten(ample):
-    single = runs(**AMPLE, fighters_per_agent=1)
-    p1, p10 = single[:, 0].mean(), ample[:, 0].mean()
+def test_one_fighter_per_agent_gives_the_distributions_of_ten():
+    """On a reduced Panjshir (3,000 defenders, 3,300 attackers, an early winter) that holds in about half the
+    runs, so the comparison has teeth; the two resolutions draw differently, so the runs are not paired."""
+    case = dict(defender_strength=3000, attacker_committed=3300, food_days=120, winter_doy_mean=300)
+    single, ten = runs(**case, fighters_per_agent=1), runs(**case, fighters_per_agent=10)
+    p1, p10 = single[:, 0].mean(), ten[:, 0].mean()
     pooled = (p1 + p10) / 2
-    se = math.sqrt(max(pooled * (1 - pooled), 1e-9) * 2 / RUNS)
+    assert 0.1 < pooled < 0.9, pooled
+    se = math.sqrt(pooled * (1 - pooled) * 2 / RUNS)
     assert abs(p1 - p10) <= 1.96 * se, (p1, p10)
-    assert ks_2samp(single[:, 1], ample[:, 1]).pvalue > 0.01
+    assert ks_2samp(single[:, 1], ten[:, 1]).pvalue > 0.01
