@@ -500,6 +500,8 @@ def catalogue() -> dict[str, list[dict]]:
             if kind == "scenarios":
                 try:
                     raw = read_toml(path)
+                    if not {"scenario", "locations", "extends"} & set(raw):
+                        continue  # a file beside the scenarios (calibration settings, observed patterns)
                     entry["title"] = (raw.get("scenario") or {}).get("title") or entry["title"]
                     entry["variants"] = {v: (t or {}).get("description", "") if isinstance(t, dict) else ""
                                          for v, t in (raw.get("variants") or {}).items()}

@@ -88,3 +88,11 @@ def test_calibrate_runs_end_to_end_on_a_tiny_design(tmp_path, capsys):
     assert "medians" in accepted
     hindcast = (tmp_path / "hindcast.csv").read_text()
     assert "panjshir-1982" in hindcast and "calibrated" in hindcast
+
+
+def test_list_shows_the_episodes_and_not_the_files_beside_them():
+    from model.scenario import catalogue
+
+    names = [e["name"] for e in catalogue()["scenarios"]]
+    assert "history/panjshir-1982" in names
+    assert not {"history/observed", "history/calibration", "history/accepted"} & set(names)

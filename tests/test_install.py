@@ -61,7 +61,9 @@ def test_wheel_holds_the_scenarios(installed):
     wheel, _, _ = installed
     names = zipfile.ZipFile(wheel).namelist()
     for f in ("model/scenarios/panjshir-2021.toml", "model/scenarios/sweeps/tiny.toml",
-              "model/scenarios/validation/square-law.toml", "model/cli.py"):
+              "model/scenarios/validation/square-law.toml", "model/cli.py",
+              "model/scenarios/history/panjshir-1982.toml", "model/scenarios/history/observed.toml",
+              "model/scenarios/history/hindcast.csv"):
         assert f in names, f
 
 
@@ -77,6 +79,7 @@ def test_installed_redoubt_runs_from_an_empty_directory(installed):
     assert (empty / "one" / "outcome.json").exists()
     sh(bin_ / "redoubt", "run", "panjshir-2021", "--variant", "air", "--set", "horizon_days=30", cwd=empty)
     sh(bin_ / "redoubt", "sweep", "tiny", "--jobs", "2", "--quiet", cwd=empty)
+    sh(bin_ / "redoubt", "run", "history/panjshir-1982", "--set", "horizon_days=10", "--out", "h", cwd=empty)  # extends
     runs = sorted(p.name for p in (empty / "runs").iterdir())
     assert "tiny" in runs and any(r.startswith("panjshir-2021-air-seed0-") for r in runs), runs
     assert (empty / "runs" / "tiny" / "manifest.json").exists()
