@@ -502,12 +502,17 @@ class Force:
         return int(lost.sum())
 
     def regroup(self, enemy_inside: int) -> None:
-        """Fighters gone to ground come back, regroup_rate of them a day, once the enemy's force in the valley
-        is under regroup_below of the most it has had there (its main force has gone): to the largest stack of
-        their side, or to the place furthest from the attacker's entry that the enemy does not hold."""
+        """Once the enemy's force in the valley is under regroup_below of the most it has had there (its main
+        force has gone), the side takes heart (morale recovers relief_rate of the way to its base a day) and
+        those gone to ground come back, regroup_rate of them a day: to the largest stack of their side, or to
+        the place furthest from the attacker's entry that the enemy does not hold."""
         model, p, v = self.model, self.p, self.model.valley
         self.enemy_peak = max(self.enemy_peak, enemy_inside)
-        if self.dispersed <= 0 or enemy_inside >= p["regroup_below"] * self.enemy_peak:
+        if enemy_inside >= p["regroup_below"] * self.enemy_peak:
+            return
+        r = self.rows
+        self.morale[:r] += p["relief_rate"] * np.maximum(p["morale"] - self.morale[:r], 0.0) * (self.size[:r] > 0)
+        if self.dispersed <= 0:
             return
         back = int(model.rng.binomial(self.dispersed, p["regroup_rate"]))
         if back <= 0:

@@ -153,6 +153,8 @@ SIDE = {
                           "the enemy's main force has gone"),
     "regroup_below": Field(NUM, 0.5, min=0, max=1, doc="the enemy's main force has gone when its fighters in the "
                            "valley are under this share of the most it has had there"),
+    "relief_rate": Field(NUM, 0.5, min=0, max=1, doc="once the enemy's main force has gone, morale recovers this "
+                         "share of the way to the side's base a day"),
 }
 
 OVERSTRETCH = {

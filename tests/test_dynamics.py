@@ -252,3 +252,14 @@ def test_those_gone_to_ground_regroup_once_the_main_force_has_gone():
     rows = off.defenders.rows_at(v.by_id(1))
     off.defenders._desert(rows, off.defenders.size[rows].copy())
     assert off.defenders.dispersed == 0 and off.defenders.deserted == n
+
+
+def test_the_side_takes_heart_when_the_enemys_main_force_has_gone():
+    m = ValleyModel(rng=7, sides__defender__relief_rate=0.5)
+    dfd = m.defenders
+    r = dfd.rows
+    dfd.morale[:r] = 0.15
+    dfd.regroup(10000)  # the enemy at its peak: no relief
+    assert np.allclose(dfd.morale[:r], 0.15)
+    dfd.regroup(4000)  # under half its peak: half the way back to base (0.75)
+    assert np.allclose(dfd.morale[:r], 0.15 + 0.5 * (0.75 - 0.15))
