@@ -25,6 +25,7 @@ class SupplyStore(FixedAgent):
         self.line_food, self.line_ammo = float(line_food), float(line_ammo)
         self.reach_hops = reach_hops
         self.status = "open"  # open | captured | destroyed
+        self._reach_for, self._reach = None, None  # places within reach, and the enemy ground it was found for
 
     @property
     def open(self) -> bool:
@@ -44,10 +45,14 @@ class SupplyStore(FixedAgent):
         """Top up the loads of this side's fighters present within reach, as far as the stock goes.
         Reach runs over ground the enemy does not hold alone (`enemy_ground`): a cut-off position is
         not supplied."""
-        if not self.open:
-            return
+        if not self.open or (self.food <= 0 and self.ammo <= 0):
+            return  # nothing to give (and nothing changes if nothing is given)
         force, v = self.model.force(self.side), self.model.valley
-        reach = v.hops_from(self.cell.idx, enemy_ground) <= self.reach_hops
+        key = enemy_ground.tobytes()
+        if key != self._reach_for:  # who holds what changes seldom: keep the reach until it does
+            self._reach = v.hops_from(self.cell.idx, enemy_ground) <= self.reach_hops
+            self._reach_for = key
+        reach = self._reach
         m = force.present & reach[force.loc[: force.rows]]
         if not m.any():
             return

@@ -115,7 +115,13 @@ def csv_for_people(frame) -> str:
     floats = frame.select_dtypes("float").columns
     frame = frame.copy()
     frame[floats] = frame[floats].round(6) + 0.0
-    return frame.to_csv(index=False)
+    return frame.to_csv(index=False, float_format=_fixed_point)
+
+
+def _fixed_point(x: float) -> str:
+    """6 decimals at most, never exponent notation (0.000055, not 5.5e-05), no trailing zeros (14.4)."""
+    text = f"{x:.6f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
 def cmd_compare(args) -> int:

@@ -123,7 +123,7 @@ class Force:
             setattr(self, name, np.full(64, fill, dtype))
         self.agents: list = []
         self.rows = 0
-        self._counts = None
+        self._counts = self._present = None
         self.initial = self.arrived = 0
         for how in TALLIES:
             setattr(self, how, 0)
@@ -151,9 +151,12 @@ class Force:
 
     @property
     def present(self) -> np.ndarray:
-        """Active and at a location (not in transit)."""
-        r = self.rows
-        return (self.size[:r] > 0) & (self.state[:r] == HOLDING)
+        """Active and at a location (not in transit). Kept, as counts(), until fighters next move or are
+        lost (`_moved`); read it, do not change it."""
+        if self._present is None:
+            r = self.rows
+            self._present = (self.size[:r] > 0) & (self.state[:r] == HOLDING)
+        return self._present
 
     def strength(self) -> int:
         return int(self.size[: self.rows].sum())
@@ -168,8 +171,8 @@ class Force:
         return self._counts.copy()
 
     def _moved(self) -> None:
-        """Sizes, places or states changed: counts() must be computed again."""
-        self._counts = None
+        """Sizes, places or states changed: counts() and present must be computed again."""
+        self._counts = self._present = None
 
     def ammo_at(self) -> np.ndarray:
         m = self.present
@@ -190,6 +193,9 @@ class Force:
         return rows
 
     def _new_agents(self, rows: np.ndarray) -> None:
+        if len(rows) == 1:  # a split or a small arrival: one agent, without create_agents' set-up per call
+            self.agents.append(Fighter(self.model, self, int(rows[0])))
+            return
         created = Fighter.create_agents(self.model, len(rows), force=self, row=list(rows))
         self.agents.extend(created)
 
@@ -392,8 +398,8 @@ class Force:
         m = self.morale[idx]
         m += p["morale_recovery"] * (p["morale"] - m)
         loc = self.loc[idx]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loss_share = np.where(strength_before > 0, self.losses_today / strength_before, 0.0)
+        loss_share = np.divide(self.losses_today, strength_before, out=np.zeros(len(strength_before)),
+                               where=strength_before > 0)
         holding = self.state[idx] == HOLDING  # a group on the move was not in today's fight where it left
         m -= p["morale_loss_shock"] * loss_share[loc] * holding
         if model.switches["logistics"]:
@@ -451,8 +457,7 @@ class Force:
         strength = self.strength() + self.left_today
         news = self.left_today / strength if strength > 0 else 0.0
         before = model.strength_before_fight[self.other_side]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            enemy_losses = np.where(before > 0, enemy.losses_today / before, 0.0)
+        enemy_losses = np.divide(enemy.losses_today, before, out=np.zeros(len(before)), where=before > 0)
         shift = -p["morale_news"] * news - self.pending_shock
         self.pending_shock = 0.0
         outflanked = model.outflanked_today[self.side]
@@ -660,9 +665,10 @@ class Attackers(Force):
         per_fighter = float(local_odds(1, D[target], self.lethality, other.lethality, 0.0, v.cover[target]))
         if np.isinf(per_fighter):
             return 1  # defenders who cannot fire: any attack wins
-        if per_fighter <= 0:
-            return MAX_SEND  # attackers who cannot hurt them: no number is enough
-        return int(min(math.ceil(p["commit_odds"] / per_fighter), MAX_SEND))
+        ratio = p["commit_odds"] / per_fighter if per_fighter > 0 else math.inf
+        if not ratio < MAX_SEND:
+            return MAX_SEND  # attackers who cannot (or all but cannot) hurt them: no number is enough
+        return int(math.ceil(ratio))
 
     def spearhead(self, A: np.ndarray) -> int | None:
         """The most advanced location the side has fighters at (furthest up the valley)."""
@@ -782,7 +788,11 @@ class Defenders(Force):
         holders in their cover. One action per stack a day, and never out of the valley."""
         model, v, p = self.model, self.model.valley, self.p
         att = model.attackers
-        for loc in map(int, np.nonzero((D > 0) & (A == 0))[0]):
+        theirs = (v.control == Control.ATTACKER) & ~v.is_outside
+        if not theirs.any():
+            return
+        next_to_theirs = v.adjacency @ theirs > 0
+        for loc in map(int, np.nonzero((D > 0) & (A == 0) & next_to_theirs)[0]):
             spare = int(D[loc] * (1.0 - p["counterattack_keep"]))
             if spare <= 0:
                 continue

@@ -98,8 +98,7 @@ def place_means(loc, size, value, n):
     """Fighter-weighted mean of `value` per place (0 where no one is) and the fighters there."""
     weight = np.bincount(loc, weights=size, minlength=n).astype(float)
     total = np.bincount(loc, weights=size * value, minlength=n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), 0.0), weight
+    return np.divide(total, weight, out=np.zeros(n), where=weight > 0), weight
 
 
 def neighbour_pull(mean, weight, adjacency, rate):
@@ -107,8 +106,7 @@ def neighbour_pull(mean, weight, adjacency, rate):
     by their fighters). Zero where the place, or all its neighbours, have no one."""
     nb_weight = adjacency @ weight
     nb_total = adjacency @ (weight * mean)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        target = np.where(nb_weight > 0, nb_total / np.where(nb_weight > 0, nb_weight, 1.0), mean)
+    target = np.divide(nb_total, nb_weight, out=np.array(mean, dtype=float), where=nb_weight > 0)
     return np.where((weight > 0) & (nb_weight > 0), rate * (target - mean), 0.0)
 
 
@@ -116,7 +114,7 @@ def flight_share(shortfall, road_lost, *, rate, hunger, fighting):
     """Share of the civilians who leave the valley in a day (when a way out is open): a calm-time rate, more
     when they go hungry (`shortfall`: share unfed) and as the road is lost (`road_lost`: share held by the
     attacker)."""
-    return float(np.clip(rate + hunger * shortfall + fighting * road_lost, 0.0, 1.0))
+    return min(1.0, max(0.0, rate + hunger * shortfall + fighting * road_lost))
 
 
 def recall_hazard(day, *, base, unrest_per_30_days):

@@ -71,9 +71,9 @@ def test_more_stocks_never_hold_less_often(ample):
 
 
 def test_one_fighter_per_agent_gives_the_distributions_of_ten():
-    """On a reduced Panjshir (3,000 defenders, 3,300 attackers, an early winter) that holds in about half the
+    """On a reduced Panjshir (3,000 defenders, 6,000 attackers, an early winter) that holds in about half the
     runs, so the comparison has teeth; the two resolutions draw differently, so the runs are not paired."""
-    case = dict(defender_strength=3000, attacker_committed=3300, food_days=120, winter_doy_mean=300)
+    case = dict(defender_strength=3000, attacker_committed=6000, food_days=120, winter_doy_mean=300)
     single, ten = runs(**case, fighters_per_agent=1), runs(**case, fighters_per_agent=10)
     p1, p10 = single[:, 0].mean(), ten[:, 0].mean()
     pooled = (p1 + p10) / 2

@@ -65,3 +65,5 @@ def test_needed_at_the_edges():
     assert att.needed(held, D) == 1  # they cannot fire back
     m.defenders.lethality, att.lethality = 0.2, 0.0
     assert att.needed(held, D) >= 10**9  # no number of unarmed attackers is enough
+    att.lethality = 5e-324  # all but unarmed: the ratio overflows to infinity (found by hypothesis)
+    assert att.needed(held, D) >= 10**9
