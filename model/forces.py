@@ -210,7 +210,8 @@ class Force:
         return sizes * self.p["carry_ammo_kg"]
 
     def _place(self, fighters: int, loc: int, morale: float) -> np.ndarray:
-        """New groups of fighters_per_agent (holding at `loc`, carrying nothing yet); their rows."""
+        """New groups of fighters_per_agent (holding at `loc`, carrying nothing yet) and their agents; the
+        groups' rows."""
         fpa = self.model.fighters_per_agent
         q, r = divmod(int(fighters), fpa)
         sizes = np.array([fpa] * q + ([r] if r else []), dtype=np.int64)
@@ -218,6 +219,7 @@ class Force:
         self.size[rows], self.loc[rows], self.state[rows] = sizes, loc, HOLDING
         self._moved()
         self.dest[rows], self.morale[rows] = -1, morale
+        self._new_agents(rows)
         return rows
 
     def add(self, fighters: int, loc: int, initial: bool) -> None:
@@ -235,7 +237,6 @@ class Force:
         else:
             self.arrived += int(fighters)
             self.ledger.deliver(food, ammo)
-        self._new_agents(rows)
 
     def join(self, fighters: int, loc: int, food: float, ammo: float) -> None:
         """Fighters who came over from the other side (a pact) join at `loc` with what they carried."""
@@ -246,7 +247,6 @@ class Force:
         self.food[rows], self.ammo[rows] = food * share, ammo * share
         self.arrived += int(fighters)
         self.ledger.deliver(float(self.food[rows].sum()), float(self.ammo[rows].sum()))
-        self._new_agents(rows)
 
     def split(self, row: int, k: int) -> int:
         """Detach k fighters of group `row` into a new group (same place, morale, share of supplies)."""
@@ -531,8 +531,7 @@ class Force:
                 return
             depth = v.hops[model.attacker_entry][free]
             home = int(free[np.argmax(depth if self.side == "defender" else -depth)])
-        rows = self._place(back, home, p["morale"])  # back with nothing: the stores issue to them
-        self._new_agents(rows)
+        self._place(back, home, p["morale"])  # back with nothing: the stores issue to them
         self.dispersed -= back
         self.regrouped += back
         model.log_event("regroup", self.name, home, fighters=back)
@@ -541,10 +540,10 @@ class Force:
     def other_side(self) -> str:
         return "defender" if self.side == "attacker" else "attacker"
 
-    def withdraw(self, share: float, A: np.ndarray, D: np.ndarray) -> int:
-        """Demands elsewhere: `share` of the fighters not in battle leave the valley (from every place in
-        proportion, so the front line is not stripped first)."""
-        free = np.where(D == 0, A, 0)
+    def withdraw(self, share: float) -> int:
+        """`share` of the side's fighters not in battle leave the valley (from every place in proportion, so
+        the front line is not stripped first): demands elsewhere, or an operation's planned end."""
+        free = np.where(self.model.force(self.other_side).counts() == 0, self.counts(), 0)
         total = 0
         for loc in map(int, np.nonzero(free > 0)[0]):
             total += self.lose_at(loc, int(round(share * free[loc])), "withdrawn")
@@ -634,6 +633,7 @@ class Attackers(Force):
         through (kernels.infiltration_probability). Behind a position they cut its retreat and supply."""
         model, v, p = self.model, self.model.valley, self.p
         factor = p["infiltration_bad_visibility"] if model.weather.grounded else 1.0
+        nothing_blocked = np.zeros(v.n, bool)  # by night, past the defenders: no ground is closed to them
         for src in map(int, np.nonzero(movable > 0)[0]):
             for target, link in v.neighbours[src]:
                 if movable[src] <= 0:
@@ -651,7 +651,7 @@ class Attackers(Force):
                 n = int(model.rng.binomial(int(movable[src]), float(chance)))
                 if n <= 0:
                     continue
-                days = self.route(src, target, np.zeros(v.n, bool))[0] + self.route(target, dst, np.zeros(v.n, bool))[0]
+                days = self.route(src, target, nothing_blocked)[0] + self.route(target, dst, nothing_blocked)[0]
                 sent = self.send(src, n, dst, days, ADVANCING)
                 movable[src] -= sent
                 A[src] -= sent
@@ -832,7 +832,7 @@ class Defenders(Force):
             return
         mean, weight = self.place_morale()
         for loc in map(int, np.nonzero(near_enemy & (weight > 0) & (mean < self.pact_point))[0]):
-            total = int(self.size[self.rows_at(loc)].sum())
+            total = int(weight[loc])
             k = int(round(p["pact_turn_share"] * total))
             rows, turned = self.pick_at(loc, k)
             food, ammo = self.take_out(rows, turned, "turned")
@@ -853,8 +853,7 @@ class Defenders(Force):
         if weight.sum() <= 0 or float((mean * weight).sum() / weight.sum()) <= p["unravel_above"]:
             return
         home = self.reserve if self.reserve is not None and weight[self.reserve] > 0 else int(np.argmax(weight))
-        rows = self._place(back, home, p["morale"])  # they come back with nothing: the stores issue to them
-        self._new_agents(rows)
+        self._place(back, home, p["morale"])  # they come back with nothing: the stores issue to them
         self.stood_down -= back
         self.returned += back
         model.log_event("pact unravels", self.name, home, fighters=back)

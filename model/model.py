@@ -273,7 +273,7 @@ class ValleyModel(mesa.Model):
         for force in (self.attackers, self.defenders):  # planned departures (an operation's end)
             for day, share in force.p["withdrawals"]:
                 if day == self.day:
-                    n = force.withdraw(share, force.counts(), self.force(force.other_side).counts())
+                    n = force.withdraw(share)
                     self.log_event("withdrawn", force.name, self.attacker_entry if force is self.attackers
                                    else self.valley.mouth, fighters=n, note="planned")
 
@@ -287,7 +287,7 @@ class ValleyModel(mesa.Model):
         recall, extra = rng.random(), rng.random()
         hazard = kernels.recall_hazard(self.day, base=o["recall_hazard"], unrest_per_30_days=o["unrest_per_30_days"])
         if recall < hazard:
-            n = self.attackers.withdraw(o["recall_share"], self.attackers.counts(), self.defenders.counts())
+            n = self.attackers.withdraw(o["recall_share"])
             if n:
                 self.log_event("recalled", self.attackers.name, self.attacker_entry, fighters=n)
         sent = sum(w.n for w in self.waves) + self.attackers.initial + self.attackers_extra
@@ -306,13 +306,12 @@ class ValleyModel(mesa.Model):
             return
         v, passes = self.valley, self.valley.passes
         open_on_foot = v.snow_cm[passes] < np.maximum(v.closes_foot_cm[passes], 1e-9)  # pass_open_on_foot > 0
-        free = open_on_foot & (v.control[passes] != Control.ATTACKER)
-        if not (free.any() and (free & (self.attackers.counts()[passes] == 0)).any()):
+        if not (open_on_foot & (v.control[passes] != Control.ATTACKER) & (self.attackers.counts()[passes] == 0)).any():
             return
         c = self.civilians
-        lost = float(np.mean(v.control[v.road_order] == Control.ATTACKER))
-        leaving = self.population * kernels.flight_share(self.civilian_shortfall, lost, rate=c["flight_rate"],
-                                                         hunger=c["flight_hunger"], fighting=c["flight_fighting"])
+        share = kernels.flight_share(self.civilian_shortfall, v.road_lost_share(), rate=c["flight_rate"],
+                                     hunger=c["flight_hunger"], fighting=c["flight_fighting"])
+        leaving = self.population * share
         self.population -= leaving
         self.civilians_fled += leaving
 
@@ -524,9 +523,8 @@ class ValleyModel(mesa.Model):
     def floor_lost(self) -> bool:
         """The attacker holds every key place and collapse.floor_road_share of the road's places."""
         v = self.valley
-        road_held = float(np.mean(v.control[v.road_order] == Control.ATTACKER))
         return all(v.control[k] == Control.ATTACKER for k in self.key_places) and \
-            road_held >= self.spec["collapse"]["floor_road_share"]
+            v.road_lost_share() >= self.spec["collapse"]["floor_road_share"]
 
     def organised_places(self) -> int:
         """Places in the valley where defenders still resist as a body: at least organised_min_fighters of

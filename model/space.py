@@ -189,6 +189,10 @@ class Valley:
                     heapq.heappush(heap, (d + w, v))
         return np.inf, []
 
+    def road_lost_share(self) -> float:
+        """Share of the road's places the attacker holds."""
+        return float(np.mean(self.control[self.road_order] == Control.ATTACKER))
+
     def road_km_held(self) -> float:
         """Road length (km) between consecutive road locations neither of which the attacker holds."""
         r = self.road_order
