@@ -118,6 +118,7 @@ class ValleyModel(mesa.Model):
         # nearer_to_entry[i, j]: j is a neighbour of i nearer the attacker's entry (behind i, for an attacker)
         self.nearer_to_entry = (self.valley.adjacency > 0) & (depth[None, :] < depth[:, None])
         self.outflanked_today = {side: np.zeros(self.valley.n, bool) for side in ("attacker", "defender")}
+        self.key_places = [self.valley.by_id(k) for k in spec["collapse"]["key_locations"]]  # location indices
         self.fell_by: str | None = None
         self.floor_lost_day: int | None = None
         self.resistance_ended_day: int | None = None
@@ -482,9 +483,6 @@ class ValleyModel(mesa.Model):
                 rear[store.cell.idx] = True
         return (D > 0) & ~v.reachable(rear, enemy)
 
-    @property
-    def key_places(self) -> list[int]:
-        return [self.valley.by_id(k) for k in self.spec["collapse"]["key_locations"]]
 
     def _check_end(self) -> None:
         """The valley fell (the rule of `held_to_winter`): a key place is held by the attacker, or fewer than
@@ -499,6 +497,7 @@ class ValleyModel(mesa.Model):
             self.resistance_ended_day = self.day
         elif organised and self.resistance_ended_day is not None and self.switches["dispersal"]:
             self.resistance_ended_day = None  # fighters came down from the mountains: it was not the end
+        nothing_to_follow = self.resistance_ended_day is not None and dfd.dispersed == 0  # none left to regroup
         if self.collapse_day is None:
             active, total = dfd.strength(), self.initial_defenders + dfd.arrived
             if active == 0 or active < c["min_defender_share"] * total:
@@ -508,11 +507,11 @@ class ValleyModel(mesa.Model):
             if self.fell_by:
                 self.collapse_day = self.day
                 self.cause = self._cause()
-                if not c["run_on_after_fall"] or (self.resistance_ended_day is not None and dfd.dispersed == 0):
+                if not c["run_on_after_fall"] or nothing_to_follow:
                     self._end("fell")
                 return
-        elif self.resistance_ended_day is not None and dfd.dispersed == 0:
-            self._end("fell")  # running on after the fall: nothing organised is left to follow, none to regroup
+        elif nothing_to_follow:
+            self._end("fell")  # running on after the fall: nothing organised is left to follow
             return
         fell = self.collapse_day is not None
         if self.attackers.strength() == 0 and all(w.t < self.day for w in self.waves) and self.waves:

@@ -415,13 +415,15 @@ def read_toml(path: Path, what: str = "scenario file") -> dict:
 def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = None,
          overrides: dict | None = None) -> dict:
     """Read, apply a variant and overrides, validate. Returns the resolved scenario dict."""
+    files: list[Path] = []  # the files read: the scenario's, then those it extends
     if isinstance(scenario, dict):  # a raw table, or a spec load() returned (its "_" keys are not input)
         raw = plain(copy.deepcopy({k: v for k, v in scenario.items() if not str(k).startswith("_")}))
         source = "<dict>"
     else:
         path = resolve_path(scenario)
         raw, source = read_toml(path), str(path)
-    raw = extend(raw, source)
+        files.append(path)
+    raw = extend(raw, source, files)
     variants = raw.pop("variants", {}) or {}
     if not isinstance(variants, dict):
         raise ScenarioError(source, "variants", "must be a table of variant tables")
@@ -444,36 +446,28 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
     spec = validate(raw, source)
     spec["variants"] = {k: dict(v) for k, v in variants.items()}
     spec["_source"] = source.split(" [")[0]
+    spec["_files"] = [str(f) for f in files]
     spec["_variant"] = variant or "base"
     return spec
 
 
-def extend(raw: dict, source: str, chain: tuple = ()) -> dict:
+def extend(raw: dict, source: str, read: list[Path]) -> dict:
     """A file with `extends = "NAME"` is that scenario with the file's tables laid over it (tables merged
     key by key, values and lists replaced; the base's variants are not inherited): the history episodes
-    share the valley and the behaviour parameters of the file they extend, and give only their own inputs."""
+    share the valley and the behaviour parameters of the file they extend, and give only their own inputs.
+    The files it reads are added to `read` (what a result depends on)."""
     base_name = raw.pop("extends", None)
     if base_name is None:
         return raw
     if not isinstance(base_name, str):
         raise ScenarioError(source, "extends", f"must be the name or path of a scenario file (got {base_name!r})")
     path = resolve_path(base_name)
-    if str(path) in chain or str(path) == source:
+    if str(path) == source or str(path) in map(str, read):
         raise ScenarioError(source, "extends", f"'{base_name}' extends itself, directly or through others")
-    base = extend(read_toml(path), str(path), (*chain, source))
+    read.append(path)
+    base = extend(read_toml(path), str(path), read)
     base.pop("variants", None)
     return _lay_over(base, raw)
-
-
-def source_files(name: str | Path) -> list[Path]:
-    """The scenario file and the files it extends, in order: what its results depend on."""
-    path = resolve_path(name)
-    files = [path]
-    base = read_toml(path).get("extends")
-    while isinstance(base, str) and len(files) < 20:
-        files.append(resolve_path(base))
-        base = read_toml(files[-1]).get("extends")
-    return files
 
 
 def _lay_over(base: dict, top: dict) -> dict:

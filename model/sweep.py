@@ -109,7 +109,7 @@ def load_spec(source: str | Path | dict) -> dict:
         raise err("factors", "at least one factor is required")
     spec["factors"] = {}
     try:
-        scn.load(spec["scenario"], spec["variant"], spec["set"])  # scenario, variant and set must be valid
+        base = scn.load(spec["scenario"], spec["variant"], spec["set"])  # scenario, variant and set must be valid
     except ScenarioError as exc:
         if not spec["set"] or exc.key not in spec["set"]:
             raise
@@ -163,8 +163,7 @@ def load_spec(source: str | Path | dict) -> dict:
             raise err("sweep.design", f"the {spec['design']} design needs SALib: pip install "
                       "'redoubt-valley[sensitivity]'") from None
     # what the runs depend on: the scenario file and any it extends (a change to either is a new sweep)
-    files = scn.source_files(spec["scenario"])
-    spec["scenario_sha256"] = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    spec["scenario_sha256"] = hashlib.sha256(b"".join(Path(f).read_bytes() for f in base["_files"])).hexdigest()
     spec["_source"] = where
     return spec
 
