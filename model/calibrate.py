@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import scenario as scn
+from .engine import write_atomic_text
 from .scenario import ScenarioError
 
 CONFIG = "history/calibration"
@@ -100,14 +101,15 @@ def sweep_spec(cfg: dict, episode: str) -> dict:
             "factors": {k: {"range": r, "integer": False} for k, r in cfg["priors"].items()}}
 
 
-def point_probabilities(outcomes: pd.DataFrame, patterns: list[dict]) -> pd.DataFrame:
-    """Per design point: the share of runs in which each pattern is as observed."""
+def as_observed(outcomes: pd.DataFrame, pattern: dict) -> pd.Series:
+    """Per run: is the pattern as it was observed?"""
+    return holds(outcomes, pattern) == pattern["observed"]
+
+
+def point_probability(outcomes: pd.DataFrame, pattern: dict) -> pd.Series:
+    """Per design point (point_key): the share of its runs in which the pattern is as observed."""
     ok = outcomes[outcomes["status"] == "ok"]
-    rows = {}
-    for i, p in enumerate(patterns):
-        as_observed = holds(ok, p) == p["observed"]
-        rows[f"p{i}"] = as_observed.groupby(ok["point_key"]).mean()
-    return pd.DataFrame(rows)
+    return as_observed(ok, pattern).groupby(ok["point_key"]).mean()
 
 
 def accept(probabilities: pd.DataFrame, min_probability: float) -> pd.Series:
@@ -119,7 +121,7 @@ def summarise(outcomes: pd.DataFrame, pattern: dict, keys) -> dict:
     """The model against one pattern over the runs of the given points: P(as observed), and for the floor the
     median and 90% interval of the day it was lost (never: beyond the run)."""
     ok = outcomes[(outcomes["status"] == "ok") & outcomes["point_key"].isin(keys)]
-    p = float((holds(ok, pattern) == pattern["observed"]).mean()) if len(ok) else math.nan
+    p = float(as_observed(ok, pattern).mean()) if len(ok) else math.nan
     row = {"runs": len(ok), "p_as_observed": p}
     if pattern["pattern"] == "floor_lost_within":
         day = ok["floor_lost_day"].fillna(np.inf)
@@ -133,20 +135,28 @@ def summarise(outcomes: pd.DataFrame, pattern: dict, keys) -> dict:
     return row
 
 
-def run(cfg: dict, out: Path, jobs: int, quiet: bool = False, executor: str = "processes") -> dict:
-    """Run the calibration and the test; write accepted.toml, hindcast.csv and hindcast.md under `out`."""
+def run(cfg: dict, out: Path, jobs: int, quiet: bool = False, executor: str = "processes",
+        force: bool = False) -> dict:
+    """Run the calibration and the test; write accepted.toml, hindcast.csv and hindcast.md under `out`.
+    Resumes what `out` already holds; `force` starts again an episode whose sweep has changed (new priors or
+    sizes, or an edited scenario file)."""
     from .sweep import load, run_sweep
 
     out.mkdir(parents=True, exist_ok=True)
     patterns = cfg["patterns"]
     results, design = {}, None
     for episode in [*cfg["episodes"], *cfg["test"]]:
-        where = run_sweep(sweep_spec(cfg, episode), out / episode, executor=executor, jobs=jobs, quiet=quiet)
+        try:
+            where = run_sweep(sweep_spec(cfg, episode), out / episode, executor=executor, jobs=jobs, quiet=quiet,
+                              force=force)
+        except ScenarioError as exc:
+            if exc.key != "sweep":
+                raise
+            raise ScenarioError(cfg["_source"], f"calibration.episodes ({episode})", exc.rule) from None
         data = load(where, series=False)
         results[episode], design = data["outcomes"], data["design"]
     calibration = [p for p in patterns if p["use"] == "calibrate" and p["episode"] in cfg["episodes"]]
-    probs = pd.concat([point_probabilities(results[p["episode"]], [p]).rename(columns={"p0": f"p{i}"})
-                       for i, p in enumerate(calibration)], axis=1)
+    probs = pd.DataFrame({f"p{i}": point_probability(results[p["episode"]], p) for i, p in enumerate(calibration)})
     accepted_mask = accept(probs, cfg["min_probability"])
     accepted = design[design["point_key"].isin(accepted_mask[accepted_mask].index)]
     table = []
@@ -158,9 +168,9 @@ def run(cfg: dict, out: Path, jobs: int, quiet: bool = False, executor: str = "p
             table.append({"episode": p["episode"], "pattern": _pattern_text(p), "use": p["use"],
                           "observed": p["observed"], "sets": label, **summarise(outcomes, p, keys)})
     hindcast = pd.DataFrame(table)
-    hindcast.to_csv(out / "hindcast.csv", index=False)
-    (out / "hindcast.md").write_text(hindcast_markdown(hindcast, cfg, len(design), len(accepted)))
-    (out / "accepted.toml").write_text(accepted_toml(accepted, cfg))
+    write_atomic_text(hindcast.to_csv(index=False), out / "hindcast.csv")
+    write_atomic_text(hindcast_markdown(hindcast, cfg, len(design), len(accepted)), out / "hindcast.md")
+    write_atomic_text(accepted_toml(accepted, cfg), out / "accepted.toml")
     return {"design": design, "accepted": accepted, "hindcast": hindcast, "probabilities": probs}
 
 

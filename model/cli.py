@@ -196,7 +196,7 @@ def cmd_calibrate(args) -> int:
         if getattr(args, key):
             cfg[key] = getattr(args, key)
     out = Path(args.out) if args.out else default_runs_dir() / "calibration"
-    result = calibrate.run(cfg, out, jobs=args.jobs, quiet=args.quiet)
+    result = calibrate.run(cfg, out, jobs=args.jobs, quiet=args.quiet, force=args.force)
     accepted = result["accepted"]
     print(f"{len(accepted)} of {len(result['design'])} parameter sets accepted on "
           f"{', '.join(cfg['episodes'])}; tested on {', '.join(cfg['test']) or '(none)'}")
@@ -280,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--replications", type=_positive_int, help="runs per point and episode (default: the file's)")
     k.add_argument("--out", help="output directory (default runs/calibration)")
     k.add_argument("--quiet", action="store_true", help="no progress bars")
+    k.add_argument("--force", action="store_true", help="start an episode again when its sweep has changed "
+                   "(other priors or sizes, an edited scenario file)")
     k.set_defaults(fn=cmd_calibrate)
 
     from .sweep import add_sweep_parser

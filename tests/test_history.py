@@ -88,6 +88,12 @@ def test_calibrate_runs_end_to_end_on_a_tiny_design(tmp_path, capsys):
     assert "medians" in accepted
     hindcast = (tmp_path / "hindcast.csv").read_text()
     assert "panjshir-1982" in hindcast and "calibrated" in hindcast
+    # another design into the same directory: refused, naming the calibration file and the way out
+    again = ["calibrate", "--samples", "2", "--replications", "1", "--jobs", "2", "--quiet", "--out", str(tmp_path)]
+    assert main(again) == 2
+    err = capsys.readouterr().err
+    assert "calibration.toml" in err and "--force" in err
+    assert main([*again, "--force"]) == 0
 
 
 def test_list_shows_the_episodes_and_not_the_files_beside_them():
