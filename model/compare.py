@@ -251,6 +251,15 @@ def _figure(**kw):
     return Figure(**kw)
 
 
+def _date_axis(ax, maxticks: int) -> None:
+    """Dates on the x axis, concise ticks."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(maxticks=maxticks)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
 def end_points(runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Each run's end as a competing event: (day, 1) the valley fell, (day, 2) it held (winter came or the
     offensive was repulsed), (day, 0) censored (the horizon came first)."""
@@ -264,7 +273,6 @@ def plot_outcomes(runs: pd.DataFrame, summary: pd.DataFrame, variants: list[str]
                   path: Path) -> str:
     """The headline figure: when runs fall and when winter saves them (cumulative incidence), and
     P(hold to winter) with its interval, per variant."""
-    import matplotlib.dates as mdates
 
     fig = _figure(figsize=(11, 4.8), dpi=110)
     ax, dots = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.3, 1]})
@@ -289,9 +297,7 @@ def plot_outcomes(runs: pd.DataFrame, summary: pd.DataFrame, variants: list[str]
     ax.set_title("When runs end: the valley falls (solid) or winter comes first (dashed)", fontsize=10)
     ax.legend(fontsize=7, ncol=2, loc="upper left")
     ax.grid(alpha=0.3)
-    locator = mdates.AutoDateLocator(maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _date_axis(ax, maxticks=8)
 
     rows = summary.set_index("variant").loc[variants]
     y = np.arange(len(variants))[::-1]
@@ -320,7 +326,6 @@ def plot_outcomes(runs: pd.DataFrame, summary: pd.DataFrame, variants: list[str]
 def plot_falls(runs: pd.DataFrame, variants: list[str], start: dt.date, path: Path) -> str:
     """The whole distribution of the falls with their causes: per variant, the cumulative incidence of the
     fall by each cause, stacked (Aalen-Johansen; a run that held to winter competes as its own end)."""
-    import matplotlib.dates as mdates
 
     ok = runs[runs["status"] == "ok"]
     fig = _figure(figsize=(11, 2.6 * ((len(variants) + 1) // 2) + 0.6), dpi=110)
@@ -341,9 +346,7 @@ def plot_falls(runs: pd.DataFrame, variants: list[str], start: dt.date, path: Pa
         ax.set_title(f"{v}: fell by ({len(r)} runs)", fontsize=9)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-        locator = mdates.AutoDateLocator(maxticks=6)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        _date_axis(ax, maxticks=6)
     for ax in axes[len(variants):]:
         ax.set_visible(False)
     axes[0].set_ylabel("share of runs fallen by then")
