@@ -108,6 +108,12 @@ def raw_with(edit):
      "9 (Anjuman pass), 10 (Badakhshan) cannot be reached"),
     (lambda r: r["sides"]["defender"].update(morale=float("nan")), "sides.defender.morale", "must be finite"),
     (lambda r: r["collapse"].update(key_locations=[[0, 10**12]]), "collapse.key_locations.0", "must be a location id"),
+    (lambda r: r["sides"]["attacker"].update(waves=[[0, 100, 99]]), "sides.attacker.waves.0.2",
+     "location 99 does not exist"),
+    (lambda r: r["sides"]["attacker"].update(withdrawals=[[1.5, 0.2]]), "sides.attacker.withdrawals.0",
+     "must be [day, share]"),
+    (lambda r: r["sides"]["attacker"].update(withdrawals=[[10, 1.2]]), "sides.attacker.withdrawals.0",
+     "between 0 and 1"),
 ])
 def test_more_rules(edit, key, rule):
     with pytest.raises(ScenarioError) as err:
