@@ -92,7 +92,7 @@ class Weather(Agent):
         super().__init__(model)
         self.p, self.enabled = params, enabled
         v = model.valley
-        rng = model.rng
+        rng = model.streams.weather
         first = rng.normal(params["first_snow_doy_mean"], params["first_snow_doy_sd"])
         winter = rng.normal(params["winter_doy_mean"], params["winter_doy_sd"])
         self.first_snow_doy = int(round(first))
@@ -116,7 +116,7 @@ class Weather(Agent):
                                             lapse_per_km=p["lapse_per_km"])
 
     def step(self) -> None:
-        v, p, rng = self.model.valley, self.p, self.model.rng
+        v, p, rng = self.model.valley, self.p, self.model.streams.weather
         if not self.enabled:
             self.temperature[:] = p["temp_mean"]
             return
@@ -204,7 +204,7 @@ class ResupplySource(Agent):
 
     def _fly(self) -> None:
         model, p = self.model, self.p
-        rng = model.rng
+        rng = model.streams.resupply
         planned = rng.poisson(p["sorties_per_week"] / 7.0 * self.fleet / max(p["helicopters"], 1))
         lost_draws = rng.random(max(planned, 0))
         if self.fleet <= 0 or model.weather.grounded or planned == 0:

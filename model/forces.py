@@ -305,19 +305,20 @@ class Force:
     def rows_at(self, loc: int) -> np.ndarray:
         return np.nonzero(self.present & (self.loc[: self.rows] == loc))[0]
 
-    def pick_at(self, loc: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """n fighters at a location chosen at random fighter by fighter (not group by group): the groups'
-        rows and how many of each (all of them if n is at least everyone there)."""
+    def pick_at(self, loc: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """n fighters at a location chosen at random fighter by fighter (not group by group), with the stream
+        of the process that takes them: the groups' rows and how many of each (all of them if n is at least
+        everyone there)."""
         rows = self.rows_at(loc)
         if n <= 0 or len(rows) == 0:
             return rows[:0], rows[:0]
         sizes = self.size[rows]
         n = min(int(n), int(sizes.sum()))
-        return rows, sizes.copy() if n == sizes.sum() else self.model.rng.multivariate_hypergeometric(sizes, n)
+        return rows, sizes.copy() if n == sizes.sum() else rng.multivariate_hypergeometric(sizes, n)
 
-    def lose_at(self, loc: int, n: int, how: str) -> int:
+    def lose_at(self, loc: int, n: int, how: str, rng: np.random.Generator) -> int:
         """Take n fighters out at a location (`pick_at`) by one of TALLIES; how many went."""
-        rows, lost = self.pick_at(loc, n)
+        rows, lost = self.pick_at(loc, n, rng)
         self.take_out(rows, lost, how)
         return int(lost.sum())
 
@@ -326,7 +327,7 @@ class Force:
         rows = self.rows_at(src)
         if n <= 0 or len(rows) == 0 or not np.isfinite(days):
             return 0
-        rows = rows[self.model.rng.permutation(len(rows))]
+        rows = rows[self.model.streams.movement.permutation(len(rows))]
         cum = np.cumsum(self.size[rows])
         n = min(int(n), int(cum[-1]))
         k = int(np.searchsorted(cum, n))  # rows[:k] whole, rows[k] maybe split
@@ -416,7 +417,7 @@ class Force:
         if model.switches["cohesion"]:
             self._break_where_below(*self._spread_morale(idx))
             idx = idx[self.size[idx] > 0]
-        rng = model.rng
+        rng = model.streams.morale
         m = self.morale[idx]
         below = p["desert_below"]
         p_desert = np.where(m < below, p["desert_rate"] * (below - m) / max(below, 1e-9), 0.0)
@@ -439,7 +440,7 @@ class Force:
         cohesion_spread): a network threshold model, so one place breaking can
         tip its neighbours (through contagion and the news) or not."""
         p = self.p
-        self.break_point = kernels.commander_thresholds(self.model.rng, p["break_below"], p["cohesion_spread"],
+        self.break_point = kernels.commander_thresholds(self.model.streams.cohesion, p["break_below"], p["cohesion_spread"],
                                                         self.model.valley.n)
 
     def place_morale(self) -> tuple[np.ndarray, np.ndarray]:
@@ -469,7 +470,7 @@ class Force:
     def _leaders_killed(self, loss_share: np.ndarray) -> np.ndarray:
         """Places whose commander was killed today: a chance leader_risk x the share of the local stack lost
         (one draw per place every day). A new commander takes over (with the place's thresholds)."""
-        killed = self.model.rng.random(self.model.valley.n) < np.clip(self.p["leader_risk"] * loss_share, 0.0, 1.0)
+        killed = self.model.streams.cohesion.random(self.model.valley.n) < np.clip(self.p["leader_risk"] * loss_share, 0.0, 1.0)
         for loc in map(int, np.nonzero(killed)[0]):
             self.model.log_event("leader killed", self.name, loc)
         return killed
@@ -495,14 +496,14 @@ class Force:
         """Those who leave: with switches.dispersal, ground_share of them go to ground in the mountains (they
         may regroup later, `regroup`); the rest desert for good."""
         if self.model.switches["dispersal"] and self.p["ground_share"] > 0:
-            to_ground = self.model.rng.binomial(leaving, self.p["ground_share"])
+            to_ground = self.model.streams.dispersal.binomial(leaving, self.p["ground_share"])
             self.take_out(rows, to_ground, "dispersed")
             leaving = leaving - to_ground
         self.take_out(rows, leaving, "deserted")
 
     def _break_up(self, loc: int, n: int) -> int:
         """n fighters of a breaking place leave it (`pick_at`), by `_desert`."""
-        rows, lost = self.pick_at(loc, n)
+        rows, lost = self.pick_at(loc, n, self.model.streams.cohesion)
         self._desert(rows, lost)
         return int(lost.sum())
 
@@ -519,7 +520,7 @@ class Force:
         self.morale[:r] += p["relief_rate"] * np.maximum(p["morale"] - self.morale[:r], 0.0) * (self.size[:r] > 0)
         if self.dispersed <= 0:
             return
-        back = int(model.rng.binomial(self.dispersed, p["regroup_rate"]))
+        back = int(model.streams.dispersal.binomial(self.dispersed, p["regroup_rate"]))
         if back <= 0:
             return
         own = self.counts()
@@ -540,13 +541,13 @@ class Force:
     def other_side(self) -> str:
         return "defender" if self.side == "attacker" else "attacker"
 
-    def withdraw(self, share: float) -> int:
+    def withdraw(self, share: float, rng: np.random.Generator) -> int:
         """`share` of the side's fighters not in battle leave the valley (from every place in proportion, so
         the front line is not stripped first): demands elsewhere, or an operation's planned end."""
         free = np.where(self.model.force(self.other_side).counts() == 0, self.counts(), 0)
         total = 0
         for loc in map(int, np.nonzero(free > 0)[0]):
-            total += self.lose_at(loc, int(round(share * free[loc])), "withdrawn")
+            total += self.lose_at(loc, int(round(share * free[loc])), "withdrawn", rng)
         return total
 
 
@@ -564,7 +565,7 @@ class Attackers(Force):
         # Commanders differ: the odds at which an attack on each place goes in, drawn once, log-logistic
         # about advance_odds (as the defenders' nerve about fallback_odds): no cliff at one threshold.
         spread = params["threshold_spread"] if model.switches["movement"] else 0.0
-        self.nerve = commander_nerve(model.rng, params["advance_odds"], spread, n)
+        self.nerve = commander_nerve(model.streams.commanders, params["advance_odds"], spread, n)
 
     def forward(self, loc: int) -> int | None:
         v = self.model.valley
@@ -648,7 +649,7 @@ class Attackers(Force):
                 chance = kernels.infiltration_probability(D[target] / v.frontage[target], rate=p["infiltration_rate"],
                                                           density_ref=p["infiltration_density_ref"],
                                                           visibility_factor=factor)
-                n = int(model.rng.binomial(int(movable[src]), float(chance)))
+                n = int(model.streams.movement.binomial(int(movable[src]), float(chance)))
                 if n <= 0:
                     continue
                 days = self.route(src, target, nothing_blocked)[0] + self.route(target, dst, nothing_blocked)[0]
@@ -671,9 +672,12 @@ class Attackers(Force):
         return int(math.ceil(ratio))
 
     def spearhead(self, A: np.ndarray) -> int | None:
-        """The most advanced location the side has fighters at (furthest up the valley)."""
+        """The most advanced location the side has fighters at (furthest up the valley). A pass is a way out of
+        the valley, not a front to mass on: it counts only when the side holds nothing else inside (else the
+        main body would shuttle between the pass and the road place below it)."""
         v = self.model.valley
         here = [i for i in map(int, np.nonzero(A > 0)[0]) if not v.is_outside[i]]
+        here = [i for i in here if not v.is_pass[i]] or here
         return max(here, key=lambda i: (v.km[i], v.is_road[i], -i)) if here else None
 
     def _join(self, loc, n, spear, A, D) -> None:
@@ -752,7 +756,7 @@ class Defenders(Force):
         # fall back at given odds is threshold_probability(): smooth, with no cliff where one wave tips a
         # single threshold, and no daily re-draw that would compound.
         spread = params["threshold_spread"] if model.switches["movement"] else 0.0  # no moves: no draw
-        self.nerve = commander_nerve(model.rng, params["fallback_odds"], spread, model.valley.n)
+        self.nerve = commander_nerve(model.streams.commanders, params["fallback_odds"], spread, model.valley.n)
         self.pacted = 0  # fighters who have been in pacts (turned or stood down), ever
         self.returned = 0  # of those stood down, how many came back
         self.pact_point = None
@@ -817,7 +821,7 @@ class Defenders(Force):
     def draw_pact_thresholds(self) -> None:
         """Each place's commander would settle below a morale of their own, drawn once about pact_below."""
         p = self.p
-        self.pact_point = kernels.commander_thresholds(self.model.rng, p["pact_below"], p["cohesion_spread"],
+        self.pact_point = kernels.commander_thresholds(self.model.streams.pacts, p["pact_below"], p["cohesion_spread"],
                                                        self.model.valley.n)
 
     def make_pacts(self, A: np.ndarray, civilian_pressure: float) -> None:
@@ -826,7 +830,7 @@ class Defenders(Force):
         the fighters change sides, the rest stand down and leave the fight."""
         model, v, p = self.model, self.model.valley, self.p
         chance = min(1.0, p["pact_rate"] * (1.0 + civilian_pressure))
-        draws = model.rng.random(v.n)  # one per place every day: the stream does not depend on who is where
+        draws = model.streams.pacts.random(v.n)  # one per place every day: the stream does not depend on who is where
         near_enemy = ((A > 0) | (v.adjacency @ (A > 0) > 0)) & ~v.is_outside & (draws < chance)
         if not near_enemy.any():
             return
@@ -834,7 +838,7 @@ class Defenders(Force):
         for loc in map(int, np.nonzero(near_enemy & (weight > 0) & (mean < self.pact_point))[0]):
             total = int(weight[loc])
             k = int(round(p["pact_turn_share"] * total))
-            rows, turned = self.pick_at(loc, k)
+            rows, turned = self.pick_at(loc, k, model.streams.pacts)
             food, ammo = self.take_out(rows, turned, "turned")
             model.attackers.join(k, loc, food, ammo)
             rows = self.rows_at(loc)
@@ -846,7 +850,7 @@ class Defenders(Force):
         """While the defence holds well (the side's mean morale above unravel_above), fighters who stood
         down under pacts come back, a share pact_unravel_rate a day, to the reserve (or the largest stack)."""
         model, p = self.model, self.p
-        back = int(model.rng.binomial(self.stood_down, p["pact_unravel_rate"])) if self.stood_down else 0
+        back = int(model.streams.pacts.binomial(self.stood_down, p["pact_unravel_rate"])) if self.stood_down else 0
         if back <= 0:
             return
         mean, weight = self.place_morale()
@@ -896,5 +900,5 @@ class Defenders(Force):
         D[loc] -= sent
         model.log_event("fall back", self.name, loc, dst, sent)
         for store in model.stores_at(loc, "defender"):
-            if model.rng.random() < self.p["destroy_on_retreat"]:
+            if model.streams.movement.random() < self.p["destroy_on_retreat"]:
                 store.destroy()

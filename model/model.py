@@ -18,6 +18,7 @@ from .ledger import COMMODITIES, Ledger
 from .outcome import ANSWER, CAUSES, DAILY, HELD, SERIES, Outcome, as_numbers, resolved_parameters
 from .scenario import DEFAULT_SCENARIO, effective_switches, load, params_to_overrides
 from .space import Control, Valley
+from .streams import Streams
 
 __all__ = ["CAUSES", "SERIES", "Event", "ValleyModel", "run_once"]
 
@@ -73,6 +74,9 @@ class ValleyModel(mesa.Model):
         merged.update(params_to_overrides(params))
         spec = load(scenario_file, variant, merged)
         super().__init__(rng=rng, scenario=scenario)
+        # One generator per stochastic process (model/streams.py): a variant that switches a process on
+        # never shifts another's draws, so variants run from one seed stay paired.
+        self.streams = Streams.of(self.rng, seeded=not isinstance(rng, np.random.Generator))
         self.spec = spec
         self.switches = effective_switches(spec["switches"])
         sc = spec["scenario"]
@@ -124,8 +128,7 @@ class ValleyModel(mesa.Model):
         self.resistance_ended_day: int | None = None
         self.attackers_extra = 0  # fighters sent beyond the committed waves (overstretch)
         self.civilians_fled = 0.0
-        # Draws for issue 13's processes come after all the others, and only when they are switched on, so
-        # that with them off a run is the run it was before (tests/test_dynamics.py).
+        # Each process draws from its own stream: with one switched off, nothing else changes.
         if self.switches["cohesion"]:
             self.attackers.draw_thresholds()
             self.defenders.draw_thresholds()
@@ -274,7 +277,7 @@ class ValleyModel(mesa.Model):
         for force in (self.attackers, self.defenders):  # planned departures (an operation's end)
             for day, share in force.p["withdrawals"]:
                 if day == self.day:
-                    n = force.withdraw(share)
+                    n = force.withdraw(share, self.streams.movement)
                     self.log_event("withdrawn", force.name, self.attacker_entry if force is self.attackers
                                    else self.valley.mouth, fighters=n, note="planned")
 
@@ -284,11 +287,11 @@ class ValleyModel(mesa.Model):
         the front can draw on. Two draws every day, so the stream does not depend on what happens."""
         if not self.switches["overstretch"]:
             return
-        o, rng = self.spec["overstretch"], self.rng
+        o, rng = self.spec["overstretch"], self.streams.overstretch
         recall, extra = rng.random(), rng.random()
         hazard = kernels.recall_hazard(self.day, base=o["recall_hazard"], unrest_per_30_days=o["unrest_per_30_days"])
         if recall < hazard:
-            n = self.attackers.withdraw(o["recall_share"])
+            n = self.attackers.withdraw(o["recall_share"], rng)
             if n:
                 self.log_event("recalled", self.attackers.name, self.attacker_entry, fighters=n)
         sent = sum(w.n for w in self.waves) + self.attackers.initial + self.attackers_extra
@@ -420,11 +423,11 @@ class ValleyModel(mesa.Model):
                 att_ammo_rate=att.p["ammo_kg_per_day_combat"] if logi else 0.0,
                 dfd_ammo_rate=dfd.p["ammo_kg_per_day_combat"] if logi else 0.0,
                 dt=sc["combat_dt_days"] * share, substeps=max(1, round(sc["combat_substeps"] * share)),
-                rng=self.rng)
+                rng=self.streams.combat)
             for k, loc in enumerate(idx):
                 loc = int(loc)
-                att.losses_today[loc] += att.lose_at(loc, int(res.att_loss[k]), "killed")
-                dfd.losses_today[loc] += dfd.lose_at(loc, int(res.dfd_loss[k]), "killed")
+                att.losses_today[loc] += att.lose_at(loc, int(res.att_loss[k]), "killed", self.streams.combat)
+                dfd.losses_today[loc] += dfd.lose_at(loc, int(res.dfd_loss[k]), "killed", self.streams.combat)
                 if logi:
                     att.spend_ammo_at(loc, float(res.att_ammo_used[k]))
                     dfd.spend_ammo_at(loc, float(res.dfd_ammo_used[k]))
@@ -509,7 +512,7 @@ class ValleyModel(mesa.Model):
                 self.cause = self._cause()
                 if not c["run_on_after_fall"] or nothing_to_follow:
                     self._end("fell")
-                return
+                    return
         elif nothing_to_follow:
             self._end("fell")  # running on after the fall: nothing organised is left to follow
             return
@@ -606,6 +609,8 @@ class ValleyModel(mesa.Model):
             winter_onset_day=self.winter_onset_day,
             food_stockout_day=self.stockout_day["food"], ammo_stockout_day=self.stockout_day["ammo"],
             food_days_left=self.days_left("food"), ammo_days_left=self.days_left("ammo"),
+            food_t_left=(self.stock("food") + self.carried("food")) / 1000.0,
+            ammo_t_left=(self.stock("ammo") + self.carried("ammo")) / 1000.0,
             defenders_initial=d.initial, defenders_arrived=d.arrived, defenders_active=d.strength(),
             defenders_killed=d.killed, defenders_deserted=d.deserted, defenders_surrendered=d.surrendered,
             defenders_surrendered_encircled=d.surrendered_encircled, defenders_stood_down=d.stood_down,

@@ -46,8 +46,10 @@ class Outcome:
     winter_onset_day: int
     food_stockout_day: int | None  # first day the defenders' stores ran out (None: never)
     ammo_stockout_day: int | None
-    food_days_left: float  # defender stocks (stores + carried) over the day's draw, at the end
+    food_days_left: float  # defender stocks (stores + carried) over the day's draw, at the end (inf: no draw)
     ammo_days_left: float
+    food_t_left: float  # defender stocks (stores + carried) at the end, in tonnes
+    ammo_t_left: float
     defenders_initial: int
     defenders_arrived: int
     defenders_active: int
@@ -226,6 +228,17 @@ def ammo_days_left(m):
 
 
 @_daily
+def defender_food_t(m):
+    """Defender food, stores + carried, in tonnes."""
+    return (m.stock("food") + m.carried("food")) / 1000.0
+
+
+@_daily
+def defender_ammo_t(m):
+    return (m.stock("ammo") + m.carried("ammo")) / 1000.0
+
+
+@_daily
 def km_road_held(m):
     return m.valley.road_km_held()
 
@@ -327,5 +340,6 @@ def as_numbers(outcome: dict) -> dict[str, float]:
     return out
 
 # The daily columns a sweep keeps per run (series = true): enough for trajectories, small on disk.
-SWEEP_SERIES = ("day", "defenders_active", "attackers_active", "food_days_left", "ammo_days_left", "km_road_held")
+SWEEP_SERIES = ("day", "defenders_active", "attackers_active", "food_days_left", "ammo_days_left", "defender_food_t",
+                "defender_ammo_t", "km_road_held")
 assert set(SWEEP_SERIES) <= set(DAILY)

@@ -29,6 +29,7 @@ def moves_of(model_kwargs, monkeypatch):
                                 dict(rng=4, defender_strength=9000), dict(rng=5, attacker_committed=20000)])
 def test_no_move_is_reversed_the_next_day_without_a_logged_reason(kw, monkeypatch):
     m, moves = moves_of(kw, monkeypatch)
+    assert {side for _, side, *_ in moves} == {"attacker", "defender"}  # moves were recorded: the check has a subject
     names = m.valley.names
     logged = {(e.day, e.place) for e in m.events if e.what in REASONS}
     # a place the enemy counterattacked or reoccupied yesterday is a reason to go back to it today

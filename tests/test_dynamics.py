@@ -23,8 +23,8 @@ BEFORE = json.loads((Path(__file__).parent / "data" / "before_dynamics.json").re
 
 
 def test_all_switched_off_is_the_model_before_them():
-    """Outcome, daily series and number of events identical to the stored runs of commit 6a7f92e (the cause
-    then called "morale" is "cohesion" now)."""
+    """Outcome, daily series and number of events identical to the stored runs (tests/data/before_dynamics.json:
+    first the model before issue 13, re-recorded when each process got its own random stream)."""
     for key, ref in BEFORE["runs"].items():
         variant, seed = key.split("/")
         m = ValleyModel(variant=variant, rng=int(seed), **OFF, **BEFORE_INPUTS)

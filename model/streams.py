@@ -1,0 +1,65 @@
+"""One random stream per stochastic process, all derived from the run's seed.
+
+Every process of the model draws from its own numpy Generator, spawned from the run's SeedSequence with a
+fixed index per process name. Switching a process on or off (outside resupply, a cohesion process), or
+changing how often it draws, then never shifts the draws of any other process: two variants run from the
+same seed see the same weather, the same dice in the same fights, the same commanders, until what the
+variant changes makes the runs differ. This is what makes a comparison of variants paired (common random
+numbers that stay common), and it is tested (tests/test_streams.py).
+
+The indices are part of the model's definition: add a new process at the end of STREAMS, never between
+two others, or every run of every scenario changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# name -> what draws from it (the index is the position)
+STREAMS: tuple[tuple[str, str], ...] = (
+    ("weather", "the winter's onset and first snow, daily temperature noise, snowfall, cloud"),
+    ("combat", "losses in each engagement, and which fighters they are"),
+    ("commanders", "each place's commander's nerve, drawn once per side"),
+    ("movement", "who moves, infiltration, stores destroyed on a retreat, planned withdrawals"),
+    ("morale", "desertion and surrender"),
+    ("cohesion", "breaking points, commanders killed, who leaves a breaking place"),
+    ("pacts", "pact thresholds, which commanders settle today, who turns, pacts unravelling"),
+    ("dispersal", "who goes to ground, who regroups"),
+    ("overstretch", "recalls and extra fighters for the attacker"),
+    ("resupply", "sorties flown and helicopters lost"),
+)
+NAMES = tuple(name for name, _ in STREAMS)
+
+
+class Streams:
+    """The run's generators by process name (`streams.weather`, `streams.combat`, ...)."""
+
+    __slots__ = NAMES
+
+    weather: np.random.Generator
+    combat: np.random.Generator
+    commanders: np.random.Generator
+    movement: np.random.Generator
+    morale: np.random.Generator
+    cohesion: np.random.Generator
+    pacts: np.random.Generator
+    dispersal: np.random.Generator
+    overstretch: np.random.Generator
+    resupply: np.random.Generator
+
+    def __init__(self, root: np.random.SeedSequence):
+        for k, name in enumerate(NAMES):
+            child = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k),
+                                           pool_size=root.pool_size)
+            setattr(self, name, np.random.Generator(np.random.PCG64(child)))
+
+    @classmethod
+    def of(cls, rng: np.random.Generator, seeded: bool) -> Streams:
+        """The streams of a run whose Mesa generator is `rng`. `seeded`: `rng` was made from the run's seed
+        (an integer, or None for fresh entropy), so the streams are spawned from that seed's SeedSequence and
+        the same seed always gives the same streams. Otherwise (a Generator handed in) one draw of it seeds
+        them, so a generator shared by several runs gives each its own."""
+        seq = rng.bit_generator.seed_seq if seeded else None
+        if not isinstance(seq, np.random.SeedSequence):
+            seq = np.random.SeedSequence(int(rng.integers(0, 2**63)))
+        return cls(seq)
