@@ -124,29 +124,78 @@ def _fixed_point(x: float) -> str:
     return text + "0" if text.endswith(".") else text
 
 
+def variant_list(text: str | None) -> list[str] | None:
+    """--variants as a list: comma-separated names, each once, none empty."""
+    if text is None:
+        return None
+    variants = [v.strip() for v in text.split(",")]
+    if not any(variants):
+        raise UsageError(f"--variants {text!r}: names no variant (e.g. --variants none,air)")
+    if "" in variants:
+        raise UsageError(f"--variants {text!r}: an empty name between commas")
+    twice = sorted({v for v in variants if variants.count(v) > 1})
+    if twice:
+        raise UsageError(f"--variants {text!r}: names {', '.join(twice)} more than once")
+    return variants
+
+
 def cmd_compare(args) -> int:
-    from .compare import format_table, run_compare
+    from .compare import Interrupted, format_table, run_compare
 
     overrides = parse_sets(args.set)
     path = scn.resolve_path(args.scenario)
-    variants = None
-    if args.variants is not None:
-        variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-        if not variants:
-            raise UsageError(f"--variants {args.variants!r}: names no variant (e.g. --variants none,air)")
-    spec = scn.load(path, None, overrides)
-    scn.check_variants(path, variants, overrides)  # a bad scenario or variant fails before any directory exists
-    out = out_path(args.out, f"{spec['scenario']['name']}-{stamp()}")
+    variants = variant_list(args.variants)
+    scn.load(path, None, overrides)
+    variants = scn.check_variants(path, variants, overrides)  # a bad scenario or variant fails before any run
+    if args.baseline is not None and args.baseline not in variants:
+        raise UsageError(f"--baseline {args.baseline!r}: not among the variants compared ({', '.join(variants)})")
     try:
-        result = run_compare(str(path), variants, args.replications, args.seed, args.jobs, out, quiet=args.quiet,
-                             force=args.force, overrides=overrides)
-    except KeyboardInterrupt:
-        print("\ninterrupted: nothing written", file=sys.stderr)
+        result = run_compare(str(path), variants, args.replications, args.seed, args.jobs,
+                             Path(args.out) if args.out else None, quiet=args.quiet, force=args.force,
+                             overrides=overrides, baseline=args.baseline)
+    except Interrupted as exc:
+        print(f"\ninterrupted: {exc}", file=sys.stderr)
         return 130
+    except KeyboardInterrupt:
+        print("\ninterrupted before any run finished: nothing written", file=sys.stderr)
+        return 130
+    meta = result["meta"]
     print()
-    print(result["meta"]["title"])
-    print(format_table(result["summary"], result["meta"]["variant_descriptions"]))
-    print(f"\nreport: {out / 'report.md'}")
+    if meta.get("resumed"):
+        print(f"(resumed: {meta['runs_resumed']} runs were already done in {result['out']})")
+    print(meta["title"])
+    print(format_table(result["summary"], meta["variant_descriptions"], result["effects"]))
+    print(f"\nreport: {result['out'] / 'report.md'}")
+    return 0
+
+
+def _numbers(text: str, flag: str, kind=float) -> list:
+    try:
+        values = [kind(x) for x in text.split(",")]
+    except ValueError:
+        raise UsageError(f"{flag} {text!r}: expected comma-separated numbers, e.g. {flag} 7,21,35") from None
+    if not values or any(v < 0 or (isinstance(v, float) and not math.isfinite(v)) for v in values):
+        raise UsageError(f"{flag} {text!r}: numbers must be finite and not negative")
+    if len(set(values)) != len(values):
+        raise UsageError(f"{flag} {text!r}: a value appears more than once")
+    return values
+
+
+def cmd_window(args) -> int:
+    from . import window
+
+    overrides = parse_sets(args.set)
+    path = scn.resolve_path(args.scenario)
+    scn.load(path, None, overrides)
+    days = _numbers(args.start_days, "--start-days", int)
+    amounts = _numbers(args.amounts, "--amounts") if args.amounts else list(window.AMOUNTS[args.kind])
+    if not 0 < args.effect < 1:
+        raise UsageError(f"--effect {args.effect}: a difference of probabilities between 0 and 1 (e.g. 0.05)")
+    out = window.run_window(str(path), args.kind, days, amounts, args.replications, args.seed, args.jobs,
+                            args.out, quiet=args.quiet, force=args.force, overrides=overrides)
+    table = window.effects(out)
+    print(window.write_results(out, table, args.effect))
+    print(f"\nwritten: {out / 'window.csv'}, {out / 'window.png'}, {out / 'window.md'}")
     return 0
 
 
@@ -246,20 +295,46 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="replace the outputs of an earlier run in --out")
     r.set_defaults(fn=cmd_run)
 
-    c = sub.add_parser("compare", help="every variant, replicated: P(hold to winter), collapse dates, report",
-                       description="Run each variant of a scenario N times in parallel and write summary.csv, "
-                                   "runs.parquet, outcomes/stocks/forces figures and report.md.")
+    c = sub.add_parser("compare", help="every variant, replicated and paired: what resupply changes, report",
+                       description="Run each variant of a scenario N times in parallel, with the same seeds "
+                                   "in every variant, and report what each changes against the baseline "
+                                   "(paired differences with intervals) and each on its own: effects.csv, "
+                                   "summary.csv, runs.parquet, figures and report.md. Interrupted, it keeps "
+                                   "the finished runs; the same command resumes.")
     c.add_argument("scenario", help="scenario file or name, e.g. panjshir-2021")
     c.add_argument("--variants", help="comma-separated variant names (default: all of the scenario's)")
+    c.add_argument("--baseline", help="the variant the others are compared with (default: the first with no "
+                   "outside resupply, e.g. none)")
     c.add_argument("--replications", type=_positive_int, default=200,
                    help="runs per variant (default 200: a 95%% interval of about +-7 points)")
     c.add_argument("--seed", type=_seed, default=2021, help="master seed (default 2021)")
     c.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a value for every variant, e.g. --set sides.defender.strength=4000 (repeatable)")
-    c.add_argument("--out", help="output directory (default runs/<scenario>-<time>)")
-    c.add_argument("--force", action="store_true", help="replace the outputs of an earlier compare in --out")
+    c.add_argument("--out", help="output directory (default: the latest interrupted comparison of the same "
+                   "plan under runs/, which resumes; else runs/<scenario>-<time>)")
+    c.add_argument("--force", action="store_true", help="start over: replace the outputs of an earlier compare "
+                   "in --out (without --out: never resume)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(fn=cmd_compare)
+
+    w = sub.add_parser("window", help="how late can resupply start and still matter: paired effects by start day",
+                       description="Two sweeps with common seeds: resupply carrying nothing (the baseline) and a "
+                                   "factorial over the day it starts and what it carries; each point's paired "
+                                   "effect on P(hold to winter), with intervals and a fit monotone in the start "
+                                   "day, and the latest start day that still gives --effect where the interval "
+                                   "supports it. Resumable, like sweeps.")
+    w.add_argument("scenario", help="scenario file or name, e.g. panjshir-2021")
+    w.add_argument("--kind", choices=("passes", "air"), default="passes", help="the kind of resupply (default passes)")
+    w.add_argument("--start-days", default="7,21,35,49,63,77", help="days help starts (default 7,21,35,49,63,77)")
+    w.add_argument("--amounts", help="tonnes a day (passes; default 4,8,16) or a sortie (air; default 1,2,3)")
+    w.add_argument("--effect", type=float, default=0.05, help="the rise in P(hold to winter) asked for (default 0.05)")
+    w.add_argument("--replications", type=_positive_int, default=100, help="paired runs a point (default 100)")
+    w.add_argument("--seed", type=_seed, default=2021, help="master seed (default 2021, as compare)")
+    w.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a value for every run (repeatable)")
+    w.add_argument("--out", help="output directory (default runs/<scenario>-window-<kind>)")
+    w.add_argument("--force", action="store_true", help="start again over a directory with other settings")
+    w.add_argument("--quiet", action="store_true", help="no progress bars")
+    w.set_defaults(fn=cmd_window)
 
     v = sub.add_parser("viz", help="the browser page: valley map, charts and controls (Mesa SolaraViz)",
                        description="Serve the interactive page on this machine (loopback unless --host says "
@@ -286,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .sweep import add_sweep_parser
 
-    for command in (c, k, add_sweep_parser(sub, cmd_sweep)):  # one name and one default for parallelism
+    for command in (c, w, k, add_sweep_parser(sub, cmd_sweep)):  # one name and one default for parallelism
         command.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
                              help=f"runs at once: local processes or Dask workers (default: all cores, "
                                   f"{os.cpu_count() or 1} here)")

@@ -1,14 +1,22 @@
-"""`redoubt compare`: the same valley with and without outside resupply, replicated, summarised.
+"""`redoubt compare`: what outside resupply changes, run for run.
 
 A comparison is a small sweep (variants x replications) run by the shared engine. Replication r of every
-variant uses the same seed (common random numbers), so differences between variants are not noise in
-the weather draw or the first engagements.
+variant uses the same seed, and every stochastic process draws from its own stream (model/streams.py), so
+run r of two variants sees the same weather, fights and commanders until what the variant changes makes
+them differ: the variants are paired, and each is reported as its effect against a baseline (the paired
+difference in P(hold to winter), the runs it saves and loses, the change in days held), besides its own
+probabilities.
+
+The engine writes each finished chunk of runs to disk as it goes: an interrupted comparison keeps them
+(marked INCOMPLETE.txt, never presented as finished) and the same command resumes it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -19,22 +27,49 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from . import scenario as scn
 from .engine import (
     OutputDir,
+    OutputError,
     Progress,
     RunSpec,
+    committed_keys,
+    default_runs_dir,
     derive_seed,
     make_executor,
     read_parts,
+    readable_parts,
     run_specs,
     write_atomic_parquet,
     write_atomic_text,
 )
 from .outcome import CAUSES
 from .provenance import git_revision, versions
-from .stats import cumulative_incidence, p_hold
+from .stats import (
+    cumulative_incidence,
+    mcnemar_exact,
+    newcombe_paired,
+    p_hold,
+    paired_counts,
+    paired_median_difference,
+    pairs_needed,
+)
+
+PARTS = ".parts"  # the runs committed so far: outcomes/ and series/ parts, and plan.json
+INCOMPLETE = "INCOMPLETE.txt"  # beside the parts of an interrupted comparison; gone when it is finished
+ENDINGS = {"repulsed": "repulsed", "winter": "winter halted", "fell": "fell", "horizon": "still going at the horizon"}
+
+
+class Interrupted(KeyboardInterrupt):
+    """The comparison was stopped (Ctrl-C, SIGTERM) before its last run: the runs finished so far are kept in
+    `out`, and the same command resumes."""
+
+    def __init__(self, out: Path, done: int, total: int, cause: BaseException):
+        self.out, self.done, self.total, self.cause = out, done, total, cause
+        super().__init__(f"{done} of {total} runs kept in {out} ({INCOMPLETE}); run the same command again to "
+                         "resume, or add --force to start over")
 
 
 def plan(scenario: str, variants: list[str], replications: int, seed: int,
@@ -49,72 +84,204 @@ def plan(scenario: str, variants: list[str], replications: int, seed: int,
     return specs
 
 
+def default_baseline(path: Path, variants: list[str], overrides: dict | None = None) -> str:
+    """The variant with no outside resupply (the first such), else the first variant."""
+    for v in variants:
+        spec = scn.load(path, v, overrides)
+        if not any(spec["resupply"][kind]["enabled"] for kind in ("air", "passes")):
+            return v
+    return variants[0]
+
+
+def identity(path: Path, spec0: dict, variants: list[str], seed: int, overrides: dict) -> dict:
+    """What makes two comparisons the same (their runs interchangeable): the scenario's files as they are
+    now, the variants in order, the master seed and the overrides. Replications may grow: more runs extend
+    the comparison."""
+    digest = hashlib.sha256(b"".join(Path(f).read_bytes() for f in spec0.get("_files", []))).hexdigest()
+    return {"scenario": str(Path(path).resolve()), "scenario_sha256": digest, "variants": list(variants),
+            "master_seed": int(seed), "overrides": json.loads(json.dumps(overrides, sort_keys=True, default=str))}
+
+
+def _plan_file(out: Path) -> Path:
+    return out / PARTS / "plan.json"
+
+
+def interrupted_here(out: Path) -> dict | None:
+    """The identity of the interrupted comparison in `out`, if it holds one."""
+    try:
+        if (out / "report.md").exists():
+            return None
+        return json.loads(_plan_file(out).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def find_interrupted(runs_dir: Path, name: str, ident: dict) -> Path | None:
+    """The latest interrupted comparison of the same plan under runs_dir (named <name>-<time>)."""
+    if not runs_dir.is_dir():
+        return None
+    found = [d for d in sorted(runs_dir.glob(f"{name}-*")) if d.is_dir() and interrupted_here(d) == ident]
+    return found[-1] if found else None
+
+
 def run_compare(scenario: str, variants: list[str] | None, replications: int, seed: int, jobs: int,
-                out: Path, quiet: bool = False, executor: str = "processes", force: bool = False,
-                overrides: dict | None = None) -> dict:
-    """Run the comparison into `out` (new or empty; with force, one an earlier compare wrote). Returns the
-    summary and paths. Interrupted or failed, it takes back everything it wrote."""
+                out: Path | None, quiet: bool = False, executor: str = "processes", force: bool = False,
+                overrides: dict | None = None, baseline: str | None = None) -> dict:
+    """Run the comparison into `out` and return the summary, effects and paths.
+
+    `out`: a new or empty directory; one an interrupted comparison of the same plan left (it resumes); with
+    `force`, one an earlier compare wrote (it starts over). None: resume the latest interrupted comparison
+    of the same plan under ./runs, else a new runs/<scenario>-<time>. Interrupted, it keeps the runs it
+    finished and raises `Interrupted`."""
     t0 = time.time()
     path = scn.resolve_path(scenario)
     overrides = dict(overrides or {})
     spec0 = scn.load(path, None, overrides)  # validates before anything is written
     variants = scn.check_variants(path, variants, overrides)
+    if baseline is None:
+        baseline = default_baseline(path, variants, overrides)
+    elif baseline not in variants:
+        raise OutputError(f"--baseline {baseline!r}: not among the variants compared ({', '.join(variants)})")
+    ident = identity(path, spec0, variants, seed, overrides)
+    resumed = False
+    if out is None:
+        name = spec0["scenario"]["name"]
+        found = None if force else find_interrupted(default_runs_dir(), name, ident)
+        out, resumed = (found, True) if found else (default_runs_dir() / f"{name}-{stamp()}", False)
     specs = plan(str(path), variants, replications, seed, overrides)
-    target = OutputDir(out, "compare").claim(force=force)
+    target = OutputDir(Path(out), "compare")
+    target.claim(force=force, resume=not force)
     try:
-        result = _compare_into(target.path, path, spec0, variants, specs, replications, seed, jobs, quiet,
-                               executor, t0)
+        _check_resumable(target, ident, force)
     except BaseException:
-        target.abort()
+        target.close() if not target.created else target.abort()
+        raise
+    parts, series_dir = target.path / PARTS / "outcomes", target.path / PARTS / "series"
+    try:
+        write_atomic_text(json.dumps(ident, indent=1) + "\n", _plan_file(target.path))
+        (target.path / INCOMPLETE).unlink(missing_ok=True)
+        result = _compare_into(target.path, path, spec0, variants, baseline, specs, replications, seed, jobs,
+                               quiet, executor, t0, parts, series_dir, resumed)
+    except BaseException as exc:
+        done = len(committed_keys(parts, series_dir) & {s.key for s in specs})
+        if done == 0:
+            target.abort()  # nothing worth keeping: as if it never ran
+            raise
+        write_atomic_text(f"This comparison was interrupted after {done} of {len(specs)} runs "
+                          f"({type(exc).__name__}). The finished runs are kept in {PARTS}/; run the same command "
+                          "again to resume (with --out this directory if it was given), or add --force to "
+                          "start over. Nothing here is a finished comparison.\n", target.path / INCOMPLETE)
+        target.close()
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted(target.path, done, len(specs), exc) from exc
+        exc.add_note(f"redoubt: {done} of {len(specs)} runs are kept in {target.path}; run the same command "
+                     "again to resume")
         raise
     target.close()
     return result
 
 
-def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], specs: list[RunSpec],
-                  replications: int, seed: int, jobs: int, quiet: bool, executor: str, t0: float) -> dict:
-    parts = out / ".parts"
+def _check_resumable(target: OutputDir, ident: dict, force: bool) -> None:
+    """A directory claimed with resume: empty (new), or the interrupted comparison of this same plan."""
+    if force or not target.contents():
+        return
+    found = interrupted_here(target.path)
+    if found is None:
+        raise OutputError(f"--out {target.path}: directory exists and is not empty (use --force to replace "
+                          "redoubt's outputs in it, or choose another directory)")
+    if found != ident:
+        differs = ", ".join(k for k in ident if ident[k] != found.get(k))
+        raise OutputError(f"--out {target.path}: holds an interrupted comparison of another plan ({differs} "
+                          "differ); run that command to resume it, or add --force to start over")
+
+
+def stamp() -> str:
+    return dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def read_series(series_dir: Path, specs: list[RunSpec]) -> dict[str, list]:
+    """Per variant, (replication, {column: array}) of each planned run whose series are on disk."""
+    by_key = {s.key: s for s in specs}
     series: dict[str, list] = defaultdict(list)
+    for f in readable_parts(series_dir):
+        frame = pq.read_table(f).to_pandas()
+        for (pk, rep), g in frame.groupby(["point_key", "replication"], sort=True):
+            spec = by_key.get((int(pk), int(rep)))
+            if spec is not None:
+                cols = g.drop(columns=["point_key", "replication"])
+                series[spec.variant].append((int(rep), {c: cols[c].to_numpy() for c in cols.columns}))
+    return series
+
+
+def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], baseline: str, specs: list[RunSpec],
+                  replications: int, seed: int, jobs: int, quiet: bool, executor: str, t0: float,
+                  parts: Path, series_dir: Path, resumed: bool) -> dict:
     progress = Progress(len(specs), quiet)
     try:
-        run_specs(specs, parts, make_executor(executor, jobs), progress=progress,
-                  on_series=lambda items: [series[s.variant].append((s.replication, ser)) for s, ser in items])
+        ran, already = run_specs(specs, parts, make_executor(executor, jobs), series_dir=series_dir,
+                                 progress=progress)
     finally:
         progress.close()
+    keys = {s.key for s in specs}
     table = read_parts(parts).sort_by("run_id")
+    wanted = [(pk, rep) in keys for pk, rep in zip(table.column("point_key").to_pylist(),
+                                                    table.column("replication").to_pylist())]
+    table = table.filter(wanted)  # a comparison resumed with fewer replications uses the first ones
     if table.num_rows != len(specs):
         raise RuntimeError(f"{parts}: {table.num_rows} results for {len(specs)} runs")
     write_atomic_parquet(table, out / "runs.parquet")
     runs = table.to_pandas()
     summary = summarise(runs, variants)
+    effect_table = effects(runs, variants, baseline, seed)
     write_atomic_text(summary.round(4).to_csv(index=False), out / "summary.csv")
+    write_atomic_text(effect_table.round(4).to_csv(index=False), out / "effects.csv")
+    series = read_series(series_dir, specs)
     start = spec0["scenario"]["start_date"]
     names = {"attacker": spec0["sides"]["attacker"]["name"], "defender": spec0["sides"]["defender"]["name"]}
+    ends = {v: _ends(runs[runs["variant"] == v]) for v in variants}
     figures = {
-        "outcomes": plot_outcomes(runs, summary, variants, start, out / "outcomes.png"),
+        "outcomes": plot_outcomes(summary, effect_table, variants, baseline, out / "outcomes.png"),
         "falls": plot_falls(runs, variants, start, out / "falls.png"),
-        "stocks": plot_bands(series, variants, start, out / "stocks.png",
-                             [("food_days_left", "days of food left"), ("ammo_days_left", "days of ammunition left")],
-                             "Defender stocks (stores + carried) in days of supply"),
-        "forces": plot_bands(series, variants, start, out / "forces.png",
-                             [("defenders_active", f"{names['defender']} fighters"),
-                              ("attackers_active", f"{names['attacker']} fighters")], "Fighters per side"),
+        "stocks": plot_panels(series, ends, variants, start, out / "stocks.png",
+                              [("defender_food_t", "food", "tonnes"), ("defender_ammo_t", "ammunition", "tonnes")],
+                              f"{names['defender']} stocks (stores + carried)"),
+        "forces": plot_panels(series, ends, variants, start, out / "forces.png",
+                              [("defenders_active", names["defender"], "fighters"),
+                               ("attackers_active", names["attacker"], "fighters")],
+                              "Fighters in the fight"),
     }
     meta = {"scenario": str(path), "scenario_name": spec0["scenario"]["name"], "title": spec0["scenario"]["title"],
-            "variants": variants, "variant_descriptions": {v: spec0["variants"].get(v, {}).get("description", "")
-                                                            for v in variants},
+            "variants": variants, "baseline": baseline,
+            "variant_descriptions": {v: spec0["variants"].get(v, {}).get("description", "") for v in variants},
             "replications": replications, "master_seed": seed, "jobs": jobs, "versions": versions(),
             "git": git_revision(), "command": " ".join(sys.argv), "seconds": round(time.time() - t0, 1),
             "created": dt.datetime.now().isoformat(timespec="seconds"), "start_date": start.isoformat(),
-            "overrides": specs[0].overrides if specs else {}}
-    write_atomic_text(report_md(summary, meta, figures), out / "report.md")  # the last file: the run is complete
-    shutil.rmtree(parts, ignore_errors=True)
-    return {"summary": summary, "out": out, "meta": meta}
+            "overrides": specs[0].overrides if specs else {}, "resumed": bool(already), "runs_resumed": already}
+    write_atomic_text(report_md(summary, effect_table, meta, figures), out / "report.md")  # last: complete
+    shutil.rmtree(out / PARTS, ignore_errors=True)
+    return {"summary": summary, "effects": effect_table, "out": out, "meta": meta}
+
+
+def _ends(runs: pd.DataFrame) -> dict[int, int]:
+    """replication -> the last day a run counts as going on: the day it fell, or its end."""
+    ok = runs[runs["status"] == "ok"]
+    day = np.where(fell(ok), ok["collapse_day"].fillna(0), ok["end_day"]).astype(int)
+    return dict(zip(ok["replication"].astype(int), day))
 
 
 def fell(runs: pd.DataFrame) -> pd.Series:
     """The runs in which the valley fell (did not hold, and has a collapse day)."""
     return ~runs["held_to_winter"].astype(bool) & runs["collapse_day"].notna()
+
+
+def days_held_to_winter(runs: pd.DataFrame) -> np.ndarray:
+    """Days the valley held: to the fall; to the run's winter onset if it held (repulsed or winter halted:
+    either way it stands until winter); to the end of the run at the horizon. Paired runs share the winter
+    onset (the weather has its own stream), so a difference is the fall coming earlier or later, or not at
+    all."""
+    held = runs["held_to_winter"].astype(bool).to_numpy()
+    day = np.where(fell(runs), runs["collapse_day"].fillna(0), runs["end_day"]).astype(float)
+    return np.where(held, np.maximum(runs["winter_onset_day"].to_numpy(float), day), day)
 
 
 def summarise(runs: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
@@ -126,20 +293,60 @@ def summarise(runs: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
         q = (pd.to_datetime(falls["collapse_date"]).quantile([0.25, 0.5, 0.75]).dt.date.astype(str).tolist()
              if len(falls) else [None] * 3)
         row = {"variant": v, **p_hold(r), "fell": len(falls),
+               "p_repulsed": float((ok["end_reason"] == "repulsed").mean()) if len(ok) else np.nan,
+               "p_winter": float((ok["end_reason"] == "winter").mean()) if len(ok) else np.nan,
+               "p_fell": float(len(falls) / len(ok)) if len(ok) else np.nan,
                "collapse_q25": q[0], "collapse_median": q[1], "collapse_q75": q[2]}
         for c in CAUSES:
             row[f"cause_{c}"] = float((falls["cause"] == c).mean()) if len(falls) else np.nan
         # What "fell" means, beside the rule of held_to_winter: the floor lost, organised resistance ended.
         row["p_floor_lost"] = float(ok["floor_lost_day"].notna().mean()) if len(ok) else np.nan
         row["p_resistance_ended"] = float(ok["resistance_ended_day"].notna().mean()) if len(ok) else np.nan
-        row["food_days_left_median"] = float(ok["food_days_left"].median())
-        row["ammo_days_left_median"] = float(ok["ammo_days_left"].median())
+        row["days_held_median"] = float(np.median(days_held_to_winter(ok))) if len(ok) else np.nan
+        row["food_t_left_median"] = float(ok["food_t_left"].median())
+        row["ammo_t_left_median"] = float(ok["ammo_t_left"].median())
         row["resupply_t_median"] = float(ok["resupply_delivered_kg"].median() / 1000)
         row["resupply_food_t_median"] = float(ok["resupply_food_kg"].median() / 1000)
         row["resupply_ammo_t_median"] = float(ok["resupply_ammo_kg"].median() / 1000)
         row["km_road_held_median"] = float(ok["km_road_held"].median())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def effects(runs: pd.DataFrame, variants: list[str], baseline: str, seed: int = 0) -> pd.DataFrame:
+    """Each variant against the baseline, over the pairs (same replication, so the same seed) in which both
+    runs finished: the paired difference in P(hold to winter) with Newcombe's interval, the runs it saves
+    (better: held where the baseline's fell) and loses (worse), the exact McNemar p, the change in median
+    days held with a paired-bootstrap interval, and the pairs a McNemar test would need to tell a difference
+    of the size seen (80% power, 5% two-sided)."""
+    ok = runs[runs["status"] == "ok"].set_index("replication")
+    base = ok[ok["variant"] == baseline]
+    rows = []
+    for v in variants:
+        if v == baseline:
+            continue
+        other = ok[ok["variant"] == v]
+        pairs = base.index.intersection(other.index).sort_values()
+        b, o = base.loc[pairs], other.loc[pairs]
+        held_b, held_o = b["held_to_winter"].astype(bool), o["held_to_winter"].astype(bool)
+        both, better, worse, neither = paired_counts(held_b, held_o)
+        diff, lo, hi = newcombe_paired(both, better, worse, neither)
+        days = paired_median_difference(days_held_to_winter(b), days_held_to_winter(o), seed=seed)
+        n = len(pairs)
+        rows.append({"variant": v, "baseline": baseline, "pairs": n,
+                     "p_hold_baseline": held_b.mean() if n else np.nan, "p_hold": held_o.mean() if n else np.nan,
+                     "diff": diff, "diff_lo95": lo, "diff_hi95": hi, "better": better, "worse": worse,
+                     "mcnemar_p": mcnemar_exact(better, worse),
+                     "concordant_share": (both + neither) / n if n else np.nan,
+                     "days_held_median_baseline": float(np.median(days_held_to_winter(b))) if n else np.nan,
+                     "days_held_median": float(np.median(days_held_to_winter(o))) if n else np.nan,
+                     "days_diff": days[0], "days_diff_lo95": days[1], "days_diff_hi95": days[2],
+                     "pairs_needed": pairs_needed(better, worse, n),
+                     "distinguishable": bool(n and (lo > 0 or hi < 0))})
+    columns = ["variant", "baseline", "pairs", "p_hold_baseline", "p_hold", "diff", "diff_lo95", "diff_hi95",
+               "better", "worse", "mcnemar_p", "concordant_share", "days_held_median_baseline", "days_held_median",
+               "days_diff", "days_diff_lo95", "days_diff_hi95", "pairs_needed", "distinguishable"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _day_month(iso: str) -> str:
@@ -155,37 +362,90 @@ def _interval(lo: float, hi: float) -> str:
     return f"[{lo * 100:.0f}-{_percent(hi)}]"
 
 
+def _points(x: float) -> str:
+    """A difference of probabilities in percentage points, signed: '+3', '-12', '0'."""
+    v = round(x * 100)
+    return f"{v:+d}" if v else "0"
+
+
+def _signed(x: float) -> str:
+    v = round(x)
+    return f"{v:+d}" if v else "0"
+
+
+def _verdict(real: bool, needed: float) -> str:
+    """'real'; or noise, with the runs a variant that would tell a difference of the size seen."""
+    if real:
+        return "real"
+    if not math.isfinite(needed):
+        return "no difference"
+    return f"noise: need ~{int(needed):,}" if needed < 1e7 else "noise: need >10 million"
+
+
+def effects_frame(effect_table: pd.DataFrame) -> pd.DataFrame:
+    """The effects as people read them (terminal and report); EFFECT_KEY says what each column is."""
+    e = effect_table
+    return pd.DataFrame({
+        "variant": e["variant"],
+        "vs": e["baseline"],
+        "P(hold) change, CI": [f"{_points(d)} pts [{_points(lo)} to {_points(hi)}]"
+                                    for d, lo, hi in zip(e["diff"], e["diff_lo95"], e["diff_hi95"])],
+        "better/worse": [f"{b}/{w}" for b, w in zip(e["better"], e["worse"])],
+        "McNemar p": [f"{p:.2g}" for p in e["mcnemar_p"]],
+        "days held change": [f"{_signed(d)} [{_signed(lo)} to {_signed(hi)}]"
+                                      for d, lo, hi in zip(e["days_diff"], e["days_diff_lo95"], e["days_diff_hi95"])],
+        "verdict": [_verdict(real, k) for real, k in zip(e["distinguishable"], e["pairs_needed"])],
+    })
+
+
+EFFECT_KEY = (
+    ("P(hold) change, CI", ("the variant's P(hold to winter) minus the baseline's, in percentage points, over the same "
+                        "seeds, with Newcombe's 95% interval for paired proportions (hybrid score, method 10)")),
+    ("better/worse", ("pairs in which the valley held with the variant and fell without it / fell with it and held "
+                      "without it (the other pairs ended alike)")),
+    ("McNemar p", "exact two-sided McNemar test of better against worse"),
+    ("days held change", ("change (and its 95% interval) in the median days the valley held (to the fall, or to the run's winter onset if "
+                          "it held), with a 95% paired-bootstrap interval")),
+    ("verdict", ("'real' when the P(hold) interval excludes zero at this many runs; otherwise noise, with the runs "
+                 "a variant a McNemar test would need to tell a difference of the size seen (80% power); 'no "
+                 "difference' when no pair ended differently")),
+)
+
+
 def table_frame(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as people read it (terminal and report): fits 100 columns; COLUMN_KEY says what each is."""
     return pd.DataFrame({
         "variant": summary["variant"],
         "runs": summary["runs"],
-        "P(hold) [95% CI]": ["-" if np.isnan(p) else f"{_percent(p)} {_interval(lo, hi)}" for p, lo, hi in
+        "P(hold), CI": ["-" if np.isnan(p) else f"{_percent(p)} {_interval(lo, hi)}" for p, lo, hi in
                              zip(summary["p_hold"], summary["p_hold_lo95"], summary["p_hold_hi95"])],
-        "falls: median (IQR)": [f"{_day_month(m)} ({_day_month(a)}-{_day_month(b)})" if isinstance(m, str) else "-"
+        "rep/win/fell": ["-" if np.isnan(r) else f"{100 * r:.0f}/{100 * w:.0f}/{100 * f:.0f}" for r, w, f in
+                           zip(summary["p_repulsed"], summary["p_winter"], summary["p_fell"])],
+        "fell: median (IQR)": [f"{_day_month(m)} ({_day_month(a)}-{_day_month(b)})" if isinstance(m, str) else "-"
                                 for m, a, b in zip(summary["collapse_median"], summary["collapse_q25"],
                                                    summary["collapse_q75"])],
         "cause %": ["-" if np.isnan(row["cause_combat"]) else "/".join(f"{100 * row[f'cause_{c}']:.0f}" for c in CAUSES)
                     for _, row in summary.iterrows()],
-        "left d f/a": [f"{f:.0f}/{a:.0f}" for f, a in
-                       zip(summary["food_days_left_median"], summary["ammo_days_left_median"])],
-        "resupply t f/a": [f"{f:.0f}/{a:.0f}" for f, a in
-                                 zip(summary["resupply_food_t_median"], summary["resupply_ammo_t_median"])],
+        "left t": [f"{f:.0f}/{a:.0f}" for f, a in zip(summary["food_t_left_median"], summary["ammo_t_left_median"])],
+        "resup. t": [f"{f:.0f}/{a:.0f}" for f, a in
+                           zip(summary["resupply_food_t_median"], summary["resupply_ammo_t_median"])],
     })
 
 
 COLUMN_KEY = (
     ("runs", "runs of the variant (each from its own seed; the same seeds for every variant)"),
-    ("P(hold) [95% CI]", ("share of runs in which the valley held to winter (or repulsed the offensive), "
-                          "with its 95% Wilson interval")),
-    ("falls: median (IQR)", ("over the runs in which the valley fell: the median date of the fall, and the "
+    ("P(hold), CI", ("share of runs in which the valley held to winter, whether winter halted the offensive "
+                          "or the offensive was repulsed before it, with its 95% Wilson interval")),
+    ("rep/win/fell", ("% of runs that ended: the offensive repulsed (no attacker left in the valley, all waves "
+                        "come) / winter halted it with the valley still holding / the valley fell")),
+    ("fell: median (IQR)", ("over the runs in which the valley fell: the median date of the fall, and the "
                              "dates between which the middle half of the falls came")),
     ("cause %", ("over the runs that fell, % that fell to combat losses / for lack of food or ammunition / as "
                  "cohesion cracked (desertion, surrender, places breaking) / as encircled places surrendered / to "
                  "local commanders' pacts")),
-    ("left d f/a", ("medians over runs, at each run's end (fall, winter or horizon), of the defenders' "
-                    "food / ammunition (stores + carried) in days of that day's draw")),
-    ("resupply t f/a", ("medians over runs of the tonnes of food / ammunition that outside resupply "
+    ("left t", ("medians over runs, at each run's end (fall, winter or horizon), of the defenders' food / "
+                    "ammunition in tonnes (stores + carried)")),
+    ("resup. t", ("medians over runs of the tonnes of food / ammunition that outside resupply "
                         "delivered to the defenders")),
 )
 
@@ -194,14 +454,21 @@ _CAUSE_WORDS = {"combat": "to combat losses", "supply": "for lack of food or amm
                 "encirclement": "as encircled places surrender", "pacts": "to local commanders' pacts"}
 
 
+def _who(variant: str, description: str = "") -> str:
+    return f"{variant} ({description[:1].lower() + description[1:]})" if description else variant
+
+
 def answer(row, description: str = "") -> str:
     """One variant's result in one sentence."""
-    who = f"{row['variant']} ({description[:1].lower() + description[1:]})" if description else row["variant"]
+    who = _who(row["variant"], description)
     ok = row["runs"] - row["failed"]
     if ok == 0:
         return f"{who}: no run finished; see the errors in runs.parquet."
     text = (f"{who}: the valley holds to winter in {_percent(row['p_hold'])} of runs "
             f"{_interval(row['p_hold_lo95'], row['p_hold_hi95'])}")
+    if "p_repulsed" in row and np.isfinite(row["p_repulsed"]):
+        text += (f" (the offensive repulsed in {_percent(row['p_repulsed'])}, halted by winter in "
+                 f"{_percent(row['p_winter'])})")
     if not row["fell"]:
         return text + f"; it did not fall in any of the {ok} runs."
     shares = {c: row[f"cause_{c}"] for c in CAUSES}
@@ -216,26 +483,66 @@ def answer(row, description: str = "") -> str:
     return text
 
 
+def effect_answer(row, description: str = "") -> str:
+    """What one variant changes against the baseline, in one or two sentences, with the verdict on noise."""
+    who = _who(row["variant"], description)
+    n = int(row["pairs"])
+    if n == 0:
+        return f"{who}: no pair of runs finished in both variants; nothing to compare."
+    text = (f"{who} against {row['baseline']}: P(hold to winter) {_points(row['diff'])} points "
+            f"[{_points(row['diff_lo95'])} to {_points(row['diff_hi95'])}], from {_percent(row['p_hold_baseline'])} "
+            f"to {_percent(row['p_hold'])}; it saves the valley in {row['better']} of {n} paired runs and loses it in "
+            f"{row['worse']} (exact McNemar p = {row['mcnemar_p']:.2g}); the median days held change by "
+            f"{_signed(row['days_diff'])} [{_signed(row['days_diff_lo95'])} to {_signed(row['days_diff_hi95'])}].")
+    lo, hi = row["days_diff_lo95"], row["days_diff_hi95"]
+    if lo > 0 or hi < 0:
+        text += f" The valley holds {'longer' if lo > 0 else 'less long'} with it: that change is real."
+    if row["distinguishable"]:
+        return text + f" The difference in P(hold) is real at {n} runs a variant."
+    if not math.isfinite(row["pairs_needed"]):
+        return text + f" The {n} pairs show no difference in P(hold) at all."
+    return text + (f" That is within noise at {n} runs a variant: a difference of this size would need about "
+                   f"{int(row['pairs_needed']):,} runs a variant to tell (80% power).")
+
+
 def answers(summary: pd.DataFrame, descriptions: dict) -> list[str]:
     return [answer(row, descriptions.get(row["variant"], "")) for _, row in summary.iterrows()]
+
+
+def effect_answers(effect_table: pd.DataFrame, descriptions: dict) -> list[str]:
+    return [effect_answer(row, descriptions.get(row["variant"], "")) for _, row in effect_table.iterrows()]
 
 
 WIDTH = 100  # the terminal's columns
 
 
-def format_table(summary: pd.DataFrame, descriptions: dict | None = None) -> str:
-    """The terminal's result: the table, what its columns mean, one sentence per variant."""
-    key = [textwrap.fill(f"{name}: {meaning}", WIDTH, initial_indent="  ", subsequent_indent="    ")
-           for name, meaning in COLUMN_KEY]
-    said = [textwrap.fill(a, WIDTH, initial_indent="- ", subsequent_indent="  ")
-            for a in answers(summary, descriptions or {})]
-    return "\n".join([table_frame(summary).to_string(index=False), "", *key, "", *said])
+def _key(items) -> list[str]:
+    return [textwrap.fill(f"{name}: {meaning}", WIDTH, initial_indent="  ", subsequent_indent="    ")
+            for name, meaning in items]
 
 
-def _markdown_table(summary: pd.DataFrame) -> str:
-    t = table_frame(summary)
-    out = ["| " + " | ".join(t.columns) + " |", "|" + "---|" * len(t.columns)]
-    out += ["| " + " | ".join(str(v) for v in row) + " |" for row in t.itertuples(index=False)]
+def _bullets(lines) -> list[str]:
+    return [textwrap.fill(a, WIDTH, initial_indent="- ", subsequent_indent="  ") for a in lines]
+
+
+def format_table(summary: pd.DataFrame, descriptions: dict | None = None,
+                 effect_table: pd.DataFrame | None = None) -> str:
+    """The terminal's result: what each variant changes against the baseline (first), then each variant's
+    own outcomes, what the columns mean, and the answer in sentences."""
+    descriptions = descriptions or {}
+    out = []
+    if effect_table is not None and len(effect_table):
+        out += ["What each variant changes (paired: the same seeds in every variant)",
+                effects_frame(effect_table).to_string(index=False), "", *_key(EFFECT_KEY), "",
+                *_bullets(effect_answers(effect_table, descriptions)), "", "Each variant on its own"]
+    out += [table_frame(summary).to_string(index=False), "", *_key(COLUMN_KEY), "",
+            *_bullets(answers(summary, descriptions))]
+    return "\n".join(out)
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    out = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    out += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(out)
 
 
@@ -251,142 +558,177 @@ def _figure(**kw):
     return Figure(**kw)
 
 
-def _date_axis(ax, maxticks: int) -> None:
-    """Dates on the x axis, concise ticks."""
+def _date_axis(ax, maxticks: int = 6) -> None:
+    """Dates on the x axis as day and month ('1 Oct'); the year is said once, in the axis label."""
     import matplotlib.dates as mdates
 
-    locator = mdates.AutoDateLocator(maxticks=maxticks)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=maxticks))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%-d %b"))
 
 
 def end_points(runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each run's end as a competing event: (day, 1) the valley fell, (day, 2) it held (winter came or the
-    offensive was repulsed), (day, 0) censored (the horizon came first)."""
+    """Each run's end as a competing event: (day, 1) the valley fell, (day, 2) the offensive was repulsed,
+    (day, 3) winter halted it, (day, 0) censored (the horizon came first)."""
     falls = fell(runs).to_numpy()
-    held = runs["held_to_winter"].astype(bool).to_numpy()
+    reason = runs["end_reason"].to_numpy()
     day = np.where(falls, runs["collapse_day"].fillna(0), runs["end_day"]).astype(float)
-    return day, np.where(falls, 1, np.where(held, 2, 0))
+    return day, np.where(falls, 1, np.where(reason == "repulsed", 2, np.where(reason == "winter", 3, 0)))
 
 
-def plot_outcomes(runs: pd.DataFrame, summary: pd.DataFrame, variants: list[str], start: dt.date,
+ENDING_COLOURS = {"repulsed": "#2e86c1", "winter": "#85c1e9", "fell": "#c0392b"}
+CAUSE_COLOURS = {"combat": "#c0392b", "supply": "#8c564b", "cohesion": "#8e44ad", "encirclement": "#e67e22",
+                 "pacts": "#17a2b8"}
+
+
+def plot_outcomes(summary: pd.DataFrame, effect_table: pd.DataFrame, variants: list[str], baseline: str,
                   path: Path) -> str:
-    """The headline figure: when runs fall and when winter saves them (cumulative incidence), and
-    P(hold to winter) with its interval, per variant."""
-
-    fig = _figure(figsize=(11, 4.8), dpi=110)
-    ax, dots = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.3, 1]})
-    ok = runs[runs["status"] == "ok"]
-    first, last = np.inf, -np.inf
-    for v in variants:
-        day, cause = end_points(ok[ok["variant"] == v])
-        if not len(day):
-            continue
-        t, cif = cumulative_incidence(day, cause, n_causes=2)
-        first, last = min(first, t[1] if len(t) > 1 else np.inf), max(last, t[-1])
-        x = _dates(start, np.r_[t, t[-1] + 400])  # carried flat past the last event, cropped below
-        (line,) = ax.step(x, np.r_[cif[0], cif[0][-1]], where="post", lw=2, label=f"{v}: fell")
-        ax.step(x, np.r_[cif[1], cif[1][-1]], where="post", lw=2, ls="--", color=line.get_color(),
-                label=f"{v}: held to winter")
-    if np.isfinite(first):
-        span = max(last - first, 10)
-        ax.set_xlim(_dates(start, [max(0, first - 0.08 * span), last + 0.08 * span]))
-    ax.set_ylim(0, 1)
-    ax.set_xlabel(f"date ({start.year})")
-    ax.set_ylabel("share of runs ended by then")
-    ax.set_title("When runs end: the valley falls (solid) or winter comes first (dashed)", fontsize=10)
-    ax.legend(fontsize=7, ncol=2, loc="upper left")
-    ax.grid(alpha=0.3)
-    _date_axis(ax, maxticks=8)
-
+    """The answer figure: how each variant's runs end (repulsed, winter halted, fell) with P(hold to winter)
+    and its interval; beside it, what each variant changes against the baseline (paired differences in
+    P(hold) and in days held, with their intervals)."""
+    fig = _figure(figsize=(12, 1.2 + 0.75 * len(variants) + 1.0), dpi=110)
+    bars, dp, dd = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.5, 1, 1]})
     rows = summary.set_index("variant").loc[variants]
     y = np.arange(len(variants))[::-1]
+    left = np.zeros(len(variants))
+    for key, label in (("repulsed", "repulsed"), ("winter", "winter halted"), ("fell", "fell")):
+        share = rows[f"p_{key}"].to_numpy(float)
+        bars.barh(y, share, left=left, color=ENDING_COLOURS[key], label=label, height=0.6)
+        for yi, x0, w in zip(y, left, share):
+            if w >= 0.06:
+                bars.text(x0 + w / 2, yi, f"{w:.0%}", ha="center", va="center", fontsize=8,
+                          color="white" if key != "winter" else "black")
+        left = left + np.nan_to_num(share)
     p = rows["p_hold"].to_numpy(float)
     err = np.vstack([p - rows["p_hold_lo95"].to_numpy(float), rows["p_hold_hi95"].to_numpy(float) - p])
-    dots.errorbar(p, y, xerr=err, fmt="o", color="black", capsize=4)
-    for yi, pi in zip(y, p):
-        if np.isfinite(pi):
-            dots.annotate(f"{pi:.0%}", (pi, yi), textcoords="offset points", xytext=(0, 7), ha="center",
-                          fontsize=8)
-    dots.set_yticks(y, variants)
-    dots.set_ylim(-0.7, len(variants) - 0.3)
-    dots.set_xlim(0, 1)
-    dots.set_xlabel("P(hold to winter), 95% interval")
-    dots.set_title("The answer", fontsize=10)
-    dots.grid(alpha=0.3, axis="x")
+    bars.errorbar(p, y + 0.38, xerr=err, fmt="v", color="black", capsize=3, ms=5,
+                  label="P(hold to winter), 95% CI")
+    bars.set_yticks(y, [f"{v}\n(baseline)" if v == baseline else v for v in variants])
+    bars.set_xlim(0, 1)
+    bars.set_ylim(-0.6, len(variants) - 0.1)
+    bars.set_xlabel("share of runs")
+    bars.set_title("How the runs end", fontsize=10)
+    bars.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.07), ncol=4, frameon=False)
+
+    others = [v for v in variants if v != baseline]
+    e = effect_table.set_index("variant").loc[others] if others else effect_table
+    ye = np.arange(len(others))[::-1]
+    for ax, col, unit, title in ((dp, "diff", 100.0, f"Change in P(hold) vs {baseline}"),
+                                 (dd, "days_diff", 1.0, f"Change in days held vs {baseline}")):
+        if len(others):
+            mid = e[col].to_numpy(float) * unit
+            lo, hi = e[f"{col}_lo95"].to_numpy(float) * unit, e[f"{col}_hi95"].to_numpy(float) * unit
+            real = (lo > 0) | (hi < 0)
+            for yi, m, a, b, r in zip(ye, mid, lo, hi, real):
+                ax.errorbar([m], [yi], xerr=[[m - a], [b - m]], fmt="o", capsize=4,
+                            color="black" if r else "grey", mfc="black" if r else "white")
+                ax.annotate(f"{_signed(m)} [{_signed(a)}, {_signed(b)}]", (m, yi), textcoords="offset points", xytext=(0, 8),
+                            ha="center", fontsize=8)
+            span = max(5.0, float(np.nanmax(np.abs(np.r_[lo, hi]))) * 1.25)
+            ax.set_xlim(-span, span)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(ye, others)
+        ax.set_ylim(-0.6, max(len(others), 1) - 0.1)
+        ax.set_xlabel("percentage points" if col == "diff" else "days")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3, axis="x")
     n = int(rows["runs"].min()) if len(rows) else 0
-    fig.text(0.01, 0.01, f"Left: Aalen-Johansen cumulative incidence over {n} runs per variant; a run ends when "
-             "the valley falls or when winter halts the offensive, so the dashed curve ends at P(hold to winter). "
-             "Right: that share with its 95% Wilson interval.", fontsize=7, wrap=True)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.text(0.01, 0.01, f"{n} runs per variant, the same seeds in every variant. Left: endings; the triangle is "
+             "P(hold to winter) (repulsed + winter halted) with its 95% Wilson interval. Middle and right: paired "
+             "differences with 95% intervals (Newcombe; paired bootstrap of the median days held, to the fall or "
+             "to winter); filled: the interval excludes zero; hollow: within noise.", fontsize=7, wrap=True)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     _save(fig, path)
     return path.name
 
 
 def plot_falls(runs: pd.DataFrame, variants: list[str], start: dt.date, path: Path) -> str:
-    """The whole distribution of the falls with their causes: per variant, the cumulative incidence of the
-    fall by each cause, stacked (Aalen-Johansen; a run that held to winter competes as its own end)."""
-
+    """When and how runs end, per variant: the cumulative incidence of the fall by each cause, of the offensive
+    repulsed and of winter halting it, stacked (Aalen-Johansen: each ending competes with the others)."""
     ok = runs[runs["status"] == "ok"]
-    fig = _figure(figsize=(11, 2.6 * ((len(variants) + 1) // 2) + 0.6), dpi=110)
-    axes = np.atleast_1d(fig.subplots((len(variants) + 1) // 2, min(2, len(variants)), sharex=True,
-                                      sharey=True, squeeze=False)).ravel()
-    colours = {"combat": "#d62728", "supply": "#8c564b", "cohesion": "#9467bd", "encirclement": "#ff7f0e",
-               "pacts": "#17becf"}
+    ncol = min(2, len(variants))
+    nrow = (len(variants) + ncol - 1) // ncol
+    fig = _figure(figsize=(11, 2.9 * nrow + 0.7), dpi=110)
+    axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, sharey=True, squeeze=False)).ravel()
+    code = {c: i + 1 for i, c in enumerate(CAUSES)}
+    k = len(CAUSES)
+    first, last = np.inf, -np.inf
     for ax, v in zip(axes, variants):
         r = ok[ok["variant"] == v]
         day, end = end_points(r)
-        code = {c: i + 1 for i, c in enumerate(CAUSES)}
-        cause = np.where(end == 1, r["cause"].map(code).fillna(1).to_numpy(), np.where(end == 2, len(CAUSES) + 1, 0))
+        cause = np.where(end == 1, r["cause"].map(code).fillna(1).to_numpy(), np.where(end > 1, end + k - 1, 0))
         if len(day):
-            t, cif = cumulative_incidence(day, cause.astype(int), n_causes=len(CAUSES) + 1)
-            x = _dates(start, np.r_[t, t[-1] + 1])
-            ax.stackplot(x, np.c_[cif[: len(CAUSES)], cif[: len(CAUSES), -1]], step="post",
-                         colors=[colours[c] for c in CAUSES], labels=list(CAUSES), alpha=0.85)
-        ax.set_title(f"{v}: fell by ({len(r)} runs)", fontsize=9)
+            t, cif = cumulative_incidence(day, cause.astype(int), n_causes=k + 2)
+            first, last = min(first, day.min()), max(last, day.max())
+            x = _dates(start, np.r_[t, t[-1] + 400])
+            ax.stackplot(x, np.c_[cif, cif[:, -1]], step="post", alpha=0.9,
+                         colors=[CAUSE_COLOURS[c] for c in CAUSES] + [ENDING_COLOURS["repulsed"],
+                                                                     ENDING_COLOURS["winter"]],
+                         labels=[f"fell: {c}" for c in CAUSES] + ["repulsed", "winter halted"])
+        fell_share = float(fell(r).mean()) if len(r) else 0.0
+        ax.set_title(f"{v}: {fell_share:.0%} of {len(r)} runs fell", fontsize=9)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-        _date_axis(ax, maxticks=6)
+        _date_axis(ax)
+    if np.isfinite(first):
+        span = max(last - first, 10)
+        axes[0].set_xlim(_dates(start, [max(0, first - 0.05 * span), last + 0.05 * span]))
     for ax in axes[len(variants):]:
         ax.set_visible(False)
-    axes[0].set_ylabel("share of runs fallen by then")
-    axes[0].legend(fontsize=7, loc="upper left")
-    fig.text(0.01, 0.01, "Stacked cumulative incidence of the fall by cause; the top of the stack is the share of "
-             "runs fallen by that date (the rest held to winter or were still going).", fontsize=7)
+    for ax in axes[::ncol]:
+        ax.set_ylabel("share of runs")
+    for ax in axes[max(0, len(variants) - ncol):len(variants)]:
+        ax.set_xlabel(str(start.year) if start.month < 10 else f"{start.year}-{start.year + 1}")
+    axes[0].legend(fontsize=7, loc="upper left", ncol=2)
+    fig.text(0.01, 0.01, "How many runs had ended by each date, and how (Aalen-Johansen cumulative incidence, "
+             "stacked): the valley fallen, by cause (reds, browns, purple), the offensive repulsed (blue), halted by "
+             "winter with the valley holding (light blue). White: runs still going.", fontsize=7, wrap=True)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     _save(fig, path)
     return path.name
 
 
-def plot_bands(series: dict, variants: list[str], start: dt.date, path: Path, panels, title: str) -> str:
-    fig = _figure(figsize=(12, 4.5), dpi=110)
-    axes = fig.subplots(1, len(panels))
-    for ax, (col, label) in zip(np.atleast_1d(axes), panels):
-        for v in variants:
-            runs = [s for _, s in sorted(series.get(v, []), key=lambda t: t[0])]
-            if not runs:
-                continue
-            length = max(len(s[col]) for s in runs)
-            m = np.full((len(runs), length), np.nan)
-            for i, s in enumerate(runs):
-                m[i, : len(s[col])] = s[col]
-            alive = np.sum(~np.isnan(m), axis=0)
-            keep = alive >= max(1, 0.1 * len(runs))  # bands over runs still going; stop below 10%
-            m = m[:, keep]
-            with np.errstate(all="ignore"):
-                med = np.nanmedian(m, axis=0)
-                lo, hi = np.nanpercentile(m, 10, axis=0), np.nanpercentile(m, 90, axis=0)
-            x = _dates(start, np.arange(length)[keep])
-            (line,) = ax.plot(x, med, lw=2, label=v)
-            ax.fill_between(x, lo, hi, alpha=0.18, color=line.get_color())
-        ax.set_title(label)
-        ax.grid(alpha=0.3)
-        ax.set_ylim(bottom=0)
-        for lab in ax.get_xticklabels():
-            lab.set_rotation(30)
-            lab.set_ha("right")
-    np.atleast_1d(axes)[0].legend(fontsize=8)
-    fig.suptitle(f"{title}: median and 10-90% band over runs still going")
+def plot_panels(series: dict, ends: dict, variants: list[str], start: dt.date, path: Path, rows, title: str) -> str:
+    """Daily series, one row of panels per quantity and one column per variant (shared axes): the median
+    and the 10-90% band over the runs still going that day (a run that fell stops counting on the day of
+    its fall); the band stops when fewer than a tenth of the runs are still going."""
+    fig = _figure(figsize=(3.1 * len(variants) + 1.2, 2.6 * len(rows) + 0.8), dpi=110)
+    axes = np.atleast_2d(fig.subplots(len(rows), len(variants), sharex=True, sharey="row", squeeze=False))
+    colours = ("#1e8449", "#7d3c98", "#2471a3", "#b9770e")
+    last_day = 0
+    for j, v in enumerate(variants):
+        runs = [(rep, s) for rep, s in sorted(series.get(v, []), key=lambda t: t[0])]
+        for i, (col, label, unit) in enumerate(rows):
+            ax = axes[i, j]
+            if runs:
+                length = max(len(s[col]) for _, s in runs)
+                m = np.full((len(runs), length), np.nan)
+                for k, (rep, s) in enumerate(runs):
+                    stop = min(len(s[col]), ends.get(v, {}).get(rep, len(s[col])) + 1)
+                    m[k, :stop] = s[col][:stop]
+                alive = np.sum(~np.isnan(m), axis=0)
+                keep = alive >= max(1, 0.1 * len(runs))
+                with np.errstate(all="ignore"):
+                    med = np.nanmedian(m[:, keep], axis=0)
+                    lo, hi = np.nanpercentile(m[:, keep], [10, 90], axis=0)
+                x = _dates(start, np.arange(length)[keep])
+                ax.fill_between(x, lo, hi, alpha=0.25, color=colours[i % len(colours)], lw=0)
+                ax.plot(x, med, lw=2, color=colours[i % len(colours)])
+                last_day = max(last_day, int(np.arange(length)[keep].max()) if keep.any() else 0)
+            if i == 0:
+                ax.set_title(v, fontsize=10)
+            if j == 0:
+                ax.set_ylabel(f"{textwrap.fill(label, 24)}\n({unit})", fontsize=9)
+            ax.grid(alpha=0.3)
+            _date_axis(ax, maxticks=4)
+    for i in range(len(rows)):  # shared per row: from zero to the highest band of any variant
+        top = max((line.get_ydata().max() for ax in axes[i] for line in ax.lines if len(line.get_ydata())),
+                  default=1.0)
+        top = max([top] + [float(np.nanmax(c.get_paths()[0].vertices[:, 1])) for ax in axes[i]
+                           for c in ax.collections if c.get_paths()])
+        axes[i, 0].set_ylim(0, top * 1.05 if top > 0 else 1.0)
+    for ax in axes[-1]:
+        ax.set_xlabel(str(start.year) if start.month < 10 else f"{start.year}-{start.year + 1}")
+    fig.suptitle(f"{title}: median (line) and 10-90% of runs (band), over the runs still going", fontsize=11)
     fig.tight_layout()
     _save(fig, path)
     return path.name
@@ -403,44 +745,52 @@ def _overrides_text(overrides: dict) -> str:
     return f"`{json.dumps(overrides, sort_keys=True)}`" if overrides else "none"
 
 
-def report_md(summary: pd.DataFrame, meta: dict, figures: dict) -> str:
-    desc = "\n".join(f"- **{v}**: {d or '(no description)'}" for v, d in meta["variant_descriptions"].items())
+def report_md(summary: pd.DataFrame, effect_table: pd.DataFrame, meta: dict, figures: dict) -> str:
+    desc = "\n".join(f"- **{v}**: {d or '(no description)'}" + (" (the baseline)" if v == meta["baseline"] else "")
+                     for v, d in meta["variant_descriptions"].items())
     vers = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
-    return f"""# Does the valley hold to winter? {meta['scenario_name']}
+    said = "\n".join(f"- {a}" for a in effect_answers(effect_table, meta["variant_descriptions"]))
+    alone = "\n".join(f"- {a}" for a in answers(summary, meta["variant_descriptions"]))
+    effects_md = (_markdown(effects_frame(effect_table)) + "\n\n" +
+                  "\n".join(f"- **{name}**: {meaning}" for name, meaning in EFFECT_KEY)) if len(effect_table) else \
+        "(one variant only: nothing to compare it with)"
+    return f"""# What outside resupply changes: {meta['scenario_name']}
 
-{meta['title']}
+{meta['title']}. Each variant was run {meta['replications']} times from {meta['start_date']}, with the same seeds in
+every variant (each random process has its own stream, so paired runs differ only by what the variant
+changes), until the valley fell, winter halted the offensive, the offensive was repulsed, or the horizon.
 
-Each variant was run {meta['replications']} times from {meta['start_date']} until the valley fell, winter
-halted the offensive, or the horizon. P(hold to winter) is given with a 95% Wilson interval; collapse dates
-are over the runs that fell; causes are shares of those runs.
+## The answer
+{said}
 
-## Variants
-{desc}
+{effects_md}
 
-## Results
-{_markdown_table(summary)}
+![How the runs end, and what each variant changes]({figures['outcomes']})
+
+## Each variant on its own
+{alone}
+
+{_markdown(table_frame(summary))}
 
 {chr(10).join(f"- **{name}**: {meaning}" for name, meaning in COLUMN_KEY)}
 
-![When the valley falls, when winter saves it, and P(hold to winter)]({figures['outcomes']})
-
-![The falls by cause, over time]({figures['falls']})
+![When the runs end: the falls by cause, the offensive repulsed, winter]({figures['falls']})
 
 ![Stocks]({figures['stocks']})
 
 ![Forces]({figures['forces']})
 
-Per-run outcomes: `runs.parquet`; the table above as numbers: `summary.csv`.
+Per-run outcomes: `runs.parquet`; the tables above as numbers: `effects.csv`, `summary.csv`.
+
+## Variants
+{desc}
 
 ## Provenance
 - Scenario file: `{meta['scenario']}`; overrides: {_overrides_text(meta['overrides'])}
 - Master seed: {meta['master_seed']}; run seeds from numpy `SeedSequence(master, spawn_key=(0, replication))`,
   the same for every variant (common random numbers); each run's seed is in `runs.parquet`.
-- Command: `{meta['command']}` ({meta['jobs']} jobs, {meta['seconds']} s)
+- Command: `{meta['command']}` ({meta['jobs']} jobs, {meta['seconds']} s{'; resumed: ' + str(meta['runs_resumed']) + ' runs were already done' if meta.get('resumed') else ''})
 - Versions: {vers}
 - Git revision: {meta['git']}
 - Created: {meta['created']}
-
-## The answer
-{chr(10).join(f"- {a}" for a in answers(summary, meta['variant_descriptions']))}
 """

@@ -314,7 +314,8 @@ class InUse(OutputError):
 # What each command writes into its output directory: --force replaces these and nothing else.
 OUTPUTS = {
     "run": ("outcome.json", "daily.csv"),
-    "compare": ("runs.parquet", "summary.csv", "outcomes.png", "stocks.png", "forces.png", "report.md", ".parts",
+    "compare": ("runs.parquet", "summary.csv", "effects.csv", "outcomes.png", "falls.png", "stocks.png", "forces.png",
+                "report.md", ".parts", "INCOMPLETE.txt",
                 "survival.png"),  # the headline figure's name before 0.2
     "sweep": ("manifest.json", "design.parquet", "outcomes", "series"),
 }

@@ -10,13 +10,16 @@ import numpy as np
 
 
 def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Proportion and its Wilson score interval (nan for no runs)."""
+    """Proportion and its Wilson score interval (nan for no runs); the closed form, as scipy's binomtest gives it."""
     if n == 0:
         return math.nan, math.nan, math.nan
-    from scipy.stats import binomtest
+    from scipy.stats import norm
 
-    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return successes / n, float(ci.low), float(ci.high)
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return p, max(0.0, centre - half), min(1.0, centre + half)
 
 
 def p_hold(runs) -> dict:
@@ -82,3 +85,74 @@ def cumulative_incidence(durations, causes, n_causes: int | None = None):
         hits = (d[None, :] == times[:, None]) & (c[None, :] == cause)
         cif[cause - 1, 1:] = np.cumsum(s_before * hits.sum(axis=1) / at_risk)
     return np.r_[0.0, times], cif
+
+
+# ---------------------------------------------------------------- paired comparisons ----------------------
+def paired_counts(base, other) -> tuple[int, int, int, int]:
+    """(both, only other, only base, neither) over paired boolean outcomes (run r of each variant)."""
+    b, o = np.asarray(base, bool), np.asarray(other, bool)
+    if b.shape != o.shape:
+        raise ValueError("paired outcomes need one value per pair in each variant")
+    return int(np.sum(b & o)), int(np.sum(o & ~b)), int(np.sum(b & ~o)), int(np.sum(~b & ~o))
+
+
+def newcombe_paired(both: int, only_other: int, only_base: int, neither: int,
+                    confidence: float = 0.95) -> tuple[float, float, float]:
+    """Difference of two paired proportions, P(other) - P(base), with Newcombe's hybrid score interval
+    (Newcombe 1998, Statistics in Medicine 17:2635, method 10: Wilson intervals of each proportion combined
+    with the correlation of the pairs; no continuity correction). Returns (difference, low, high)."""
+    n = both + only_other + only_base + neither
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    p_other, p_base = (both + only_other) / n, (both + only_base) / n
+    _, l1, u1 = wilson(both + only_other, n, confidence)
+    _, l2, u2 = wilson(both + only_base, n, confidence)
+    margins = (both + only_other) * (only_base + neither) * (both + only_base) * (only_other + neither)
+    phi = 0.0 if margins == 0 else (both * neither - only_other * only_base) / math.sqrt(margins)
+    d = p_other - p_base
+    lo = d - math.sqrt(max(0.0, (p_other - l1) ** 2 - 2 * phi * (p_other - l1) * (u2 - p_base) + (u2 - p_base) ** 2))
+    hi = d + math.sqrt(max(0.0, (u1 - p_other) ** 2 - 2 * phi * (u1 - p_other) * (p_base - l2) + (p_base - l2) ** 2))
+    return d, max(-1.0, lo), min(1.0, hi)
+
+
+def mcnemar_exact(only_other: int, only_base: int) -> float:
+    """Two-sided exact McNemar p-value: a binomial test of the discordant pairs against 1/2."""
+    k = only_other + only_base
+    if k == 0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    return float(binomtest(only_other, k, 0.5).pvalue)
+
+
+def pairs_needed(only_other: int, only_base: int, n: int, power: float = 0.8, alpha: float = 0.05) -> float:
+    """Pairs a McNemar test needs to tell the observed difference from none (two-sided alpha, given power),
+    from the observed discordance (Connor 1987, Biometrics 43:207). inf when the runs show no difference."""
+    if n == 0:
+        return math.nan
+    delta, psi = abs(only_other - only_base) / n, (only_other + only_base) / n
+    if delta == 0:
+        return math.inf
+    from scipy.stats import norm
+
+    za, zb = norm.ppf(1 - alpha / 2), norm.ppf(power)
+    return math.ceil((za * math.sqrt(psi) + zb * math.sqrt(max(psi - delta**2, 0.0))) ** 2 / delta**2)
+
+
+def paired_median_difference(base, other, seed: int = 0, resamples: int = 4000,
+                             confidence: float = 0.95) -> tuple[float, float, float]:
+    """median(other) - median(base) over paired values, with a percentile interval from a paired bootstrap
+    (pairs resampled together, so what the variants share cancels). Seeded: the same runs give the same
+    interval."""
+    b, o = np.asarray(base, float), np.asarray(other, float)
+    if b.shape != o.shape:
+        raise ValueError("paired values need one value per pair in each variant")
+    n = len(b)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    d = float(np.median(o) - np.median(b))
+    idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    boot = np.median(o[idx], axis=1) - np.median(b[idx], axis=1)
+    tail = (1 - confidence) / 2 * 100
+    lo, hi = np.percentile(boot, [tail, 100 - tail])
+    return d, float(lo), float(hi)

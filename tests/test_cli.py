@@ -57,8 +57,15 @@ def test_outcome_json_has_no_infinity(tmp_path, capsys):
 
 COMPARE_COLUMNS = {"variant", "runs", "p_hold", "p_hold_lo95", "p_hold_hi95", "collapse_median", "collapse_q25",
                    "collapse_q75", "cause_combat", "cause_supply", "cause_cohesion", "cause_encirclement",
-                   "cause_pacts", "p_floor_lost", "p_resistance_ended", "food_days_left_median",
-                   "ammo_days_left_median"}
+                   "cause_pacts", "p_floor_lost", "p_resistance_ended", "p_repulsed", "p_winter", "p_fell",
+                   "days_held_median", "food_t_left_median", "ammo_t_left_median"}
+EFFECT_COLUMNS = {"variant", "baseline", "pairs", "p_hold_baseline", "p_hold", "diff", "diff_lo95", "diff_hi95",
+                  "better", "worse", "mcnemar_p", "days_diff", "days_diff_lo95", "days_diff_hi95", "pairs_needed",
+                  "distinguishable"}
+
+
+def summary_p(summary, variant):
+    return float(summary.set_index("variant").loc[variant, "p_hold"])
 
 
 @pytest.mark.slow
@@ -67,10 +74,12 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
             "--jobs", "2", "--quiet"]
     assert main(args + ["--out", str(tmp_path / "a")]) == 0
     table_text = capsys.readouterr().out
-    assert "P(hold) [95% CI]" in table_text and "passes" in table_text
+    assert "P(hold), CI" in table_text and "passes" in table_text
+    assert table_text.index("What each variant changes") < table_text.index("Each variant on its own")
     a = tmp_path / "a"
-    assert sorted(p.name for p in a.iterdir()) == [".redoubt", "falls.png", "forces.png", "outcomes.png", "report.md",
-                                                  "runs.parquet", "stocks.png", "summary.csv"]
+    assert sorted(p.name for p in a.iterdir()) == [".redoubt", "effects.csv", "falls.png", "forces.png",
+                                                  "outcomes.png", "report.md", "runs.parquet", "stocks.png",
+                                                  "summary.csv"]
     assert (a / ".redoubt").read_text().strip() == "compare"  # what made it; the lock is gone
     summary = pd.read_csv(a / "summary.csv")
     assert COMPARE_COLUMNS <= set(summary.columns) and list(summary["variant"]) == ["none", "passes"]
@@ -85,17 +94,27 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
     report = (a / "report.md").read_text()
     for needle in ("outcomes.png", "stocks.png", "forces.png", "Master seed: 11", "mesa", "Git revision"):
         assert needle in report
+    effects = pd.read_csv(a / "effects.csv")
+    assert EFFECT_COLUMNS <= set(effects.columns) and list(effects["variant"]) == ["passes"]
+    e = effects.iloc[0]
+    assert e["baseline"] == "none" and e["pairs"] == 6 and e["diff_lo95"] <= e["diff"] <= e["diff_hi95"]
+    assert e["diff"] == summary_p(summary, "passes") - summary_p(summary, "none")
     rows = [line for line in report.splitlines() if line.startswith("|")]
-    assert len(rows) == 4 and len({line.count("|") for line in rows}) == 1  # header, rule, 2 variants
-    assert rows[2].startswith("| none | 6 | ")
+    assert len(rows) == 3 + 4  # effects: header, rule, 1 variant; then each variant: header, rule, 2 variants
+    assert rows[2].startswith("| passes | none | ") and rows[5].startswith("| none | 6 | ")
     assert all(len(line) <= 100 for line in table_text.splitlines()), "the terminal output fits 100 columns"
     summary_rows = summary.set_index("variant")
     for v, description in (("none", "no outside resupply"), ("passes", "porters and pack animals")):
-        said = next(line for line in report.splitlines() if line.startswith(f"- {v} ("))
+        on_its_own = report.split("## Each variant on its own")[1]
+        said = next(line for line in on_its_own.splitlines() if line.startswith(f"- {v} ("))
         p = summary_rows.loc[v, "p_hold"]
         assert description in said and f"holds to winter in {p * 100:.0f}% of runs" in said, said
-    assert report.rstrip().splitlines()[-1].startswith("- passes (")  # the report ends with the answer
-    for name in ("P(hold) [95% CI]", "falls: median (IQR)", "cause %", "resupply t f/a", "left d f/a"):
+    sections = [line for line in report.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## The answer"  # the report opens with the answer
+    first = report.split("## The answer\n")[1].splitlines()[0]
+    assert first.startswith("- passes (porters") and "against none" in first
+    for name in ("P(hold), CI", "fell: median (IQR)", "cause %", "resup. t", "left t", "rep/win/fell",
+                 "better/worse", "McNemar p", "days held change", "verdict"):
         assert f"**{name}**" in report and name in table_text
     # same seed, serial this time: identical outcomes
     assert main(args[:-3] + ["--jobs", "1", "--quiet", "--out", str(tmp_path / "b")]) == 0
@@ -157,14 +176,16 @@ def test_unusable_out_one_line_exit_2(tmp_path, out):
 
 
 @pytest.mark.subprocess
-def test_ctrl_c_during_compare_leaves_nothing_half_written(tmp_path, record_property):
+def test_ctrl_c_during_compare_keeps_the_finished_runs_and_the_same_command_resumes(tmp_path, record_property):
     """Ctrl-C in a terminal signals the whole process group, once runs are under way. No clock: wait
-    until the first chunk of runs is on disk (or the command has ended), then interrupt."""
+    until the first chunk of runs is on disk (or the command has ended), then interrupt. The finished runs
+    stay, marked incomplete (no report, no table presented as finished); the same command resumes."""
     out = tmp_path / "cmp"
-    p = subprocess.Popen([sys.executable, "-m", "model", "compare", "panjshir-2021", "--variants", "none",
-                          "--replications", "400", "--jobs", "2", "--quiet", "--out", str(out)], cwd=ROOT,
-                         start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    while p.poll() is None and not list((out / ".parts").glob("part-*.parquet")):
+    command = [sys.executable, "-m", "model", "compare", "panjshir-2021", "--variants", "none,passes",
+               "--replications", "200", "--set", "horizon_days=40", "--jobs", "2", "--quiet", "--out", str(out)]
+    p = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    while p.poll() is None and not list((out / ".parts" / "outcomes").glob("part-*.parquet")):
         time.sleep(0.1)
     assert p.poll() is None, "the comparison ended before it could be interrupted"
     os.killpg(p.pid, signal.SIGINT)
@@ -173,9 +194,23 @@ def test_ctrl_c_during_compare_leaves_nothing_half_written(tmp_path, record_prop
     # Measured, never asserted (a busy machine may be slow): see it with `pytest -rA --junitxml=...`.
     record_property("seconds_from_ctrl_c_to_exit", round(time.monotonic() - signalled, 2))
     assert p.returncode == 130, err
-    assert "nothing written" in err
+    assert "runs kept in" in err and "run the same command again to resume" in err, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err  # workers print nothing
-    assert not out.exists() or not [f for f in out.rglob("*") if f.is_file()]
+    assert (out / "INCOMPLETE.txt").exists() and not (out / "report.md").exists()
+    assert not (out / "summary.csv").exists() and not (out / "runs.parquet").exists()
+    kept = pq.read_table(out / ".parts" / "outcomes", columns=["replication"]).num_rows
+    assert 0 < kept < 400
+    r = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert f"resumed: {kept} runs were already done" in r.stdout
+    assert not (out / "INCOMPLETE.txt").exists() and not (out / ".parts").exists()
+    runs = pq.read_table(out / "runs.parquet").to_pandas()
+    assert len(runs) == 400 and sorted(runs["run_id"]) == list(range(400))
+    from model import ValleyModel
+
+    for _, row in runs.iloc[[0, 150, 399]].iterrows():  # a kept run, and runs run after the resume
+        direct = ValleyModel("panjshir-2021", variant=row["variant"], rng=int(row["seed"]), horizon_days=40).run()
+        assert (direct["end_day"], direct["held_to_winter"]) == (row["end_day"], row["held_to_winter"])
 
 
 @pytest.mark.subprocess

@@ -89,13 +89,14 @@ def test_a_second_compare_into_the_same_out_is_refused(tmp_path):
            "400", "--jobs", "2", "--quiet", "--out", str(out)]
     first = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-    wait_for(out / ".parts" / "part-*.parquet", first)
+    wait_for(out / ".parts" / "outcomes" / "part-*.parquet", first)
     second = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     os.killpg(first.pid, signal.SIGINT)
     _, err = first.communicate(timeout=600)
     assert second.returncode == 2 and f"PID {first.pid}" in second.stderr, second.stderr
     assert first.returncode == 130 and "Traceback" not in err, err  # workers print nothing on Ctrl-C
-    assert not out.exists()  # the first made the directory and took it back; the second wrote nothing
+    # the first kept its finished runs, marked incomplete; the second wrote nothing
+    assert sorted(p.name for p in out.iterdir()) == [".parts", ".redoubt", "INCOMPLETE.txt"]
 
 
 # ---------------------------------------------------------------- commit and resume -----------------------
