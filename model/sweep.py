@@ -70,6 +70,8 @@ SWEEP_SCHEMA = {
         "samples": Field(int, 0, min=0, max=1_000_000, doc="points for lhs/sobol; N for morris/saltelli"),
         "replications": Field(int, 1, min=1, max=100_000),
         "seed": Field(int, 0, min=0, doc="master seed"),
+        "common_seeds": Field(bool, False, doc="the same seeds at every point (common random numbers): run r of "
+                              "every point uses the seed of replication r, so points are compared run for run"),
         "series": Field(bool, False, doc="also write per-day series"),
         "morris_levels": Field(int, 4, min=2, max=100),
         "set": Field(dict, {}, doc="fixed values for every run, by dotted key (e.g. a coarser fighters_per_agent)"),
@@ -207,6 +209,8 @@ def identity_hash(spec: dict) -> str:
     ident = {k: spec[k] for k in ("scenario", "variant", "design", "seed", "series", "scenario_sha256")}
     if spec.get("set"):  # only when used: sweeps made before `set` existed keep their identity
         ident["set"] = spec["set"]
+    if spec.get("common_seeds"):  # likewise
+        ident["common_seeds"] = True
     ident["factors"] = sorted(spec["factors"])
     if spec["design"] != "factorial":
         ident["ranges"] = {k: v for k, v in sorted(spec["factors"].items())}
@@ -268,6 +272,12 @@ def point_key(values: dict) -> int:
     return int.from_bytes(hashlib.sha256(canon.encode()).digest()[:8], "big") >> 1
 
 
+def run_seed(spec: dict, key: int, replication: int) -> int:
+    """A run's seed: from (point key, replication), or with common_seeds from the replication alone (the seeds
+    `redoubt compare` gives its variants, for the same master seed)."""
+    return derive_seed(spec["seed"], 0 if spec.get("common_seeds") else key, replication)
+
+
 def plan(spec: dict, table: pd.DataFrame) -> list[RunSpec]:
     names = list(spec["factors"])
     specs = []
@@ -277,7 +287,7 @@ def plan(spec: dict, table: pd.DataFrame) -> list[RunSpec]:
         overrides = {**spec["set"], **{k: scn.plain(rec[k]) for k in names}}
         for r in range(reps):
             specs.append(RunSpec(run_id=int(rec["point"]) * reps + r, point=int(rec["point"]), replication=r,
-                                 seed=derive_seed(spec["seed"], rec["point_key"], r), scenario=scenario,
+                                 seed=run_seed(spec, rec["point_key"], r), scenario=scenario,
                                  variant=spec["variant"], overrides=overrides, series=spec["series"],
                                  point_key=int(rec["point_key"])))
     return specs
@@ -354,7 +364,9 @@ def _run_into(out: Path, spec: dict, table: pd.DataFrame, specs: list[RunSpec], 
                 "design": {"kind": spec["design"], "points": len(table), "factors": list(spec["factors"]),
                            "replications": spec["replications"], "runs": len(table) * spec["replications"]},
                 "master_seed": spec["seed"],
-                "seeds": "numpy SeedSequence(master_seed, spawn_key=(point_key, replication))",
+                "seeds": ("numpy SeedSequence(master_seed, spawn_key=(0, replication)): common to every point"
+                          if spec.get("common_seeds") else
+                          "numpy SeedSequence(master_seed, spawn_key=(point_key, replication))"),
                 "versions": versions(), "python": sys.version, "git": git_revision(), "started": started,
                 "updated": now, "command": " ".join(sys.argv)}
     write_atomic_parquet(pa.Table.from_pandas(table, preserve_index=False), out / "design.parquet")

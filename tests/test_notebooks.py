@@ -1,7 +1,6 @@
 """Every notebook runs top to bottom (tiny sizes: REDOUBT_NB_SMALL=1), from a fresh directory, and is kept
 in git with cell ids and no outputs."""
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -35,9 +34,10 @@ def test_runs_top_to_bottom(path, tmp_path, monkeypatch):
 
     monkeypatch.setenv("REDOUBT_NB_SMALL", "1")
     nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("print('small:', SMALL)"))  # the kernel ran at the tiny sizes
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert images, f"{path.name} drew no figure"
-    assert os.environ.get("REDOUBT_NB_SMALL") == "1"
+    assert nb.cells[-1].outputs[0]["text"] == "small: True\n"
