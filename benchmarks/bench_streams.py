@@ -3,7 +3,7 @@
 The same default Panjshir runs, interleaved in one process: with the model's streams (model/streams.py), and
 with every stream replaced by the one Mesa generator (as before issue 20: the same numpy calls, one
 generator). The trajectories differ (the draws differ), so the cost is compared per simulated day, over many
-seeds, as medians of repeated rounds.
+seeds, as medians of repeated rounds; and the fixed cost (spawning the generators) beside a default run.
 
     .venv/bin/python benchmarks/bench_streams.py [--seeds 30] [--rounds 5]
 Writes benchmarks/results/streams.json.
@@ -57,9 +57,21 @@ def main() -> None:
         per["streams"].append(seconds_per_day(seeds, False))
         per["one_stream"].append(seconds_per_day(seeds, True))
     med = {k: statistics.median(v) for k, v in per.items()}
+    import numpy as np
+
+    t0 = time.perf_counter()
+    for seed in range(1000):  # the fixed cost: ten generators spawned per run
+        streams.Streams.of(np.random.default_rng(seed), seeded=True)
+    setup = (time.perf_counter() - t0) / 1000
+    t0 = time.perf_counter()
+    for seed in seeds[:10]:
+        ValleyModel(rng=seed).run()
+    run = (time.perf_counter() - t0) / 10
     result = {"ms_per_day_streams": round(med["streams"] * 1e3, 4),
               "ms_per_day_one_stream": round(med["one_stream"] * 1e3, 4),
               "ratio": round(med["streams"] / med["one_stream"], 4),
+              "setup_us_per_run": round(setup * 1e6, 1), "default_run_ms": round(run * 1e3, 1),
+              "setup_share_of_a_run": round(setup / run, 5),
               "rounds": args.rounds, "seeds": args.seeds, "machine": platform.platform(),
               "python": platform.python_version()}
     print(json.dumps(result, indent=2))

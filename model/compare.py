@@ -489,9 +489,10 @@ def effect_answer(row, description: str = "") -> str:
     n = int(row["pairs"])
     if n == 0:
         return f"{who}: no pair of runs finished in both variants; nothing to compare."
-    text = (f"{who} against {row['baseline']}: P(hold to winter) {_points(row['diff'])} points "
-            f"[{_points(row['diff_lo95'])} to {_points(row['diff_hi95'])}], from {_percent(row['p_hold_baseline'])} "
-            f"to {_percent(row['p_hold'])}; it saves the valley in {row['better']} of {n} paired runs and loses it in "
+    pts = lambda x: f"{x * 100:+.1f}" if round(x * 1000) else "0"  # noqa: E731 - one decimal: 50.0% to 56.5%
+    text = (f"{who} against {row['baseline']}: P(hold to winter) {pts(row['diff'])} points "
+            f"[{pts(row['diff_lo95'])} to {pts(row['diff_hi95'])}], from {row['p_hold_baseline'] * 100:.1f}% "
+            f"to {row['p_hold'] * 100:.1f}%; it saves the valley in {row['better']} of {n} paired runs and loses it in "
             f"{row['worse']} (exact McNemar p = {row['mcnemar_p']:.2g}); the median days held change by "
             f"{_signed(row['days_diff'])} [{_signed(row['days_diff_lo95'])} to {_signed(row['days_diff_hi95'])}].")
     lo, hi = row["days_diff_lo95"], row["days_diff_hi95"]
@@ -566,6 +567,14 @@ def _date_axis(ax, maxticks: int = 6) -> None:
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%-d %b"))
 
 
+def _year_label(ax) -> None:
+    """The year (or years) the x axis spans, once, as its label."""
+    import matplotlib.dates as mdates
+
+    first, last = (mdates.num2date(x).year for x in ax.get_xlim())
+    ax.set_xlabel(str(first) if first == last else f"{first}-{last}")
+
+
 def end_points(runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Each run's end as a competing event: (day, 1) the valley fell, (day, 2) the offensive was repulsed,
     (day, 3) winter halted it, (day, 0) censored (the horizon came first)."""
@@ -585,8 +594,12 @@ def plot_outcomes(summary: pd.DataFrame, effect_table: pd.DataFrame, variants: l
     """The answer figure: how each variant's runs end (repulsed, winter halted, fell) with P(hold to winter)
     and its interval; beside it, what each variant changes against the baseline (paired differences in
     P(hold) and in days held, with their intervals)."""
-    fig = _figure(figsize=(12, 1.2 + 0.75 * len(variants) + 1.0), dpi=110)
-    bars, dp, dd = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.5, 1, 1]})
+    others = [v for v in variants if v != baseline]
+    fig = _figure(figsize=(12 if others else 7, 1.2 + 0.75 * len(variants) + 1.0), dpi=110)
+    if others:
+        bars, dp, dd = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.5, 1, 1]})
+    else:  # one variant: nothing to compare it with
+        bars, dp, dd = fig.subplots(1, 1), None, None
     rows = summary.set_index("variant").loc[variants]
     y = np.arange(len(variants))[::-1]
     left = np.zeros(len(variants))
@@ -606,14 +619,14 @@ def plot_outcomes(summary: pd.DataFrame, effect_table: pd.DataFrame, variants: l
     bars.set_xlim(0, 1)
     bars.set_ylim(-0.6, len(variants) - 0.1)
     bars.set_xlabel("share of runs")
-    bars.set_title("How the runs end", fontsize=10)
+    bars.set_title("How the runs end", fontsize=10, pad=18)
     bars.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.07), ncol=4, frameon=False)
 
-    others = [v for v in variants if v != baseline]
     e = effect_table.set_index("variant").loc[others] if others else effect_table
     ye = np.arange(len(others))[::-1]
-    for ax, col, unit, title in ((dp, "diff", 100.0, f"Change in P(hold) vs {baseline}"),
-                                 (dd, "days_diff", 1.0, f"Change in days held vs {baseline}")):
+    panels = ((dp, "diff", 100.0, f"Change in P(hold) vs {baseline}"),
+              (dd, "days_diff", 1.0, f"Change in days held vs {baseline}")) if others else ()
+    for ax, col, unit, title in panels:
         if len(others):
             mid = e[col].to_numpy(float) * unit
             lo, hi = e[f"{col}_lo95"].to_numpy(float) * unit, e[f"{col}_hi95"].to_numpy(float) * unit
@@ -633,9 +646,10 @@ def plot_outcomes(summary: pd.DataFrame, effect_table: pd.DataFrame, variants: l
         ax.grid(alpha=0.3, axis="x")
     n = int(rows["runs"].min()) if len(rows) else 0
     fig.text(0.01, 0.01, f"{n} runs per variant, the same seeds in every variant. Left: endings; the triangle is "
-             "P(hold to winter) (repulsed + winter halted) with its 95% Wilson interval. Middle and right: paired "
-             "differences with 95% intervals (Newcombe; paired bootstrap of the median days held, to the fall or "
-             "to winter); filled: the interval excludes zero; hollow: within noise.", fontsize=7, wrap=True)
+             "P(hold to winter) (repulsed + winter halted) with its 95% Wilson interval." + (
+                 " Middle and right: paired differences with 95% intervals (Newcombe; paired bootstrap of the median "
+                 "days held, to the fall or to winter); filled: the interval excludes zero; hollow: within noise."
+                 if others else ""), fontsize=7, wrap=True)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     _save(fig, path)
     return path.name
@@ -677,7 +691,7 @@ def plot_falls(runs: pd.DataFrame, variants: list[str], start: dt.date, path: Pa
     for ax in axes[::ncol]:
         ax.set_ylabel("share of runs")
     for ax in axes[max(0, len(variants) - ncol):len(variants)]:
-        ax.set_xlabel(str(start.year) if start.month < 10 else f"{start.year}-{start.year + 1}")
+        _year_label(ax)
     axes[0].legend(fontsize=7, loc="upper left", ncol=2)
     fig.text(0.01, 0.01, "How many runs had ended by each date, and how (Aalen-Johansen cumulative incidence, "
              "stacked): the valley fallen, by cause (reds, browns, purple), the offensive repulsed (blue), halted by "
@@ -691,7 +705,7 @@ def plot_panels(series: dict, ends: dict, variants: list[str], start: dt.date, p
     """Daily series, one row of panels per quantity and one column per variant (shared axes): the median
     and the 10-90% band over the runs still going that day (a run that fell stops counting on the day of
     its fall); the band stops when fewer than a tenth of the runs are still going."""
-    fig = _figure(figsize=(3.1 * len(variants) + 1.2, 2.6 * len(rows) + 0.8), dpi=110)
+    fig = _figure(figsize=(max(3.1 * len(variants) + 1.2, 8.0), 2.6 * len(rows) + 0.8), dpi=110)
     axes = np.atleast_2d(fig.subplots(len(rows), len(variants), sharex=True, sharey="row", squeeze=False))
     colours = ("#1e8449", "#7d3c98", "#2471a3", "#b9770e")
     last_day = 0
@@ -727,8 +741,9 @@ def plot_panels(series: dict, ends: dict, variants: list[str], start: dt.date, p
                            for c in ax.collections if c.get_paths()])
         axes[i, 0].set_ylim(0, top * 1.05 if top > 0 else 1.0)
     for ax in axes[-1]:
-        ax.set_xlabel(str(start.year) if start.month < 10 else f"{start.year}-{start.year + 1}")
-    fig.suptitle(f"{title}: median (line) and 10-90% of runs (band), over the runs still going", fontsize=11)
+        _year_label(ax)
+    fig.suptitle(textwrap.fill(f"{title}: median (line) and 10-90% of runs (band), over the runs still going",
+                               int(fig.get_figwidth() * 11)), fontsize=11)
     fig.tight_layout()
     _save(fig, path)
     return path.name

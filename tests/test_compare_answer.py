@@ -61,7 +61,7 @@ def test_effects_count_the_pairs_that_differ():
     assert e["diff"] == pytest.approx(25 / 200) and e["diff_lo95"] > 0 and e["distinguishable"]
     assert e["mcnemar_p"] < 0.001
     said = effect_answer(e, "Helicopter resupply")
-    assert said.startswith("air (helicopter resupply) against none: P(hold to winter) +12 points [")
+    assert said.startswith("air (helicopter resupply) against none: P(hold to winter) +12.5 points [")
     assert "saves the valley in 30 of 200 paired runs and loses it in 5" in said and "is real" in said
 
 
