@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import scenario as scn
+from .bounded import plain_name
 from .engine import write_atomic_text
 from .scenario import ScenarioError
 
@@ -59,7 +60,9 @@ def load_config(name: str | Path = CONFIG) -> dict:
         cfg["priors"][key] = [float(r[0]), float(r[1])]
     for group in ("episodes", "test"):
         for i, episode in enumerate(cfg[group]):
-            if not isinstance(episode, str) or not scn.resolve_path(f"history/{episode}").is_file():
+            if not isinstance(episode, str) or plain_name(episode, "") != episode:
+                raise err(f"calibration.{group}.{i}", f"an episode is a plain name (got {episode!r})")
+            if not scn.resolve_path(f"history/{episode}").is_file():
                 raise err(f"calibration.{group}.{i}", f"no such episode under scenarios/history/ ({episode!r})")
     if not cfg["episodes"]:
         raise err("calibration.episodes", "at least one calibration episode is required")

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from . import scenario as scn
+from .bounded import plain_name, printable
 from .engine import OutputDir, UserError, default_runs_dir, write_atomic_text
 
 
@@ -27,14 +28,16 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _int_at_least(low: int):
+def _int_at_least(low: int, high: int | None = None):
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+            raise argparse.ArgumentTypeError(f"must be a whole number (got {printable(text)!r})") from None
         if value < low:
             raise argparse.ArgumentTypeError(f"must be at least {low} (got {value})")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,} (got {value:,})")
         return value
 
     return parse
@@ -42,6 +45,8 @@ def _int_at_least(low: int):
 
 _positive_int = _int_at_least(1)
 _seed = _int_at_least(0)
+_replications = _int_at_least(1, 1_000_000)  # checked before any run is planned: a plan is held in memory
+_port = _int_at_least(0, 65535)
 
 
 def parse_sets(items: list[str]) -> dict:
@@ -69,8 +74,8 @@ def cmd_run(args) -> int:
     from .model import ValleyModel
 
     model = ValleyModel(args.scenario, variant=args.variant, overrides=overrides, rng=args.seed)  # validates
-    name = model.spec["scenario"]["name"]
-    target = OutputDir(out_path(args.out, f"{name}-{args.variant or 'base'}-seed{args.seed}-{stamp()}"), "run")
+    name, variant = plain_name(model.spec["scenario"]["name"]), plain_name(args.variant or "base")
+    target = OutputDir(out_path(args.out, f"{name}-{variant}-seed{args.seed}-{stamp()}"), "run")
     target.claim(force=args.force)  # before the run: an unusable --out fails at once
     try:
         outcome = json_safe({**model.run(), "seed": args.seed, "overrides": overrides})
@@ -225,6 +230,9 @@ def cmd_viz(args) -> int:
         raise UsageError("the browser page needs the 'viz' extra: pip install 'redoubt-valley[viz]' "
                          "(or make viz)")
     env = {**os.environ, "REDOUBT_VIZ_SCENARIO": str(path.resolve())}
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"redoubt viz: warning: serving on {args.host}: the page has no authentication, and anyone who "
+              f"can reach port {args.port} can run models on this machine", file=sys.stderr)
     print(f"serving {path.name} at http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
     proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "model.app", "--host", args.host,
                              "--port", str(args.port), "--no-open", "--production"], env=env)
@@ -305,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--variants", help="comma-separated variant names (default: all of the scenario's)")
     c.add_argument("--baseline", help="the variant the others are compared with (default: the first with no "
                    "outside resupply, e.g. none)")
-    c.add_argument("--replications", type=_positive_int, default=200,
+    c.add_argument("--replications", type=_replications, default=200,
                    help="runs per variant (default 200: a 95%% interval of about +-7 points)")
     c.add_argument("--seed", type=_seed, default=2021, help="master seed (default 2021)")
     c.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -328,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--start-days", default="7,21,35,49,63,77", help="days help starts (default 7,21,35,49,63,77)")
     w.add_argument("--amounts", help="tonnes a day (passes; default 4,8,16) or a sortie (air; default 1,2,3)")
     w.add_argument("--effect", type=float, default=0.05, help="the rise in P(hold to winter) asked for (default 0.05)")
-    w.add_argument("--replications", type=_positive_int, default=100, help="paired runs a point (default 100)")
+    w.add_argument("--replications", type=_replications, default=100, help="paired runs a point (default 100)")
     w.add_argument("--seed", type=_seed, default=2021, help="master seed (default 2021, as compare)")
     w.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a value for every run (repeatable)")
     w.add_argument("--out", help="output directory (default runs/<scenario>-window-<kind>)")
@@ -342,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("scenario", nargs="?", default=scn.DEFAULT_SCENARIO, help="scenario file or name "
                    f"(default {scn.DEFAULT_SCENARIO})")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    v.add_argument("--port", type=_int_at_least(0), default=8765, help="port (default 8765; 0: any free port)")
+    v.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0: any free port)")
     v.set_defaults(fn=cmd_viz)
 
     k = sub.add_parser("calibrate", help="hindcasts: fit the unsourced behaviour parameters on earlier episodes, "
@@ -351,8 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "observed patterns, and the test episode; resumable (run it again after an interruption).")
     k.add_argument("config", nargs="?", default="history/calibration", help="calibration file (default "
                    "history/calibration)")
-    k.add_argument("--samples", type=_positive_int, help="design points (default: the file's)")
-    k.add_argument("--replications", type=_positive_int, help="runs per point and episode (default: the file's)")
+    k.add_argument("--samples", type=_int_at_least(2, 10_000), help="design points (default: the file's)")
+    k.add_argument("--replications", type=_replications, help="runs per point and episode (default: the file's)")
     k.add_argument("--out", help="output directory (default runs/calibration)")
     k.add_argument("--quiet", action="store_true", help="no progress bars")
     k.add_argument("--force", action="store_true", help="start an episode again when its sweep has changed "

@@ -45,6 +45,7 @@ from .engine import (
     write_atomic_parquet,
     write_atomic_text,
 )
+from .bounded import plain_name
 from .outcome import CAUSES
 from .provenance import git_revision, versions
 from .stats import (
@@ -58,7 +59,8 @@ from .stats import (
 )
 
 PARTS = ".parts"  # the runs committed so far: outcomes/ and series/ parts, and plan.json
-INCOMPLETE = "INCOMPLETE.txt"  # beside the parts of an interrupted comparison; gone when it is finished
+INCOMPLETE = "INCOMPLETE.txt"
+MAX_RUNS = 5_000_000  # as for sweeps: the plan is held in memory  # beside the parts of an interrupted comparison; gone when it is finished
 ENDINGS = {"repulsed": "repulsed", "winter": "winter halted", "fell": "fell", "horizon": "still going at the horizon"}
 
 
@@ -144,8 +146,11 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
         raise OutputError(f"--baseline {baseline!r}: not among the variants compared ({', '.join(variants)})")
     ident = identity(path, spec0, variants, seed, overrides)
     resumed = False
+    if len(variants) * replications > MAX_RUNS:
+        raise OutputError(f"--replications {replications}: {len(variants)} variants x {replications:,} runs is more "
+                          f"than {MAX_RUNS:,}; compare fewer variants or run fewer replications")
     if out is None:
-        name = spec0["scenario"]["name"]
+        name = plain_name(spec0["scenario"]["name"])
         found = None if force else find_interrupted(default_runs_dir(), name, ident)
         out, resumed = (found, True) if found else (default_runs_dir() / f"{name}-{stamp()}", False)
     specs = plan(str(path), variants, replications, seed, overrides)

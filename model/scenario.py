@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .bounded import MAX_EXTENDS, MAX_FILE_BYTES, control_characters, printable, scan
+
 DEFAULT_SCENARIO = "panjshir-2021"
 
 
@@ -387,8 +389,42 @@ def resolve_path(name: str | Path, kind: str = "") -> Path:
     Returns a path that may not exist (reading it then says so).
     """
     p = Path(name)
+    if "\x00" in str(name):
+        raise ScenarioError(printable(name), "(file)", "a file name cannot hold a NUL character")
     if p.exists():
         return p
+    return _in_catalogue(p, kind)
+
+
+def did_you_mean(name: str, known) -> str:
+    """'; did you mean X?' with the closest known names (a misspelt key, variant or scenario), or ''."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def is_path_like(name: str) -> bool:
+    """A value written as a path ("b.toml", "../valley.toml", "sub/x.toml"), not as a catalogue name."""
+    return name.endswith(".toml") or name.startswith(".") or "/" in name or "\\" in name
+
+
+def resolve_from(name: str, source: str | Path, kind: str = "") -> Path:
+    """A file named inside another file: a path is relative to the directory of the file that names it (never
+    the current directory); a bare name is looked up in the catalogue (./scenarios/, then the bundled)."""
+    if "\x00" in name:
+        raise ScenarioError(printable(source), "(file)", "a file name cannot hold a NUL character")
+    if is_path_like(name):
+        here = Path(source).parent if str(source) not in ("<dict>", "<sweep>") else Path(".")
+        beside = here / name
+        if beside.is_file():
+            return beside
+        known = _in_catalogue(Path(name), kind)  # "scenarios/x.toml", written for the repository
+        return known if known.is_file() else beside
+    return _in_catalogue(Path(name), kind)
+
+
+def _in_catalogue(p: Path, kind: str = "") -> Path:
     rel = p if p.suffix == ".toml" else p.with_name(p.name + ".toml")
     if rel.parts and rel.parts[0] == "scenarios":
         rel = Path(*rel.parts[1:])
@@ -401,15 +437,29 @@ def resolve_path(name: str | Path, kind: str = "") -> Path:
 
 
 def read_toml(path: Path, what: str = "scenario file") -> dict:
+    """A TOML file read within limits (model/bounded.py): its size is checked before it is read, its nesting
+    and key lengths before it is parsed; each limit gives one line naming the file."""
+    where = printable(path)
     if not path.is_file():
-        raise ScenarioError(path, "(file)", f"no such {what}")
+        names = [e["name"] for e in catalogue()["sweeps" if what == "sweep file" else "scenarios"]] \
+            if what in ("scenario file", "sweep file") else []
+        raise ScenarioError(where, "(file)", f"no such {what}{did_you_mean(path.stem, names)}")
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, "(file)", f"malformed TOML: {exc}") from None
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(where, "(file)", f"{size:,} bytes, more than the {MAX_FILE_BYTES:,} a {what} may have")
+        text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(path, "(file)", f"cannot be read: {exc}") from None
+        raise ScenarioError(where, "(file)", f"cannot be read: {exc}") from None
+    broken = scan(text)
+    if broken is not None:
+        raise ScenarioError(where, "(file)", f"{broken[1]}: refused before parsing")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(where, "(file)", f"malformed TOML: {exc}") from None
+    except RecursionError:  # a safety net: scan() bounds the nesting well below this
+        raise ScenarioError(where, "(file)", "nests too deep to read") from None
 
 
 def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = None,
@@ -428,6 +478,9 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
     if not isinstance(variants, dict):
         raise ScenarioError(source, "variants", "must be a table of variant tables")
     for name, table in variants.items():
+        if control_characters(name) or not name.strip():
+            raise ScenarioError(source, f"variants.{printable(name)}", "a variant's name must be a plain label (no "
+                                "control characters, not empty)")
         if not isinstance(table, dict):
             raise ScenarioError(source, f"variants.{name}", f"must be a table of overrides, e.g. "
                                 f'[variants.{name}] "resupply.air.enabled" = true (got {table!r})')
@@ -435,7 +488,8 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
     if variant not in (None, "", "base"):
         if variant not in variants:
             known = ", ".join(variants) or "(none)"
-            raise ScenarioError(source, f"variants.{variant}", f"no such variant; known: {known}")
+            raise ScenarioError(source, f"variants.{printable(variant)}",
+                                f"no such variant{did_you_mean(variant, variants)}; known: {known}")
         vt = dict(variants[variant])
         vt.pop("description", None)
         source = f"{source} [variant {variant}]"
@@ -461,9 +515,11 @@ def extend(raw: dict, source: str, read: list[Path]) -> dict:
         return raw
     if not isinstance(base_name, str):
         raise ScenarioError(source, "extends", f"must be the name or path of a scenario file (got {base_name!r})")
-    path = resolve_path(base_name)
+    path = resolve_from(base_name, source)
     if str(path) == source or str(path) in map(str, read):
         raise ScenarioError(source, "extends", f"'{base_name}' extends itself, directly or through others")
+    if len(read) > MAX_EXTENDS:
+        raise ScenarioError(source, "extends", f"a chain of more than {MAX_EXTENDS} files extending each other")
     read.append(path)
     base = extend(read_toml(path), str(path), read)
     base.pop("variants", None)
@@ -556,7 +612,8 @@ def apply_overrides(raw: dict, overrides: dict, source: str) -> dict:
                 part, schema = int(part), schema.table
             elif isinstance(schema, dict):
                 if part not in schema or part == "variants":
-                    raise ScenarioError(source, dotted, f"unknown key '{part}'")
+                    raise ScenarioError(source, printable(dotted), f"unknown key '{printable(part)}'"
+                                        f"{did_you_mean(part, [k for k in schema if k != 'variants'])}")
                 schema = schema[part]
             else:
                 raise ScenarioError(source, dotted, "goes below a value")
@@ -632,7 +689,7 @@ def walk(schema: dict, raw: Any, source: str, prefix: str = "") -> dict:
         raise ScenarioError(source, prefix.rstrip(".") or "(top)", "must be a table")
     for k in raw:
         if k not in schema:
-            raise ScenarioError(source, prefix + k, "unknown key")
+            raise ScenarioError(source, prefix + printable(k), f"unknown key{did_you_mean(k, schema)}")
     out = {}
     for k, sub in schema.items():
         key = prefix + k
@@ -655,8 +712,15 @@ def walk(schema: dict, raw: Any, source: str, prefix: str = "") -> dict:
     return out
 
 
+MAX_LOCATIONS, MAX_LINKS = 2_000, 20_000  # a valley is tens of places; the model keeps place-by-place arrays
+
+
 def validate(raw: dict, source: str = "<dict>") -> dict:
     """Check types and ranges leaf by leaf, then the rules that tie keys together."""
+    for key, most in (("locations", MAX_LOCATIONS), ("links", MAX_LINKS)):
+        items = raw.get(key)
+        if isinstance(items, list) and len(items) > most:
+            raise ScenarioError(source, key, f"{len(items):,} entries, more than the {most:,} a valley may have")
     spec = walk({k: v for k, v in SCHEMA.items() if v is not None}, raw, source, "")
     _check_relations(spec, source)
     return spec
@@ -665,6 +729,10 @@ def validate(raw: dict, source: str = "<dict>") -> dict:
 def _check_relations(spec: dict, source: str) -> None:
     err = lambda key, rule: ScenarioError(source, key, rule)  # noqa: E731
     locs = spec["locations"]
+    for key in ("name", "title"):
+        if control_characters(spec["scenario"][key]):
+            raise err(f"scenario.{key}", f"a control character in {printable(spec['scenario'][key])!r}: names and "
+                      "titles are printed and become directory names")
     if not locs:
         raise err("locations", "at least one location is required")
     ids = [loc["id"] for loc in locs]

@@ -56,6 +56,7 @@ from .engine import (
     write_atomic_text,
 )
 from .provenance import git_revision, versions
+from .bounded import plain_name
 from .scenario import Field, ScenarioError
 from .stats import p_hold
 
@@ -98,8 +99,11 @@ def load_spec(source: str | Path | dict) -> dict:
     if "sweep" not in raw:
         raise err("sweep", "is required: a [sweep] table")
     spec = scn.walk(SWEEP_SCHEMA, raw, where)["sweep"]
-    if not spec["name"] or any(c in spec["name"] for c in "/\\") or spec["name"].startswith("."):
-        raise err("sweep.name", f"must be a plain directory name (got {spec['name']!r})")
+    if plain_name(spec["name"], "") != spec["name"]:
+        raise err("sweep.name", f"must be a plain directory name: letters, digits and . _ + - (got "
+                  f"{spec['name']!r}; {plain_name(spec['name'])!r} would do)")
+    if where != "<sweep>" and scn.is_path_like(spec["scenario"]):  # relative to the sweep file, not to here
+        spec["scenario"] = str(scn.resolve_from(spec["scenario"], where))
     spec.setdefault("variant", None)
     sampled = spec["design"] != "factorial"
     if sampled and spec["samples"] < 1:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import scenario as scn
+from .bounded import plain_name
 from .engine import default_runs_dir, write_atomic_text
 from .stats import mcnemar_exact, newcombe_paired, paired_counts, pairs_needed
 
@@ -32,7 +33,7 @@ def specs(scenario: str, kind: str, start_days, amounts, replications: int, seed
     if kind not in AMOUNT:
         raise ValueError(f"kind must be one of {', '.join(AMOUNT)} (got {kind!r})")
     key, _ = AMOUNT[kind]
-    name = Path(str(scenario)).stem
+    name = plain_name(Path(str(scenario)).stem)
     fixed = {**(overrides or {}), f"resupply.{kind}.enabled": True}
     common = {"scenario": str(scenario), "replications": int(replications), "seed": int(seed), "common_seeds": True,
               "design": "factorial", "series": False}
