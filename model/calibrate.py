@@ -143,21 +143,49 @@ def run(cfg: dict, out: Path, jobs: int, quiet: bool = False, executor: str = "p
     """Run the calibration and the test; write accepted.toml, hindcast.csv and hindcast.md under `out`.
     Resumes what `out` already holds; `force` starts again an episode whose sweep has changed (new priors or
     sizes, or an edited scenario file)."""
-    from .sweep import load, run_sweep
+    from .engine import OutputDir
+    from .sweep import FORMAT, _read_manifest, identity_hash, load, load_spec, run_sweep
 
-    out.mkdir(parents=True, exist_ok=True)
-    patterns = cfg["patterns"]
-    results, design = {}, None
-    for episode in [*cfg["episodes"], *cfg["test"]]:
+    episodes = [*cfg["episodes"], *cfg["test"]]
+    specs = {}
+    for episode in episodes:  # every episode's sweep is checked before anything is written
         try:
-            where = run_sweep(sweep_spec(cfg, episode), out / episode, executor=executor, jobs=jobs, quiet=quiet,
-                              force=force)
+            specs[episode] = sweep_spec(cfg, episode)
+            loaded = load_spec(specs[episode])
         except ScenarioError as exc:
-            if exc.key != "sweep":
-                raise
-            raise ScenarioError(cfg["_source"], f"calibration.episodes ({episode})", exc.rule) from None
-        data = load(where, series=False)
-        results[episode], design = data["outcomes"], data["design"]
+            raise ScenarioError(cfg["_source"], f"calibration ({episode}): {exc.key}", exc.rule) from None
+        manifest = out / episode / "manifest.json"
+        if not force and manifest.is_file():
+            old = _read_manifest(out / episode)
+            if old.get("identity") != identity_hash(loaded) or old.get("format") != FORMAT:
+                raise ScenarioError(cfg["_source"], f"calibration.episodes ({episode})",
+                                    f"{out / episode} holds a sweep of another design (priors, sizes, seed or the "
+                                    "episode's scenario changed); use --force to start it again")
+    target = OutputDir(out, "calibrate").claim(force=force, resume=True)  # one writer; a user's folder is refused
+    try:
+        for name in RESULTS:  # derived from the sweeps: never left beside a newer, partial design
+            (target.path / name).unlink(missing_ok=True)
+        patterns = cfg["patterns"]
+        results, design = {}, None
+        for episode in episodes:
+            try:
+                where = run_sweep(specs[episode], out / episode, executor=executor, jobs=jobs, quiet=quiet,
+                                  force=force)
+            except ScenarioError as exc:
+                if exc.key != "sweep":
+                    raise
+                raise ScenarioError(cfg["_source"], f"calibration.episodes ({episode})", exc.rule) from None
+            data = load(where, series=False)
+            results[episode], design = data["outcomes"], data["design"]
+        return _results(cfg, out, results, design, patterns)
+    finally:
+        target.close()
+
+
+RESULTS = ("accepted.toml", "hindcast.csv", "hindcast.md")
+
+
+def _results(cfg: dict, out: Path, results: dict, design: pd.DataFrame, patterns: list) -> dict:
     calibration = [p for p in patterns if p["use"] == "calibrate" and p["episode"] in cfg["episodes"]]
     probs = pd.DataFrame({f"p{i}": point_probability(results[p["episode"]], p) for i, p in enumerate(calibration)})
     accepted_mask = accept(probs, cfg["min_probability"])

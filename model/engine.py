@@ -318,6 +318,7 @@ OUTPUTS = {
                 "report.md", ".parts", "INCOMPLETE.txt",
                 "survival.png"),  # the headline figure's name before 0.2
     "sweep": ("manifest.json", "design.parquet", "outcomes", "series"),
+    "calibrate": ("accepted.toml", "hindcast.csv", "hindcast.md"),  # and a sweep per episode, each its own
 }
 MARK = ".redoubt"  # names the command that made a directory: --force only ever touches such directories
 
@@ -339,6 +340,10 @@ class OutputDir:
         mark = self.path / MARK
         if mark.is_file():
             return mark.read_text().strip() == self.kind
+        if self.kind == "calibrate":  # a calibration made before marks: episode sweeps (and their results) only
+            dirs = [p for p in self.path.iterdir() if p.is_dir()]
+            files = {p.name for p in self.path.iterdir() if p.is_file()} - {DirectoryLock.NAME}
+            return bool(dirs) and all((p / "manifest.json").is_file() for p in dirs) and files <= set(OUTPUTS[self.kind])
         return self.kind == "sweep" and (self.path / "manifest.json").is_file()  # sweeps made before marks
 
     TEMP = re.compile(r"^\..+\.\d+\.tmp(\.png)?$")  # a temp file of a writer that died mid-write

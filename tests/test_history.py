@@ -102,3 +102,50 @@ def test_list_shows_the_episodes_and_not_the_files_beside_them():
     names = [e["name"] for e in catalogue()["scenarios"]]
     assert "history/panjshir-1982" in names
     assert not {"history/observed", "history/calibration", "history/accepted"} & set(names)
+
+
+# ---------------------------------------------------------------- calibrate as a writer (issue 26) -------
+def _calibrate(out, *extra):
+    return main(["calibrate", "--samples", "2", "--replications", "1", "--jobs", "1", "--quiet", "--out", str(out),
+                 *extra])
+
+
+def test_calibrate_refuses_a_folder_of_the_users_and_unwritable_targets(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "hindcast.md").write_text("my notes")
+    assert _calibrate(mine) == 2 and "not empty" in capsys.readouterr().err
+    assert _calibrate(mine, "--force") == 2 and "not" in capsys.readouterr().err
+    assert sorted(p.name for p in mine.iterdir()) == ["hindcast.md"] and (mine / "hindcast.md").read_text() == "my notes"
+    a_file = tmp_path / "f"
+    a_file.write_text("x")
+    assert _calibrate(a_file) == 2
+    err = capsys.readouterr().err
+    assert "not a directory" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_refused_calibration_writes_nothing_and_names_its_file(tmp_path, capsys):
+    text = (bundled_dir() / "history" / "calibration.toml").read_text()
+    bad = tmp_path / "cal" / "calibration.toml"
+    bad.parent.mkdir()
+    bad.write_text(text.replace("range = [0.1, 0.4]", "range = [0.1, 1e999]", 1))
+    (tmp_path / "cal" / "observed.toml").write_text((bundled_dir() / "history" / "observed.toml").read_text())
+    out = tmp_path / "out"
+    assert main(["calibrate", str(bad), "--samples", "2", "--replications", "1", "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "<sweep>" not in err and not out.exists(), err
+
+
+@pytest.mark.slow
+def test_no_stale_result_stands_beside_a_newer_partial_design(tmp_path, capsys, monkeypatch):
+    assert _calibrate(tmp_path / "c") == 0
+    assert (tmp_path / "c" / "hindcast.md").exists()
+    from model import sweep
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_sweep", stop)  # killed before the new design's first run
+    assert _calibrate(tmp_path / "c", "--force", "--samples", "3") == 130  # interrupted
+    left = sorted(p.name for p in (tmp_path / "c").iterdir())
+    assert not {"accepted.toml", "hindcast.csv", "hindcast.md"} & set(left), left
