@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main():
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "model", "compare", "panjshir-2021", "--variants", "none,air+passes",
+        cmd = [sys.executable, "-m", "redoubt", "compare", "panjshir-2021", "--variants", "none,air+passes",
                "--replications", "200", "--jobs", "2", "--quiet", "--out", str(Path(tmp) / "cmp")]
         t0 = time.perf_counter()
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)

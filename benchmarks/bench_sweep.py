@@ -8,7 +8,7 @@ mesa.batch_run (2 processes) on the same design; and the peak memory of a 10,000
     .venv/bin/python benchmarks/bench_sweep.py --scale 40000 --side redoubt   # one side again
 Peak memory is the largest sum of resident set sizes of the measured process and all its children,
 sampled every 50 ms; the scale mode also gives the largest sum of proportional set sizes (PSS), and runs
-each side as a fresh process (`python -m model sweep`, and a script calling batch_run). Writes
+each side as a fresh process (`python -m redoubt sweep`, and a script calling batch_run). Writes
 benchmarks/results/sweep.json, sweep_memory.json, batch_run_growth.json or sweep_scale.json.
 """
 
@@ -66,7 +66,7 @@ def spec(reps, series=False):
 
 
 def bench_redoubt(executor, reps, tmp):
-    from model import sweep
+    from redoubt import sweep
 
     with PeakRSS() as mem:
         t0 = time.perf_counter()
@@ -79,7 +79,7 @@ def _batch_run(reps: int, fighters_per_agent: int, data_collection_period: int) 
     """mesa.batch_run with 2 processes on the bench design (food days x defender strength)."""
     import mesa
 
-    from model.model import ValleyModel
+    from redoubt.model import ValleyModel
 
     return mesa.batch_run(ValleyModel, parameters={"fighters_per_agent": fighters_per_agent, "food_days": FOOD,
                                                    "defender_strength": STRENGTH},
@@ -130,13 +130,13 @@ def batch_run_child(n: int, out: str) -> None:
 
 def scale(n, sides=("redoubt", "batch_run")):
     """The same design at data-farming size, per-day series on both sides, each side as a user runs it in
-    a fresh process: `redoubt sweep` (python -m model sweep) streams series to Parquet (series = true);
+    a fresh process: `redoubt sweep` (python -m redoubt sweep) streams series to Parquet (series = true);
     a script calling mesa.batch_run keeps them as rows (data_collection_period=1). With one side only,
     the other side's figures are kept from benchmarks/results/sweep_scale.json (same number of runs)."""
     import sys
 
-    from model.provenance import git_revision
-    from model.sweep import to_toml
+    from redoubt.provenance import git_revision
+    from redoubt.sweep import to_toml
 
     def figures(secs, mem):
         return {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
@@ -156,7 +156,7 @@ def scale(n, sides=("redoubt", "batch_run")):
         if "redoubt" in sides:
             spec_file = Path(tmp) / "scale.toml"
             spec_file.write_text(to_toml(s))
-            secs, mem = _watch([sys.executable, "-m", "model", "sweep", str(spec_file), "--out",
+            secs, mem = _watch([sys.executable, "-m", "redoubt", "sweep", str(spec_file), "--out",
                                 str(Path(tmp) / "scale"), "--executor", "processes", "--jobs", "2", "--quiet"])
             out["redoubt_sweep_processes_2"] = figures(secs, mem)
             print(out, flush=True)
@@ -195,7 +195,7 @@ def main():
         return
     with tempfile.TemporaryDirectory() as tmp:
         if args.memory:
-            from model import sweep
+            from redoubt import sweep
 
             s = spec(2500)
             s["factors"]["scenario.fighters_per_agent"] = {"levels": [50]}

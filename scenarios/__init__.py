@@ -1,1 +1,1 @@
-"""The bundled scenarios and sweep files, installed as the package data `model.scenarios`."""
+"""The bundled scenarios and sweep files, installed as the package data `redoubt.scenarios`."""

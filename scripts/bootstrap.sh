@@ -12,7 +12,7 @@ if [ -n "${CI:-}" ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/nu
   apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null; }
 fi
 want=$(cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && "$VENV/bin/python" -c 'import model' 2>/dev/null; then
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && "$VENV/bin/python" -c 'import redoubt' 2>/dev/null; then
   exit 0
 fi
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model import ValleyModel  # noqa: E402
+from redoubt import ValleyModel  # noqa: E402
 
 CASES = [
     ("base seed 1", dict(rng=1)),

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from model import ValleyModel
-from model.scenario import load
+from redoubt import ValleyModel
+from redoubt.scenario import load
 
 RUNS = 200
 AMPLE = {"food_days": 400, "ammo_days": 400}

@@ -12,13 +12,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from model.cli import main
+from redoubt.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def redoubt(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "model", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "redoubt", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=600, **kw)
 
 
@@ -168,7 +168,7 @@ def test_outputs_never_destroy_a_users_files(tmp_path):
 @pytest.mark.parametrize("out", [".", "/proc/x", "/dev/null/x"])
 def test_unusable_out_one_line_exit_2(tmp_path, out):
     (tmp_path / "a.txt").write_text("keep")
-    r = subprocess.run([sys.executable, "-m", "model", "run", "panjshir-2021", "--out", out, "--force"],
+    r = subprocess.run([sys.executable, "-m", "redoubt", "run", "panjshir-2021", "--out", out, "--force"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "--out" in r.stderr
@@ -181,7 +181,7 @@ def test_ctrl_c_during_compare_keeps_the_finished_runs_and_the_same_command_resu
     until the first chunk of runs is on disk (or the command has ended), then interrupt. The finished runs
     stay, marked incomplete (no report, no table presented as finished); the same command resumes."""
     out = tmp_path / "cmp"
-    command = [sys.executable, "-m", "model", "compare", "panjshir-2021", "--variants", "none,passes",
+    command = [sys.executable, "-m", "redoubt", "compare", "panjshir-2021", "--variants", "none,passes",
                "--replications", "200", "--set", "horizon_days=40", "--jobs", "2", "--quiet", "--out", str(out)]
     p = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
@@ -206,7 +206,7 @@ def test_ctrl_c_during_compare_keeps_the_finished_runs_and_the_same_command_resu
     assert not (out / "INCOMPLETE.txt").exists() and not (out / ".parts").exists()
     runs = pq.read_table(out / "runs.parquet").to_pandas()
     assert len(runs) == 400 and sorted(runs["run_id"]) == list(range(400))
-    from model import ValleyModel
+    from redoubt import ValleyModel
 
     for _, row in runs.iloc[[0, 150, 399]].iterrows():  # a kept run, and runs run after the resume
         direct = ValleyModel("panjshir-2021", variant=row["variant"], rng=int(row["seed"]), horizon_days=40).run()
@@ -220,7 +220,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path, args):
     read_end, write_end = os.pipe()
     os.close(read_end)
     out = ["--out", str(tmp_path / "o")] if args[0] == "run" else []
-    r = subprocess.run([sys.executable, "-m", "model", *args, *out], cwd=ROOT, stdout=write_end,
+    r = subprocess.run([sys.executable, "-m", "redoubt", *args, *out], cwd=ROOT, stdout=write_end,
                        stderr=subprocess.PIPE, text=True, timeout=600)
     os.close(write_end)
     assert r.returncode == 0 and r.stderr == "", r.stderr

@@ -4,7 +4,7 @@ import pandas as pd
 
 import pytest
 
-from model.compare import answer, effect_answer, effects, format_table
+from redoubt.compare import answer, effect_answer, effects, format_table
 
 
 def row(**kw):

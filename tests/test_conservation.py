@@ -3,8 +3,8 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.ledger import COMMODITIES
-from model.model import ValleyModel
+from redoubt.ledger import COMMODITIES
+from redoubt.model import ValleyModel
 
 from .strategies import scenarios
 

@@ -4,7 +4,7 @@
 import numpy as np
 import pandas as pd
 
-from model.model import ValleyModel
+from redoubt.model import ValleyModel
 
 
 def run(seed, **kw):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import model.model as model_module
-from model.model import ValleyModel
-from model.scenario import SCHEMA, leaf_keys, load
+import redoubt.model as model_module
+from redoubt.model import ValleyModel
+from redoubt.scenario import SCHEMA, leaf_keys, load
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import ValleyModel, kernels
-from model.scenario import NEEDS
-from model.space import Control
+from redoubt import ValleyModel, kernels
+from redoubt.scenario import NEEDS
+from redoubt.space import Control
 
 NEW = tuple(NEEDS)  # the seven switches
 OFF = {f"switches__{k}": False for k in NEW}

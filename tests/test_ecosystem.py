@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from mesa.experimental.scenarios import Scenario
 
-from model import ValleyModel
-from model import sweep as sw
-from model.agents import ResupplySource, SupplyStore
-from model.cli import main
-from model.forces import Contingent
-from model.model import run_once
-from model.outcome import as_numbers
+from redoubt import ValleyModel
+from redoubt import sweep as sw
+from redoubt.agents import ResupplySource, SupplyStore
+from redoubt.cli import main
+from redoubt.forces import Contingent
+from redoubt.model import run_once
+from redoubt.outcome import as_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {"fighters_per_agent": 50}
@@ -34,7 +34,7 @@ FAST = {"fighters_per_agent": 50}
     ("bool_", np.bool_(True), "air", True),
 ])
 def test_numpy_scalars_through_keywords_and_overrides(kind, value, key, expected):
-    from model.scenario import SHORTCUTS
+    from redoubt.scenario import SHORTCUTS
 
     dotted = SHORTCUTS[key]
     for m in (ValleyModel(rng=np.int64(1), **{key: value}), ValleyModel(rng=1, overrides={dotted: value})):
@@ -48,7 +48,7 @@ def test_numpy_scalars_through_keywords_and_overrides(kind, value, key, expected
 
 
 def test_numpy_bool_is_not_an_integer():
-    from model.scenario import ScenarioError
+    from redoubt.scenario import ScenarioError
 
     with pytest.raises(ScenarioError, match="must be an integer"):
         ValleyModel(defender_strength=np.bool_(True))
@@ -150,7 +150,7 @@ warnings.simplefilter("ignore")
 import numpy as np
 from ema_workbench import MultiprocessingEvaluator, SequentialEvaluator, perform_experiments
 from ema_workbench.analysis import prim
-from model.ema import ema_model, prim_inputs
+from redoubt.ema import ema_model, prim_inputs
 
 if __name__ == "__main__":
     m = ema_model({"defender_strength": (1500, 9000), "food_days": (40.0, 200.0), "air": (False, True),
@@ -187,7 +187,7 @@ def test_ema_workbench_runs_experiments_and_prim(tmp_path):
 # ---------------------------------------------------------------- sweeps and Dask -----------------------
 @pytest.mark.subprocess
 def test_sweep_rerun_with_nothing_left_says_so(tmp_path):
-    cmd = [sys.executable, "-m", "model", "sweep", "tiny", "--out", str(tmp_path / "t"), "--quiet", "--jobs", "2"]
+    cmd = [sys.executable, "-m", "redoubt", "sweep", "tiny", "--out", str(tmp_path / "t"), "--quiet", "--jobs", "2"]
     first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert first.returncode == again.returncode == 0
@@ -197,7 +197,7 @@ def test_sweep_rerun_with_nothing_left_says_so(tmp_path):
 
 LISTEN_SCRIPT = """
 import psutil
-from model.engine import DaskExecutor
+from redoubt.engine import DaskExecutor
 
 if __name__ == "__main__":
     ex = DaskExecutor(2)

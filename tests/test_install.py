@@ -60,11 +60,13 @@ def test_wheel_holds_the_scenarios(installed):
 
     wheel, _, _ = installed
     names = zipfile.ZipFile(wheel).namelist()
-    for f in ("model/scenarios/panjshir-2021.toml", "model/scenarios/sweeps/tiny.toml",
-              "model/scenarios/validation/square-law.toml", "model/cli.py",
-              "model/scenarios/history/panjshir-1982.toml", "model/scenarios/history/observed.toml",
-              "model/scenarios/history/hindcast.csv"):
+    for f in ("redoubt/scenarios/panjshir-2021.toml", "redoubt/scenarios/sweeps/tiny.toml",
+              "redoubt/scenarios/validation/square-law.toml", "redoubt/cli.py", "redoubt/__main__.py",
+              "redoubt/scenarios/history/panjshir-1982.toml", "redoubt/scenarios/history/observed.toml",
+              "redoubt/scenarios/history/hindcast.csv"):
         assert f in names, f
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
+    assert tops == {"redoubt"}, tops  # no top-level `model` (or anything else) beside it
 
 
 @pytest.mark.slow
@@ -72,8 +74,15 @@ def test_wheel_holds_the_scenarios(installed):
 def test_installed_redoubt_runs_from_an_empty_directory(installed):
     _, venv, empty = installed
     bin_ = venv / "bin"
-    where = sh(bin_ / "python", "-c", "import model; print(model.__file__)", cwd=empty)
+    where = sh(bin_ / "python", "-c", "import redoubt; print(redoubt.__file__)", cwd=empty)
     assert where.startswith(str(venv)), where  # the installed package, not this checkout
+    # a user's own model.py beside their work (Mesa's layout) does not shadow redoubt, nor redoubt it
+    (empty / "model.py").write_text("MINE = True\n")
+    mine = sh(bin_ / "python", "-c", "import model, redoubt; from redoubt import ValleyModel; print(model.MINE)",
+              cwd=empty)
+    assert mine.strip() == "True"
+    assert "usage: redoubt" in sh(bin_ / "python", "-m", "redoubt", "--help", cwd=empty)
+    (empty / "model.py").unlink()
 
     sh(bin_ / "redoubt", "run", "panjshir-2021", "--out", "one", cwd=empty)
     assert (empty / "one" / "outcome.json").exists()
@@ -84,7 +93,7 @@ def test_installed_redoubt_runs_from_an_empty_directory(installed):
     assert "tiny" in runs and any(r.startswith("panjshir-2021-air-seed0-") for r in runs), runs
     assert (empty / "runs" / "tiny" / "manifest.json").exists()
 
-    outcome = sh(bin_ / "python", "-c", "from model import ValleyModel; print(ValleyModel().run()['end_reason'])",
+    outcome = sh(bin_ / "python", "-c", "from redoubt import ValleyModel; print(ValleyModel().run()['end_reason'])",
                  cwd=empty)
     assert outcome.strip() in ("fell", "winter", "repulsed", "horizon")
     listed = sh(bin_ / "redoubt", "list", cwd=empty)

@@ -6,10 +6,10 @@ import mesa
 import pandas as pd
 import pytest
 
-from model.agents import ResupplySource, SupplyStore, Weather
-from model.forces import Fighter
-from model.model import CAUSES, SERIES, ValleyModel
-from model.scenario import SHORTCUTS, load
+from redoubt.agents import ResupplySource, SupplyStore, Weather
+from redoubt.forces import Fighter
+from redoubt.model import CAUSES, SERIES, ValleyModel
+from redoubt.scenario import SHORTCUTS, load
 
 OUTCOME_FIELDS = {"held_to_winter", "collapse_day", "collapse_date", "cause", "food_stockout_day",
                   "ammo_stockout_day", "defenders_killed", "defenders_deserted", "defenders_surrendered",

@@ -2,9 +2,9 @@
 
 import pytest
 
-from model import scenario as scn
-from model.compare import plan
-from model.engine import ProcessExecutor, Progress, SerialExecutor, execute_chunk, run_specs
+from redoubt import scenario as scn
+from redoubt.compare import plan
+from redoubt.engine import ProcessExecutor, Progress, SerialExecutor, execute_chunk, run_specs
 
 SHORT = {"scenario.horizon_days": 25, "scenario.fighters_per_agent": 50}
 

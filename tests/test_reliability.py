@@ -15,8 +15,8 @@ import pandas as pd
 import psutil
 import pytest
 
-from model import sweep
-from model.cli import main
+from redoubt import sweep
+from redoubt.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,7 @@ def test_a_second_sweep_into_the_same_directory_is_refused_and_a_killed_one_leav
     spec_file = tmp_path / "big.toml"
     spec_file.write_text(sweep.to_toml(spec_with(replications=200)))
     out = tmp_path / "s"
-    cmd = [sys.executable, "-m", "model", "sweep", str(spec_file), "--out", str(out), "--jobs", "2", "--quiet"]
+    cmd = [sys.executable, "-m", "redoubt", "sweep", str(spec_file), "--out", str(out), "--jobs", "2", "--quiet"]
     first = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
     wait_for(out / "outcomes" / "part-*.parquet", first)
@@ -85,7 +85,7 @@ def test_a_second_sweep_into_the_same_directory_is_refused_and_a_killed_one_leav
 @pytest.mark.subprocess
 def test_a_second_compare_into_the_same_out_is_refused(tmp_path):
     out = tmp_path / "c"
-    cmd = [sys.executable, "-m", "model", "compare", "panjshir-2021", "--variants", "none", "--replications",
+    cmd = [sys.executable, "-m", "redoubt", "compare", "panjshir-2021", "--variants", "none", "--replications",
            "400", "--jobs", "2", "--quiet", "--out", str(out)]
     first = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -102,8 +102,8 @@ def test_a_second_compare_into_the_same_out_is_refused(tmp_path):
 # ---------------------------------------------------------------- commit and resume -----------------------
 KILLER = textwrap.dedent("""
     import json, os, sys
-    import model.engine as engine
-    from model import sweep
+    import redoubt.engine as engine
+    from redoubt import sweep
     die_at, count = int(sys.argv[3]), [0]
     real_write, real_replace = engine.pq.write_table, engine.os.replace
 
@@ -147,7 +147,7 @@ def test_killed_at_every_write_point_then_resumed_equals_uninterrupted(tmp_path)
 
 @pytest.mark.slow
 def test_full_disk_at_every_write_point_then_resumed_equals_uninterrupted(tmp_path, monkeypatch):
-    import model.engine as engine
+    import redoubt.engine as engine
 
     spec = spec_with(replications=2)
     ref = sweep.run_sweep(spec, tmp_path / "ref", executor="serial", quiet=True)
@@ -173,7 +173,7 @@ def test_full_disk_at_every_write_point_then_resumed_equals_uninterrupted(tmp_pa
 
 
 def test_full_disk_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
-    import model.engine as engine
+    import redoubt.engine as engine
 
     def full(table, where, **kw):
         raise OSError(errno.ENOSPC, "No space left on device", str(where))
@@ -245,7 +245,7 @@ def test_workers_die_with_their_parent(tmp_path, sig):
     spec_file = tmp_path / "big.toml"
     spec_file.write_text(sweep.to_toml(spec_with(replications=200)))
     out = tmp_path / "w"
-    p = subprocess.Popen([sys.executable, "-m", "model", "sweep", str(spec_file), "--out", str(out),
+    p = subprocess.Popen([sys.executable, "-m", "redoubt", "sweep", str(spec_file), "--out", str(out),
                           "--jobs", "2", "--quiet"], cwd=ROOT, start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_for(out / "outcomes" / "part-*.parquet", p)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.model import ValleyModel
-from model.scenario import ScenarioError, load
+from redoubt.model import ValleyModel
+from redoubt.scenario import ScenarioError, load
 
 BASE = "scenarios/panjshir-2021.toml"
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.stats import (
+from redoubt.stats import (
     cumulative_incidence,
     kaplan_meier,
     mcnemar_exact,

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import sweep
-from model.model import ValleyModel
-from model.scenario import ScenarioError
+from redoubt import sweep
+from redoubt.model import ValleyModel
+from redoubt.scenario import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ def test_same_outcomes_on_serial_processes_and_dask(tmp_path):
 
 
 def test_seeds_depend_on_point_and_replication_only():
-    from model.engine import derive_seed
+    from redoubt.engine import derive_seed
 
     t = sweep.design(sweep.load_spec(SMALL))
     specs = sweep.plan(sweep.load_spec(SMALL), t)
@@ -103,7 +103,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     spec_file = tmp_path / "kill.toml"
     spec_file.write_text(sweep.to_toml(spec))
     out = tmp_path / "k"
-    cmd = [sys.executable, "-m", "model", "sweep", str(spec_file), "--out", str(out), "--jobs", "2", "--quiet"]
+    cmd = [sys.executable, "-m", "redoubt", "sweep", str(spec_file), "--out", str(out), "--jobs", "2", "--quiet"]
     p = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     while p.poll() is None and len(list((out / "outcomes").glob("part-*.parquet"))) < 2:  # no clock
         time.sleep(0.05)
@@ -124,11 +124,11 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
 @pytest.mark.subprocess
 def test_the_coordinating_process_never_imports_mesa(tmp_path):
     # Its memory is the sweep's floor beside the workers': Mesa (~145 MB a process) lives in the workers only.
-    code = ("import sys, json; from model import sweep; "
+    code = ("import sys, json; from redoubt import sweep; "
             "out = sweep.run_sweep(json.loads(sys.argv[1]), sys.argv[2], executor='processes', jobs=2, quiet=True); "
             "import pyarrow.parquet as pq; "
             "n = sum(pq.ParquetFile(f).metadata.num_rows for f in (out / 'outcomes').glob('part-*.parquet')); "
-            "print(n, 'mesa' in sys.modules, 'model.model' in sys.modules)")
+            "print(n, 'mesa' in sys.modules, 'redoubt.model' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code, json.dumps(SMALL), str(tmp_path / "lean")], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -199,7 +199,7 @@ def test_missing_sweep_file_says_so():
                                           (["--scheduler", "tcp://127.0.0.1:9"], "cannot reach")])
 def test_bad_scheduler_one_line_exit_2_nothing_written(tmp_path, extra, needle):
     out = tmp_path / "o"
-    r = subprocess.run([sys.executable, "-m", "model", "sweep", "tiny", "--out", str(out), *extra], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "redoubt", "sweep", "tiny", "--out", str(out), *extra], cwd=ROOT,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not out.exists()
@@ -210,7 +210,7 @@ def test_bad_sweep_file_from_cli_exit_2_nothing_written(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(sweep.to_toml(SMALL).replace('design = "factorial"', 'design = "grid"'))
     out = tmp_path / "o"
-    r = subprocess.run([sys.executable, "-m", "model", "sweep", str(bad), "--out", str(out)], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "redoubt", "sweep", str(bad), "--out", str(out)], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 2 and str(bad) in r.stderr and "sweep.design" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()

@@ -2,8 +2,8 @@
 
 import pytest
 
-from model import sweep
-from model.scenario import ScenarioError
+from redoubt import sweep
+from redoubt.scenario import ScenarioError
 
 SPEC = {"sweep": {"name": "s", "scenario": "panjshir-2021", "design": "lhs", "samples": 3, "replications": 1,
                   "seed": 2, "set": {"scenario.fighters_per_agent": 50, "stocks.defender.ammo_days": 30}},

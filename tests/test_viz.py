@@ -1,4 +1,4 @@
-"""The browser page (model/app.py): controls that apply on Reset, Step, the map and charts, offline.
+"""The browser page (model/redoubt/app.py): controls that apply on Reset, Step, the map and charts, offline.
 
 A fast test drives Mesa's own controller and parameter components (what SolaraViz's sidebar holds) with
 solara.render; an end-to-end test serves the page with `redoubt viz` and uses it in headless Chromium."""
@@ -18,8 +18,8 @@ solara = pytest.importorskip("solara", reason="the viz extra is not installed (m
 import ipyvuetify as v  # noqa: E402
 from mesa.visualization.solara_viz import ModelController, ModelCreator  # noqa: E402
 
-from model.app import SLIDERS, Timeline, ValleyMap, controls  # noqa: E402
-from model.model import ValleyModel  # noqa: E402
+from redoubt.app import SLIDERS, Timeline, ValleyMap, controls  # noqa: E402
+from redoubt.model import ValleyModel  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_PINS = {"solara-assets": "1.58.2", "ipyvue": "1.13.0", "ipyvuetify": "1.12.0"}
@@ -110,7 +110,7 @@ def test_page_in_headless_chromium(tmp_path, record_property):
         pytest.skip("no headless Chromium here (apt-get install chromium)")
     playwright = pytest.importorskip("playwright.sync_api")
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "model", "viz", "--port", str(port)], cwd=tmp_path,
+    server = subprocess.Popen([sys.executable, "-m", "redoubt", "viz", "--port", str(port)], cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     requests = []
     try:
@@ -171,10 +171,10 @@ def test_page_in_headless_chromium(tmp_path, record_property):
 
 
 def test_the_page_renders_as_a_notebook_shows_it():
-    """`from model.app import page; page` in a cell: each rendering gets a model of its own."""
+    """`from redoubt.app import page; page` in a cell: each rendering gets a model of its own."""
     import ipywidgets
 
-    from model.app import make_page
+    from redoubt.app import make_page
 
     box, rc = solara.render(make_page(fighters_per_agent=50, rng=3), handle_error=False)
     assert "23 August 2021, day 0 (none): the offensive goes on" in repr(box)
@@ -184,6 +184,6 @@ def test_the_page_renders_as_a_notebook_shows_it():
 
 @pytest.mark.subprocess
 def test_viz_with_a_bad_scenario_exits_2(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "model", "viz", "no-such-valley"], cwd=tmp_path,
+    r = subprocess.run([sys.executable, "-m", "redoubt", "viz", "no-such-valley"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "no such scenario file" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -220,7 +220,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_viz(args) -> int:
-    """Serve the browser page (model/app.py, Mesa's SolaraViz) until Ctrl-C."""
+    """Serve the browser page (model/redoubt/app.py, Mesa's SolaraViz) until Ctrl-C."""
     import importlib.util
     import subprocess
 
@@ -234,7 +234,7 @@ def cmd_viz(args) -> int:
         print(f"redoubt viz: warning: serving on {args.host}: the page has no authentication, and anyone who "
               f"can reach port {args.port} can run models on this machine", file=sys.stderr)
     print(f"serving {path.name} at http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
-    proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "model.app", "--host", args.host,
+    proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "redoubt.app", "--host", args.host,
                              "--port", str(args.port), "--no-open", "--production"], env=env)
     try:
         return proc.wait()

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from .outcome import OUTCOME_SCHEMA, PARAMETER_SCHEMA, SWEEP_SERIES
 
 # The engine's own columns: which run this was and how it went. The model's columns (outcome record and
-# parameters) come from model/outcome.py; a row field known to neither is an error, never dropped.
+# parameters) come from model/redoubt/outcome.py; a row field known to neither is an error, never dropped.
 RUN_SCHEMA = pa.schema([
     ("run_id", pa.int64()), ("point", pa.int64()), ("point_key", pa.int64()), ("replication", pa.int64()),
     ("seed", pa.uint64()), ("variant", pa.string()), ("overrides", pa.string()), ("status", pa.string()),
@@ -140,7 +140,7 @@ def rows_to_table(rows: list[dict], schema: pa.Schema = TABLE_SCHEMA) -> pa.Tabl
     unknown = sorted({k for r in rows for k in r} - names)
     if unknown:
         raise ValueError(f"run rows carry fields no table column is declared for: {', '.join(unknown)} "
-                         "(declare them in model/outcome.py)")
+                         "(declare them in model/redoubt/outcome.py)")
     cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
     return pa.Table.from_pydict(cols, schema=schema)
 

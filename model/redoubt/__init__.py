@@ -1,7 +1,7 @@
 """redoubt: how long a defended mountain valley with one road in holds out, and what outside resupply
 changes, through to winter. An agent-based model on Mesa.
 
-    from model import ValleyModel
+    from redoubt import ValleyModel
     m = ValleyModel(variant="air", rng=1)   # the Panjshir 2021 scenario, helicopter resupply
     outcome = m.run()                        # one record: held_to_winter, collapse_date, cause, ...
     daily = m.daily()                        # pandas DataFrame, one row per day

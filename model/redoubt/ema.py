@@ -1,7 +1,7 @@
 """EMA Workbench adapter: the valley as an EMA `Model`, for exploratory modelling and scenario discovery.
 
     from ema_workbench import perform_experiments, MultiprocessingEvaluator
-    from model.ema import ema_model
+    from redoubt.ema import ema_model
     m = ema_model({"defender_strength": (2000, 9000), "food_days": (40.0, 150.0), "air": (False, True)},
                   replications=5)
     with MultiprocessingEvaluator(m, n_processes=2) as ev:

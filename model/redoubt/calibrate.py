@@ -217,7 +217,7 @@ def posterior_medians(accepted: pd.DataFrame, cfg: dict) -> dict:
 def accepted_toml(accepted: pd.DataFrame, cfg: dict) -> str:
     said = ("medians are what panjshir-2021.toml uses" if len(accepted) else
             "none accepted, so panjshir-2021.toml keeps its assumed values (docs/validation.md)")
-    lines = ["# Written by `redoubt calibrate` (model/calibrate.py) from " + cfg["_source"],
+    lines = ["# Written by `redoubt calibrate` (model/redoubt/calibrate.py) from " + cfg["_source"],
              f"# {len(accepted)} accepted parameter sets; {said}.", "", "[medians]"]
     lines += [f'"{k}" = {v:.4g}' for k, v in posterior_medians(accepted, cfg).items()]
     for _, row in accepted.iterrows():

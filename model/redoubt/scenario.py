@@ -373,9 +373,9 @@ def leaf_keys(schema: dict, prefix: str = ""):
 
 # ---------------------------------------------------------------- loading --------------------------------
 def bundled_dir() -> Path:
-    """The scenarios shipped with redoubt (the repository's scenarios/, installed as `model.scenarios`)."""
+    """The scenarios shipped with redoubt (the repository's scenarios/, installed as `redoubt.scenarios`)."""
     try:
-        return Path(str(resources.files("model.scenarios")))
+        return Path(str(resources.files("redoubt.scenarios")))
     except ModuleNotFoundError:
         raise ScenarioError("scenarios", "(install)", "redoubt is not installed, so its bundled scenarios "
                             "cannot be found: run 'make setup' or 'pip install -e .' in the repository") from None
@@ -437,7 +437,7 @@ def _in_catalogue(p: Path, kind: str = "") -> Path:
 
 
 def read_toml(path: Path, what: str = "scenario file") -> dict:
-    """A TOML file read within limits (model/bounded.py): its size is checked before it is read, its nesting
+    """A TOML file read within limits (model/redoubt/bounded.py): its size is checked before it is read, its nesting
     and key lengths before it is parsed; each limit gives one line naming the file."""
     where = printable(path)
     if not path.is_file():

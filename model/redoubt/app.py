@@ -2,7 +2,7 @@
 outcome in words, and controls that apply when you press Reset.
 
     redoubt viz [SCENARIO] [--host 127.0.0.1] [--port 8765]    # `make viz` sets up first
-    In Jupyter, evaluate in a cell:   from model.app import page; page
+    In Jupyter, evaluate in a cell:   from redoubt.app import page; page
 
 The scenario is `panjshir-2021` unless REDOUBT_VIZ_SCENARIO names another (redoubt viz sets it).
 Needs the `viz` extra: pip install 'redoubt-valley[viz]'.

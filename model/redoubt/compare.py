@@ -1,7 +1,7 @@
 """`redoubt compare`: what outside resupply changes, run for run.
 
 A comparison is a small sweep (variants x replications) run by the shared engine. Replication r of every
-variant uses the same seed, and every stochastic process draws from its own stream (model/streams.py), so
+variant uses the same seed, and every stochastic process draws from its own stream (model/redoubt/streams.py), so
 run r of two variants sees the same weather, fights and commanders until what the variant changes makes
 them differ: the variants are paired, and each is reported as its effect against a baseline (the paired
 difference in P(hold to winter), the runs it saves and loses, the change in days held), besides its own
