@@ -182,7 +182,8 @@ def test_ctrl_c_during_compare_keeps_the_finished_runs_and_the_same_command_resu
     stay, marked incomplete (no report, no table presented as finished); the same command resumes."""
     out = tmp_path / "cmp"
     command = [sys.executable, "-m", "redoubt", "compare", "panjshir-2021", "--variants", "none,passes",
-               "--replications", "200", "--set", "horizon_days=40", "--jobs", "2", "--quiet", "--out", str(out)]
+               "--replications", "120", "--set", "horizon_days=30", "--set", "scenario.fighters_per_agent=40",
+               "--jobs", "2", "--quiet", "--out", str(out)]
     p = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     while p.poll() is None and not list((out / ".parts" / "outcomes").glob("part-*.parquet")):
@@ -199,17 +200,18 @@ def test_ctrl_c_during_compare_keeps_the_finished_runs_and_the_same_command_resu
     assert (out / "INCOMPLETE.txt").exists() and not (out / "report.md").exists()
     assert not (out / "summary.csv").exists() and not (out / "runs.parquet").exists()
     kept = pq.read_table(out / ".parts" / "outcomes", columns=["replication"]).num_rows
-    assert 0 < kept < 400
+    assert 0 < kept < 240
     r = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert f"resumed: {kept} runs were already done" in r.stdout
     assert not (out / "INCOMPLETE.txt").exists() and not (out / ".parts").exists()
     runs = pq.read_table(out / "runs.parquet").to_pandas()
-    assert len(runs) == 400 and sorted(runs["run_id"]) == list(range(400))
+    assert len(runs) == 240 and sorted(runs["run_id"]) == list(range(240))
     from redoubt import ValleyModel
 
-    for _, row in runs.iloc[[0, 150, 399]].iterrows():  # a kept run, and runs run after the resume
-        direct = ValleyModel("panjshir-2021", variant=row["variant"], rng=int(row["seed"]), horizon_days=40).run()
+    for _, row in runs.iloc[[0, 150, 239]].iterrows():  # a kept run, and runs run after the resume
+        direct = ValleyModel("panjshir-2021", variant=row["variant"], rng=int(row["seed"]), horizon_days=30,
+                             fighters_per_agent=40).run()
         assert (direct["end_day"], direct["held_to_winter"]) == (row["end_day"], row["held_to_winter"])
 
 
