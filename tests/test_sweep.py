@@ -254,3 +254,37 @@ def test_load_series_and_sensitivity(tmp_path):
 def test_shipped_sweep_files_are_valid(path):
     spec = sweep.load_spec(path)
     assert len(sweep.design(spec)) >= 1
+
+
+# ---------------------------------------------------------------- sweep files written by a TOML library --
+def _roundtrip_cases():
+    import datetime as dt
+    import tomllib
+
+    from redoubt import window
+    from redoubt.scenario import bundled_dir
+
+    cases = {p.stem: tomllib.loads(p.read_text()) for p in sorted((bundled_dir() / "sweeps").glob("*.toml"))}
+    base, design = window.specs("panjshir-2021", "passes", [7, 21], [4.0, 8.0], 10, 1)
+    cases.update({"window baseline": base, "window design": design})
+    cases["no variant, a date level, numpy levels"] = {
+        "sweep": {"name": "dates", "scenario": "panjshir-2021", "variant": None, "replications": 2,
+                  "set": {"scenario.fighters_per_agent": np.int64(20)}},
+        "factors": {"scenario.start_date": {"levels": [dt.date(2021, 8, 23), dt.date(2021, 9, 6)]},
+                    "sides.defender.strength": {"levels": list(np.arange(2000, 5000, 1000))}}}
+    return cases
+
+
+@pytest.mark.parametrize("name", list(_roundtrip_cases()))
+def test_to_toml_round_trips_every_sweep_file_and_the_specs_users_build(name, tmp_path):
+    import tomllib
+
+    spec = _roundtrip_cases()[name]
+    text = sweep.to_toml(spec)
+    again = tomllib.loads(text)
+    assert "null" not in text and again["sweep"] == {k: sweep.scn.plain(v) for k, v in spec["sweep"].items()
+                                                      if v is not None} | (
+        {"set": sweep.scn.plain(spec["sweep"]["set"])} if "set" in spec["sweep"] else {})
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    assert sweep.load_spec(path)["factors"] == sweep.load_spec(spec)["factors"]  # and it loads as a sweep

@@ -91,7 +91,7 @@ FACTOR_SCHEMA = {
 def load_spec(source: str | Path | dict) -> dict:
     """Read and validate a sweep spec; errors name the file, the key and the rule."""
     if isinstance(source, dict):
-        raw, where = json.loads(json.dumps(scn.plain(source), default=str)), "<sweep>"  # numpy levels too
+        raw, where = _as_read(source), "<sweep>"
     else:
         path = scn.resolve_path(source, kind="sweeps")
         raw, where = scn.read_toml(path, "sweep file"), str(path)
@@ -147,7 +147,7 @@ def load_spec(source: str | Path | dict) -> dict:
             lv = f.get("levels")
             if not (isinstance(lv, list) and lv):
                 raise err(f"{key}.levels", "a factorial design needs levels = [a, b, ...] (at least one)")
-            canon = [json.dumps(_canonical(v), sort_keys=True) for v in lv]
+            canon = [json.dumps(_canonical(v), sort_keys=True, default=str) for v in lv]  # dates too
             dup = next((v for v, c in zip(lv, canon) if canon.count(c) > 1), None)
             if dup is not None:
                 raise err(f"{key}.levels", f"levels must be distinct ({dup!r} appears more than once)")
@@ -174,6 +174,16 @@ def load_spec(source: str | Path | dict) -> dict:
     return spec
 
 
+def _as_read(value):
+    """A spec dict as if read from a file: numpy values as Python's, tuples as lists, None left out (TOML has
+    no null: `variant = None` is no variant). Dates stay dates."""
+    if isinstance(value, dict):
+        return {str(k): _as_read(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_as_read(v) for v in value]
+    return scn.plain(value)
+
+
 def _key_type(name: str, where: str):
     try:
         return scn.field_at(scn.SCHEMA, name).type
@@ -195,16 +205,12 @@ def n_points(spec: dict) -> int:
 
 
 def to_toml(spec: dict) -> str:
-    """A spec dict (as `load_spec` takes it: 'sweep' and 'factors' tables) as the text of a sweep file."""
-    def value(v):
-        if isinstance(v, dict):  # an inline table: { "dotted.key" = value }
-            return "{ " + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + " }"
-        return json.dumps(v)  # strings, numbers, booleans and lists of them are spelt alike in TOML
+    """A spec dict (as `load_spec` takes it: 'sweep' and 'factors' tables) as the text of a sweep file, written
+    by a TOML library (tomli-w): whatever loads as a spec is written so that it loads again. A key whose value
+    is None (no variant) is left out, as TOML has no null; numpy values are written as Python's."""
+    import tomli_w
 
-    lines = ["[sweep]", *(f"{k} = {value(v)}" for k, v in spec["sweep"].items())]
-    for name, factor in spec["factors"].items():
-        lines += ["", f'[factors."{name}"]', *(f"{k} = {value(v)}" for k, v in factor.items())]
-    return "\n".join(lines) + "\n"
+    return tomli_w.dumps({"sweep": _as_read(spec["sweep"]), "factors": _as_read(spec["factors"])})
 
 
 def identity_hash(spec: dict) -> str:
