@@ -18,7 +18,7 @@ from redoubt.agents import ResupplySource, SupplyStore
 from redoubt.cli import main
 from redoubt.forces import Contingent
 from redoubt.model import run_once
-from redoubt.outcome import as_numbers
+from redoubt.outcome import CAUSES, as_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {"fighters_per_agent": 50}
@@ -105,11 +105,14 @@ def test_batch_run_rows_hold_the_answer():
                                        rng=[1, 2], number_processes=1, data_collection_period=-1,
                                        display_progress=False))
     assert len(rows) == 4
+    raw = mesa.batch_run(ValleyModel, parameters={"defender_strength": [7000], **FAST}, rng=[2], number_processes=1,
+                         data_collection_period=-1, display_progress=False)
+    assert {r["cause"] for r in raw} <= {None, *CAUSES}  # run() says None for "no cause", and so does the row
     for _, row in rows.iterrows():
         o = ValleyModel(rng=row["rng"], defender_strength=row["defender_strength"], **FAST).run()
         assert row["held_to_winter"] == o["held_to_winter"] and row["end_reason"] == o["end_reason"]
         assert row["days_held"] == o["days_held"] and row["winter_onset_day"] == o["winter_onset_day"]
-        assert row["cause"] == (o["cause"] or "")
+        assert row["cause"] == o["cause"] if o["cause"] else pd.isna(row["cause"])  # None in the raw row
         held = o["collapse_day"] is None
         assert math.isnan(row["collapse_day"]) if held else row["collapse_day"] == o["collapse_day"]
 
@@ -161,12 +164,19 @@ if __name__ == "__main__":
         exp2, out2 = perform_experiments(m, 20, evaluator=ev, **kw)
     order = np.argsort(exp2["scenario"].to_numpy())
     assert np.array_equal(out1["held_to_winter"], out2["held_to_winter"][order]), "evaluators disagree"
-    x = prim_inputs(exp1, m)[["defender_strength", "food_days", "air"]]
+    x = exp1[["defender_strength", "food_days", "air"]]  # as the EMA docs write it: no conversion
     y = out1["held_to_winter"].astype(bool)
     assert 0 < y.sum() < len(y), y
     box = prim.Prim(x, y, mass_min=0.1).find_box()
-    box.inspect(style="data")  # pandas 3: fails if a box restricts a boolean column; ours are 0/1
+    box.inspect(style="data")  # pandas 3: fails if a box restricts a boolean or integer column; ours are floats
     stats = box.peeling_trajectory.iloc[-1]
+    assert prim_inputs(exp1, m).columns.tolist() == ["defender_strength", "food_days", "air", "fighters_per_agent"]
+    for name, values in out1.items():  # finite numbers only: straight to feature scoring
+        assert np.isfinite(np.asarray(values, float)).all(), name
+    from ema_workbench.analysis import feature_scoring
+    scores = feature_scoring.get_feature_scores_all(exp1[["defender_strength", "food_days", "air"]], out1)
+    assert scores.shape[0] == 3
+    assert len(set(out1["winter_onset_day"])) > 1, "every experiment drew the same winter: the same seeds"
     print(f"OK {len(exp1)} {y.sum()} coverage={stats['coverage']:.2f} density={stats['density']:.2f}")
     rep = ema_model({"defender_strength": (1500, 9000), "fighters_per_agent": (50, 50)}, replications=3)
     exp3, out3 = perform_experiments(rep, 2, evaluator=SequentialEvaluator(rep), **kw)
@@ -219,3 +229,19 @@ def test_own_dask_cluster_listens_on_loopback_only(tmp_path):
     addresses = r.stdout.split()
     assert r.returncode == 0 and len(addresses) >= 4, r.stdout + r.stderr[-2000:]  # scheduler, dashboard, 2 workers
     assert set(addresses) == {"127.0.0.1"}, addresses
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_the_readmes_batch_run_example_runs_as_written_with_two_processes(tmp_path):
+    """The README's batch_run block, verbatim, as a script (Mesa spawns its workers: the guard matters)."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "mesa.batch_run" in b]
+    assert "number_processes=2" in block and 'if __name__ == "__main__":' in block
+    script = tmp_path / "batch.py"
+    script.write_text(block + "\n    print(len(rows), sorted({r['end_reason'] for r in rows}))\n")
+    r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("12 "), r.stdout

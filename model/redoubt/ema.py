@@ -9,16 +9,22 @@
 
 Uncertainties are named like `ValleyModel`'s keywords (the shortcuts, or dotted keys with `__`), each
 with its (low, high) range; the parameter's kind (integer, real, boolean) comes from the scenario schema.
-Booleans are sampled as 0/1 integers and turned back into booleans for the model, so that PRIM's
-`box.inspect()` works with pandas 3 (EMA 3.0 fails on a box that restricts a boolean column).
-For PRIM, take the inputs through `prim_inputs(experiments, model)` (floats; see there why).
-With `replications` > 1, each experiment runs that many seeds (`seed + i`) and each outcome is the mean
-over them: `held_to_winter` is then P(hold to winter) at that point.
+Every uncertainty is sampled as a real number, so the experiments table is all floats and goes straight to
+PRIM and feature scoring (with pandas 3, EMA 3.0's PRIM fails on integer columns, pasting fractional bounds,
+and on boolean ones): an integer is sampled over [low - 0.5, high + 0.5) and rounded for the run (each whole
+value equally likely), a boolean over [0, 1) and true from 0.5. `prim_inputs` selects the uncertainty columns.
+Every outcome is a finite number (OUTCOMES: `days_to_fall` is the day the valley fell or, if it held, its
+winter onset; stocks left in tonnes), so nothing needs cleaning before PRIM or `get_feature_scores_all`.
+Each experiment runs from its own seeds, derived from the master `seed`, the replication and the
+experiment's values (`common_seeds=True` gives every experiment the same ones). With `replications` > 1,
+each outcome is the mean over them: `held_to_winter` is then P(hold to winter) at that point.
 Install with the `ema` extra: pip install 'redoubt-valley[ema]'.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,8 +36,8 @@ from .outcome import as_numbers
 from .scenario import DEFAULT_SCENARIO, SCHEMA, ScenarioError, field_at, params_to_overrides
 
 # What a run reports to EMA by default: the answer, when, and why.
-OUTCOMES = ("held_to_winter", "days_held", "fell", "cause_supply", "cause_cohesion", "cause_encirclement",
-            "cause_pacts", "cause_combat", "winter_onset_day", "food_days_left", "ammo_days_left", "km_road_held")
+OUTCOMES = ("held_to_winter", "days_to_fall", "fell", "cause_supply", "cause_cohesion", "cause_encirclement",
+            "cause_pacts", "cause_combat", "winter_onset_day", "food_t_left", "ammo_t_left", "km_road_held")
 
 
 def _kind(name: str):
@@ -39,35 +45,50 @@ def _kind(name: str):
     return field_at(SCHEMA, dotted).type
 
 
-def run_experiment(scenario_file=DEFAULT_SCENARIO, variant=None, seed=0, _booleans=(), **params) -> dict:
+def experiment_seed(seed: int, params: dict) -> int:
+    """A run's seed from the master seed (and replication) and the experiment's values: stable across
+    processes and sessions (sha256 of the sorted values, never Python's hash())."""
+    canon = json.dumps({k: float(v) for k, v in sorted(params.items())}, sort_keys=True)
+    digest = int.from_bytes(hashlib.sha256(canon.encode()).digest()[:8], "big")
+    return int(np.random.SeedSequence([int(seed), digest]).generate_state(1, dtype=np.uint64)[0])
+
+
+def run_experiment(scenario_file=DEFAULT_SCENARIO, variant=None, seed=0, _booleans=(), _integers=(),
+                   _common_seeds=False, **params) -> dict:
     """One EMA experiment (module level, so process workers can receive it)."""
     from .model import ValleyModel
 
-    for name in _booleans:  # sampled as 0/1 integers
+    params = {k: float(v) for k, v in params.items()}
+    rng = int(seed) if _common_seeds else experiment_seed(seed, params)
+    for name in _booleans:  # sampled over [0, 1)
         if name in params:
-            params[name] = bool(params[name])
-    outcome = ValleyModel(scenario_file, variant=variant, rng=int(seed), **params).run()
+            params[name] = params[name] >= 0.5
+    for name in _integers:  # sampled over [low - 0.5, high + 0.5)
+        if name in params:
+            params[name] = int(round(params[name]))
+    outcome = ValleyModel(scenario_file, variant=variant, rng=rng, **params).run()
     return as_numbers(outcome)
 
 
 def ema_model(uncertainties: dict[str, tuple], *, replications: int = 1, seed: int = 0,
               scenario_file: str = DEFAULT_SCENARIO, variant: str | None = None,
-              outcomes: tuple[str, ...] = OUTCOMES, name: str = "redoubt"):
+              outcomes: tuple[str, ...] = OUTCOMES, name: str = "redoubt", common_seeds: bool = False):
     """An EMA Workbench model of the valley (a `ReplicatorModel` when replications > 1)."""
     try:
-        from ema_workbench import Constant, IntegerParameter, Model, RealParameter, ReplicatorModel, ScalarOutcome
+        from ema_workbench import Constant, Model, RealParameter, ReplicatorModel, ScalarOutcome
     except ImportError:
         raise ImportError("the EMA Workbench adapter needs the 'ema' extra: pip install 'redoubt-valley[ema]'") \
             from None
-    params, booleans = [], []
+    params, booleans, integers = [], [], []
     for key, bounds in uncertainties.items():
         kind = _kind(key)
         low, high = bounds
         if kind is bool:
             booleans.append(key)
-            params.append(IntegerParameter(key, 0, 1))
+            params.append(RealParameter(key, 0.0, 1.0))
         elif kind is int:
-            params.append(IntegerParameter(key, int(low), int(high)))
+            integers.append(key)
+            params.append(RealParameter(key, int(low) - 0.5, int(high) + 0.5 - 1e-9))
         elif kind in ((int, float), float):
             params.append(RealParameter(key, float(low), float(high)))
         else:
@@ -80,15 +101,14 @@ def ema_model(uncertainties: dict[str, tuple], *, replications: int = 1, seed: i
         model = Model(name, function=run_experiment)
         model.outcomes = [ScalarOutcome(o) for o in outcomes]
     model.uncertainties = params
-    model.constants = [Constant("scenario_file", str(scenario_file)), Constant("_booleans", tuple(booleans))] + (
+    model.constants = [Constant("scenario_file", str(scenario_file)), Constant("_booleans", tuple(booleans)),
+                       Constant("_integers", tuple(integers)), Constant("_common_seeds", bool(common_seeds))] + (
         [Constant("variant", variant)] if variant else []) + ([Constant("seed", seed)] if replications <= 1 else [])
     return model
 
 
 def prim_inputs(experiments, model) -> pd.DataFrame:
-    """The experiments' uncertainty columns as floats, ready for `prim.Prim(x, y)`: with pandas 3, EMA 3.0's
-    PRIM pastes fractional bounds into integer columns and fails ("Invalid value '4855.5' for dtype
-    'int64'"), and `box.inspect()` fails on boolean ones."""
+    """The experiments' uncertainty columns (floats, as sampled), ready for `prim.Prim(x, y)`."""
     names = [u.name for u in model.uncertainties]
     return experiments[names].astype(float)
 

@@ -300,7 +300,7 @@ def collapse_day(m):
 
 @_answer
 def cause(m):
-    return m.cause or ""
+    return m.cause  # None while (or if) the valley has not fallen, as in run()
 
 
 @_answer
@@ -320,7 +320,8 @@ assert not set(ANSWER) & set(DAILY)
 def as_numbers(outcome: dict) -> dict[str, float]:
     """An outcome record as plain numbers, as EMA Workbench, SALib or scikit-learn want them: every numeric
     field (booleans as 0/1; a day that never came, or an infinite "days left", as NaN), and the categories as
-    0/1 indicators (`fell`, and `cause_X` for each X in CAUSES). No None, no strings."""
+    0/1 indicators (`fell`, and `cause_X` for each X in CAUSES); `days_to_fall` is always finite (a valley that
+    held counts as falling not before its winter onset). No None, no strings."""
     hints = typing.get_type_hints(Outcome)
     out: dict[str, float] = {}
     for f in dataclasses.fields(Outcome):
@@ -335,6 +336,12 @@ def as_numbers(outcome: dict) -> dict[str, float]:
         else:
             out[f.name] = value
     out["fell"] = int(outcome["end_reason"] == "fell")
+    # Finite whatever happened: the day the valley fell, or if it never did, the day its winter set in (held:
+    # repulsed or halted by winter) or the run ended (the horizon): "never" stands as "not before winter".
+    fell_day = outcome["collapse_day"]
+    out["days_to_fall"] = (fell_day if fell_day is not None else
+                           max(outcome["winter_onset_day"], outcome["end_day"]) if outcome["held_to_winter"]
+                           else outcome["end_day"])
     for c in CAUSES:
         out[f"cause_{c}"] = int(outcome["cause"] == c)
     return out
