@@ -28,6 +28,11 @@ def test_random_scenarios_conserve_supplies_and_fighters(spec, seed):
         check_balances(m)
         assert (m.defenders.size[: m.defenders.rows] >= 0).all()
         assert m.stock("food") >= -1e-9 and m.stock("ammo") >= -1e-9
+    o = m.outcome()  # the outputs never contradict each other: the fall comes first
+    if o["held_to_winter"]:
+        assert o["floor_lost_day"] is None and o["resistance_ended_day"] is None and o["collapse_day"] is None, o
+    for day in (o["floor_lost_day"], o["resistance_ended_day"]):
+        assert day is None or (o["collapse_day"] is not None and o["collapse_day"] <= day), o
 
 
 @settings(max_examples=8, deadline=None)

@@ -204,6 +204,14 @@ def cmd_window(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from .check import report
+
+    for name in args.scenarios:
+        print(report(scn.resolve_path(name)))
+    return 0
+
+
 def cmd_list(args) -> int:
     """Scenarios with their variants, and sweep files: what `run`, `compare` and `sweep` accept by name."""
     found = scn.catalogue()
@@ -324,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "in --out (without --out: never resume)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(fn=cmd_compare)
+
+    ch = sub.add_parser("check", help="validate a scenario file with every variant; warn of what is legal but odd",
+                        description="Load a scenario file, its base and every variant, with every rule checked; "
+                                    "then warn of what runs but is probably not meant: key places outside the "
+                                    "valley, a start after the mean winter onset, a defended place with no path "
+                                    "round it, a name that differs from the file's.")
+    ch.add_argument("scenarios", nargs="+", help="scenario files or names")
+    ch.set_defaults(fn=cmd_check)
 
     w = sub.add_parser("window", help="how late can resupply start and still matter: paired effects by start day",
                        description="Two sweeps with common seeds: resupply carrying nothing (the baseline) and a "

@@ -489,7 +489,8 @@ class ValleyModel(mesa.Model):
 
     def _check_end(self) -> None:
         """The valley fell (the rule of `held_to_winter`): a key place is held by the attacker, or fewer than
-        min_defender_share of all the defenders who came are still fighting. The valley floor lost and the end
+        min_defender_share of all the defenders who came are still fighting, or no place has organised
+        resistance left (so a run that held never has the floor lost or resistance ended: they are falls). The valley floor lost and the end
         of organised resistance are recorded beside it; with collapse.run_on_after_fall the run goes on after
         the fall, until winter or until no organised resistance is left."""
         dfd, v, c = self.defenders, self.valley, self.spec["collapse"]
@@ -507,6 +508,8 @@ class ValleyModel(mesa.Model):
                 self.fell_by = "too few defenders"
             elif any(v.control[k] == Control.ATTACKER for k in self.key_places):
                 self.fell_by = "key place lost"
+            elif not organised:  # a valley with no organised resistance left does not hold, whoever holds what
+                self.fell_by = "no organised resistance"
             if self.fell_by:
                 self.collapse_day = self.day
                 self.cause = self._cause()
