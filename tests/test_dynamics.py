@@ -18,7 +18,7 @@ OFF = {f"switches__{k}": False for k in NEW}
 # The Panjshir file gained, with the processes, a second axis (Andarab over the Khawak pass) and the run-on after
 # the fall: the check against the runs before gives back the old waves and rule too.
 BEFORE_INPUTS = {"sides__attacker__waves": [[0, 1000], [4, 3000], [10, 4000], [20, 4000]],
-                 "collapse__run_on_after_fall": False}
+                 "collapse__run_on_after_fall": False, "collapse__fall_without_organised_resistance": False}
 BEFORE = json.loads((Path(__file__).parent / "data" / "before_dynamics.json").read_text())
 
 
@@ -209,7 +209,8 @@ def test_what_fell_means():
     for o in outcomes:
         assert o["held_to_winter"] == (o["collapse_day"] is None)
         if o["collapse_day"] is not None:
-            assert o["end_reason"] == "fell" and o["fell_by"] in ("key place lost", "too few defenders")
+            assert o["end_reason"] == "fell" and o["fell_by"] in ("key place lost", "too few defenders",
+                                                                  "no organised resistance", "valley floor lost")
             assert o["end_day"] >= o["collapse_day"]
         for day in ("floor_lost_day", "resistance_ended_day"):
             assert o[day] is None or 0 < o[day] <= o["end_day"]

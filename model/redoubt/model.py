@@ -508,8 +508,10 @@ class ValleyModel(mesa.Model):
                 self.fell_by = "too few defenders"
             elif any(v.control[k] == Control.ATTACKER for k in self.key_places):
                 self.fell_by = "key place lost"
-            elif not organised:  # a valley with no organised resistance left does not hold, whoever holds what
+            elif c["fall_without_organised_resistance"] and not organised:  # no defence left, whoever holds what
                 self.fell_by = "no organised resistance"
+            elif c["fall_without_organised_resistance"] and self.floor_lost_day is not None:  # no key places given
+                self.fell_by = "valley floor lost"
             if self.fell_by:
                 self.collapse_day = self.day
                 self.cause = self._cause()

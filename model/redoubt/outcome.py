@@ -38,7 +38,8 @@ class Outcome:
     collapse_date: str | None
     days_held: int  # days from the start until the valley fell, or until the run ended if it held
     cause: str | None  # one of CAUSES when the valley fell
-    fell_by: str | None  # the rule that found it fallen: "key place lost", "too few defenders", "no organised resistance"
+    fell_by: str | None  # the rule that found it fallen: "key place lost", "too few defenders", "no organised
+    # resistance", "valley floor lost" (in a valley with no key places)
     floor_lost_day: int | None  # first day the attacker held every key place and most of the road (None: never)
     resistance_ended_day: int | None  # first day no place had organised resistance left (None: never)
     organised_places_at_end: int  # places still resisting as a body when the run ended

@@ -260,6 +260,8 @@ SCHEMA: dict = {
         "organised_morale": Field(NUM, 0.3, min=0, max=1, doc="a place counts as organised resistance while its "
                                   "defenders' mean morale is above this ..."),
         "organised_min_fighters": Field(int, 50, min=1, doc="... and they are at least this many"),
+        "fall_without_organised_resistance": Field(bool, True, doc="no place with organised resistance left is a "
+                                                   "fall (so a run that held never has its resistance ended)"),
     },
     "weather": {
         "first_snow_doy_mean": Field(NUM, 315.0, min=1, max=366),
