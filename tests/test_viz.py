@@ -187,3 +187,62 @@ def test_viz_with_a_bad_scenario_exits_2(tmp_path):
     r = subprocess.run([sys.executable, "-m", "redoubt", "viz", "no-such-valley"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "no such scenario file" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_page_says_the_fall_on_the_day_it_happens_and_stops_there():
+    from redoubt.app import _snapshot
+    from redoubt.drawing import MapView, TimelineView, status_words
+
+    c = controls("panjshir-2021")
+    assert c["collapse__run_on_after_fall"]["value"] is False  # the run stops at the fall unless asked
+    m = ValleyModel(rng=1, variant="none", collapse__run_on_after_fall=False)
+    timeline = TimelineView(m)
+    while m.running:
+        m.step()
+        if m.collapse_day is not None:
+            assert m.collapse_day == m.day and "the valley fell on" in status_words(m)  # that very day
+    assert m.end_reason == "fell" and m.day == m.collapse_day
+    timeline.update()
+    assert "fell" in timeline.marks  # the charts mark it
+    png, said, error = _snapshot(m, MapView(m), words=True)
+    assert error is None and png[:4] == b"\x89PNG" and "fell on" in said and m.fell_by in said
+
+
+def test_views_draw_a_whole_day_while_another_thread_steps():
+    """Drawing reads the model under its lock: no half-stepped state (a shape mismatch, a stale mask)."""
+    import threading
+
+    from redoubt.app import _snapshot
+    from redoubt.drawing import MapView, TimelineView
+
+    m = ValleyModel(rng=2, fighters_per_agent=20, horizon_days=30)
+    views = [MapView(m), TimelineView(m)]
+    done = threading.Event()
+
+    def play():
+        while m.running and not done.is_set():
+            m.step()
+        done.set()
+
+    t = threading.Thread(target=play)
+    t.start()
+    errors, drawn = [], 0
+    while not done.is_set() or drawn < 4:
+        for view in views:
+            _, _, error = _snapshot(m, view)
+            errors += [error] if error else []
+            drawn += 1
+            time.sleep(0.001)  # as a page between redraws: the stepping thread gets the lock (not a timing test)
+    t.join()
+    assert errors == [] and drawn >= 4
+
+
+def test_a_view_that_fails_is_one_line_in_its_card():
+    from redoubt.app import _snapshot
+
+    class Broken:
+        def update(self):
+            raise ValueError("shape mismatch\nsecond line")
+
+    png, _, error = _snapshot(ValleyModel(rng=1), Broken())
+    assert png is None and error == "Broken could not be drawn: ValueError: shape mismatch"

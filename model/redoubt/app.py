@@ -53,12 +53,24 @@ def controls(scenario_file=SCENARIO) -> dict:
         low, high = min(low, value), max(high, value)  # a scenario outside the usual range still starts as it is
         params[key] = {"type": kind, "value": value, "min": low, "max": high, "step": step, "label": label}
     params["rng"] = {"type": "SliderInt", "value": 1, "min": 0, "max": 999, "step": 1, "label": "Seed"}
+    # The run stops at the fall, as the story ends there, unless the user asks to follow the resistance after it
+    params["collapse__run_on_after_fall"] = {"type": "Checkbox", "value": False,
+                                             "label": "Follow the resistance after the fall"}
     return params
 
 
-def Picture(view):
-    """A view's figure as a PNG, at its own size (sized to fit SolaraViz's default cards, ~480 px wide)."""
-    return solara.Image(view.png())
+def _snapshot(model, view, words: bool = False):
+    """The view updated and drawn, and the status line, from the model between two days (its lock: a step
+    never lands half-way through a drawing); a failure is one line in this card, never the whole page."""
+    try:
+        with model.lock:
+            view.update()
+            png = view.png()
+            said = (f"{date_of(model, model.day):%d %B %Y}, day {model.day} ({model.spec['_variant']}): "
+                    f"{status_words(model)}.") if words else ""
+        return png, said, None
+    except Exception as exc:  # noqa: BLE001 - shown in the card; the rest of the page goes on
+        return None, "", f"{type(view).__name__} could not be drawn: {type(exc).__name__}: {exc}".splitlines()[0]
 
 
 @solara.component
@@ -66,19 +78,24 @@ def ValleyMap(model):
     """Where things stand, in words, over the map."""
     update_counter.get()
     view = solara.use_memo(lambda: MapView(model, Figure(figsize=(5.9, 3.7), dpi=80)), dependencies=[model])
-    view.update()
+    png, said, error = _snapshot(model, view, words=True)
     with solara.Column(gap="0px"):  # plain text: solara.Markdown would fetch KaTeX from a CDN
-        solara.Text(f"{date_of(model, model.day):%d %B %Y}, day {model.day} ({model.spec['_variant']}): "
-                    f"{status_words(model)}.", style={"font-weight": "bold"})
-        Picture(view)
+        if error:
+            solara.Error(error)
+            return
+        solara.Text(said, style={"font-weight": "bold"})
+        solara.Image(png)
 
 
 @solara.component
 def Timeline(model):
     update_counter.get()
     view = solara.use_memo(lambda: TimelineView(model, Figure(figsize=(6.0, 5.2), dpi=80)), dependencies=[model])
-    view.update()
-    Picture(view)
+    png, _, error = _snapshot(model, view)
+    if error:
+        solara.Error(error)
+    else:
+        solara.Image(png)
 
 
 @solara.component

@@ -27,12 +27,21 @@ def date_of(model, day: int) -> dt.date:
 
 
 def status_words(model) -> str:
-    """Where the run stands, in words: going on, held to winter, or fell on a date and why."""
+    """Where the run stands, in words, from the day it happens: going on; the valley fell (when, why, by which
+    rule), the floor lost, organised resistance ended; held to winter, repulsed."""
     reason = model.end_reason
+    on = lambda day: f"{date_of(model, day):%d %b %Y}"  # noqa: E731
+    if model.collapse_day is not None:
+        said = f"the valley fell on {on(model.collapse_day)} ({model.fell_by}; cause: {model.cause})"
+        if model.floor_lost_day is not None:
+            said += f"; the valley floor lost on {on(model.floor_lost_day)}"
+        if model.resistance_ended_day is not None:
+            said += f"; organised resistance ended on {on(model.resistance_ended_day)}"
+        if reason is None:
+            said += "; the run goes on, following what is left of the resistance"
+        return said
     if reason is None:
         return "the offensive goes on"
-    if reason == "fell":
-        return f"the valley fell on {date_of(model, model.collapse_day):%d %b %Y} (cause: {model.cause})"
     if reason == "winter":
         return f"winter halted the offensive on {date_of(model, model.day):%d %b %Y}: the valley held to winter"
     if reason == "repulsed":
@@ -209,8 +218,9 @@ class TimelineView(_View):
             ax.axvline(onset, color="#3182bd", ls="--", lw=1)
             if len(series) > 1:
                 ax.legend(fontsize=6.5, loc="upper right")
-        self.axes[0].set_title("Dashed blue: winter onset (drawn for this run); dotted brown: a stock ran out",
-                               fontsize=8)
+        self.axes[0].set_title("Dashed blue: winter onset (drawn for this run); dotted brown: a stock ran out; red: "
+                               "the fall (dashed: floor lost); black dotted: organised resistance ended", fontsize=7)
+        self.marks = {}
         locator = mdates.AutoDateLocator(maxticks=8)
         self.axes[-1].xaxis.set_major_locator(locator)
         self.axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
@@ -250,6 +260,12 @@ class TimelineView(_View):
             if day is not None and commodity not in self.stockouts:
                 self.stockouts[commodity] = [ax.axvline(date_of(m, day), color=STORE_COLOUR, ls=":", lw=1)
                                              for ax in self.axes]
+                self.invalidate()
+        for what, day, style in (("fell", m.collapse_day, dict(color=SIDE_COLOUR["attacker"], lw=1.6)),
+                                 ("floor", m.floor_lost_day, dict(color=SIDE_COLOUR["attacker"], ls="--", lw=1)),
+                                 ("ended", m.resistance_ended_day, dict(color="black", ls=":", lw=1.2))):
+            if day is not None and what not in self.marks:  # marked on the day it happens
+                self.marks[what] = [ax.axvline(date_of(m, day), **style) for ax in self.axes]
                 self.invalidate()
         return self.fig
 

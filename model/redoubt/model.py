@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from typing import NamedTuple
 
 import mesa
@@ -138,6 +139,9 @@ class ValleyModel(mesa.Model):
             Contingent.create_agents(self, self.valley.n, force=force, cell=list(self.valley.locations))
         self.datacollector = DataCollector(model_reporters={**DAILY, **ANSWER})  # ANSWER: for batch_run rows
         self.datacollector.collect(self)
+        # Held for a whole step, and by whatever reads the model from another thread (the browser page's
+        # views): a reader always sees the model between two days, never in the middle of one.
+        self.lock = threading.RLock()
 
     # ------------------------------------------------------------ set-up -------------------------------
     def _scaled_waves(self, side: dict, entry: int | None) -> list[Wave]:
@@ -255,11 +259,21 @@ class ValleyModel(mesa.Model):
         return self.weather.winter_doy - self.start_doy
 
     def step(self) -> None:
-        for phase in self.SCHEDULE:
-            getattr(self, phase)()
-            if not self.running:
-                break
-        self.datacollector.collect(self)
+        with self.lock:
+            for phase in self.SCHEDULE:
+                getattr(self, phase)()
+                if not self.running:
+                    break
+            self.datacollector.collect(self)
+
+    def __getstate__(self):  # a lock does not pickle; a copy gets a lock of its own
+        state = self.__dict__.copy()
+        state.pop("lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
 
     def _weather(self) -> None:
         """The day's weather; once winter sets in (and the valley has not fallen) it halts the offensive."""
