@@ -190,7 +190,8 @@ class MapView(_View):
 CHARTS = (
     ((("attackers_active", "attackers", SIDE_COLOUR["attacker"]),
       ("defenders_active", "defenders", SIDE_COLOUR["defender"])), "fighters"),
-    ((("food_days_left", "food", "#1e8449"), ("ammo_days_left", "ammunition", "#7d3c98")), "days of supply left"),
+    ((("food_days_at_reference", "food", "#1e8449"), ("ammo_days_at_reference", "ammunition", "#7d3c98")),
+     "days of supply\n(start draw)"),
     ((("km_road_held", "road held", "#34495e"),), "km of road held"),
     ((("snow_ref_cm", "snow at the reference elevation", "#5dade2"),), "snow, cm"),
     ((("resupply_delivered_kg", "delivered", STORE_COLOUR),), "resupply, t"),
@@ -218,8 +219,9 @@ class TimelineView(_View):
             ax.axvline(onset, color="#3182bd", ls="--", lw=1)
             if len(series) > 1:
                 ax.legend(fontsize=6.5, loc="upper right")
-        self.axes[0].set_title("Dashed blue: winter onset (drawn for this run); dotted brown: a stock ran out; red: "
-                               "the fall (dashed: floor lost); black dotted: organised resistance ended", fontsize=7)
+        self.axes[0].set_title("Dashed blue: winter onset (drawn for this run); dotted brown: a stock ran out;\n"
+                               "red: the fall (dashed: floor lost); black dotted: organised resistance ended",
+                               fontsize=7)
         self.marks = {}
         locator = mdates.AutoDateLocator(maxticks=8)
         self.axes[-1].xaxis.set_major_locator(locator)

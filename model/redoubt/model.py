@@ -596,6 +596,13 @@ class ValleyModel(mesa.Model):
         have = self.stock(commodity) + self.carried(commodity)
         return have / draw if draw > 0 else math.inf
 
+    def days_at_reference(self, commodity: str) -> float:
+        """Defender stock (stores + carried) in days of the reference draw the stocks were set in (`reference`):
+        a fixed yardstick, unlike `days_left`, whose draw shrinks with the defenders."""
+        draw = self.reference["defender"][0 if commodity == "food" else 1]
+        have = self.stock(commodity) + self.carried(commodity)
+        return have / draw if draw > 0 else 0.0
+
     def imbalance(self, side: str, commodity: str) -> float:
         return self.ledgers[side].imbalance(commodity, self.stock(commodity, side), self.carried(commodity, side))
 

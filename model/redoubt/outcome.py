@@ -240,6 +240,18 @@ def defender_ammo_t(m):
 
 
 @_daily
+def food_days_at_reference(m):
+    """Defender food (stores + carried) in days of the scenario's reference draw (all its defenders and the
+    civilians fed from stores, as at the start): a fixed yardstick, so it never explodes as the draw vanishes."""
+    return m.days_at_reference("food")
+
+
+@_daily
+def ammo_days_at_reference(m):
+    return m.days_at_reference("ammo")
+
+
+@_daily
 def km_road_held(m):
     return m.valley.road_km_held()
 
