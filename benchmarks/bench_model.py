@@ -85,7 +85,7 @@ def main():
     out["mesa_random_network_step_us_per_agent"] = mesa_us = 1e6 * mesa_random_step_cost()
     on, off = out["default_resolution"], out["default_resolution_processes_off"]
     out["processes_cost_per_day_ratio"] = on["ms_per_day"] / off["ms_per_day"]
-    out["default_run_in_mesa_steps"] = 1e3 * on["median_seconds"] / mesa_us  # a run costs this many agent steps
+    out["default_run_in_mesa_steps"] = 1e6 * on["median_seconds"] / mesa_us  # a run costs this many agent steps
     Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
     Path("benchmarks/results/model.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
