@@ -204,8 +204,9 @@ def test_the_page_says_the_fall_on_the_day_it_happens_and_stops_there():
     assert m.end_reason == "fell" and m.day == m.collapse_day
     timeline.update()
     assert "fell" in timeline.marks  # the charts mark it
-    png, said, error = _snapshot(m, MapView(m), words=True)
+    png, said, error, numbers = _snapshot(m, MapView(m), words=True)
     assert error is None and png[:4] == b"\x89PNG" and "fell on" in said and m.fell_by in said
+    assert dict(numbers)["km of road held"] == f"{m.valley.road_km_held():.0f}" and len(numbers) == 6
 
 
 def test_views_draw_a_whole_day_while_another_thread_steps():
@@ -229,7 +230,7 @@ def test_views_draw_a_whole_day_while_another_thread_steps():
     errors, drawn = [], 0
     while not done.is_set() or drawn < 4:
         for view in views:
-            _, _, error = _snapshot(m, view)
+            _, _, error, _ = _snapshot(m, view)
             errors += [error] if error else []
             drawn += 1
             time.sleep(0.001)  # as a page between redraws: the stepping thread gets the lock (not a timing test)
@@ -244,5 +245,5 @@ def test_a_view_that_fails_is_one_line_in_its_card():
         def update(self):
             raise ValueError("shape mismatch\nsecond line")
 
-    png, _, error = _snapshot(ValleyModel(rng=1), Broken())
+    png, _, error, _ = _snapshot(ValleyModel(rng=1), Broken())
     assert png is None and error == "Broken could not be drawn: ValueError: shape mismatch"

@@ -59,6 +59,16 @@ def controls(scenario_file=SCENARIO) -> dict:
     return params
 
 
+def monitors(model) -> list[tuple[str, str]]:
+    """The numbers beside the map, as NetLogo users expect them: (label, value)."""
+    return [("day", f"{model.day} ({date_of(model, model.day):%d %b %Y})"),
+            (f"{model.defenders.name} active", f"{model.defenders.strength():,}"),
+            (f"{model.attackers.name} active", f"{model.attackers.strength():,}"),
+            ("food, days at the start draw", f"{model.days_at_reference('food'):.0f}"),
+            ("ammunition, days at the start draw", f"{model.days_at_reference('ammo'):.0f}"),
+            ("km of road held", f"{model.valley.road_km_held():.0f}")]
+
+
 def _snapshot(model, view, words: bool = False):
     """The view updated and drawn, and the status line, from the model between two days (its lock: a step
     never lands half-way through a drawing); a failure is one line in this card, never the whole page."""
@@ -68,22 +78,26 @@ def _snapshot(model, view, words: bool = False):
             png = view.png()
             said = (f"{date_of(model, model.day):%d %B %Y}, day {model.day} ({model.spec['_variant']}): "
                     f"{status_words(model)}.") if words else ""
-        return png, said, None
+            numbers = monitors(model) if words else []
+        return png, said, None, numbers
     except Exception as exc:  # noqa: BLE001 - shown in the card; the rest of the page goes on
-        return None, "", f"{type(view).__name__} could not be drawn: {type(exc).__name__}: {exc}".splitlines()[0]
+        return None, "", f"{type(view).__name__} could not be drawn: {type(exc).__name__}: {exc}".splitlines()[0], []
 
 
 @solara.component
 def ValleyMap(model):
     """Where things stand, in words, over the map."""
     update_counter.get()
-    view = solara.use_memo(lambda: MapView(model, Figure(figsize=(5.9, 3.7), dpi=80)), dependencies=[model])
-    png, said, error = _snapshot(model, view, words=True)
+    view = solara.use_memo(lambda: MapView(model, Figure(figsize=(7.6, 4.6), dpi=80)), dependencies=[model])
+    png, said, error, numbers = _snapshot(model, view, words=True)
     with solara.Column(gap="0px"):  # plain text: solara.Markdown would fetch KaTeX from a CDN
         if error:
             solara.Error(error)
             return
         solara.Text(said, style={"font-weight": "bold"})
+        with solara.Row(gap="18px", style={"flex-wrap": "wrap"}):  # the monitors
+            for label, value in numbers:
+                solara.Text(f"{label}: {value}", style={"font-size": "13px"})
         solara.Image(png)
 
 
@@ -91,7 +105,7 @@ def ValleyMap(model):
 def Timeline(model):
     update_counter.get()
     view = solara.use_memo(lambda: TimelineView(model, Figure(figsize=(6.0, 5.2), dpi=80)), dependencies=[model])
-    png, _, error = _snapshot(model, view)
+    png, _, error, _ = _snapshot(model, view)
     if error:
         solara.Error(error)
     else:

@@ -117,9 +117,8 @@ class MapView(_View):
             if len(idx):
                 self.places[kind] = (idx, ax.scatter(xy[idx, 0], xy[idx, 1], s=150, marker=marker,
                                                      edgecolors="#34495e", linewidths=1, zorder=2))
-        for i, name in enumerate(v.names):
-            ax.annotate(name.split(" (")[0], (xy[i, 0], xy[i, 1] - 4.0), fontsize=6.5, ha="center", va="top",
-                        color="#2c3e50")
+        self._labels = [ax.annotate(name.split(" (")[0], (xy[i, 0], xy[i, 1]), fontsize=6.5, color="#2c3e50")
+                        for i, name in enumerate(v.names)]
         self.discs, self.counts = {}, {}
         for side in ("attacker", "defender"):
             dx, dy = self.OFFSET[side]
@@ -150,14 +149,66 @@ class MapView(_View):
             Line2D([], [], marker="o", ls="", color=HELD_COLOUR[Control.DEFENDER], markeredgecolor="#34495e",
                    label="held by defenders"),
             Line2D([], [], marker="o", ls="", color=HELD_COLOUR[Control.ATTACKER], markeredgecolor="#34495e",
-                   label="held by attackers")], fontsize=6.5, loc="lower left", ncol=2)
+                   label="held by attackers")], fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.13),
+                  ncol=5, frameon=False)  # below the map: never over a place
         self.fig.tight_layout()  # once: updates move artists, they never re-lay the figure out
+        self._place_labels()
         self.dynamic = [dots for _, dots in self.places.values()] + list(self.discs.values()) + [
             t for texts in self.counts.values() for t in texts] + [self.store_dots, self.store_lost] + [
             t for _, t in self.passes] + [self.title]
         self._attach_canvas()
         self._closed = None
         self.update()
+
+    # Where a place's name may go, in points from the place: below, above, right, left, further below/above.
+    LABEL_SPOTS: ClassVar[tuple] = tuple(
+        spot for d in (0, 10, 20, 30) for spot in (
+            ((0, -9 - d), "center", "top"), ((0, 16 + d), "center", "bottom"),
+            ((9, -2 - d), "left", "center"), ((-9, -2 - d), "right", "center"),
+            ((9, 8 + d), "left", "center"), ((-9, 8 + d), "right", "center")))
+
+    def _place_labels(self) -> None:
+        """Each place's name at the first spot around it where it overlaps no name placed before it and no
+        place (greedy, from the mouth up; measured in the drawn figure, so it holds at any size)."""
+        from matplotlib.transforms import Bbox
+
+        canvas = self.fig.canvas if self.fig.canvas is not None else None
+        if canvas is None or not hasattr(canvas, "get_renderer"):
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            canvas = FigureCanvasAgg(self.fig)
+        renderer = canvas.get_renderer()
+        v, ax = self.model.valley, self.ax
+        centres = ax.transData.transform(v.xy)
+        px = self.fig.dpi / 72  # pixels a point
+        r = 7.0 * px  # a place's marker
+        taken = [Bbox.from_extents(x - r, y - r, x + r, y + r) for x, y in centres]
+        for side, (dx, dy) in self.OFFSET.items():  # each side's disc and its count, above the place
+            at = ax.transData.transform(v.xy + [dx, dy])
+            grow = (-28 * px, 0) if side == "attacker" else (0, 28 * px)
+            taken += [Bbox.from_extents(x + grow[0] - 5 * px, y - 5 * px, x + grow[1] + 5 * px, y + 14 * px)
+                      for x, y in at]
+        for x, y in ax.transData.transform(v.xy[v.is_pass] + [0, 6.5]):  # "open, snow 0 cm" above each pass
+            taken.append(Bbox.from_extents(x - 36 * px, y - 2 * px, x + 36 * px, y + 10 * px))
+        for x, y in ax.transData.transform([[v.xy[s.cell.idx, 0], v.xy[s.cell.idx, 1] - 1.6] for s in self.stores]
+                                           or np.zeros((0, 2))):
+            taken.append(Bbox.from_extents(x - 5 * px, y - 5 * px, x + 5 * px, y + 5 * px))
+        first_place = len(centres)
+        frame = ax.get_window_extent(renderer)
+        for i in np.argsort(v.xy[:, 0], kind="stable"):
+            label = self._labels[i]
+            for k, ((dx, dy), ha, va) in enumerate(self.LABEL_SPOTS):
+                label.set_position((v.xy[i, 0], v.xy[i, 1]))
+                label.xyann = (dx, dy)
+                label.set_anncoords("offset points")
+                label.set_ha(ha)
+                label.set_va(va)
+                box = label.get_window_extent(renderer).expanded(1.05, 1.1)
+                others = [b for j, b in enumerate(taken) if j != i or j >= first_place]
+                inside = frame.containsx(box.x0) and frame.containsx(box.x1) and frame.containsy(box.y0)
+                if (inside and not any(box.overlaps(b) for b in others)) or k == len(self.LABEL_SPOTS) - 1:
+                    taken.append(box)
+                    break
 
     def update(self) -> Figure:
         m, v = self.model, self.model.valley
