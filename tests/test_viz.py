@@ -247,3 +247,49 @@ def test_a_view_that_fails_is_one_line_in_its_card():
 
     png, _, error, _ = _snapshot(ValleyModel(rng=1), Broken())
     assert png is None and error == "Broken could not be drawn: ValueError: shape mismatch"
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_five_sessions_playing_at_once_never_break(tmp_path, record_property):
+    """Five browser sessions play at once until each has gone 10 days (or its run ended): no exception in the
+    server's log, every page still has its controls. Each session's days a second are recorded (fairness is
+    measured, not asserted: a busy machine may be slow)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Debian's chromium (scripts/bootstrap.sh installs it when CI=true)")
+        pytest.skip("no headless Chromium here (apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "redoubt", "viz", "--port", str(port)], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            pages = [browser.new_page(viewport={"width": 1400, "height": 1000}) for _ in range(5)]
+            for page in pages:
+                for _ in range(600):  # the server is starting: a guard, not a timing
+                    try:
+                        page.goto(f"http://127.0.0.1:{port}/", timeout=10_000)
+                        break
+                    except playwright.Error:
+                        assert server.poll() is None, server.stdout.read()
+                        time.sleep(0.2)
+                page.get_by_text("23 August 2021, day 0").first.wait_for(timeout=120_000)
+            t0 = time.perf_counter()
+            for page in pages:
+                page.get_by_role("button", name="▶").click()
+            rates = []
+            for page in pages:
+                page.wait_for_function(DAY_AT_LEAST, arg=10, timeout=300_000)
+                rates.append(round(int(page.evaluate(SHOWN_DAY)) / (time.perf_counter() - t0), 2))
+            for page in pages:
+                assert page.get_by_role("button", name="Reset").count() == 1  # the page is whole
+                assert "could not be drawn" not in page.inner_text("body")
+            browser.close()
+        record_property("days_per_second_per_session", rates)
+    finally:
+        os.killpg(server.pid, 15)
+        log, _ = server.communicate(timeout=60)
+    assert "Traceback" not in log and "raised exception" not in log, log[-3000:]
