@@ -92,6 +92,30 @@ DAY_AT_LEAST = ("n => { const t = document.body.innerText; const m = t.match(/da
                 "return (m && +m[1] >= n) || /fell on|halted|repulsed|horizon came/.test(t); }")
 
 
+def _chromium_and_server(tmp_path):
+    """Skip (or, in CI, fail) without Debian's chromium; else playwright and a `redoubt viz` server on a free
+    port (started in its own session, so the test can stop it and its workers)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Debian's chromium (scripts/bootstrap.sh installs it when CI=true)")
+        pytest.skip("no headless Chromium here (apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "redoubt", "viz", "--port", str(port)], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return playwright, port, server
+
+
+def _open(page, port, server, playwright) -> None:
+    for _ in range(600):  # the server is starting: a guard, not a timing
+        try:
+            page.goto(f"http://127.0.0.1:{port}/", timeout=10_000)
+            return
+        except playwright.Error:
+            assert server.poll() is None, server.stdout.read()
+            time.sleep(0.2)
+
+
 def _local(url: str) -> bool:
     """Served by this machine: data: and blob: URLs of the page, or anything from 127.0.0.1."""
     from urllib.parse import urlsplit
@@ -104,14 +128,7 @@ def _local(url: str) -> bool:
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_page_in_headless_chromium(tmp_path, record_property):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Debian's chromium (scripts/bootstrap.sh installs it when CI=true)")
-        pytest.skip("no headless Chromium here (apt-get install chromium)")
-    playwright = pytest.importorskip("playwright.sync_api")
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "redoubt", "viz", "--port", str(port)], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    playwright, port, server = _chromium_and_server(tmp_path)
     requests = []
     try:
         with playwright.sync_playwright() as p:
@@ -119,13 +136,7 @@ def test_page_in_headless_chromium(tmp_path, record_property):
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("request", lambda r: requests.append(r.url))
-            for _ in range(600):  # the server is starting: a guard, not a timing
-                try:
-                    page.goto(f"http://127.0.0.1:{port}/", timeout=10_000)
-                    break
-                except playwright.Error:
-                    assert server.poll() is None, server.stdout.read()
-                    time.sleep(0.2)
+            _open(page, port, server, playwright)
             page.get_by_text("23 August 2021, day 0").first.wait_for(timeout=120_000)
             chart = page.locator("img").nth(1)
             before = chart.get_attribute("src")
@@ -255,27 +266,14 @@ def test_five_sessions_playing_at_once_never_break(tmp_path, record_property):
     """Five browser sessions play at once until each has gone 10 days (or its run ended): no exception in the
     server's log, every page still has its controls. Each session's days a second are recorded (fairness is
     measured, not asserted: a busy machine may be slow)."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Debian's chromium (scripts/bootstrap.sh installs it when CI=true)")
-        pytest.skip("no headless Chromium here (apt-get install chromium)")
-    playwright = pytest.importorskip("playwright.sync_api")
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "redoubt", "viz", "--port", str(port)], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    playwright, port, server = _chromium_and_server(tmp_path)
     try:
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
             pages = [browser.new_page(viewport={"width": 1400, "height": 1000}) for _ in range(5)]
             for page in pages:
-                for _ in range(600):  # the server is starting: a guard, not a timing
-                    try:
-                        page.goto(f"http://127.0.0.1:{port}/", timeout=10_000)
-                        break
-                    except playwright.Error:
-                        assert server.poll() is None, server.stdout.read()
-                        time.sleep(0.2)
+                _open(page, port, server, playwright)
                 page.get_by_text("23 August 2021, day 0").first.wait_for(timeout=120_000)
             t0 = time.perf_counter()
             for page in pages:
