@@ -228,7 +228,7 @@ class MapView(_View):
             for text, n in zip(self.counts[side], counts):
                 text.set_text(f"{n:,}" if n else "")
         left = np.array([(s.food + s.ammo) / 1000 if s.open else 0.0 for s in self.stores])
-        self.store_dots.set_sizes(np.where(left > 0, 8 + 3 * np.sqrt(left), 0))
+        self.store_dots.set_sizes(np.where(left > 0, 8 + 3 * np.sqrt(np.maximum(left, 0.0)), 0))  # -1e-12 is empty
         self.store_lost.set_sizes(np.array([0 if s.open else 35 for s in self.stores]))
         for i, text in self.passes:
             share = m.weather.pass_open_on_foot(int(i))
