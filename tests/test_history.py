@@ -116,7 +116,8 @@ def test_calibrate_refuses_a_folder_of_the_users_and_unwritable_targets(tmp_path
     (mine / "hindcast.md").write_text("my notes")
     assert _calibrate(mine) == 2 and "not empty" in capsys.readouterr().err
     assert _calibrate(mine, "--force") == 2 and "not" in capsys.readouterr().err
-    assert sorted(p.name for p in mine.iterdir()) == ["hindcast.md"] and (mine / "hindcast.md").read_text() == "my notes"
+    assert sorted(p.name for p in mine.iterdir()) == ["hindcast.md"]
+    assert (mine / "hindcast.md").read_text() == "my notes"
     a_file = tmp_path / "f"
     a_file.write_text("x")
     assert _calibrate(a_file) == 2

@@ -59,8 +59,8 @@ from .stats import (
 )
 
 PARTS = ".parts"  # the runs committed so far: outcomes/ and series/ parts, and plan.json
-INCOMPLETE = "INCOMPLETE.txt"
-MAX_RUNS = 5_000_000  # as for sweeps: the plan is held in memory  # beside the parts of an interrupted comparison; gone when it is finished
+INCOMPLETE = "INCOMPLETE.txt"  # beside the parts of an interrupted comparison; gone when it is finished
+MAX_RUNS = 5_000_000  # as for sweeps: the plan is held in memory
 ENDINGS = {"repulsed": "repulsed", "winter": "winter halted", "fell": "fell", "horizon": "still going at the horizon"}
 
 
@@ -409,7 +409,8 @@ EFFECT_KEY = (
     ("better/worse", ("pairs in which the valley held with the variant and fell without it / fell with it and held "
                       "without it (the other pairs ended alike)")),
     ("McNemar p", "exact two-sided McNemar test of better against worse"),
-    ("days held change", ("change (and its 95% interval) in the median days the valley held (to the fall, or to the run's winter onset if "
+    ("days held change", ("change (and its 95% interval) in the median days the valley held (to the fall, or to "
+                          "the run's winter onset if "
                           "it held), with a 95% paired-bootstrap interval")),
     ("verdict", ("'real' when the P(hold) interval excludes zero at this many runs; otherwise noise, with the runs "
                  "a variant a McNemar test would need to tell a difference of the size seen (80% power); 'no "
@@ -639,7 +640,8 @@ def plot_outcomes(summary: pd.DataFrame, effect_table: pd.DataFrame, variants: l
             for yi, m, a, b, r in zip(ye, mid, lo, hi, real):
                 ax.errorbar([m], [yi], xerr=[[m - a], [b - m]], fmt="o", capsize=4,
                             color="black" if r else "grey", mfc="black" if r else "white")
-                ax.annotate(f"{_signed(m)} [{_signed(a)}, {_signed(b)}]", (m, yi), textcoords="offset points", xytext=(0, 8),
+                ax.annotate(f"{_signed(m)} [{_signed(a)}, {_signed(b)}]", (m, yi), textcoords="offset points",
+                            xytext=(0, 8),
                             ha="center", fontsize=8)
             span = max(5.0, float(np.nanmax(np.abs(np.r_[lo, hi]))) * 1.25)
             ax.set_xlim(-span, span)
@@ -765,6 +767,10 @@ def _overrides_text(overrides: dict) -> str:
     return f"`{json.dumps(overrides, sort_keys=True)}`" if overrides else "none"
 
 
+def _resumed_text(meta: dict) -> str:
+    return f"; resumed: {meta['runs_resumed']} runs were already done" if meta.get("resumed") else ""
+
+
 def report_md(summary: pd.DataFrame, effect_table: pd.DataFrame, meta: dict, figures: dict) -> str:
     desc = "\n".join(f"- **{v}**: {d or '(no description)'}" + (" (the baseline)" if v == meta["baseline"] else "")
                      for v, d in meta["variant_descriptions"].items())
@@ -809,7 +815,7 @@ Per-run outcomes: `runs.parquet`; the tables above as numbers: `effects.csv`, `s
 - Scenario file: `{meta['scenario']}`; overrides: {_overrides_text(meta['overrides'])}
 - Master seed: {meta['master_seed']}; run seeds from numpy `SeedSequence(master, spawn_key=(0, replication))`,
   the same for every variant (common random numbers); each run's seed is in `runs.parquet`.
-- Command: `{meta['command']}` ({meta['jobs']} jobs, {meta['seconds']} s{'; resumed: ' + str(meta['runs_resumed']) + ' runs were already done' if meta.get('resumed') else ''})
+- Command: `{meta['command']}` ({meta['jobs']} jobs, {meta['seconds']} s{_resumed_text(meta)})
 - Versions: {vers}
 - Git revision: {meta['git']}
 - Created: {meta['created']}

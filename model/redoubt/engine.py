@@ -343,7 +343,8 @@ class OutputDir:
         if self.kind == "calibrate":  # a calibration made before marks: episode sweeps (and their results) only
             dirs = [p for p in self.path.iterdir() if p.is_dir()]
             files = {p.name for p in self.path.iterdir() if p.is_file()} - {DirectoryLock.NAME}
-            return bool(dirs) and all((p / "manifest.json").is_file() for p in dirs) and files <= set(OUTPUTS[self.kind])
+            sweeps_only = all((p / "manifest.json").is_file() for p in dirs)
+            return bool(dirs) and sweeps_only and files <= set(OUTPUTS[self.kind])
         return self.kind == "sweep" and (self.path / "manifest.json").is_file()  # sweeps made before marks
 
     TEMP = re.compile(r"^\..+\.\d+\.tmp(\.png)?$")  # a temp file of a writer that died mid-write

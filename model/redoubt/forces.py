@@ -440,8 +440,8 @@ class Force:
         cohesion_spread): a network threshold model, so one place breaking can
         tip its neighbours (through contagion and the news) or not."""
         p = self.p
-        self.break_point = kernels.commander_thresholds(self.model.streams.cohesion, p["break_below"], p["cohesion_spread"],
-                                                        self.model.valley.n)
+        self.break_point = kernels.commander_thresholds(self.model.streams.cohesion, p["break_below"],
+                                                        p["cohesion_spread"], self.model.valley.n)
 
     def place_morale(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean morale of the fighters present at each place, and how many they are."""
@@ -470,7 +470,8 @@ class Force:
     def _leaders_killed(self, loss_share: np.ndarray) -> np.ndarray:
         """Places whose commander was killed today: a chance leader_risk x the share of the local stack lost
         (one draw per place every day). A new commander takes over (with the place's thresholds)."""
-        killed = self.model.streams.cohesion.random(self.model.valley.n) < np.clip(self.p["leader_risk"] * loss_share, 0.0, 1.0)
+        chance = np.clip(self.p["leader_risk"] * loss_share, 0.0, 1.0)
+        killed = self.model.streams.cohesion.random(self.model.valley.n) < chance
         for loc in map(int, np.nonzero(killed)[0]):
             self.model.log_event("leader killed", self.name, loc)
         return killed

@@ -504,9 +504,10 @@ class ValleyModel(mesa.Model):
     def _check_end(self) -> None:
         """The valley fell (the rule of `held_to_winter`): a key place is held by the attacker, or fewer than
         min_defender_share of all the defenders who came are still fighting, or no place has organised
-        resistance left (so a run that held never has the floor lost or resistance ended: they are falls). The valley floor lost and the end
-        of organised resistance are recorded beside it; with collapse.run_on_after_fall the run goes on after
-        the fall, until winter or until no organised resistance is left."""
+        resistance left (so a run that held never has the floor lost or resistance ended: they are falls). The
+        valley floor lost and the end of organised resistance are recorded beside it; with
+        collapse.run_on_after_fall the run goes on after the fall, until winter or until no organised
+        resistance is left."""
         dfd, v, c = self.defenders, self.valley, self.spec["collapse"]
         if self.floor_lost_day is None and self.floor_lost():
             self.floor_lost_day = self.day
