@@ -21,7 +21,7 @@ MAX_NAME_CHARS = 80  # a name as part of a directory name
 
 def scan(text: str) -> tuple[str, str] | None:
     """The first limit `text` breaks, as (what, detail), or None. Linear in the text, no recursion."""
-    depth = 0
+    open_brackets: list[str] = []  # the '[' and '{' not yet closed: their count is the nesting depth
     key_chars = 0  # characters of the key being read (at the start of a line, before '=')
     in_key = True  # at a line's start we read a key (or a [table] header) until '='
     header = False
@@ -31,7 +31,7 @@ def scan(text: str) -> tuple[str, str] | None:
         c = text[i]
         if c == "\n":
             line += 1
-            if depth == 0:
+            if not open_brackets:
                 in_key, key_chars, header = True, 0, False
             i += 1
             continue
@@ -62,7 +62,7 @@ def scan(text: str) -> tuple[str, str] | None:
         if in_key:
             if c == "=":
                 in_key = False
-            elif c == "[" and key_chars == 0 and depth == 0 and not header:
+            elif c == "[" and key_chars == 0 and not open_brackets and not header:
                 header = True  # a [table] or [[array]] header: its name is a key
             elif c == "]" and header:
                 pass
@@ -73,14 +73,15 @@ def scan(text: str) -> tuple[str, str] | None:
             i += 1
             continue
         if c in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
+            open_brackets.append(c)
+            if len(open_brackets) > MAX_DEPTH:
                 return "nesting", f"arrays and tables nest more than {MAX_DEPTH} deep (line {line})"
             if c == "{":
                 in_key, key_chars = True, 0  # an inline table: keys again
         elif c in "]}":
-            depth = max(0, depth - 1)
-        elif c == "," and depth > 0 and _in_inline_table(text, i):
+            if open_brackets:
+                open_brackets.pop()
+        elif c == "," and open_brackets and open_brackets[-1] == "{":  # the next key of an inline table
             in_key, key_chars = True, 0
         i += 1
     return None
@@ -92,21 +93,6 @@ def _escaped(text: str, k: int) -> bool:
     while k - 1 - slashes >= 0 and text[k - 1 - slashes] == "\\":
         slashes += 1
     return slashes % 2 == 1
-
-
-def _in_inline_table(text: str, i: int) -> bool:
-    """After a comma inside brackets: is the nearest open bracket a '{'? (Looked for backwards, at most
-    a few KB: keys in inline tables are short.)"""
-    depth = 0
-    for j in range(i - 1, max(-1, i - 8192), -1):
-        c = text[j]
-        if c in "]}":
-            depth += 1
-        elif c in "[{":
-            if depth == 0:
-                return c == "{"
-            depth -= 1
-    return False
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+\-]+")

@@ -144,7 +144,7 @@ def run(cfg: dict, out: Path, jobs: int, quiet: bool = False, executor: str = "p
     Resumes what `out` already holds; `force` starts again an episode whose sweep has changed (new priors or
     sizes, or an edited scenario file)."""
     from .engine import OutputDir
-    from .sweep import FORMAT, _read_manifest, identity_hash, load, load_spec, run_sweep
+    from .sweep import another_sweep, load, load_spec, run_sweep
 
     episodes = [*cfg["episodes"], *cfg["test"]]
     specs = {}
@@ -154,13 +154,10 @@ def run(cfg: dict, out: Path, jobs: int, quiet: bool = False, executor: str = "p
             loaded = load_spec(specs[episode])
         except ScenarioError as exc:
             raise ScenarioError(cfg["_source"], f"calibration ({episode}): {exc.key}", exc.rule) from None
-        manifest = out / episode / "manifest.json"
-        if not force and manifest.is_file():
-            old = _read_manifest(out / episode)
-            if old.get("identity") != identity_hash(loaded) or old.get("format") != FORMAT:
-                raise ScenarioError(cfg["_source"], f"calibration.episodes ({episode})",
-                                    f"{out / episode} holds a sweep of another design (priors, sizes, seed or the "
-                                    "episode's scenario changed); use --force to start it again")
+        if not force and another_sweep(out / episode, loaded):
+            raise ScenarioError(cfg["_source"], f"calibration.episodes ({episode})",
+                                f"{out / episode} holds a sweep of another design (priors, sizes, seed or the "
+                                "episode's scenario changed); use --force to start it again")
     target = OutputDir(out, "calibrate").claim(force=force, resume=True)  # one writer; a user's folder is refused
     try:
         for name in RESULTS:  # derived from the sweeps: never left beside a newer, partial design

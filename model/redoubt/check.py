@@ -18,12 +18,13 @@ from . import scenario as scn
 from .bounded import printable
 
 
-def warnings_for(spec: dict, path: Path) -> list[str]:
-    """What is legal but odd in a resolved scenario (the base, as `scn.load` returns it)."""
+def warnings_for(spec: dict, path: Path, names_itself: bool = True) -> list[str]:
+    """What is legal but odd in a resolved scenario (the base, as `scn.load` returns it). `names_itself`: the
+    file has its own [scenario] table (one that only extends another takes that one's name)."""
     said = []
     locs = {loc["id"]: loc for loc in spec["locations"]}
     name = spec["scenario"]["name"]
-    if path.suffix == ".toml" and name != path.stem and not spec.get("_extends_only"):
+    if path.suffix == ".toml" and name != path.stem and names_itself:
         said.append(f"scenario.name is {name!r} but the file is {path.name}: outputs will be labelled {name!r} "
                     "(a copy of another valley's file keeps its name until you change it)")
     for i, lid in enumerate(spec["collapse"]["key_locations"]):
@@ -75,8 +76,7 @@ def check(path: Path) -> tuple[dict, list[str], list[str]]:
     for v in variants:
         scn.load(path, v)
     raw = scn.read_toml(path)
-    spec = {**spec, "_extends_only": "extends" in raw and "scenario" not in raw}
-    return spec, variants, warnings_for(spec, path)
+    return spec, variants, warnings_for(spec, path, names_itself="scenario" in raw or "extends" not in raw)
 
 
 def report(path: Path) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import errno
 import json
 import math
@@ -14,7 +13,7 @@ from pathlib import Path
 
 from . import scenario as scn
 from .bounded import plain_name, printable
-from .engine import OutputDir, UserError, default_runs_dir, write_atomic_text
+from .engine import OutputDir, UserError, default_runs_dir, stamp, write_atomic_text
 
 
 class UsageError(Exception):
@@ -59,10 +58,6 @@ def parse_sets(items: list[str]) -> dict:
         out.update(scn.params_to_overrides({key: scn.parse_value(value.strip())}) if "." not in key
                    else {key: scn.parse_value(value.strip())})
     return out
-
-
-def stamp() -> str:
-    return dt.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
 def out_path(out: str | None, default_name: str) -> Path:
@@ -150,11 +145,7 @@ def cmd_compare(args) -> int:
     overrides = parse_sets(args.set)
     path = scn.resolve_path(args.scenario)
     variants = variant_list(args.variants)
-    scn.load(path, None, overrides)
-    variants = scn.check_variants(path, variants, overrides)  # a bad scenario or variant fails before any run
-    if args.baseline is not None and args.baseline not in variants:
-        raise UsageError(f"--baseline {args.baseline!r}: not among the variants compared ({', '.join(variants)})")
-    try:
+    try:  # run_compare checks the scenario, variants and baseline before it writes or runs anything
         result = run_compare(str(path), variants, args.replications, args.seed, args.jobs,
                              Path(args.out) if args.out else None, quiet=args.quiet, force=args.force,
                              overrides=overrides, baseline=args.baseline)

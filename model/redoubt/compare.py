@@ -14,7 +14,6 @@ The engine writes each finished chunk of runs to disk as it goes: an interrupted
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -42,6 +41,7 @@ from .engine import (
     read_parts,
     readable_parts,
     run_specs,
+    stamp,
     write_atomic_parquet,
     write_atomic_text,
 )
@@ -61,7 +61,6 @@ from .stats import (
 PARTS = ".parts"  # the runs committed so far: outcomes/ and series/ parts, and plan.json
 INCOMPLETE = "INCOMPLETE.txt"  # beside the parts of an interrupted comparison; gone when it is finished
 MAX_RUNS = 5_000_000  # as for sweeps: the plan is held in memory
-ENDINGS = {"repulsed": "repulsed", "winter": "winter halted", "fell": "fell", "horizon": "still going at the horizon"}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -99,9 +98,9 @@ def identity(path: Path, spec0: dict, variants: list[str], seed: int, overrides:
     """What makes two comparisons the same (their runs interchangeable): the scenario's files as they are
     now, the variants in order, the master seed and the overrides. Replications may grow: more runs extend
     the comparison."""
-    digest = hashlib.sha256(b"".join(Path(f).read_bytes() for f in spec0.get("_files", []))).hexdigest()
-    return {"scenario": str(Path(path).resolve()), "scenario_sha256": digest, "variants": list(variants),
-            "master_seed": int(seed), "overrides": json.loads(json.dumps(overrides, sort_keys=True, default=str))}
+    return {"scenario": str(Path(path).resolve()), "scenario_sha256": scn.files_digest(spec0),
+            "variants": list(variants), "master_seed": int(seed),
+            "overrides": json.loads(json.dumps(overrides, sort_keys=True, default=str))}
 
 
 def _plan_file(out: Path) -> Path:
@@ -145,14 +144,13 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
     elif baseline not in variants:
         raise OutputError(f"--baseline {baseline!r}: not among the variants compared ({', '.join(variants)})")
     ident = identity(path, spec0, variants, seed, overrides)
-    resumed = False
     if len(variants) * replications > MAX_RUNS:
         raise OutputError(f"--replications {replications}: {len(variants)} variants x {replications:,} runs is more "
                           f"than {MAX_RUNS:,}; compare fewer variants or run fewer replications")
     if out is None:
         name = plain_name(spec0["scenario"]["name"])
         found = None if force else find_interrupted(default_runs_dir(), name, ident)
-        out, resumed = (found, True) if found else (default_runs_dir() / f"{name}-{stamp()}", False)
+        out = found or default_runs_dir() / f"{name}-{stamp()}"
     specs = plan(str(path), variants, replications, seed, overrides)
     target = OutputDir(Path(out), "compare")
     target.claim(force=force, resume=not force)
@@ -166,7 +164,7 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
         write_atomic_text(json.dumps(ident, indent=1) + "\n", _plan_file(target.path))
         (target.path / INCOMPLETE).unlink(missing_ok=True)
         result = _compare_into(target.path, path, spec0, variants, baseline, specs, replications, seed, jobs,
-                               quiet, executor, t0, parts, series_dir, resumed)
+                               quiet, executor, t0, parts, series_dir)
     except BaseException as exc:
         done = len(committed_keys(parts, series_dir) & {s.key for s in specs})
         if done == 0:
@@ -200,10 +198,6 @@ def _check_resumable(target: OutputDir, ident: dict, force: bool) -> None:
                           "differ); run that command to resume it, or add --force to start over")
 
 
-def stamp() -> str:
-    return dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-
-
 def read_series(series_dir: Path, specs: list[RunSpec]) -> dict[str, list]:
     """Per variant, (replication, {column: array}) of each planned run whose series are on disk."""
     by_key = {s.key: s for s in specs}
@@ -220,10 +214,10 @@ def read_series(series_dir: Path, specs: list[RunSpec]) -> dict[str, list]:
 
 def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], baseline: str, specs: list[RunSpec],
                   replications: int, seed: int, jobs: int, quiet: bool, executor: str, t0: float,
-                  parts: Path, series_dir: Path, resumed: bool) -> dict:
+                  parts: Path, series_dir: Path) -> dict:
     progress = Progress(len(specs), quiet)
     try:
-        ran, already = run_specs(specs, parts, make_executor(executor, jobs), series_dir=series_dir,
+        _, already = run_specs(specs, parts, make_executor(executor, jobs), series_dir=series_dir,
                                  progress=progress)
     finally:
         progress.close()
@@ -270,13 +264,17 @@ def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], basel
 def _ends(runs: pd.DataFrame) -> dict[int, int]:
     """replication -> the last day a run counts as going on: the day it fell, or its end."""
     ok = runs[runs["status"] == "ok"]
-    day = np.where(fell(ok), ok["collapse_day"].fillna(0), ok["end_day"]).astype(int)
-    return dict(zip(ok["replication"].astype(int), day))
+    return dict(zip(ok["replication"].astype(int), last_day(ok).astype(int)))
 
 
 def fell(runs: pd.DataFrame) -> pd.Series:
     """The runs in which the valley fell (did not hold, and has a collapse day)."""
     return ~runs["held_to_winter"].astype(bool) & runs["collapse_day"].notna()
+
+
+def last_day(runs: pd.DataFrame) -> np.ndarray:
+    """Each run's last day as the story goes: the day the valley fell, else the day the run ended."""
+    return np.where(fell(runs), runs["collapse_day"].fillna(0), runs["end_day"]).astype(float)
 
 
 def days_held_to_winter(runs: pd.DataFrame) -> np.ndarray:
@@ -285,7 +283,7 @@ def days_held_to_winter(runs: pd.DataFrame) -> np.ndarray:
     onset (the weather has its own stream), so a difference is the fall coming earlier or later, or not at
     all."""
     held = runs["held_to_winter"].astype(bool).to_numpy()
-    day = np.where(fell(runs), runs["collapse_day"].fillna(0), runs["end_day"]).astype(float)
+    day = last_day(runs)
     return np.where(held, np.maximum(runs["winter_onset_day"].to_numpy(float), day), day)
 
 
@@ -336,15 +334,16 @@ def effects(runs: pd.DataFrame, variants: list[str], baseline: str, seed: int = 
         held_b, held_o = b["held_to_winter"].astype(bool), o["held_to_winter"].astype(bool)
         both, better, worse, neither = paired_counts(held_b, held_o)
         diff, lo, hi = newcombe_paired(both, better, worse, neither)
-        days = paired_median_difference(days_held_to_winter(b), days_held_to_winter(o), seed=seed)
+        days_b, days_o = days_held_to_winter(b), days_held_to_winter(o)
+        days = paired_median_difference(days_b, days_o, seed=seed)
         n = len(pairs)
         rows.append({"variant": v, "baseline": baseline, "pairs": n,
                      "p_hold_baseline": held_b.mean() if n else np.nan, "p_hold": held_o.mean() if n else np.nan,
                      "diff": diff, "diff_lo95": lo, "diff_hi95": hi, "better": better, "worse": worse,
                      "mcnemar_p": mcnemar_exact(better, worse),
                      "concordant_share": (both + neither) / n if n else np.nan,
-                     "days_held_median_baseline": float(np.median(days_held_to_winter(b))) if n else np.nan,
-                     "days_held_median": float(np.median(days_held_to_winter(o))) if n else np.nan,
+                     "days_held_median_baseline": float(np.median(days_b)) if n else np.nan,
+                     "days_held_median": float(np.median(days_o)) if n else np.nan,
                      "days_diff": days[0], "days_diff_lo95": days[1], "days_diff_hi95": days[2],
                      "pairs_needed": pairs_needed(better, worse, n),
                      "distinguishable": bool(n and (lo > 0 or hi < 0))})
@@ -586,8 +585,7 @@ def end_points(runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     (day, 3) winter halted it, (day, 0) censored (the horizon came first)."""
     falls = fell(runs).to_numpy()
     reason = runs["end_reason"].to_numpy()
-    day = np.where(falls, runs["collapse_day"].fillna(0), runs["end_day"]).astype(float)
-    return day, np.where(falls, 1, np.where(reason == "repulsed", 2, np.where(reason == "winter", 3, 0)))
+    return last_day(runs), np.where(falls, 1, np.where(reason == "repulsed", 2, np.where(reason == "winter", 3, 0)))
 
 
 ENDING_COLOURS = {"repulsed": "#2e86c1", "winter": "#85c1e9", "fell": "#c0392b"}

@@ -61,6 +61,13 @@ def default_runs_dir() -> Path:
     return Path.cwd() / "runs"
 
 
+def stamp() -> str:
+    """The time, for a default output directory's name (runs/<name>-<stamp>)."""
+    import datetime as dt
+
+    return dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
 def derive_seed(master: int, point: int, replication: int) -> int:
     """A 64-bit seed for one run from the master seed and the run's (design point, replication)."""
     ss = np.random.SeedSequence(int(master), spawn_key=(int(point), int(replication)))

@@ -406,6 +406,14 @@ def did_you_mean(name: str, known) -> str:
     return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
+def files_digest(spec: dict) -> str:
+    """sha256 over the files a resolved scenario was read from (`spec["_files"]`: it and those it extends): what
+    a stored result depends on."""
+    import hashlib
+
+    return hashlib.sha256(b"".join(Path(f).read_bytes() for f in spec.get("_files", []))).hexdigest()
+
+
 def is_path_like(name: str) -> bool:
     """A value written as a path ("b.toml", "../valley.toml", "sub/x.toml"), not as a catalogue name."""
     return name.endswith(".toml") or name.startswith(".") or "/" in name or "\\" in name

@@ -169,7 +169,7 @@ def load_spec(source: str | Path | dict) -> dict:
             raise err("sweep.design", f"the {spec['design']} design needs SALib: pip install "
                       "'redoubt-valley[sensitivity]'") from None
     # what the runs depend on: the scenario file and any it extends (a change to either is a new sweep)
-    spec["scenario_sha256"] = hashlib.sha256(b"".join(Path(f).read_bytes() for f in base["_files"])).hexdigest()
+    spec["scenario_sha256"] = scn.files_digest(base)
     spec["_source"] = where
     return spec
 
@@ -348,18 +348,26 @@ def _read_manifest(out: Path) -> dict:
     return manifest
 
 
+def another_sweep(out: Path, spec: dict) -> str | None:
+    """Why `out` holds a sweep other than `spec` (a loaded spec), or None if it holds none or this one (resume
+    or extend)."""
+    if not (out / "manifest.json").exists():
+        return None
+    old = _read_manifest(out)
+    if old.get("format") != FORMAT:
+        return "was written by an older redoubt (another layout)"
+    if old.get("identity") != identity_hash(spec):
+        return "holds a sweep with a different spec (scenario, variant, design, seed or factors changed)"
+    return None
+
+
 def _prepare(target, spec: dict, force: bool) -> None:
     """Decide what an existing directory means: the same sweep (resume or extend), or another one."""
-    out = target.path
-    if not (out / "manifest.json").exists():
-        return
-    old = _read_manifest(out)
-    if old.get("identity") == identity_hash(spec) and old.get("format") == FORMAT:
+    why = another_sweep(target.path, spec)
+    if why is None:
         return
     if not force:
-        why = ("was written by an older redoubt (another layout)" if old.get("format") != FORMAT else
-               "holds a sweep with a different spec (scenario, variant, design, seed or factors changed)")
-        raise ScenarioError(spec["_source"], "sweep", f"{out} {why}; use --force to start it again, or "
+        raise ScenarioError(spec["_source"], "sweep", f"{target.path} {why}; use --force to start it again, or "
                             "another name")
     target.remove_outputs()
 
