@@ -1,6 +1,7 @@
 """sha256 over the outcomes, daily frames and event logs of a fixed set of runs.
 
-A refactoring that must not change behaviour keeps this hash: run it before and after and compare.
+A refactoring that must not change behaviour keeps this hash: run it before and after and compare. Besides
+the cases below, every bundled scenario (episodes and validation scenarios) runs with each of its variants.
 
     .venv/bin/python scripts/fingerprint.py            # prints one hash per case and a total
     .venv/bin/python scripts/fingerprint.py --quick    # fewer cases
@@ -17,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redoubt import ValleyModel  # noqa: E402
+from redoubt.scenario import catalogue  # noqa: E402
 
 CASES = [
     ("base seed 1", dict(rng=1)),
@@ -40,14 +42,27 @@ CASES = [
 ]
 
 
+
+
+def every_scenario_and_variant() -> list[tuple[str, dict]]:
+    """Each bundled scenario (history episodes and validation scenarios too) with each of its variants."""
+    cases = []
+    for entry in catalogue()["scenarios"]:
+        for variant in ["base", *entry["variants"]]:
+            cases.append((f"{entry['name']} [{variant}] seed 21", dict(scenario_file=entry["name"], variant=variant,
+                                                                        rng=21)))
+    return cases
+
+
 def case_hash(kw: dict) -> tuple[str, int]:
-    """sha256 over the outcome and the daily frame; and the number of events logged."""
+    """sha256 over the outcome, the daily frame and the event log; and the number of events logged."""
     m = ValleyModel(**kw)
     outcome = m.run()
     h = hashlib.sha256()
     h.update(json.dumps(outcome, sort_keys=True, default=repr).encode())
     daily = m.daily()
     h.update(daily.to_csv(index=False, float_format="%.17g").encode())
+    h.update(json.dumps([list(e) for e in m.events]).encode())
     return h.hexdigest(), len(m.events)
 
 
@@ -56,7 +71,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="the first six cases only")
     args = ap.parse_args()
     total = hashlib.sha256()
-    for name, kw in CASES[:6] if args.quick else CASES:
+    for name, kw in CASES[:6] if args.quick else CASES + every_scenario_and_variant():
         digest, events = case_hash(kw)
         total.update(digest.encode())
         print(f"{digest[:16]}  {events:4d} events  {name}")
