@@ -12,7 +12,7 @@ test: setup
 test-fast: setup
 	.venv/bin/python -m pytest -q -n 2 -m "not slow and not subprocess"
 
-# The browser page (model/redoubt/app.py) at http://127.0.0.1:8765
+# The browser page (model/redoubt/interfaces/app.py) at http://127.0.0.1:8765
 viz: setup
 	.venv/bin/redoubt viz
 

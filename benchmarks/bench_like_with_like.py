@@ -31,7 +31,6 @@ import mesa
 import networkx as nx
 import numpy as np
 from mesa.discrete_space import CellAgent, Network
-
 from redoubt import ValleyModel
 
 

@@ -1,9 +1,10 @@
 """What one random stream per process costs (issue 20: at most 5% of a default run).
 
-The same default Panjshir runs, interleaved in one process: with the model's streams (model/redoubt/streams.py), and
-with every stream replaced by the one Mesa generator (as before issue 20: the same numpy calls, one
-generator). The trajectories differ (the draws differ), so the cost is compared per simulated day, over many
-seeds, as medians of repeated rounds; and the fixed cost (spawning the generators) beside a default run.
+The same default Panjshir runs, interleaved in one process: with the model's streams
+(model/redoubt/core/streams.py), and with every stream replaced by the one Mesa generator (as before issue 20:
+the same numpy calls, one generator). The trajectories differ (the draws differ), so the cost is compared per
+simulated day, over many seeds, as medians of repeated rounds; and the fixed cost (spawning the generators)
+beside a default run.
 
     .venv/bin/python benchmarks/bench_streams.py [--seeds 30] [--rounds 5]
 Writes benchmarks/results/streams.json.
@@ -16,8 +17,8 @@ import statistics
 import time
 from pathlib import Path
 
-from redoubt import streams
-from redoubt.model import ValleyModel
+from redoubt.core import streams
+from redoubt.core.model import ValleyModel
 
 
 class OneStream:

@@ -66,7 +66,7 @@ def spec(reps, series=False):
 
 
 def bench_redoubt(executor, reps, tmp):
-    from redoubt import sweep
+    from redoubt.studies import sweep
 
     with PeakRSS() as mem:
         t0 = time.perf_counter()
@@ -78,8 +78,7 @@ def bench_redoubt(executor, reps, tmp):
 def _batch_run(reps: int, fighters_per_agent: int, data_collection_period: int) -> list[dict]:
     """mesa.batch_run with 2 processes on the bench design (food days x defender strength)."""
     import mesa
-
-    from redoubt.model import ValleyModel
+    from redoubt.core.model import ValleyModel
 
     return mesa.batch_run(ValleyModel, parameters={"fighters_per_agent": fighters_per_agent, "food_days": FOOD,
                                                    "defender_strength": STRENGTH},
@@ -135,8 +134,8 @@ def scale(n, sides=("redoubt", "batch_run")):
     the other side's figures are kept from benchmarks/results/sweep_scale.json (same number of runs)."""
     import sys
 
-    from redoubt.provenance import git_revision
-    from redoubt.sweep import to_toml
+    from redoubt.studies.provenance import git_revision
+    from redoubt.studies.sweep import to_toml
 
     def figures(secs, mem):
         return {"seconds": round(secs, 1), "runs_per_second": round(n / secs, 2),
@@ -195,7 +194,7 @@ def main():
         return
     with tempfile.TemporaryDirectory() as tmp:
         if args.memory:
-            from redoubt import sweep
+            from redoubt.studies import sweep
 
             s = spec(2500)
             s["factors"]["scenario.fighters_per_agent"] = {"levels": [50]}

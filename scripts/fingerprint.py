@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redoubt import ValleyModel  # noqa: E402
-from redoubt.scenario import catalogue  # noqa: E402
+from redoubt.inputs.scenario import catalogue  # noqa: E402
 
 CASES = [
     ("base seed 1", dict(rng=1)),

@@ -11,10 +11,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
-from scipy.stats import ks_2samp
-
 from redoubt import ValleyModel
-from redoubt.scenario import load
+from redoubt.inputs.scenario import load
+from scipy.stats import ks_2samp
 
 RUNS = 200
 AMPLE = {"food_days": 400, "ammo_days": 400}

@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import pytest
-
-from redoubt.check import check
-from redoubt.cli import main
+from redoubt.inputs.check import check
+from redoubt.interfaces.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = (ROOT / "scenarios" / "panjshir-2021.toml").read_text()
@@ -23,7 +22,7 @@ def copy(tmp_path, name="panjshir-2021", **replace) -> Path:
 
 def test_the_shipped_scenarios_have_no_warnings():
     for name in ("panjshir-2021", "history/panjshir-1982", "history/panjshir-1984", "history/panjshir-1996"):
-        from redoubt.scenario import resolve_path
+        from redoubt.inputs.scenario import resolve_path
 
         spec, variants, said = check(resolve_path(name))
         assert said == [], (name, said)

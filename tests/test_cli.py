@@ -11,8 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
-from redoubt.cli import main
+from redoubt.interfaces.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,5 @@
-"""The combat kernel in its limiting settings against the classical laws (closed forms in model/redoubt/validation.py).
+"""The combat kernel in its limiting settings against the classical laws (closed forms in
+model/redoubt/studies/validation.py).
 
 Mean of R replicated stochastic runs (and the kernel's mean-field mode) versus the exact solution:
 - square law   dA/dt = -b*B, dB/dt = -a*A:   A(t) = A0 cosh(kt) - B0 sqrt(b/a) sinh(kt), k = sqrt(ab)
@@ -10,9 +11,8 @@ Tolerance: mean trajectories within 1.5% of the initial strength; invariants wit
 
 import numpy as np
 import pytest
-
-from redoubt.combat import engage
-from redoubt.validation import guerrilla, kernel_path, linear, replicate, square
+from redoubt.core.combat import engage
+from redoubt.studies.validation import guerrilla, kernel_path, linear, replicate, square
 
 R = 2000  # replicates, vectorised as 2000 engagements in one call
 DAYS = 8
@@ -106,7 +106,7 @@ def test_validation_scenarios_through_the_model(name):
 
 def test_small_forces_depart_from_the_mean_field_as_documented():
     """docs/ODD.md (Combat, small forces): about 13% at 10, 5% at 50, 3% at 100, under 1% from 400."""
-    from redoubt.validation import departure_by_size
+    from redoubt.studies.validation import departure_by_size
 
     gaps = dict(departure_by_size(sizes=(10, 50, 100, 400, 1600), replicates=4000))
     assert gaps[10] > gaps[50] > gaps[100] > gaps[400] > gaps[1600]
@@ -117,7 +117,7 @@ def test_small_forces_depart_from_the_mean_field_as_documented():
 def test_arrival_timing_matters_as_stated():
     """A wave at t = 3 and one at t = 4 differ (they did not before: a wave fought on its own day), and a
     wave part-way through a day fights only the rest of it."""
-    from redoubt.model import ValleyModel
+    from redoubt.core.model import ValleyModel
 
     def attackers_on(day, waves):
         m = ValleyModel("validation/reinforcement", rng=0, overrides={"sides.attacker.waves": waves})

@@ -1,10 +1,8 @@
 """The answer in words: one sentence per variant from the summary row."""
 
 import pandas as pd
-
 import pytest
-
-from redoubt.compare import answer, effect_answer, effects, format_table
+from redoubt.studies.compare import answer, effect_answer, effects, format_table
 
 
 def row(**kw):

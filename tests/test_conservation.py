@@ -2,9 +2,8 @@
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from redoubt.ledger import COMMODITIES
-from redoubt.model import ValleyModel
+from redoubt.core.ledger import COMMODITIES
+from redoubt.core.model import ValleyModel
 
 from .strategies import scenarios
 

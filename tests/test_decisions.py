@@ -1,9 +1,8 @@
 """Decisions with a purpose: no shuttling back and forth, and economy of force (issue 16, item 4)."""
 
 import pytest
-
 from redoubt import ValleyModel
-from redoubt.forces import Force
+from redoubt.core.forces import Force
 
 REASONS = {"pause", "fall back", "counterattack", "reoccupy", "infiltrate"}  # logged decisions to move
 
@@ -49,7 +48,7 @@ def test_an_attack_takes_what_it_needs_not_everyone():
     pocket = m.valley.by_id(13)  # Shutul valley, a dead-end side valley
     D[pocket] = 300
     need = att.needed(pocket, D)
-    from redoubt.combat import local_odds
+    from redoubt.core.combat import local_odds
 
     odds = float(local_odds(need, 300, att.lethality, m.defenders.lethality, 0.0, m.valley.cover[pocket]))
     assert att.p["commit_odds"] <= odds < att.p["commit_odds"] * 1.05

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-
 from redoubt import ValleyModel
-from redoubt.forces import ADVANCING
-from redoubt.kernels import commander_nerve, threshold_probability
+from redoubt.core.forces import ADVANCING
+from redoubt.core.kernels import commander_nerve, threshold_probability
 
 FAST = {"fighters_per_agent": 50}
 
@@ -50,7 +49,7 @@ def test_defender_waves_arrive_and_are_counted():
 
 
 def test_defender_waves_need_an_arrival_place():
-    from redoubt.scenario import ScenarioError
+    from redoubt.inputs.scenario import ScenarioError
 
     with pytest.raises(ScenarioError, match="sides.defender.arrive_at.*arrival location"):
         ValleyModel(overrides={"sides.defender.waves": [[5, 1200]]})

@@ -3,8 +3,7 @@
 
 import numpy as np
 import pandas as pd
-
-from redoubt.model import ValleyModel
+from redoubt.core.model import ValleyModel
 
 
 def run(seed, **kw):

@@ -5,10 +5,9 @@ import re
 from pathlib import Path
 
 import pytest
-
-import redoubt.model as model_module
-from redoubt.model import ValleyModel
-from redoubt.scenario import SCHEMA, leaf_keys, load
+import redoubt.core.model as model_module
+from redoubt.core.model import ValleyModel
+from redoubt.inputs.scenario import SCHEMA, leaf_keys, load
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from redoubt import ValleyModel, kernels
-from redoubt.scenario import NEEDS
-from redoubt.space import Control
+from redoubt import ValleyModel
+from redoubt.core import kernels
+from redoubt.core.space import Control
+from redoubt.inputs.scenario import NEEDS
 
 NEW = tuple(NEEDS)  # the seven switches
 OFF = {f"switches__{k}": False for k in NEW}

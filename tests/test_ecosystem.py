@@ -11,14 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from mesa.experimental.scenarios import Scenario
-
 from redoubt import ValleyModel
-from redoubt import sweep as sw
-from redoubt.agents import ResupplySource, SupplyStore
-from redoubt.cli import main
-from redoubt.forces import Contingent
-from redoubt.model import run_once
-from redoubt.outcome import CAUSES, as_numbers
+from redoubt.core.agents import ResupplySource, SupplyStore
+from redoubt.core.forces import Contingent
+from redoubt.core.model import run_once
+from redoubt.core.outcome import CAUSES, as_numbers
+from redoubt.interfaces.cli import main
+from redoubt.studies import sweep as sw
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {"fighters_per_agent": 50}
@@ -34,7 +33,7 @@ FAST = {"fighters_per_agent": 50}
     ("bool_", np.bool_(True), "air", True),
 ])
 def test_numpy_scalars_through_keywords_and_overrides(kind, value, key, expected):
-    from redoubt.scenario import SHORTCUTS
+    from redoubt.inputs.scenario import SHORTCUTS
 
     dotted = SHORTCUTS[key]
     for m in (ValleyModel(rng=np.int64(1), **{key: value}), ValleyModel(rng=1, overrides={dotted: value})):
@@ -48,7 +47,7 @@ def test_numpy_scalars_through_keywords_and_overrides(kind, value, key, expected
 
 
 def test_numpy_bool_is_not_an_integer():
-    from redoubt.scenario import ScenarioError
+    from redoubt.inputs.scenario import ScenarioError
 
     with pytest.raises(ScenarioError, match="must be an integer"):
         ValleyModel(defender_strength=np.bool_(True))
@@ -153,7 +152,7 @@ warnings.simplefilter("ignore")
 import numpy as np
 from ema_workbench import MultiprocessingEvaluator, SequentialEvaluator, perform_experiments
 from ema_workbench.analysis import prim
-from redoubt.ema import ema_model, prim_inputs
+from redoubt.interfaces.ema import ema_model, prim_inputs
 
 if __name__ == "__main__":
     m = ema_model({"defender_strength": (1500, 9000), "food_days": (40.0, 200.0), "air": (False, True),
@@ -207,7 +206,7 @@ def test_sweep_rerun_with_nothing_left_says_so(tmp_path):
 
 LISTEN_SCRIPT = """
 import psutil
-from redoubt.engine import DaskExecutor
+from redoubt.studies.engine import DaskExecutor
 
 if __name__ == "__main__":
     ex = DaskExecutor(2)

@@ -4,10 +4,10 @@ parameters of panjshir-2021, and the calibration command works end to end on a t
 import tomllib
 
 import pytest
-
-from redoubt import ValleyModel, calibrate
-from redoubt.cli import main
-from redoubt.scenario import ScenarioError, bundled_dir, load
+from redoubt import ValleyModel
+from redoubt.inputs.scenario import ScenarioError, bundled_dir, load
+from redoubt.interfaces.cli import main
+from redoubt.studies import calibrate
 
 EPISODES = sorted(p.stem for p in (bundled_dir() / "history").glob("panjshir-*.toml"))
 # What an episode may set: its own inputs (dates, forces, stocks, supply routes, names), nothing else.
@@ -97,7 +97,7 @@ def test_calibrate_runs_end_to_end_on_a_tiny_design(tmp_path, capsys):
 
 
 def test_list_shows_the_episodes_and_not_the_files_beside_them():
-    from redoubt.scenario import catalogue
+    from redoubt.inputs.scenario import catalogue
 
     names = [e["name"] for e in catalogue()["scenarios"]]
     assert "history/panjshir-1982" in names
@@ -141,7 +141,7 @@ def test_a_refused_calibration_writes_nothing_and_names_its_file(tmp_path, capsy
 def test_no_stale_result_stands_beside_a_newer_partial_design(tmp_path, capsys, monkeypatch):
     assert _calibrate(tmp_path / "c") == 0
     assert (tmp_path / "c" / "hindcast.md").exists()
-    from redoubt import sweep
+    from redoubt.studies import sweep
 
     def stop(*a, **k):
         raise KeyboardInterrupt

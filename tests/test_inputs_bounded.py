@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from redoubt import bounded
-from redoubt import scenario as scn
-from redoubt.cli import main
+from redoubt.inputs import bounded
+from redoubt.inputs import scenario as scn
+from redoubt.interfaces.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = (ROOT / "scenarios" / "panjshir-2021.toml").read_text()
@@ -101,7 +100,7 @@ def test_extends_is_relative_to_the_file_that_names_it(tmp_path, where, capsys):
 
 
 def test_a_sweep_names_its_scenario_relative_to_the_sweep_file(tmp_path):
-    from redoubt import sweep
+    from redoubt.studies import sweep
 
     proj = tmp_path / "proj"
     write(proj, "valley.toml", BASE.replace('name = "panjshir-2021"', 'name = "mine"', 1))
@@ -187,7 +186,7 @@ def test_the_loader_stays_small_on_hostile_files(tmp_path):
     code = textwrap.dedent(f"""
         import resource, sys
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-        from redoubt import scenario as scn
+        from redoubt.inputs import scenario as scn
         for name in {sorted(cases)!r}:
             try:
                 scn.load({str(tmp_path)!r} + '/' + name)

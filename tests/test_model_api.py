@@ -5,11 +5,10 @@ import datetime as dt
 import mesa
 import pandas as pd
 import pytest
-
-from redoubt.agents import ResupplySource, SupplyStore, Weather
-from redoubt.forces import Fighter
-from redoubt.model import CAUSES, SERIES, ValleyModel
-from redoubt.scenario import SHORTCUTS, load
+from redoubt.core.agents import ResupplySource, SupplyStore, Weather
+from redoubt.core.forces import Fighter
+from redoubt.core.model import CAUSES, SERIES, ValleyModel
+from redoubt.inputs.scenario import SHORTCUTS, load
 
 OUTCOME_FIELDS = {"held_to_winter", "collapse_day", "collapse_date", "cause", "food_stockout_day",
                   "ammo_stockout_day", "defenders_killed", "defenders_deserted", "defenders_surrendered",

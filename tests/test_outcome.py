@@ -1,4 +1,4 @@
-"""The outcome record has one home (model/redoubt/outcome.py): tables derive their columns from it, and a field
+"""The outcome record has one home (model/redoubt/core/outcome.py): tables derive their columns from it, and a field
 that is not declared there is an error, never silently dropped."""
 
 import dataclasses
@@ -7,9 +7,8 @@ import sys
 
 import pyarrow as pa
 import pytest
-
-from redoubt.engine import RUN_SCHEMA, TABLE_SCHEMA, RunSpec, execute, rows_to_table
-from redoubt.outcome import DAILY, OUTCOME_SCHEMA, PARAMETER_SCHEMA, SERIES, Outcome, schema_of
+from redoubt.core.outcome import DAILY, OUTCOME_SCHEMA, PARAMETER_SCHEMA, SERIES, Outcome, schema_of
+from redoubt.studies.engine import RUN_SCHEMA, TABLE_SCHEMA, RunSpec, execute, rows_to_table
 
 
 def test_schema_is_derived_from_the_dataclass():
@@ -48,7 +47,8 @@ def test_the_models_records_match_their_declarations():
 
 @pytest.mark.subprocess
 def test_compare_and_sweep_processes_do_not_import_mesa():
-    code = "import sys, redoubt.compare, redoubt.sweep, redoubt.engine; print('mesa' in sys.modules)"
+    code = ("import sys, redoubt.studies.compare, redoubt.studies.sweep, redoubt.studies.engine; "
+            "print('mesa' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"

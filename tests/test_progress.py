@@ -1,10 +1,9 @@
 """The progress bar moves as each run finishes, not as each chunk of runs is committed."""
 
 import pytest
-
-from redoubt import scenario as scn
-from redoubt.compare import plan
-from redoubt.engine import ProcessExecutor, Progress, SerialExecutor, execute_chunk, run_specs
+from redoubt.inputs import scenario as scn
+from redoubt.studies.compare import plan
+from redoubt.studies.engine import ProcessExecutor, Progress, SerialExecutor, execute_chunk, run_specs
 
 SHORT = {"scenario.horizon_days": 25, "scenario.fighters_per_agent": 50}
 

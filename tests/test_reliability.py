@@ -14,9 +14,8 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
-
-from redoubt import sweep
-from redoubt.cli import main
+from redoubt.interfaces.cli import main
+from redoubt.studies import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,8 +101,8 @@ def test_a_second_compare_into_the_same_out_is_refused(tmp_path):
 # ---------------------------------------------------------------- commit and resume -----------------------
 KILLER = textwrap.dedent("""
     import json, os, sys
-    import redoubt.engine as engine
-    from redoubt import sweep
+    import redoubt.studies.engine as engine
+    from redoubt.studies import sweep
     die_at, count = int(sys.argv[3]), [0]
     real_write, real_replace = engine.pq.write_table, engine.os.replace
 
@@ -147,7 +146,7 @@ def test_killed_at_every_write_point_then_resumed_equals_uninterrupted(tmp_path)
 
 @pytest.mark.slow
 def test_full_disk_at_every_write_point_then_resumed_equals_uninterrupted(tmp_path, monkeypatch):
-    import redoubt.engine as engine
+    import redoubt.studies.engine as engine
 
     spec = spec_with(replications=2)
     ref = sweep.run_sweep(spec, tmp_path / "ref", executor="serial", quiet=True)
@@ -173,7 +172,7 @@ def test_full_disk_at_every_write_point_then_resumed_equals_uninterrupted(tmp_pa
 
 
 def test_full_disk_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
-    import redoubt.engine as engine
+    import redoubt.studies.engine as engine
 
     def full(table, where, **kw):
         raise OSError(errno.ENOSPC, "No space left on device", str(where))

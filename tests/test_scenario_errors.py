@@ -7,9 +7,8 @@ import tomllib
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from redoubt.model import ValleyModel
-from redoubt.scenario import ScenarioError, load
+from redoubt.core.model import ValleyModel
+from redoubt.inputs.scenario import ScenarioError, load
 
 BASE = "scenarios/panjshir-2021.toml"
 

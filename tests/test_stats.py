@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from redoubt.stats import (
+from redoubt.studies.stats import (
     cumulative_incidence,
     kaplan_meier,
     mcnemar_exact,

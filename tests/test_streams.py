@@ -1,13 +1,12 @@
-"""Each stochastic process draws from its own stream (model/redoubt/streams.py), so variants run from one seed are
+"""Each stochastic process draws from its own stream (model/redoubt/core/streams.py), so variants run from one seed are
 paired: switching outside resupply on changes only what resupply touches."""
 
 import hashlib
 
 import numpy as np
 import pytest
-
 from redoubt import ValleyModel
-from redoubt.streams import NAMES, Streams
+from redoubt.core.streams import NAMES, Streams
 
 # Resupply switched on and operating, carrying nothing: sorties are drawn for, flown, lost and grounded as
 # usual; porters walk over the pass as usual; nobody delivers a kilogram.

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from redoubt import sweep
-from redoubt.model import ValleyModel
-from redoubt.scenario import ScenarioError
+from redoubt.core.model import ValleyModel
+from redoubt.inputs.scenario import ScenarioError
+from redoubt.studies import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +41,7 @@ def test_same_outcomes_on_serial_processes_and_dask(tmp_path):
 
 
 def test_seeds_depend_on_point_and_replication_only():
-    from redoubt.engine import derive_seed
+    from redoubt.studies.engine import derive_seed
 
     t = sweep.design(sweep.load_spec(SMALL))
     specs = sweep.plan(sweep.load_spec(SMALL), t)
@@ -128,7 +127,7 @@ def test_the_coordinating_process_never_imports_mesa(tmp_path):
             "out = sweep.run_sweep(json.loads(sys.argv[1]), sys.argv[2], executor='processes', jobs=2, quiet=True); "
             "import pyarrow.parquet as pq; "
             "n = sum(pq.ParquetFile(f).metadata.num_rows for f in (out / 'outcomes').glob('part-*.parquet')); "
-            "print(n, 'mesa' in sys.modules, 'redoubt.model' in sys.modules)")
+            "print(n, 'mesa' in sys.modules, 'redoubt.core.model' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code, json.dumps(SMALL), str(tmp_path / "lean")], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -261,8 +260,8 @@ def _roundtrip_cases():
     import datetime as dt
     import tomllib
 
-    from redoubt import window
-    from redoubt.scenario import bundled_dir
+    from redoubt.inputs.scenario import bundled_dir
+    from redoubt.studies import window
 
     cases = {p.stem: tomllib.loads(p.read_text()) for p in sorted((bundled_dir() / "sweeps").glob("*.toml"))}
     base, design = window.specs("panjshir-2021", "passes", [7, 21], [4.0, 8.0], 10, 1)

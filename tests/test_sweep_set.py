@@ -1,9 +1,8 @@
 """`[sweep] set = {...}`: fixed values for every run of a sweep."""
 
 import pytest
-
-from redoubt import sweep
-from redoubt.scenario import ScenarioError
+from redoubt.inputs.scenario import ScenarioError
+from redoubt.studies import sweep
 
 SPEC = {"sweep": {"name": "s", "scenario": "panjshir-2021", "design": "lhs", "samples": 3, "replications": 1,
                   "seed": 2, "set": {"scenario.fighters_per_agent": 50, "stocks.defender.ammo_days": 30}},

@@ -1,4 +1,4 @@
-"""The browser page (model/redoubt/app.py): controls that apply on Reset, Step, the map and charts, offline.
+"""The browser page (model/redoubt/interfaces/app.py): controls that apply on Reset, Step, the map and charts, offline.
 
 A fast test drives Mesa's own controller and parameter components (what SolaraViz's sidebar holds) with
 solara.render; an end-to-end test serves the page with `redoubt viz` and uses it in headless Chromium."""
@@ -17,9 +17,8 @@ import pytest
 solara = pytest.importorskip("solara", reason="the viz extra is not installed (make viz or make setup)")
 import ipyvuetify as v  # noqa: E402
 from mesa.visualization.solara_viz import ModelController, ModelCreator  # noqa: E402
-
-from redoubt.app import SLIDERS, Timeline, ValleyMap, controls  # noqa: E402
-from redoubt.model import ValleyModel  # noqa: E402
+from redoubt.core.model import ValleyModel  # noqa: E402
+from redoubt.interfaces.app import SLIDERS, Timeline, ValleyMap, controls  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_PINS = {"solara-assets": "1.58.2", "ipyvue": "1.13.0", "ipyvuetify": "1.12.0"}
@@ -182,10 +181,9 @@ def test_page_in_headless_chromium(tmp_path, record_property):
 
 
 def test_the_page_renders_as_a_notebook_shows_it():
-    """`from redoubt.app import page; page` in a cell: each rendering gets a model of its own."""
+    """`from redoubt.interfaces.app import page; page` in a cell: each rendering gets a model of its own."""
     import ipywidgets
-
-    from redoubt.app import make_page
+    from redoubt.interfaces.app import make_page
 
     box, rc = solara.render(make_page(fighters_per_agent=50, rng=3), handle_error=False)
     assert "23 August 2021, day 0 (none): the offensive goes on" in repr(box)
@@ -201,8 +199,8 @@ def test_viz_with_a_bad_scenario_exits_2(tmp_path):
 
 
 def test_the_page_says_the_fall_on_the_day_it_happens_and_stops_there():
-    from redoubt.app import _snapshot
-    from redoubt.drawing import MapView, TimelineView, status_words
+    from redoubt.interfaces.app import _snapshot
+    from redoubt.interfaces.drawing import MapView, TimelineView, status_words
 
     c = controls("panjshir-2021")
     assert c["collapse__run_on_after_fall"]["value"] is False  # the run stops at the fall unless asked
@@ -224,8 +222,8 @@ def test_views_draw_a_whole_day_while_another_thread_steps():
     """Drawing reads the model under its lock: no half-stepped state (a shape mismatch, a stale mask)."""
     import threading
 
-    from redoubt.app import _snapshot
-    from redoubt.drawing import MapView, TimelineView
+    from redoubt.interfaces.app import _snapshot
+    from redoubt.interfaces.drawing import MapView, TimelineView
 
     m = ValleyModel(rng=2, fighters_per_agent=20, horizon_days=30)
     views = [MapView(m), TimelineView(m)]
@@ -250,7 +248,7 @@ def test_views_draw_a_whole_day_while_another_thread_steps():
 
 
 def test_a_view_that_fails_is_one_line_in_its_card():
-    from redoubt.app import _snapshot
+    from redoubt.interfaces.app import _snapshot
 
     class Broken:
         def update(self):

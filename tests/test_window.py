@@ -1,11 +1,10 @@
-"""The resupply window (model/redoubt/window.py, `redoubt window`): paired effects by start day, a monotone fit, and a
-latest start day said only where the interval supports it."""
+"""The resupply window (model/redoubt/studies/window.py, `redoubt window`): paired effects by start day, a
+monotone fit, and a latest start day said only where the interval supports it."""
 
 import numpy as np
 import pandas as pd
 import pytest
-
-from redoubt import window
+from redoubt.studies import window
 
 
 def table(effects, lows, highs, days=(7, 21, 35, 49), amount=8.0, pairs=200):
@@ -49,8 +48,9 @@ def test_a_small_window_runs_end_to_end_and_pairs_with_the_baseline(tmp_path):
     text = window.write_results(out, t, 0.05)
     assert (out / "window.png").exists() and (out / "window.csv").exists() and "8 t a day" in text
     # The baseline carries nothing: run for run it is the scenario without resupply (same seeds as compare)
-    from redoubt import ValleyModel, sweep
-    from redoubt.engine import derive_seed
+    from redoubt import ValleyModel
+    from redoubt.studies import sweep
+    from redoubt.studies.engine import derive_seed
 
     base = sweep.load(out / "baseline", series=False)["outcomes"].sort_values("replication")
     for r in (0, 5):

@@ -7,7 +7,7 @@ changes, through to winter. An agent-based model on Mesa.
     daily = m.daily()                        # pandas DataFrame, one row per day
 """
 
-from .scenario import ScenarioError, load, variant_names
+from .inputs.scenario import ScenarioError, load, variant_names
 
 __all__ = ["ScenarioError", "ValleyModel", "load", "variant_names"]
 
@@ -16,7 +16,7 @@ def __getattr__(name):
     # ValleyModel (and with it Mesa, ~145 MB) is imported on first use, so a process that only plans
     # and writes a sweep, or reads a scenario, stays small.
     if name == "ValleyModel":
-        from .model import ValleyModel
+        from .core.model import ValleyModel
 
         return ValleyModel
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -447,8 +447,8 @@ def _in_catalogue(p: Path, kind: str = "") -> Path:
 
 
 def read_toml(path: Path, what: str = "scenario file") -> dict:
-    """A TOML file read within limits (model/redoubt/bounded.py): its size is checked before it is read, its nesting
-    and key lengths before it is parsed; each limit gives one line naming the file."""
+    """A TOML file read within limits (model/redoubt/inputs/bounded.py): its size is checked before it is
+    read, its nesting and key lengths before it is parsed; each limit gives one line naming the file."""
     where = printable(path)
     if not path.is_file():
         names = [e["name"] for e in catalogue()["sweeps" if what == "sweep file" else "scenarios"]] \

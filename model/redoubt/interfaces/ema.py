@@ -1,7 +1,7 @@
 """EMA Workbench adapter: the valley as an EMA `Model`, for exploratory modelling and scenario discovery.
 
     from ema_workbench import perform_experiments, MultiprocessingEvaluator
-    from redoubt.ema import ema_model
+    from redoubt.interfaces.ema import ema_model
     m = ema_model({"defender_strength": (2000, 9000), "food_days": (40.0, 150.0), "air": (False, True)},
                   replications=5)
     with MultiprocessingEvaluator(m, n_processes=2) as ev:
@@ -32,8 +32,8 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from .outcome import as_numbers
-from .scenario import DEFAULT_SCENARIO, SCHEMA, ScenarioError, field_at, params_to_overrides
+from ..core.outcome import as_numbers
+from ..inputs.scenario import DEFAULT_SCENARIO, SCHEMA, ScenarioError, field_at, params_to_overrides
 
 # What a run reports to EMA by default: the answer, when, and why.
 OUTCOMES = ("held_to_winter", "days_to_fall", "fell", "cause_supply", "cause_cohesion", "cause_encirclement",
@@ -56,7 +56,7 @@ def experiment_seed(seed: int, params: dict) -> int:
 def run_experiment(scenario_file=DEFAULT_SCENARIO, variant=None, seed=0, _booleans=(), _integers=(),
                    _common_seeds=False, **params) -> dict:
     """One EMA experiment (module level, so process workers can receive it)."""
-    from .model import ValleyModel
+    from ..core.model import ValleyModel
 
     params = {k: float(v) for k, v in params.items()}
     rng = int(seed) if _common_seeds else experiment_seed(seed, params)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from .scenario import SCHEMA, SHORTCUTS, Field, field_at
+from ..inputs.scenario import SCHEMA, SHORTCUTS, Field, field_at
 
 CAUSES = ("combat", "supply", "cohesion", "encirclement", "pacts")
 END_REASONS = ("fell", "winter", "repulsed", "horizon", "running")

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .space import Control
+from ..core.space import Control
 
 SIDE_COLOUR = {"attacker": "#c0392b", "defender": "#2471a3"}
 HELD_COLOUR = {Control.ATTACKER: "#f5b7b1", Control.NONE: "#e5e7e9", Control.DEFENDER: "#aed6f1"}

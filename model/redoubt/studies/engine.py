@@ -29,10 +29,10 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from .outcome import OUTCOME_SCHEMA, PARAMETER_SCHEMA, SWEEP_SERIES
+from ..core.outcome import OUTCOME_SCHEMA, PARAMETER_SCHEMA, SWEEP_SERIES
 
 # The engine's own columns: which run this was and how it went. The model's columns (outcome record and
-# parameters) come from model/redoubt/outcome.py; a row field known to neither is an error, never dropped.
+# parameters) come from model/redoubt/core/outcome.py; a row field known to neither is an error, never dropped.
 RUN_SCHEMA = pa.schema([
     ("run_id", pa.int64()), ("point", pa.int64()), ("point_key", pa.int64()), ("replication", pa.int64()),
     ("seed", pa.uint64()), ("variant", pa.string()), ("overrides", pa.string()), ("status", pa.string()),
@@ -97,7 +97,7 @@ def execute(spec: RunSpec, model_cls=None) -> tuple[dict, dict | None]:
     """Run one spec (with ValleyModel unless another model class is given). A model that raises gives a
     row with status 'failed' and its traceback."""
     if model_cls is None:  # imported here, not at the top: a sweep's coordinating process never loads Mesa
-        from .model import ValleyModel as model_cls
+        from ..core.model import ValleyModel as model_cls
     t0 = time.perf_counter()
     row = {"run_id": spec.run_id, "point": spec.point, "point_key": spec.key[0], "replication": spec.replication,
            "seed": spec.seed,
@@ -147,7 +147,7 @@ def rows_to_table(rows: list[dict], schema: pa.Schema = TABLE_SCHEMA) -> pa.Tabl
     unknown = sorted({k for r in rows for k in r} - names)
     if unknown:
         raise ValueError(f"run rows carry fields no table column is declared for: {', '.join(unknown)} "
-                         "(declare them in model/redoubt/outcome.py)")
+                         "(declare them in model/redoubt/core/outcome.py)")
     cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
     return pa.Table.from_pydict(cols, schema=schema)
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import scenario as scn
-from .bounded import plain_name
+from ..inputs import scenario as scn
+from ..inputs.bounded import plain_name
+from ..inputs.scenario import ScenarioError
 from .engine import write_atomic_text
-from .scenario import ScenarioError
 
 CONFIG = "history/calibration"
 PATTERNS = ("floor_lost_within", "resistance_survives")
@@ -214,7 +214,7 @@ def posterior_medians(accepted: pd.DataFrame, cfg: dict) -> dict:
 def accepted_toml(accepted: pd.DataFrame, cfg: dict) -> str:
     said = ("medians are what panjshir-2021.toml uses" if len(accepted) else
             "none accepted, so panjshir-2021.toml keeps its assumed values (docs/validation.md)")
-    lines = ["# Written by `redoubt calibrate` (model/redoubt/calibrate.py) from " + cfg["_source"],
+    lines = ["# Written by `redoubt calibrate` (model/redoubt/studies/calibrate.py) from " + cfg["_source"],
              f"# {len(accepted)} accepted parameter sets; {said}.", "", "[medians]"]
     lines += [f'"{k}" = {v:.4g}' for k, v in posterior_medians(accepted, cfg).items()]
     for _, row in accepted.iterrows():

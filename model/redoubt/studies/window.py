@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import scenario as scn
-from .bounded import plain_name
+from ..inputs import scenario as scn
+from ..inputs.bounded import plain_name
 from .engine import default_runs_dir, write_atomic_text
 from .stats import mcnemar_exact, newcombe_paired, paired_counts, pairs_needed
 

@@ -1,7 +1,7 @@
 """`redoubt compare`: what outside resupply changes, run for run.
 
 A comparison is a small sweep (variants x replications) run by the shared engine. Replication r of every
-variant uses the same seed, and every stochastic process draws from its own stream (model/redoubt/streams.py), so
+variant uses the same seed, and every stochastic process draws from its own stream (model/redoubt/core/streams.py), so
 run r of two variants sees the same weather, fights and commanders until what the variant changes makes
 them differ: the variants are paired, and each is reported as its effect against a baseline (the paired
 difference in P(hold to winter), the runs it saves and loses, the change in days held), besides its own
@@ -28,7 +28,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from . import scenario as scn
+from ..core.outcome import CAUSES
+from ..inputs import scenario as scn
+from ..inputs.bounded import plain_name
 from .engine import (
     OutputDir,
     OutputError,
@@ -45,8 +47,6 @@ from .engine import (
     write_atomic_parquet,
     write_atomic_text,
 )
-from .bounded import plain_name
-from .outcome import CAUSES
 from .provenance import git_revision, versions
 from .stats import (
     cumulative_incidence,

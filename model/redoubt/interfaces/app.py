@@ -2,7 +2,7 @@
 outcome in words, and controls that apply when you press Reset.
 
     redoubt viz [SCENARIO] [--host 127.0.0.1] [--port 8765]    # `make viz` sets up first
-    In Jupyter, evaluate in a cell:   from redoubt.app import page; page
+    In Jupyter, evaluate in a cell:   from redoubt.interfaces.app import page; page
 
 The scenario is `panjshir-2021` unless REDOUBT_VIZ_SCENARIO names another (redoubt viz sets it).
 Needs the `viz` extra: pip install 'redoubt-valley[viz]'.
@@ -17,9 +17,9 @@ from matplotlib.figure import Figure
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
+from ..core.model import ValleyModel
+from ..inputs.scenario import DEFAULT_SCENARIO, variant_names
 from .drawing import MapView, TimelineView, date_of, status_words
-from .model import ValleyModel
-from .scenario import DEFAULT_SCENARIO, variant_names
 
 SCENARIO = os.environ.get("REDOUBT_VIZ_SCENARIO") or DEFAULT_SCENARIO
 

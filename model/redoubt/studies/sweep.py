@@ -41,7 +41,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import scenario as scn
+from ..inputs import scenario as scn
+from ..inputs.bounded import plain_name
+from ..inputs.scenario import Field, ScenarioError
 from .engine import (
     OutputDir,
     Progress,
@@ -56,8 +58,6 @@ from .engine import (
     write_atomic_text,
 )
 from .provenance import git_revision, versions
-from .bounded import plain_name
-from .scenario import Field, ScenarioError
 from .stats import p_hold
 
 DESIGNS = ("factorial", "lhs", "sobol", "morris", "saltelli")

@@ -78,7 +78,7 @@ def exact_for(name: str, spec: dict, a0: float, b0: float, t):
 def replicate(name: str, runs: int = 12, fighters_per_agent: int | None = None, seed: int = 0):
     """Run a shipped validation scenario `runs` times with the full model. Returns (t, paths, exact):
     paths[r, day] = (attackers, defenders), exact the law's solution from the mean start."""
-    from .model import ValleyModel
+    from ..core.model import ValleyModel
 
     kw = {} if fighters_per_agent is None else {"fighters_per_agent": fighters_per_agent}
     paths, spec = [], None
@@ -115,7 +115,7 @@ def departure_by_size(sizes=(10, 25, 50, 100, 200, 400, 800, 1600), *, ratio: fl
 def kernel_path(a0, b0, *, days: int, substeps: int, rng=None, replicates: int = 1, **engage_kw) -> np.ndarray:
     """The combat kernel alone, day by day: `replicates` engagements of a0 against b0 at once (stochastic
     with a Generator; rng=None is the mean field). Returns the mean (attackers, defenders) per day, from 0."""
-    from .combat import engage
+    from ..core.combat import engage
 
     a = np.full(replicates if rng is not None else 1, float(a0))
     d = np.full_like(a, float(b0))

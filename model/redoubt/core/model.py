@@ -12,12 +12,12 @@ import numpy as np
 from mesa.datacollection import DataCollector
 from mesa.experimental.scenarios import Scenario
 
+from ..inputs.scenario import DEFAULT_SCENARIO, effective_switches, load, params_to_overrides
 from . import combat, kernels
 from .agents import ResupplySource, SupplyStore, Weather
 from .forces import TALLIES, Attackers, Contingent, Defenders
 from .ledger import COMMODITIES, Ledger
 from .outcome import ANSWER, CAUSES, DAILY, HELD, SERIES, Outcome, as_numbers, resolved_parameters
-from .scenario import DEFAULT_SCENARIO, effective_switches, load, params_to_overrides
 from .space import Control, Valley
 from .streams import Streams
 
@@ -75,7 +75,7 @@ class ValleyModel(mesa.Model):
         merged.update(params_to_overrides(params))
         spec = load(scenario_file, variant, merged)
         super().__init__(rng=rng, scenario=scenario)
-        # One generator per stochastic process (model/redoubt/streams.py): a variant that switches a process on
+        # One generator per stochastic process (model/redoubt/core/streams.py): a variant that switches a process on
         # never shifts another's draws, so variants run from one seed stay paired.
         self.streams = Streams.of(self.rng, seeded=not isinstance(rng, np.random.Generator))
         self.spec = spec
@@ -620,7 +620,7 @@ class ValleyModel(mesa.Model):
         return self.outcome()
 
     def outcome(self) -> dict:
-        """The run as one flat record (fields: `redoubt.outcome.Outcome`)."""
+        """The run as one flat record (fields: `redoubt.core.outcome.Outcome`)."""
         a, d, w = self.attackers, self.defenders, self.weather
         delivered = {c: sum(s.delivered[c] for s in self.sources) for c in COMMODITIES}
         return Outcome(
@@ -669,6 +669,6 @@ class ValleyModel(mesa.Model):
 def run_once(seed: int = 0, scenario_file=DEFAULT_SCENARIO, variant: str | None = None, **params) -> dict[str, float]:
     """One run for an external driver (EMA Workbench, SALib, a scikit-learn loop): parameters as keywords
     (shortcuts such as `defender_strength`, or dotted keys written with `__`; numpy values are fine), the
-    outcome as plain numbers only (`redoubt.outcome.as_numbers`): `held_to_winter` 0/1, `days_held` always
+    outcome as plain numbers only (`redoubt.core.outcome.as_numbers`): `held_to_winter` 0/1, `days_held` always
     defined, NaN for a day that never came (`collapse_day` when the valley held), categories as 0/1."""
     return as_numbers(ValleyModel(scenario_file, variant=variant, rng=seed, **params).run())

@@ -11,9 +11,9 @@ import signal
 import sys
 from pathlib import Path
 
-from . import scenario as scn
-from .bounded import plain_name, printable
-from .engine import OutputDir, UserError, default_runs_dir, stamp, write_atomic_text
+from ..inputs import scenario as scn
+from ..inputs.bounded import plain_name, printable
+from ..studies.engine import OutputDir, UserError, default_runs_dir, stamp, write_atomic_text
 
 
 class UsageError(Exception):
@@ -66,7 +66,7 @@ def out_path(out: str | None, default_name: str) -> Path:
 
 def cmd_run(args) -> int:
     overrides = parse_sets(args.set)
-    from .model import ValleyModel
+    from ..core.model import ValleyModel
 
     model = ValleyModel(args.scenario, variant=args.variant, overrides=overrides, rng=args.seed)  # validates
     name, variant = plain_name(model.spec["scenario"]["name"]), plain_name(args.variant or "base")
@@ -140,7 +140,7 @@ def variant_list(text: str | None) -> list[str] | None:
 
 
 def cmd_compare(args) -> int:
-    from .compare import Interrupted, format_table, run_compare
+    from ..studies.compare import Interrupted, format_table, run_compare
 
     overrides = parse_sets(args.set)
     path = scn.resolve_path(args.scenario)
@@ -178,7 +178,7 @@ def _numbers(text: str, flag: str, kind=float) -> list:
 
 
 def cmd_window(args) -> int:
-    from . import window
+    from ..studies import window
 
     overrides = parse_sets(args.set)
     path = scn.resolve_path(args.scenario)
@@ -196,7 +196,7 @@ def cmd_window(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .check import report
+    from ..inputs.check import report
 
     for name in args.scenarios:
         print(report(scn.resolve_path(name)))
@@ -219,7 +219,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_viz(args) -> int:
-    """Serve the browser page (model/redoubt/app.py, Mesa's SolaraViz) until Ctrl-C."""
+    """Serve the browser page (model/redoubt/interfaces/app.py, Mesa's SolaraViz) until Ctrl-C."""
     import importlib.util
     import subprocess
 
@@ -233,7 +233,7 @@ def cmd_viz(args) -> int:
         print(f"redoubt viz: warning: serving on {args.host}: the page has no authentication, and anyone who "
               f"can reach port {args.port} can run models on this machine", file=sys.stderr)
     print(f"serving {path.name} at http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
-    proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "redoubt.app", "--host", args.host,
+    proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "redoubt.interfaces.app", "--host", args.host,
                              "--port", str(args.port), "--no-open", "--production"], env=env)
     try:
         return proc.wait()
@@ -244,8 +244,8 @@ def cmd_viz(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from . import calibrate
-    from .engine import default_runs_dir
+    from ..studies import calibrate
+    from ..studies.engine import default_runs_dir
 
     cfg = calibrate.load_config(args.config)
     for key in ("samples", "replications"):
@@ -265,7 +265,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .sweep import run_sweep_cli
+    from ..studies.sweep import run_sweep_cli
 
     return run_sweep_cli(args)
 
@@ -374,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(other priors or sizes, an edited scenario file)")
     k.set_defaults(fn=cmd_calibrate)
 
-    from .sweep import add_sweep_parser
+    from ..studies.sweep import add_sweep_parser
 
     for command in (c, w, k, add_sweep_parser(sub, cmd_sweep)):  # one name and one default for parallelism
         command.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,

@@ -1,0 +1,1 @@
+"""What users drive: the command line, the browser page and its drawings, the EMA adapter."""

@@ -1,0 +1,1 @@
+"""Many runs: seeds, executors and Parquet parts; sweeps, comparisons, calibration, statistics."""
