@@ -1,5 +1,7 @@
 """Defects found by the validation review, each fixed on purpose and held by a test (issue 16)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from redoubt import ValleyModel
@@ -26,7 +28,7 @@ def test_groups_in_transit_take_no_loss_shock_from_the_place_they_left():
     contested = np.zeros(m.valley.n, bool)
     p = f.p
     f.update_morale(strength_before, contested, 0.0)
-    drift = before + p["morale_recovery"] * (p["morale"] - before)
+    drift = before + p.morale_recovery * (p.morale - before)
     np.testing.assert_allclose(f.morale[transit], np.clip(drift[transit], 0, 1))  # no shock on the move
     assert (f.morale[staying] < drift[staying] - 1e-9).all()  # those who stayed took it
 
@@ -71,7 +73,7 @@ def test_demand_share_follows_days_left():
     (air,) = list(m.sources)
     food, ammo = m.days_left("food"), m.days_left("ammo")
     assert air.ammo_share() == pytest.approx(food / (food + ammo))
-    m.spec["resupply"]["air"]["load"] = "fixed"
+    air.p = dataclasses.replace(air.p, load="fixed")
     assert air.ammo_share() == 0.5
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from redoubt import ValleyModel
 from redoubt.core import kernels
+from redoubt.core.params import NEEDS
 from redoubt.core.space import Control
-from redoubt.inputs.scenario import NEEDS
 
 NEW = tuple(NEEDS)  # the seven switches
 OFF = {f"switches__{k}": False for k in NEW}
@@ -41,9 +41,9 @@ def test_all_switched_off_is_the_model_before_them():
 
 def test_a_process_needs_its_parent_switch():
     m = ValleyModel(rng=1, switches__movement=False, switches__morale=False)
-    assert not any(m.switches[k] for k in ("infiltration", "counterattack", "overstretch", "encirclement",
+    assert not any(getattr(m.switches, k) for k in ("infiltration", "counterattack", "overstretch", "encirclement",
                                             "cohesion", "pacts"))
-    assert m.switches["civilian_flight"]
+    assert m.switches.civilian_flight
 
 
 # ---------------------------------------------------------------- kernels ------------------------------------
@@ -117,7 +117,7 @@ def test_a_cut_off_place_is_encircled_loses_morale_and_surrenders_out_of_battle(
     m.strength_before_fight = {"attacker": A, "defender": D}
     m.defenders.update_morale(D, np.zeros(v.n, bool), 0.0)
     rows = m.defenders.rows_at(shutul)
-    assert np.all(m.defenders.morale[rows] < m.defenders.p["morale"] - 0.15)
+    assert np.all(m.defenders.morale[rows] < m.defenders.p.morale - 0.15)
     assert m.defenders.surrendered_encircled > 0 and m.defenders.counts()[shutul] < before
     assert m.defenders.surrendered == m.defenders.surrendered_encircled  # nobody else was in battle
 
@@ -153,7 +153,7 @@ def test_one_place_breaking_is_felt_next_door_and_across_the_side():
     m_far, m_next = dfd.place_morale()[0][far], dfd.place_morale()[0][next_door]
     dfd.update_morale(dfd.counts(), np.zeros(v.n, bool), 0.0)  # the next day: the news arrives
     assert dfd.place_morale()[0][far] < m_far  # news of the desertions
-    assert m_next < dfd.p["morale"]  # contagion from the broken gorge on the first day
+    assert m_next < dfd.p.morale  # contagion from the broken gorge on the first day
 
 
 def test_a_pact_turns_some_and_stands_down_the_rest_and_can_unravel():
@@ -168,7 +168,7 @@ def test_a_pact_turns_some_and_stands_down_the_rest_and_can_unravel():
     A[gorge] = 10  # the enemy is there
     arrived = att.arrived
     dfd.make_pacts(A, 0.0)
-    turned = round(dfd.p["pact_turn_share"] * n)
+    turned = round(dfd.p.pact_turn_share * n)
     assert dfd.turned == turned and dfd.stood_down == n - turned and dfd.pacted == n
     assert att.arrived - arrived == turned and att.counts()[gorge] >= turned
     assert m.fighter_balance("defender") == 0 and m.fighter_balance("attacker") == 0
@@ -195,8 +195,8 @@ def test_recalls_take_attackers_out_and_a_stall_brings_more():
 def test_civilians_leave_while_a_pass_is_open():
     m = ValleyModel(rng=1)
     step_to(m, 5)
-    assert 0 < m.civilians_fled < 0.05 * m.civilians["population"]
-    assert m.population == pytest.approx(m.civilians["population"] - m.civilians_fled)
+    assert 0 < m.civilians_fled < 0.05 * m.civilians.population
+    assert m.population == pytest.approx(m.civilians.population - m.civilians_fled)
     shut = ValleyModel(rng=1, switches__civilian_flight=False)
     step_to(shut, 5)
     assert shut.civilians_fled == 0

@@ -30,7 +30,7 @@ def test_resupply_that_carries_nothing_changes_nothing():
         none = ValleyModel(variant="none", rng=seed)
         empty = ValleyModel(variant="air+passes", rng=seed, overrides=EMPTY_RESUPPLY)
         assert _fingerprint(none, none.run()) == _fingerprint(empty, empty.run()), seed
-        sorties += sum(s.fleet < s.p["helicopters"] for s in empty.sources if s.kind == "air")
+        sorties += sum(s.fleet < s.p.helicopters for s in empty.sources if s.kind == "air")
     assert sorties > 0  # the empty fleet did fly, and lost helicopters on the way: the draws were made
 
 

@@ -9,6 +9,7 @@ from mesa.discrete_space import FixedAgent
 
 from . import kernels
 from .kernels import share_out
+from .params import AirResupply, PassResupply, WeatherParams
 from .space import Control
 
 
@@ -88,19 +89,19 @@ class Weather(Agent):
     first pass-closing snow and a random winter onset. It closes passes and paths, slows movement,
     raises food needs, grounds helicopters, and once winter sets in it halts the offensive."""
 
-    def __init__(self, model, params: dict, enabled: bool):
+    def __init__(self, model, params: WeatherParams, enabled: bool):
         super().__init__(model)
         self.p, self.enabled = params, enabled
         v = model.valley
         rng = model.streams.weather
-        first = rng.normal(params["first_snow_doy_mean"], params["first_snow_doy_sd"])
-        winter = rng.normal(params["winter_doy_mean"], params["winter_doy_sd"])
+        first = rng.normal(params.first_snow_doy_mean, params.first_snow_doy_sd)
+        winter = rng.normal(params.winter_doy_mean, params.winter_doy_sd)
         self.first_snow_doy = int(round(first))
         self.winter_doy = int(round(max(winter, first)))  # winter never comes before the first snow
         self.depth_ref = 0.0  # cm at the reference elevation
         self.snowfall_cm = 0.0
         self.noise = 0.0
-        self.temperature = self._seasonal(self.doy(0), v.elevation) if enabled else np.full(v.n, params["temp_mean"])
+        self.temperature = self._seasonal(self.doy(0), v.elevation) if enabled else np.full(v.n, params.temp_mean)
         self.slowdown = np.ones(v.n)
         self.grounded = False
         self.winter = False
@@ -111,35 +112,35 @@ class Weather(Agent):
     def _seasonal(self, doy: int, elevation):
         """The seasonal mean temperature (no day-to-day noise) at an elevation."""
         p = self.p
-        return kernels.seasonal_temperature(doy, elevation, mean=p["temp_mean"], amplitude=p["temp_amplitude"],
-                                            peak_doy=p["temp_peak_doy"], ref_elevation=p["temp_ref_elevation"],
-                                            lapse_per_km=p["lapse_per_km"])
+        return kernels.seasonal_temperature(doy, elevation, mean=p.temp_mean, amplitude=p.temp_amplitude,
+                                            peak_doy=p.temp_peak_doy, ref_elevation=p.temp_ref_elevation,
+                                            lapse_per_km=p.lapse_per_km)
 
     def step(self) -> None:
         v, p, rng = self.model.valley, self.p, self.model.streams.weather
         if not self.enabled:
-            self.temperature[:] = p["temp_mean"]
+            self.temperature[:] = p.temp_mean
             return
         doy = self.doy(self.model.day)
         since = doy - self.first_snow_doy
-        self.noise = p["temp_noise_autocorr"] * self.noise + rng.normal(0.0, p["temp_noise_sd"])
+        self.noise = p.temp_noise_autocorr * self.noise + rng.normal(0.0, p.temp_noise_sd)
         self.temperature = self._seasonal(doy, v.elevation) + self.noise
-        t_ref = float(self._seasonal(doy, p["ref_elevation"])) + self.noise
-        snowing = rng.random() < float(kernels.snowfall_probability(since, base=p["snow_prob"],
-                                                                     growth=p["snow_prob_growth"]))
-        amount = rng.exponential(p["snow_mean_cm"])  # drawn every day: the stream does not shift
-        self.snowfall_cm = (p["first_snow_cm"] if since == 0 else (amount if snowing else 0.0)) if since >= 0 else 0.0
-        self.depth_ref = float(kernels.melt(self.depth_ref, t_ref, p["melt_cm_per_degree"])) + self.snowfall_cm
-        line = kernels.snowline(since, autumn=p["snowline_autumn"], winter=p["snowline_winter"],
-                                days=p["snowline_days"])
-        v.snow_cm = kernels.snow_depth_at(self.depth_ref, v.elevation, line, p["ref_elevation"])
-        self.slowdown = kernels.travel_slowdown(v.snow_cm, p["slow_per_cm"])
+        t_ref = float(self._seasonal(doy, p.ref_elevation)) + self.noise
+        snowing = rng.random() < float(kernels.snowfall_probability(since, base=p.snow_prob,
+                                                                     growth=p.snow_prob_growth))
+        amount = rng.exponential(p.snow_mean_cm)  # drawn every day: the stream does not shift
+        self.snowfall_cm = (p.first_snow_cm if since == 0 else (amount if snowing else 0.0)) if since >= 0 else 0.0
+        self.depth_ref = float(kernels.melt(self.depth_ref, t_ref, p.melt_cm_per_degree)) + self.snowfall_cm
+        line = kernels.snowline(since, autumn=p.snowline_autumn, winter=p.snowline_winter,
+                                days=p.snowline_days)
+        v.snow_cm = kernels.snow_depth_at(self.depth_ref, v.elevation, line, p.ref_elevation)
+        self.slowdown = kernels.travel_slowdown(v.snow_cm, p.slow_per_cm)
         for a, b, data in v.graph.edges(data=True):  # paths close in snow (edge data lives on space.G)
             if data["kind"] == "path":
                 elev = data["elevation"] or max(v.elevation[v.index[a]], v.elevation[v.index[b]])
-                depth = float(kernels.snow_depth_at(self.depth_ref, elev, line, p["ref_elevation"]))
-                data["open"] = depth < p["path_closed_cm"]
-        cloud = p["cloud_grounding_prob_winter"] if since >= 0 else p["cloud_grounding_prob"]
+                depth = float(kernels.snow_depth_at(self.depth_ref, elev, line, p.ref_elevation))
+                data["open"] = depth < p.path_closed_cm
+        cloud = p.cloud_grounding_prob_winter if since >= 0 else p.cloud_grounding_prob
         self.grounded = self.snowfall_cm > 0 or rng.random() < cloud
         self.winter = doy >= self.winter_doy
 
@@ -154,10 +155,10 @@ class ResupplySource(Agent):
     the passes on foot and pack animals (capacity per day, shrinking with snow, cut where the attacker
     holds the pass). Nothing comes before `start_day`: the window in which help still matters."""
 
-    def __init__(self, model, kind: str, params: dict):
+    def __init__(self, model, kind: str, params: AirResupply | PassResupply):
         super().__init__(model)
         self.kind, self.p = kind, params
-        self.fleet = int(params.get("helicopters", 0))
+        self.fleet = params.helicopters if isinstance(params, AirResupply) else 0
         self.delivered = {"food": 0.0, "ammo": 0.0}
         self.lost = 0.0  # kg lost on the way (shot down, ambushed): never entered the valley
 
@@ -179,11 +180,11 @@ class ResupplySource(Agent):
         """Share of ammunition in today's load. load = "demand": the scarcer commodity gets more, in
         inverse proportion to the defenders' days of supply left (food 10 days, ammunition 60: 1/7 is
         ammunition); load = "fixed": `ammo_share`."""
-        if self.p["load"] == "fixed":
-            return self.p["ammo_share"]
+        if self.p.load == "fixed":
+            return self.p.ammo_share
         food, ammo = self.model.days_left("food"), self.model.days_left("ammo")
         if np.isinf(food) and np.isinf(ammo):
-            return self.p["ammo_share"]  # no one draws on either: as the scenario says
+            return self.p.ammo_share  # no one draws on either: as the scenario says
         if np.isinf(ammo) or np.isinf(food):
             return 0.0 if np.isinf(ammo) else 1.0  # only the one that is drawn on is carried
         return food / (food + ammo) if food + ammo > 0 else 0.5
@@ -195,7 +196,7 @@ class ResupplySource(Agent):
         self.delivered["ammo"] += ammo
 
     def deliver(self) -> None:
-        if self.model.day < self.p["start_day"]:
+        if self.model.day < self.p.start_day:
             return
         if self.kind == "air":
             self._fly()
@@ -205,15 +206,15 @@ class ResupplySource(Agent):
     def _fly(self) -> None:
         model, p = self.model, self.p
         rng = model.streams.resupply
-        planned = rng.poisson(p["sorties_per_week"] / 7.0 * self.fleet / max(p["helicopters"], 1))
+        planned = rng.poisson(p.sorties_per_week / 7.0 * self.fleet / max(p.helicopters, 1))
         lost_draws = rng.random(max(planned, 0))
         if self.fleet <= 0 or model.weather.grounded or planned == 0:
             return
-        store = self._destination(p["landing_locations"])
+        store = self._destination(p.landing_locations)
         if store is None:
             return
-        for shot_down in lost_draws < p["loss_per_sortie"]:
-            kg = p["payload_t"] * 1000.0
+        for shot_down in lost_draws < p.loss_per_sortie:
+            kg = p.payload_t * 1000.0
             if shot_down:
                 self.fleet -= 1
                 self.lost += kg
@@ -225,17 +226,17 @@ class ResupplySource(Agent):
     def _carry(self) -> None:
         model, p, v = self.model, self.p, self.model.valley
         attackers_at = model.attackers.counts()
-        for lid in p["pass_locations"]:
+        for lid in p.pass_locations:
             loc = v.by_id(lid)
             if v.control[loc] == Control.ATTACKER or attackers_at[loc] > 0:
                 continue  # the attacker holds the pass: the route is cut
             open_share = model.weather.pass_open_on_foot(loc)
-            kg = p["t_per_day"] * 1000.0 * open_share / len(p["pass_locations"])
+            kg = p.t_per_day * 1000.0 * open_share / len(p.pass_locations)
             if kg <= 0:
                 continue
             store = self._destination([lid] + [int(v.ids[nb]) for nb, _ in v.neighbours[loc]])
             if store is None:
                 continue
-            lost = kg * p["loss_share"]
+            lost = kg * p.loss_share
             self.lost += lost
             self._drop(store, kg - lost)

@@ -17,6 +17,7 @@ from mesa.discrete_space import FixedAgent
 from . import kernels
 from .combat import local_odds
 from .kernels import commander_nerve, ration
+from .params import Side
 from .space import Control
 
 
@@ -116,9 +117,9 @@ class Contingent(FixedAgent):
 class Force:
     """One side's fighters and its tallies (initial, arrived, killed, deserted, surrendered)."""
 
-    def __init__(self, model, side: str, params: dict):
+    def __init__(self, model, side: str, params: Side):
         self.model, self.side, self.p = model, side, params
-        self.name = params["name"]
+        self.name = params.name
         for name, (dtype, fill) in COLUMNS.items():
             setattr(self, name, np.full(64, fill, dtype))
         self.agents: list = []
@@ -135,10 +136,10 @@ class Force:
         self.break_point = None  # each place's breaking point (switches.cohesion), drawn by draw_thresholds
         n_loc = model.valley.n
         self.losses_today = np.zeros(n_loc, np.int64)
-        self.loss_window = deque([np.zeros(n_loc, np.int64)] * params["pause_window_days"],
-                                 maxlen=params["pause_window_days"])
-        self.lethality = float(params["lethality"])
-        self.area_fire = params["fire"] == "area"
+        self.loss_window = deque([np.zeros(n_loc, np.int64)] * params.pause_window_days,
+                                 maxlen=params.pause_window_days)
+        self.lethality = float(params.lethality)
+        self.area_fire = params.fire == "area"
 
     # ------------------------------------------------------------ bookkeeping ---------------------------
     @property
@@ -200,14 +201,14 @@ class Force:
         self.agents.extend(created)
 
     def full_food(self, sizes) -> np.ndarray:
-        if not self.model.switches["logistics"]:
+        if not self.model.switches.logistics:
             return np.zeros(len(sizes))
-        return sizes * self.p["carry_food_days"] * self.p["food_kg_per_day"]
+        return sizes * self.p.carry_food_days * self.p.food_kg_per_day
 
     def full_ammo(self, sizes) -> np.ndarray:
-        if not self.model.switches["logistics"]:
+        if not self.model.switches.logistics:
             return np.zeros(len(sizes))
-        return sizes * self.p["carry_ammo_kg"]
+        return sizes * self.p.carry_ammo_kg
 
     def _place(self, fighters: int, loc: int, morale: float) -> np.ndarray:
         """New groups of fighters_per_agent (holding at `loc`, carrying nothing yet) and their agents; the
@@ -227,7 +228,7 @@ class Force:
         each carrying a full load (counted as initial stock, or as delivered for later arrivals)."""
         if fighters <= 0:
             return
-        rows = self._place(fighters, loc, self.p["morale"])
+        rows = self._place(fighters, loc, self.p.morale)
         sizes = self.size[rows]
         self.food[rows], self.ammo[rows] = self.full_food(sizes), self.full_ammo(sizes)
         food, ammo = float(self.food[rows].sum()), float(self.ammo[rows].sum())
@@ -242,7 +243,7 @@ class Force:
         """Fighters who came over from the other side (a pact) join at `loc` with what they carried."""
         if fighters <= 0:
             return
-        rows = self._place(fighters, loc, self.p["morale"])
+        rows = self._place(fighters, loc, self.p.morale)
         share = self.size[rows] / fighters
         self.food[rows], self.ammo[rows] = food * share, ammo * share
         self.arrived += int(fighters)
@@ -299,7 +300,7 @@ class Force:
 
     def route(self, src: int, dst: int, blocked: np.ndarray) -> tuple[float, list]:
         """This side's quickest route today (its speed, snow), avoiding `blocked` locations."""
-        return self.model.valley.route(src, dst, self.p["speed_km_per_day"], self.p["path_slowdown"],
+        return self.model.valley.route(src, dst, self.p.speed_km_per_day, self.p.path_slowdown,
                                        self.model.weather.slowdown, blocked)
 
     def rows_at(self, loc: int) -> np.ndarray:
@@ -360,13 +361,13 @@ class Force:
         if not m.any():
             return
         idx = np.nonzero(m)[0]
-        need = self.size[idx] * ration(self.p["food_kg_per_day"], temperature[self.loc[idx]],
-                                       self.model.spec["weather"]["cold_food_per_degree"])
+        need = self.size[idx] * ration(self.p.food_kg_per_day, temperature[self.loc[idx]],
+                                       self.model.params.weather.cold_food_per_degree)
         eaten = np.minimum(self.food[idx], need)
         self.food[idx] -= eaten
         self.hungry[idx] = eaten < need * HUNGRY_BELOW
         idle = ~engaged_locs[self.loc[idx]] | (self.state[idx] != HOLDING)
-        fired = np.where(idle, np.minimum(self.ammo[idx], self.size[idx] * self.p["ammo_kg_per_day_idle"]), 0.0)
+        fired = np.where(idle, np.minimum(self.ammo[idx], self.size[idx] * self.p.ammo_kg_per_day_idle), 0.0)
         self.ammo[idx] -= fired
         self.ledger.consume(eaten.sum(), fired.sum())
 
@@ -397,30 +398,30 @@ class Force:
         if len(idx) == 0:
             return
         m = self.morale[idx]
-        m += p["morale_recovery"] * (p["morale"] - m)
+        m += p.morale_recovery * (p.morale - m)
         loc = self.loc[idx]
         loss_share = np.divide(self.losses_today, strength_before, out=np.zeros(len(strength_before)),
                                where=strength_before > 0)
         holding = self.state[idx] == HOLDING  # a group on the move was not in today's fight where it left
-        m -= p["morale_loss_shock"] * loss_share[loc] * holding
-        if model.switches["logistics"]:
-            m -= p["morale_hunger"] * self.hungry[idx]
-            m -= p["morale_no_ammo"] * (self.ammo[idx] < p["out_of_ammo_kg"] * self.size[idx])
-            m -= p["morale_civilian_hunger"] * civilian_shortfall
+        m -= p.morale_loss_shock * loss_share[loc] * holding
+        if model.switches.logistics:
+            m -= p.morale_hunger * self.hungry[idx]
+            m -= p.morale_no_ammo * (self.ammo[idx] < p.out_of_ammo_kg * self.size[idx])
+            m -= p.morale_civilian_hunger * civilian_shortfall
         encircled = model.encircled if self.side == "defender" else np.zeros(model.valley.n, bool)
-        if model.switches["encirclement"]:
-            m -= p["morale_encircled"] * encircled[loc]
-        if model.switches["cohesion"]:
+        if model.switches.encirclement:
+            m -= p.morale_encircled * encircled[loc]
+        if model.switches.cohesion:
             m += self._cohesion_shift(loc, holding, loss_share)
         self.morale[idx] = np.clip(m, 0.0, 1.0)
         self.left_today = 0  # from here on, today's defections: tomorrow's news
-        if model.switches["cohesion"]:
+        if model.switches.cohesion:
             self._break_where_below(*self._spread_morale(idx))
             idx = idx[self.size[idx] > 0]
         rng = model.streams.morale
         m = self.morale[idx]
-        below = p["desert_below"]
-        p_desert = np.where(m < below, p["desert_rate"] * (below - m) / max(below, 1e-9), 0.0)
+        below = p.desert_below
+        p_desert = np.where(m < below, p.desert_rate * (below - m) / max(below, 1e-9), 0.0)
         deserters = rng.binomial(self.size[idx], np.clip(p_desert, 0, 1))
         self._desert(idx, deserters)
         idx = idx[self.size[idx] > 0]
@@ -428,8 +429,8 @@ class Force:
         at_place = self.state[idx] == HOLDING
         cut_off = encircled[loc] & at_place
         in_battle = contested[loc] & at_place
-        limit = np.where(cut_off, max(p["surrender_below"], p["encircled_surrender_below"]), p["surrender_below"])
-        p_surr = np.where((in_battle | cut_off) & (self.morale[idx] < limit), p["surrender_rate"], 0.0)
+        limit = np.where(cut_off, max(p.surrender_below, p.encircled_surrender_below), p.surrender_below)
+        p_surr = np.where((in_battle | cut_off) & (self.morale[idx] < limit), p.surrender_rate, 0.0)
         gave_up = rng.binomial(self.size[idx], p_surr)
         self.surrendered_encircled += int(gave_up[cut_off].sum())
         self.take_out(idx, gave_up, "surrendered")
@@ -440,8 +441,8 @@ class Force:
         cohesion_spread): a network threshold model, so one place breaking can
         tip its neighbours (through contagion and the news) or not."""
         p = self.p
-        self.break_point = kernels.commander_thresholds(self.model.streams.cohesion, p["break_below"],
-                                                        p["cohesion_spread"], self.model.valley.n)
+        self.break_point = kernels.commander_thresholds(self.model.streams.cohesion, p.break_below,
+                                                        p.cohesion_spread, self.model.valley.n)
 
     def place_morale(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean morale of the fighters present at each place, and how many they are."""
@@ -459,18 +460,18 @@ class Force:
         news = self.left_today / strength if strength > 0 else 0.0
         before = model.strength_before_fight[self.other_side]
         enemy_losses = np.divide(enemy.losses_today, before, out=np.zeros(len(before)), where=before > 0)
-        shift = -p["morale_news"] * news - self.pending_shock
+        shift = -p.morale_news * news - self.pending_shock
         self.pending_shock = 0.0
         outflanked = model.outflanked_today[self.side]
         leader_lost = self._leaders_killed(loss_share)
-        local = (p["morale_success"] * enemy_losses[loc] - p["morale_outflanked"] * outflanked[loc]
-                 - p["morale_leader_loss"] * leader_lost[loc])
+        local = (p.morale_success * enemy_losses[loc] - p.morale_outflanked * outflanked[loc]
+                 - p.morale_leader_loss * leader_lost[loc])
         return shift + local * holding
 
     def _leaders_killed(self, loss_share: np.ndarray) -> np.ndarray:
         """Places whose commander was killed today: a chance leader_risk x the share of the local stack lost
         (one draw per place every day). A new commander takes over (with the place's thresholds)."""
-        chance = np.clip(self.p["leader_risk"] * loss_share, 0.0, 1.0)
+        chance = np.clip(self.p.leader_risk * loss_share, 0.0, 1.0)
         killed = self.model.streams.cohesion.random(self.model.valley.n) < chance
         for loc in map(int, np.nonzero(killed)[0]):
             self.model.log_event("leader killed", self.name, loc)
@@ -480,7 +481,7 @@ class Force:
         """Contagion: each place's morale moves towards its neighbours' (the groups there shift together).
         Returns each place's mean morale after it, and the fighters there."""
         mean, weight = self.place_morale()
-        pull = kernels.neighbour_pull(mean, weight, self.model.valley.adjacency, self.p["morale_contagion"])
+        pull = kernels.neighbour_pull(mean, weight, self.model.valley.adjacency, self.p.morale_contagion)
         at_place = self.state[idx] == HOLDING
         self.morale[idx] = np.clip(self.morale[idx] + pull[self.loc[idx]] * at_place, 0.0, 1.0)
         return mean + pull, weight  # a mean of values in [0, 1] moved towards another: no clipping needed
@@ -489,15 +490,15 @@ class Force:
         """A place whose fighters' mean morale is below its commander's breaking point breaks: break_share
         of them desert at once (the rest may fall back, desert or surrender in the days after)."""
         for loc in map(int, np.nonzero((weight > 0) & (mean < self.break_point))[0]):
-            n = self._break_up(loc, math.ceil(self.p["break_share"] * weight[loc]))
+            n = self._break_up(loc, math.ceil(self.p.break_share * weight[loc]))
             self.model.log_event("break", self.name, loc, fighters=n)
 
     # ------------------------------------------------------------ dispersal (switches.dispersal) -----------
     def _desert(self, rows: np.ndarray, leaving: np.ndarray) -> None:
         """Those who leave: with switches.dispersal, ground_share of them go to ground in the mountains (they
         may regroup later, `regroup`); the rest desert for good."""
-        if self.model.switches["dispersal"] and self.p["ground_share"] > 0:
-            to_ground = self.model.streams.dispersal.binomial(leaving, self.p["ground_share"])
+        if self.model.switches.dispersal and self.p.ground_share > 0:
+            to_ground = self.model.streams.dispersal.binomial(leaving, self.p.ground_share)
             self.take_out(rows, to_ground, "dispersed")
             leaving = leaving - to_ground
         self.take_out(rows, leaving, "deserted")
@@ -515,13 +516,13 @@ class Force:
         the place furthest from the attacker's entry that the enemy does not hold."""
         model, p, v = self.model, self.p, self.model.valley
         self.enemy_peak = max(self.enemy_peak, enemy_inside)
-        if enemy_inside >= p["regroup_below"] * self.enemy_peak:
+        if enemy_inside >= p.regroup_below * self.enemy_peak:
             return
         r = self.rows
-        self.morale[:r] += p["relief_rate"] * np.maximum(p["morale"] - self.morale[:r], 0.0) * (self.size[:r] > 0)
+        self.morale[:r] += p.relief_rate * np.maximum(p.morale - self.morale[:r], 0.0) * (self.size[:r] > 0)
         if self.dispersed <= 0:
             return
-        back = int(model.streams.dispersal.binomial(self.dispersed, p["regroup_rate"]))
+        back = int(model.streams.dispersal.binomial(self.dispersed, p.regroup_rate))
         if back <= 0:
             return
         own = self.counts()
@@ -533,7 +534,7 @@ class Force:
                 return
             depth = v.hops[model.attacker_entry][free]
             home = int(free[np.argmax(depth if self.side == "defender" else -depth)])
-        self._place(back, home, p["morale"])  # back with nothing: the stores issue to them
+        self._place(back, home, p.morale)  # back with nothing: the stores issue to them
         self.dispersed -= back
         self.regrouped += back
         model.log_event("regroup", self.name, home, fighters=back)
@@ -565,8 +566,8 @@ class Attackers(Force):
         self.last_progress = np.zeros(n, np.int64)
         # Commanders differ: the odds at which an attack on each place goes in, drawn once, log-logistic
         # about advance_odds (as the defenders' nerve about fallback_odds): no cliff at one threshold.
-        spread = params["threshold_spread"] if model.switches["movement"] else 0.0
-        self.nerve = commander_nerve(model.streams.commanders, params["advance_odds"], spread, n)
+        spread = params.threshold_spread if model.switches.movement else 0.0
+        self.nerve = commander_nerve(model.streams.commanders, params.advance_odds, spread, n)
 
     def forward(self, loc: int) -> int | None:
         v = self.model.valley
@@ -587,10 +588,10 @@ class Attackers(Force):
             if day < self.pause_until[loc]:
                 continue
             if D[loc] > 0:  # in battle: only the surplus beyond what the fight there needs may leave
-                movable[loc] = max(0, int(A[loc]) - max(int(p["engaged_depth"] * v.frontage[loc]),
+                movable[loc] = max(0, int(A[loc]) - max(int(p.engaged_depth * v.frontage[loc]),
                                                         self.needed(loc, D)))
             else:
-                keep = p["garrison"] if v.is_road[loc] else 0
+                keep = p.garrison if v.is_road[loc] else 0
                 movable[loc] = max(0, int(A[loc]) - keep)
         # Converging attacks: every defended location next to free stacks, best combined odds first
         # (counting those already fighting there); each attack takes only what it needs (economy of
@@ -617,7 +618,7 @@ class Attackers(Force):
                     self._move(src, n, target, A, ADVANCING)
                     movable[src] -= n
                     need -= n
-        if model.switches["infiltration"]:
+        if model.switches.infiltration:
             self._infiltrate(movable, A, D)
         spear = self.spearhead(A)
         for loc in map(int, np.nonzero(movable > 0)[0]):
@@ -626,7 +627,7 @@ class Attackers(Force):
                 self._move(loc, int(movable[loc]), fwd, A, ADVANCING)
             elif loc != spear and spear is not None:
                 self._join(loc, int(movable[loc]), spear, A, D)
-            elif D[loc] == 0 and day - self.last_progress[loc] >= p["flank_after_days"]:
+            elif D[loc] == 0 and day - self.last_progress[loc] >= p.flank_after_days:
                 self._flank(loc, int(movable[loc]), fwd, A, D)
 
     def _infiltrate(self, movable: np.ndarray, A: np.ndarray, D: np.ndarray) -> None:
@@ -634,7 +635,7 @@ class Attackers(Force):
         defenders hold that: the thinner the defenders there and the worse the visibility, the more get
         through (kernels.infiltration_probability). Behind a position they cut its retreat and supply."""
         model, v, p = self.model, self.model.valley, self.p
-        factor = p["infiltration_bad_visibility"] if model.weather.grounded else 1.0
+        factor = p.infiltration_bad_visibility if model.weather.grounded else 1.0
         nothing_blocked = np.zeros(v.n, bool)  # by night, past the defenders: no ground is closed to them
         for src in map(int, np.nonzero(movable > 0)[0]):
             for target, link in v.neighbours[src]:
@@ -647,8 +648,8 @@ class Attackers(Force):
                 if not beyond:
                     continue
                 dst = max(beyond, key=lambda u: (v.is_road[u], v.km[u], -u))
-                chance = kernels.infiltration_probability(D[target] / v.frontage[target], rate=p["infiltration_rate"],
-                                                          density_ref=p["infiltration_density_ref"],
+                chance = kernels.infiltration_probability(D[target] / v.frontage[target], rate=p.infiltration_rate,
+                                                          density_ref=p.infiltration_density_ref,
                                                           visibility_factor=factor)
                 n = int(model.streams.movement.binomial(int(movable[src]), float(chance)))
                 if n <= 0:
@@ -667,7 +668,7 @@ class Attackers(Force):
         per_fighter = float(local_odds(1, D[target], self.lethality, other.lethality, 0.0, v.cover[target]))
         if np.isinf(per_fighter):
             return 1  # defenders who cannot fire: any attack wins
-        ratio = p["commit_odds"] / per_fighter if per_fighter > 0 else math.inf
+        ratio = p.commit_odds / per_fighter if per_fighter > 0 else math.inf
         if not ratio < MAX_SEND:
             return MAX_SEND  # attackers who cannot (or all but cannot) hurt them: no number is enough
         return int(math.ceil(ratio))
@@ -704,7 +705,7 @@ class Attackers(Force):
         self.last_progress[loc] = model.day  # try again only after another stall
         if fwd is None:
             return
-        n = int(movable * self.p["flank_share"])
+        n = int(movable * self.p.flank_share)
         if n <= 0:
             return
         blocked = D > 0
@@ -714,7 +715,7 @@ class Attackers(Force):
             if v.km[target] <= v.km[fwd] or v.control[target] == Control.ATTACKER:
                 continue
             odds = float(local_odds(n, D[target], self.lethality, other.lethality, 0.0, v.cover[target]))
-            if D[target] > 0 and odds < self.p["advance_odds"]:
+            if D[target] > 0 and odds < self.p.advance_odds:
                 continue  # too weak to take it: look further up the valley
             days, path = self.route(loc, target, blocked)
             if path and any(v.graph.edges[v.ids[a], v.ids[b]]["kind"] == "path"
@@ -728,7 +729,7 @@ class Attackers(Force):
         """After heavy losses in the last days, break off: fall back one location and wait."""
         model, v = self.model, self.model.valley
         lost = int(self.recent_losses()[loc])
-        if lost <= self.p["pause_loss_share"] * (A[loc] + lost) or self.p["pause_days"] == 0:
+        if lost <= self.p.pause_loss_share * (A[loc] + lost) or self.p.pause_days == 0:
             return
         back = [nb for nb, d in v.neighbours[loc]
                 if D[nb] == 0 and v.control[nb] != Control.DEFENDER and model.passable(nb, d)]
@@ -738,7 +739,7 @@ class Attackers(Force):
         days, _ = self.route(loc, dst, v.control == Control.DEFENDER)
         sent = self.send(loc, int(A[loc]), dst, days, RETREATING)
         A[loc] -= sent
-        self.pause_until[dst] = model.day + self.p["pause_days"]
+        self.pause_until[dst] = model.day + self.p.pause_days
         self.loss_window.extend([np.zeros_like(self.losses_today)] * self.loss_window.maxlen)
         model.log_event("pause", self.name, loc, dst, sent)
 
@@ -748,16 +749,16 @@ class Defenders(Force):
 
     def __init__(self, model, side, params):
         super().__init__(model, side, params)
-        r = params["reserve"]
+        r = params.reserve
         self.reserve = model.valley.by_id(r) if r != -1 else None
-        share = sum(d["share"] for d in params["deploy"] if d["location"] == r)
-        self.reserve_keep = int(params["strength"] * share * params["reserve_keep"])
+        share = sum(d.share for d in params.deploy if d.location == r)
+        self.reserve_keep = int(params.strength * share * params.reserve_keep)
         # Each place's commander has a nerve of their own: the odds at which they fall back, drawn once
         # (log-logistic about fallback_odds, width threshold_spread). Over commanders and runs the chance to
         # fall back at given odds is threshold_probability(): smooth, with no cliff where one wave tips a
         # single threshold, and no daily re-draw that would compound.
-        spread = params["threshold_spread"] if model.switches["movement"] else 0.0  # no moves: no draw
-        self.nerve = commander_nerve(model.streams.commanders, params["fallback_odds"], spread, model.valley.n)
+        spread = params.threshold_spread if model.switches.movement else 0.0  # no moves: no draw
+        self.nerve = commander_nerve(model.streams.commanders, params.fallback_odds, spread, model.valley.n)
         self.pacted = 0  # fighters who have been in pacts (turned or stood down), ever
         self.returned = 0  # of those stood down, how many came back
         self.pact_point = None
@@ -772,7 +773,7 @@ class Defenders(Force):
                 continue
             if A[loc] > 0:
                 odds = float(local_odds(A[loc], D[loc], att.lethality, self.lethality, 0.0, v.cover[loc]))
-                no_ammo = model.switches["logistics"] and ammo[loc] < p["out_of_ammo_kg"] * D[loc]
+                no_ammo = model.switches.logistics and ammo[loc] < p.out_of_ammo_kg * D[loc]
                 if no_ammo or self._falls_back(loc, odds):
                     self._fall_back(loc, A, D)
                     continue
@@ -782,9 +783,9 @@ class Defenders(Force):
                 threat = max(near) if near else 0
             if threat:
                 odds = float(local_odds(threat, D[loc], att.lethality, self.lethality, 0.0, v.cover[loc]))
-                if odds > p["reinforce_odds"]:
+                if odds > p.reinforce_odds:
                     self._reinforce(loc, odds, A, D)
-        if model.switches["counterattack"]:
+        if model.switches.counterattack:
             self._counterattack(A, D)
 
     def _counterattack(self, A: np.ndarray, D: np.ndarray) -> None:
@@ -798,7 +799,7 @@ class Defenders(Force):
             return
         next_to_theirs = v.adjacency @ theirs > 0
         for loc in map(int, np.nonzero((D > 0) & (A == 0) & next_to_theirs)[0]):
-            spare = int(D[loc] * (1.0 - p["counterattack_keep"]))
+            spare = int(D[loc] * (1.0 - p.counterattack_keep))
             if spare <= 0:
                 continue
             for nb, link in v.neighbours[loc]:
@@ -808,7 +809,7 @@ class Defenders(Force):
                     n, what = min(spare, int(v.frontage[nb])), "reoccupy"
                 else:
                     odds = float(local_odds(spare, A[nb], self.lethality, att.lethality, 0.0, v.cover[nb]))
-                    if odds < p["counterattack_odds"]:
+                    if odds < p.counterattack_odds:
                         continue
                     n, what = spare, "counterattack"
                 days, _ = self.route(loc, nb, np.zeros(v.n, bool))
@@ -822,7 +823,7 @@ class Defenders(Force):
     def draw_pact_thresholds(self) -> None:
         """Each place's commander would settle below a morale of their own, drawn once about pact_below."""
         p = self.p
-        self.pact_point = kernels.commander_thresholds(self.model.streams.pacts, p["pact_below"], p["cohesion_spread"],
+        self.pact_point = kernels.commander_thresholds(self.model.streams.pacts, p.pact_below, p.cohesion_spread,
                                                        self.model.valley.n)
 
     def make_pacts(self, A: np.ndarray, civilian_pressure: float) -> None:
@@ -830,7 +831,7 @@ class Defenders(Force):
         the place, settle with a daily chance pact_rate (times 1 + civilian_pressure): pact_turn_share of
         the fighters change sides, the rest stand down and leave the fight."""
         model, v, p = self.model, self.model.valley, self.p
-        chance = min(1.0, p["pact_rate"] * (1.0 + civilian_pressure))
+        chance = min(1.0, p.pact_rate * (1.0 + civilian_pressure))
         draws = model.streams.pacts.random(v.n)  # one per place every day: the stream does not depend on who is where
         near_enemy = ((A > 0) | (v.adjacency @ (A > 0) > 0)) & ~v.is_outside & (draws < chance)
         if not near_enemy.any():
@@ -838,7 +839,7 @@ class Defenders(Force):
         mean, weight = self.place_morale()
         for loc in map(int, np.nonzero(near_enemy & (weight > 0) & (mean < self.pact_point))[0]):
             total = int(weight[loc])
-            k = int(round(p["pact_turn_share"] * total))
+            k = int(round(p.pact_turn_share * total))
             rows, turned = self.pick_at(loc, k, model.streams.pacts)
             food, ammo = self.take_out(rows, turned, "turned")
             model.attackers.join(k, loc, food, ammo)
@@ -851,14 +852,14 @@ class Defenders(Force):
         """While the defence holds well (the side's mean morale above unravel_above), fighters who stood
         down under pacts come back, a share pact_unravel_rate a day, to the reserve (or the largest stack)."""
         model, p = self.model, self.p
-        back = int(model.streams.pacts.binomial(self.stood_down, p["pact_unravel_rate"])) if self.stood_down else 0
+        back = int(model.streams.pacts.binomial(self.stood_down, p.pact_unravel_rate)) if self.stood_down else 0
         if back <= 0:
             return
         mean, weight = self.place_morale()
-        if weight.sum() <= 0 or float((mean * weight).sum() / weight.sum()) <= p["unravel_above"]:
+        if weight.sum() <= 0 or float((mean * weight).sum() / weight.sum()) <= p.unravel_above:
             return
         home = self.reserve if self.reserve is not None and weight[self.reserve] > 0 else int(np.argmax(weight))
-        self._place(back, home, p["morale"])  # they come back with nothing: the stores issue to them
+        self._place(back, home, p.morale)  # they come back with nothing: the stores issue to them
         self.stood_down -= back
         self.returned += back
         model.log_event("pact unravels", self.name, home, fighters=back)
@@ -878,7 +879,7 @@ class Defenders(Force):
         if R is None or R == loc or A[R] > 0 or D[R] <= 0:
             return
         spare = int(D[R] - self.reserve_keep)
-        ratio = odds / self.p["reinforce_odds"] if self.p["reinforce_odds"] > 0 else np.inf
+        ratio = odds / self.p.reinforce_odds if self.p.reinforce_odds > 0 else np.inf
         need = math.ceil(D[loc] * (min(ratio, 1e6) - 1.0))  # capped: odds can be infinite
         n = min(int(need), spare)  # the reserve keeps a core for the next threat
         if n <= 0:
@@ -901,5 +902,5 @@ class Defenders(Force):
         D[loc] -= sent
         model.log_event("fall back", self.name, loc, dst, sent)
         for store in model.stores_at(loc, "defender"):
-            if model.streams.movement.random() < self.p["destroy_on_retreat"]:
+            if model.streams.movement.random() < self.p.destroy_on_retreat:
                 store.destroy()

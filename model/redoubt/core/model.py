@@ -12,12 +12,13 @@ import numpy as np
 from mesa.datacollection import DataCollector
 from mesa.experimental.scenarios import Scenario
 
-from ..inputs.scenario import DEFAULT_SCENARIO, effective_switches, load, params_to_overrides
+from ..inputs.scenario import DEFAULT_SCENARIO, load, load_params, params_to_overrides
 from . import combat, kernels
 from .agents import ResupplySource, SupplyStore, Weather
 from .forces import TALLIES, Attackers, Contingent, Defenders
 from .ledger import COMMODITIES, Ledger
 from .outcome import ANSWER, CAUSES, DAILY, HELD, SERIES, Outcome, as_numbers, resolved_parameters
+from .params import Side, effective
 from .space import Control, Valley
 from .streams import Streams
 
@@ -78,36 +79,36 @@ class ValleyModel(mesa.Model):
         # One generator per stochastic process (model/redoubt/core/streams.py): a variant that switches a process on
         # never shifts another's draws, so variants run from one seed stay paired.
         self.streams = Streams.of(self.rng, seeded=not isinstance(rng, np.random.Generator))
-        self.spec = spec
-        self.switches = effective_switches(spec["switches"])
-        sc = spec["scenario"]
-        self.start_date: dt.date = sc["start_date"]
+        self.spec = spec  # the resolved file, as a dict (the edge: outputs, manifests)
+        self.params = params = load_params(spec)  # the same, as typed records: what the simulation reads
+        self.switches = effective(params.switches)
+        sc = params.scenario
+        self.start_date: dt.date = sc.start_date
         self.start_doy = self.start_date.timetuple().tm_yday
-        self.fighters_per_agent = sc["fighters_per_agent"]
-        self.horizon = sc["horizon_days"]
+        self.fighters_per_agent = sc.fighters_per_agent
+        self.horizon = sc.horizon_days
         self.events: list[Event] = []
-        self.valley = Valley(spec, random=self.random)
+        self.valley = Valley(params, random=self.random)
         self.grid = self.valley.space  # Mesa's name for the model's space (SolaraViz and Mesa tools read it)
         self.ledgers = {"attacker": Ledger(), "defender": Ledger()}
-        self.weather = Weather(self, spec["weather"], enabled=self.switches["weather"])
-        self.attackers = Attackers(self, "attacker", spec["sides"]["attacker"])
-        self.defenders = Defenders(self, "defender", spec["sides"]["defender"])
-        att = spec["sides"]["attacker"]
-        dfd = spec["sides"]["defender"]
-        self.defender_entry = self.valley.by_id(dfd["arrive_at"]) if dfd["arrive_at"] != -1 else None
-        self.attacker_entry = (self.valley.by_id(att["arrive_at"]) if att["arrive_at"] != -1
+        self.weather = Weather(self, params.weather, enabled=self.switches.weather)
+        self.attackers = Attackers(self, "attacker", params.sides.attacker)
+        self.defenders = Defenders(self, "defender", params.sides.defender)
+        att, dfd = params.sides.attacker, params.sides.defender
+        self.defender_entry = self.valley.by_id(dfd.arrive_at) if dfd.arrive_at != -1 else None
+        self.attacker_entry = (self.valley.by_id(att.arrive_at) if att.arrive_at != -1
                                else self.valley.mouth)
         self.waves = self._scaled_waves(att, self.attacker_entry)  # the attacker's
         self.defender_waves = self._scaled_waves(dfd, self.defender_entry)  # from outside (over a pass, say)
-        self._deploy(self.defenders, spec["sides"]["defender"])
+        self._deploy(self.defenders, dfd)
         self._deploy(self.attackers, att)
         self.initial_defenders = self.defenders.initial
-        self.civilians = spec["civilians"]
-        self.population = float(self.civilians["population"])  # in the valley now (flight lowers it)
+        self.civilians = params.civilians
+        self.population = float(self.civilians.population)  # in the valley now (flight lowers it)
         self._make_stores()
-        for kind in ("air", "passes"):
-            if spec["resupply"][kind]["enabled"]:
-                ResupplySource(self, kind, spec["resupply"][kind])
+        for kind, source in (("air", params.resupply.air), ("passes", params.resupply.passes)):
+            if source.enabled:
+                ResupplySource(self, kind, source)
         self._waves_at(0)
         self.contested = np.zeros(self.valley.n, bool)
         self.strength_before_fight = {side: np.zeros(self.valley.n, np.int64) for side in ("attacker", "defender")}
@@ -123,17 +124,17 @@ class ValleyModel(mesa.Model):
         # nearer_to_entry[i, j]: j is a neighbour of i nearer the attacker's entry (behind i, for an attacker)
         self.nearer_to_entry = (self.valley.adjacency > 0) & (depth[None, :] < depth[:, None])
         self.outflanked_today = {side: np.zeros(self.valley.n, bool) for side in ("attacker", "defender")}
-        self.key_places = [self.valley.by_id(k) for k in spec["collapse"]["key_locations"]]  # location indices
+        self.key_places = [self.valley.by_id(k) for k in params.collapse.key_locations]  # location indices
         self.fell_by: str | None = None
         self.floor_lost_day: int | None = None
         self.resistance_ended_day: int | None = None
         self.attackers_extra = 0  # fighters sent beyond the committed waves (overstretch)
         self.civilians_fled = 0.0
         # Each process draws from its own stream: with one switched off, nothing else changes.
-        if self.switches["cohesion"]:
+        if self.switches.cohesion:
             self.attackers.draw_thresholds()
             self.defenders.draw_thresholds()
-        if self.switches["pacts"]:
+        if self.switches.pacts:
             self.defenders.draw_pact_thresholds()
         for force in (self.attackers, self.defenders):  # each cell's agents include the fighters there
             Contingent.create_agents(self, self.valley.n, force=force, cell=list(self.valley.locations))
@@ -144,53 +145,53 @@ class ValleyModel(mesa.Model):
         self.lock = threading.RLock()
 
     # ------------------------------------------------------------ set-up -------------------------------
-    def _scaled_waves(self, side: dict, entry: int | None) -> list[Wave]:
+    def _scaled_waves(self, side: Side, entry: int | None) -> list[Wave]:
         """The side's waves: t = 3 arrives when day 3 ends (it first fights on day 4), t = 3.5 halfway
         through day 4; at the side's entry, or at the wave's own location (another axis)."""
-        waves = [Wave(w[0], int(w[1]), self.valley.by_id(w[2]) if len(w) == 3 else entry) for w in side["waves"]]
+        waves = [Wave(w[0], int(w[1]), self.valley.by_id(w[2]) if len(w) == 3 else entry) for w in side.waves]
         total = sum(w.n for w in waves)
-        if side["committed"] > 0 and total > 0:  # rescale to the committed pool, keeping the sum exact
-            cum = np.round(np.cumsum([w.n for w in waves]) * side["committed"] / total).astype(int)
+        if side.committed > 0 and total > 0:  # rescale to the committed pool, keeping the sum exact
+            cum = np.round(np.cumsum([w.n for w in waves]) * side.committed / total).astype(int)
             waves = [w._replace(n=int(c - p)) for w, c, p in zip(waves, cum, np.r_[0, cum[:-1]])]
         return sorted(waves, key=lambda w: (w.t, w.n, -1 if w.entry is None else w.entry))
 
-    def _deploy(self, force, side: dict) -> None:
+    def _deploy(self, force, side: Side) -> None:
         """Place the side's starting strength by deployment shares (largest remainder, exact total)."""
-        n = side["strength"]
+        n = side.strength
         if n <= 0:
             return
-        shares = np.array([d["share"] for d in side["deploy"]])
+        shares = np.array([d.share for d in side.deploy])
         raw = shares / shares.sum() * n
         counts = np.floor(raw).astype(int)
         order = np.argsort(-(raw - counts), kind="stable")
         counts[order[: n - counts.sum()]] += 1
-        for d, c in zip(side["deploy"], counts):
-            force.add(int(c), self.valley.by_id(d["location"]), initial=True)
+        for d, c in zip(side.deploy, counts):
+            force.add(int(c), self.valley.by_id(d.location), initial=True)
 
     def _reference_draw(self, side: str) -> tuple[float, float]:
         """Food and ammunition (kg/day) one day of supply stands for, for a side."""
-        p = self.spec["sides"][side]
-        n = p["strength"] + sum(w.n for w in (self.waves if side == "attacker" else self.defender_waves))
-        food = n * p["food_kg_per_day"]
+        p = self.force(side).p
+        n = p.strength + sum(w.n for w in (self.waves if side == "attacker" else self.defender_waves))
+        food = n * p.food_kg_per_day
         if side == "defender":
             food += self.civilian_need_kg
-        return food, n * p["ammo_reference_kg_per_day"]
+        return food, n * p.ammo_reference_kg_per_day
 
     def _make_stores(self) -> None:
         self.reference = {s: self._reference_draw(s) for s in ("attacker", "defender")}
-        for st in self.spec["stores"]:
-            side = st["side"]
+        for st in self.params.stores:
+            side = st.side
             food_ref, ammo_ref = self.reference[side]
-            stocks = self.spec["stocks"][side]
-            if not self.switches["logistics"]:
+            stocks = self.params.stocks.defender if side == "defender" else self.params.stocks.attacker
+            if not self.switches.logistics:
                 food = ammo = line_f = line_a = 0.0
             else:
-                food = stocks["food_days"] * food_ref * st["share"]
-                ammo = stocks["ammo_days"] * ammo_ref * st["share"]
-                line_f, line_a = st["line_days_per_day"] * food_ref, st["line_days_per_day"] * ammo_ref
-            cell = self.valley.cell(self.valley.by_id(st["location"]))
-            SupplyStore(self, cell, st["name"], side, food, ammo, st["reach_hops"],
-                                st["feeds_civilians"], line_f, line_a)
+                food = stocks.food_days * food_ref * st.share
+                ammo = stocks.ammo_days * ammo_ref * st.share
+                line_f, line_a = st.line_days_per_day * food_ref, st.line_days_per_day * ammo_ref
+            cell = self.valley.cell(self.valley.by_id(st.location))
+            SupplyStore(self, cell, st.name, side, food, ammo, st.reach_hops,
+                                st.feeds_civilians, line_f, line_a)
             self.ledgers[side].add_initial(food, ammo)
 
     # ------------------------------------------------------------ helpers ------------------------------
@@ -229,7 +230,7 @@ class ValleyModel(mesa.Model):
     def civilian_need_kg(self) -> float:
         """Food (kg/day) the civilians draw from the defenders' stores."""
         c = self.civilians
-        return self.population * c["ration_kg_per_day"] * c["share_fed_from_stores"]
+        return self.population * c.ration_kg_per_day * c.share_fed_from_stores
 
     def date_of(self, day: int | None) -> str | None:
         return None if day is None else (self.start_date + dt.timedelta(days=int(day))).isoformat()
@@ -278,7 +279,7 @@ class ValleyModel(mesa.Model):
     def _weather(self) -> None:
         """The day's weather; once winter sets in (and the valley has not fallen) it halts the offensive."""
         self.weather.step()
-        if self.switches["weather"] and self.weather.winter:
+        if self.switches.weather and self.weather.winter:
             self._end("winter" if self.collapse_day is None else "fell")
 
     def _arrivals(self) -> None:
@@ -289,7 +290,7 @@ class ValleyModel(mesa.Model):
         self.attackers.arrive(self.day)
         self.defenders.arrive(self.day)
         for force in (self.attackers, self.defenders):  # planned departures (an operation's end)
-            for day, share in force.p["withdrawals"]:
+            for day, share in force.p.withdrawals:
                 if day == self.day:
                     n = force.withdraw(share, self.streams.movement)
                     self.log_event("withdrawn", force.name, self.attacker_entry if force is self.attackers
@@ -299,19 +300,19 @@ class ValleyModel(mesa.Model):
         """Demands elsewhere on the attacker's pool (switches.overstretch): on a day of recall, part of the
         force in the valley leaves; while the offensive is stalled, extra fighters may come, up to the pool
         the front can draw on. Two draws every day, so the stream does not depend on what happens."""
-        if not self.switches["overstretch"]:
+        if not self.switches.overstretch:
             return
-        o, rng = self.spec["overstretch"], self.streams.overstretch
+        o, rng = self.params.overstretch, self.streams.overstretch
         recall, extra = rng.random(), rng.random()
-        hazard = kernels.recall_hazard(self.day, base=o["recall_hazard"], unrest_per_30_days=o["unrest_per_30_days"])
+        hazard = kernels.recall_hazard(self.day, base=o.recall_hazard, unrest_per_30_days=o.unrest_per_30_days)
         if recall < hazard:
-            n = self.attackers.withdraw(o["recall_share"], rng)
+            n = self.attackers.withdraw(o.recall_share, rng)
             if n:
                 self.log_event("recalled", self.attackers.name, self.attacker_entry, fighters=n)
         sent = sum(w.n for w in self.waves) + self.attackers.initial + self.attackers_extra
-        stalled = self.day - self.front_moved_day >= o["stall_days"] and all(w.t < self.day for w in self.waves)
-        n = min(o["reinforce_size"], o["pool_limit"] - sent)
-        if stalled and n > 0 and extra < o["reinforce_hazard"]:
+        stalled = self.day - self.front_moved_day >= o.stall_days and all(w.t < self.day for w in self.waves)
+        n = min(o.reinforce_size, o.pool_limit - sent)
+        if stalled and n > 0 and extra < o.reinforce_hazard:
             self.attackers.add(n, self.attacker_entry, initial=False)
             self.attackers_extra += n
             self.front_moved_day = self.day  # a fresh push: the clock for the next stall starts again
@@ -320,15 +321,15 @@ class ValleyModel(mesa.Model):
     def _civilian_flight(self) -> None:
         """Civilians leave the valley while a pass out is open on foot and not held by the attacker: a few in
         calm, more when hungry and as the road is lost (switches.civilian_flight)."""
-        if not self.switches["civilian_flight"] or self.population <= 0:
+        if not self.switches.civilian_flight or self.population <= 0:
             return
         v, passes = self.valley, self.valley.passes
         open_on_foot = v.snow_cm[passes] < np.maximum(v.closes_foot_cm[passes], 1e-9)  # pass_open_on_foot > 0
         if not (open_on_foot & (v.control[passes] != Control.ATTACKER) & (self.attackers.counts()[passes] == 0)).any():
             return
         c = self.civilians
-        share = kernels.flight_share(self.civilian_shortfall, v.road_lost_share(), rate=c["flight_rate"],
-                                     hunger=c["flight_hunger"], fighting=c["flight_fighting"])
+        share = kernels.flight_share(self.civilian_shortfall, v.road_lost_share(), rate=c.flight_rate,
+                                     hunger=c.flight_hunger, fighting=c.flight_fighting)
         leaving = self.population * share
         self.population -= leaving
         self.civilians_fled += leaving
@@ -344,7 +345,7 @@ class ValleyModel(mesa.Model):
         return out
 
     def _decisions(self) -> None:
-        if self.switches["movement"]:
+        if self.switches.movement:
             A, D = self.attackers.counts(), self.defenders.counts()
             self.attackers.decide(A, D)
             self.defenders.decide(A, D)
@@ -364,7 +365,7 @@ class ValleyModel(mesa.Model):
         return sorted({w.t for w in (*self.waves, *self.defender_waves) if start < w.t < self.day})
 
     def _logistics(self) -> None:
-        if not self.switches["logistics"]:
+        if not self.switches.logistics:
             return
         for store in self.stores:
             store.supply_line()
@@ -379,7 +380,7 @@ class ValleyModel(mesa.Model):
 
     def _consume(self) -> None:
         """Fighters eat the day's ration and, where they were not in battle today, fire at low intensity."""
-        if not self.switches["logistics"]:
+        if not self.switches.logistics:
             return
         self.attackers.consume(self.weather.temperature, self.contested)
         self.defenders.consume(self.weather.temperature, self.contested)
@@ -423,8 +424,8 @@ class ValleyModel(mesa.Model):
         self.contested |= contested
         idx = np.nonzero(contested)[0]
         if len(idx):
-            logi = self.switches["logistics"]
-            sc = self.spec["scenario"]
+            logi = self.switches.logistics
+            sc = self.params.scenario
             cover_holder = v.cover[idx]
             res = combat.engage(
                 A[idx], D[idx], att_leth=att.lethality, dfd_leth=dfd.lethality,
@@ -434,9 +435,9 @@ class ValleyModel(mesa.Model):
                 att_frontage=v.frontage[idx], dfd_frontage=v.frontage[idx],
                 att_ammo=att.ammo_at()[idx] if logi else np.inf,
                 dfd_ammo=dfd.ammo_at()[idx] if logi else np.inf,
-                att_ammo_rate=att.p["ammo_kg_per_day_combat"] if logi else 0.0,
-                dfd_ammo_rate=dfd.p["ammo_kg_per_day_combat"] if logi else 0.0,
-                dt=sc["combat_dt_days"] * share, substeps=max(1, round(sc["combat_substeps"] * share)),
+                att_ammo_rate=att.p.ammo_kg_per_day_combat if logi else 0.0,
+                dfd_ammo_rate=dfd.p.ammo_kg_per_day_combat if logi else 0.0,
+                dt=sc.combat_dt_days * share, substeps=max(1, round(sc.combat_substeps * share)),
                 rng=self.streams.combat)
             for k, loc in enumerate(idx):
                 loc = int(loc)
@@ -449,16 +450,16 @@ class ValleyModel(mesa.Model):
     def _morale(self) -> None:
         """Morale after the day's losses, hunger and shortages; then desertion and surrender."""
         att, dfd, before = self.attackers, self.defenders, self.strength_before_fight
-        if self.switches["cohesion"]:
+        if self.switches.cohesion:
             self.outflanked_today = self.outflanked(att.counts(), dfd.counts())
-        if self.switches["morale"]:
+        if self.switches.morale:
             att.update_morale(before["attacker"], self.contested, 0.0)
             dfd.update_morale(before["defender"], self.contested, self.civilian_shortfall)
-        if self.switches["pacts"]:
-            pressure = self.civilians["pressure"] * self.civilian_shortfall
+        if self.switches.pacts:
+            pressure = self.civilians.pressure * self.civilian_shortfall
             dfd.make_pacts(att.counts(), pressure)
             dfd.unravel()
-        if self.switches["dispersal"]:
+        if self.switches.dispersal:
             inside = ~self.valley.is_outside
             att.regroup(int(dfd.counts()[inside].sum()))
             dfd.regroup(int(att.counts()[inside].sum()))
@@ -471,22 +472,22 @@ class ValleyModel(mesa.Model):
         held_before = v.control.copy()
         v.control[(A > 0) & (D == 0)] = Control.ATTACKER
         v.control[(D > 0) & (A == 0)] = Control.DEFENDER
-        shock = self.switches["cohesion"]
+        shock = self.switches.cohesion
         for store in self.stores:
             if store.open and v.control[store.cell.idx] == Control.enemy_of(store.side):
                 store.capture()
                 if shock:
-                    self.force(store.side).pending_shock += self.force(store.side).p["morale_key_loss"]
+                    self.force(store.side).pending_shock += self.force(store.side).p.morale_key_loss
         if shock:
             for k in self.key_places:
                 if held_before[k] != Control.ATTACKER and v.control[k] == Control.ATTACKER:
-                    self.defenders.pending_shock += self.defenders.p["morale_key_loss"]
+                    self.defenders.pending_shock += self.defenders.p.morale_key_loss
         touched = v.is_road & ((A > 0) | (v.control == Control.ATTACKER))
         front = float(v.km[touched].max()) if touched.any() else float(v.km[v.mouth])
         if front > self.front_km:
             self.front_moved_day = self.day
         self.front_km = front
-        if self.switches["encirclement"]:
+        if self.switches.encirclement:
             self.encircled = self._cut_off(A, D)
 
     def _cut_off(self, A: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -508,29 +509,29 @@ class ValleyModel(mesa.Model):
         valley floor lost and the end of organised resistance are recorded beside it; with
         collapse.run_on_after_fall the run goes on after the fall, until winter or until no organised
         resistance is left."""
-        dfd, v, c = self.defenders, self.valley, self.spec["collapse"]
+        dfd, v, c = self.defenders, self.valley, self.params.collapse
         if self.floor_lost_day is None and self.floor_lost():
             self.floor_lost_day = self.day
         organised = self.organised_places() > 0
         if self.resistance_ended_day is None and not organised:
             self.resistance_ended_day = self.day
-        elif organised and self.resistance_ended_day is not None and self.switches["dispersal"]:
+        elif organised and self.resistance_ended_day is not None and self.switches.dispersal:
             self.resistance_ended_day = None  # fighters came down from the mountains: it was not the end
         nothing_to_follow = self.resistance_ended_day is not None and dfd.dispersed == 0  # none left to regroup
         if self.collapse_day is None:
             active, total = dfd.strength(), self.initial_defenders + dfd.arrived
-            if active == 0 or active < c["min_defender_share"] * total:
+            if active == 0 or active < c.min_defender_share * total:
                 self.fell_by = "too few defenders"
             elif any(v.control[k] == Control.ATTACKER for k in self.key_places):
                 self.fell_by = "key place lost"
-            elif c["fall_without_organised_resistance"] and not organised:  # no defence left, whoever holds what
+            elif c.fall_without_organised_resistance and not organised:  # no defence left, whoever holds what
                 self.fell_by = "no organised resistance"
-            elif c["fall_without_organised_resistance"] and self.floor_lost_day is not None:  # no key places given
+            elif c.fall_without_organised_resistance and self.floor_lost_day is not None:  # no key places given
                 self.fell_by = "valley floor lost"
             if self.fell_by:
                 self.collapse_day = self.day
                 self.cause = self._cause()
-                if not c["run_on_after_fall"] or nothing_to_follow:
+                if not c.run_on_after_fall or nothing_to_follow:
                     self._end("fell")
                     return
         elif nothing_to_follow:
@@ -546,23 +547,23 @@ class ValleyModel(mesa.Model):
         """The attacker holds every key place and collapse.floor_road_share of the road's places."""
         v = self.valley
         return all(v.control[k] == Control.ATTACKER for k in self.key_places) and \
-            v.road_lost_share() >= self.spec["collapse"]["floor_road_share"]
+            v.road_lost_share() >= self.params.collapse.floor_road_share
 
     def organised_places(self) -> int:
         """Places in the valley where defenders still resist as a body: at least organised_min_fighters of
         them, with mean morale above organised_morale."""
-        c = self.spec["collapse"]
+        c = self.params.collapse
         mean, weight = self.defenders.place_morale()
         inside = ~self.valley.is_outside
-        return int(np.sum(inside & (weight >= c["organised_min_fighters"]) & (mean > c["organised_morale"])))
+        return int(np.sum(inside & (weight >= c.organised_min_fighters) & (mean > c.organised_morale)))
 
     def _cause(self) -> str:
         """Supply exhaustion if the defenders were down to their last day of food or ammunition; else the
         largest way the defenders were lost: killed (combat), deserted or surrendered (cohesion), surrendered
         while encircled (encirclement), in pacts (pacts). Ties go to the first of these."""
         d = self.defenders
-        if self.switches["logistics"]:
-            limit = self.spec["collapse"]["supply_exhausted_days"]
+        if self.switches.logistics:
+            limit = self.params.collapse.supply_exhausted_days
             if min(self.days_left("food"), self.days_left("ammo")) < limit:
                 return "supply"
         lost = {"combat": d.killed, "cohesion": d.deserted + d.surrendered - d.surrendered_encircled,
@@ -589,11 +590,11 @@ class ValleyModel(mesa.Model):
         """Defender stock (stores + carried) over today's draw: active defenders (and the civilians fed
         from stores, for food)."""
         n = self.defenders.strength()
-        p = self.spec["sides"]["defender"]
+        p = self.params.sides.defender
         if commodity == "food":
-            draw = n * p["food_kg_per_day"] + self.civilian_need_kg
+            draw = n * p.food_kg_per_day + self.civilian_need_kg
         else:
-            draw = n * p["ammo_reference_kg_per_day"]
+            draw = n * p.ammo_reference_kg_per_day
         have = self.stock(commodity) + self.carried(commodity)
         return have / draw if draw > 0 else math.inf
 
@@ -624,7 +625,7 @@ class ValleyModel(mesa.Model):
         a, d, w = self.attackers, self.defenders, self.weather
         delivered = {c: sum(s.delivered[c] for s in self.sources) for c in COMMODITIES}
         return Outcome(
-            scenario=self.spec["scenario"]["name"], variant=self.spec["_variant"], attacker=a.name, defender=d.name,
+            scenario=self.params.scenario.name, variant=self.spec["_variant"], attacker=a.name, defender=d.name,
             end_reason=self.end_reason or "running", end_day=self.day, end_date=self.date_of(self.day),
             held_to_winter=self.held_to_winter,
             collapse_day=self.collapse_day, collapse_date=self.date_of(self.collapse_day), cause=self.cause,

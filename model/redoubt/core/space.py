@@ -9,6 +9,8 @@ import networkx as nx
 import numpy as np
 from mesa.discrete_space import Cell, Network
 
+from .params import Params, Place
+
 
 class Control(IntEnum):
     """Who holds a location (the values of `Valley.control`)."""
@@ -35,41 +37,41 @@ class Location(Cell):
         return f"Location({self.coordinate}, {self.name!r}, {self.kind}, km={self.km:g})"
 
 
-def default_position(loc: dict) -> tuple[float, float]:
+def default_position(loc: Place) -> tuple[float, float]:
     """Map position when the scenario gives none: road by km along x, others offset by kind."""
-    offset = {"road": 0.0, "side": 12.0, "flank": -10.0, "pass": 15.0, "outside": -15.0}[loc["kind"]]
-    return float(loc["km"]), offset
+    offset = {"road": 0.0, "side": 12.0, "flank": -10.0, "pass": 15.0, "outside": -15.0}[loc.kind]
+    return float(loc.km), offset
 
 
 class Valley:
     """Graph, terrain arrays (indexed 0..n-1 in scenario order) and route finding."""
 
-    def __init__(self, spec: dict, random):
-        locs = spec["locations"]
+    def __init__(self, params: Params, random):
+        locs = params.locations
         self.n = len(locs)
-        self.ids = np.array([loc["id"] for loc in locs], dtype=np.int64)
+        self.ids = np.array([loc.id for loc in locs], dtype=np.int64)
         self.index = {int(lid): i for i, lid in enumerate(self.ids)}
         G = nx.Graph()
         positions = {}
         for loc in locs:
-            G.add_node(loc["id"])
+            G.add_node(loc.id)
             x, y = default_position(loc)
-            positions[loc["id"]] = (loc.get("x", x), loc.get("y", y))
-        for link in spec["links"]:
-            G.add_edge(link["a"], link["b"], kind=link["kind"], km=float(link["km"]),
-                       days=float(link["days"]), elevation=float(link["elevation"]))
+            positions[loc.id] = (x if loc.x is None else loc.x, y if loc.y is None else loc.y)
+        for link in params.links:
+            G.add_edge(link.a, link.b, kind=link.kind, km=float(link.km),
+                       days=float(link.days), elevation=float(link.elevation))
         self.space = Network(G, random=random, cell_klass=Location, layout=positions)
-        self.xy = np.array([positions[loc["id"]] for loc in locs], dtype=float)  # map position, km
+        self.xy = np.array([positions[loc.id] for loc in locs], dtype=float)  # map position, km
         self.locations: list[Location] = []
         for i, loc in enumerate(locs):
-            cell = self.space._cells[loc["id"]]
-            cell.idx, cell.name, cell.kind = i, loc["name"], loc["kind"]
-            cell.km, cell.frontage = float(loc["km"]), int(loc["frontage"])
-            cell.cover, cell.elevation = float(loc["cover"]), float(loc["elevation"])
+            cell = self.space._cells[loc.id]
+            cell.idx, cell.name, cell.kind = i, loc.name, loc.kind
+            cell.km, cell.frontage = float(loc.km), int(loc.frontage)
+            cell.cover, cell.elevation = float(loc.cover), float(loc.elevation)
             self.locations.append(cell)
-        arr = lambda key, dtype=float: np.array([loc[key] for loc in locs], dtype=dtype)  # noqa: E731
-        self.names = [loc["name"] for loc in locs]
-        self.kind = np.array([loc["kind"] for loc in locs])
+        arr = lambda key, dtype=float: np.array([getattr(loc, key) for loc in locs], dtype=dtype)  # noqa: E731
+        self.names = [loc.name for loc in locs]
+        self.kind = np.array([loc.kind for loc in locs])
         self.km, self.frontage, self.cover = arr("km"), arr("frontage"), arr("cover")
         self.elevation = arr("elevation")
         self.closes_foot_cm = arr("closes_foot_cm")
@@ -92,7 +94,7 @@ class Valley:
         self.hops = self._hop_matrix()
         self.adjacency = (self.hops == 1).astype(float)  # for contagion between neighbouring places
         held_by = {"defender": Control.DEFENDER, "attacker": Control.ATTACKER, "none": Control.NONE}
-        self.control = np.array([held_by[loc["held_by"]] for loc in locs], dtype=np.int8)
+        self.control = np.array([held_by[loc.held_by] for loc in locs], dtype=np.int8)
         self.snow_cm = np.zeros(self.n)
 
     @property

@@ -1,4 +1,5 @@
-"""Scenario files: TOML in, one validated nested dict out.
+"""Scenario files: TOML in, one validated nested dict out (`load`), and the typed records the model takes
+(`load_params`, `redoubt.core.params`).
 
 A scenario describes one valley (locations, links, stores), two sides, the weather, outside resupply and
 the rules for collapse. Variants are named sets of overrides by dotted key ("resupply.air.enabled").
@@ -8,314 +9,48 @@ Every error names the file, the key and the rule broken, and is raised before an
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import math
 import tomllib
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
+from ..core.params import MAX_FIGHTERS, MAX_GROUPS, Params
 from .bounded import MAX_EXTENDS, MAX_FILE_BYTES, control_characters, printable, scan
+from .schema import (
+    NUM,
+    Field,
+    ListOf,
+    ScenarioError,
+    apply_overrides,
+    did_you_mean,
+    field_at,
+    flatten,
+    leaf_keys,
+    parse_value,
+    plain,
+    record_of,
+    schema_of,
+    walk,
+)
+
+__all__ = ["DEFAULT_SCENARIO", "NUM", "SCHEMA", "SHORTCUTS", "Field", "ListOf", "ScenarioError", "catalogue",
+           "check_variants", "field_at", "files_digest", "flatten", "leaf_keys", "load", "load_params",
+           "params_to_overrides", "parse_value", "plain", "read_toml", "resolve_from", "resolve_path", "validate",
+           "variant_names", "walk"]
 
 DEFAULT_SCENARIO = "panjshir-2021"
 
 
-class ScenarioError(ValueError):
-    """A scenario (or override) breaks a rule. str() is the one-line message users see."""
-
-    def __init__(self, source: str, key: str, rule: str):
-        self.source, self.key, self.rule = str(source), key, rule
-        super().__init__(f"{source}: key '{key}': {rule}")
-
-
 # ---------------------------------------------------------------- schema ---------------------------------
-# A leaf is Field(type, default, rule); a table is a dict of leaves; a list of tables is ListOf(table).
-@dataclass(frozen=True)
-class Field:
-    type: type | tuple
-    default: Any = None  # None: required
-    min: float | None = None
-    max: float | None = None
-    choices: tuple | None = None
-    doc: str = ""
-    optional: bool = False  # may be absent with no default
+# The scenario file's schema is read off the typed records the model takes (redoubt.core.params): one place
+# for each key's type, default, range and meaning.
+SCHEMA: dict = {**schema_of(Params), "variants": None}  # variants: a table of overrides each, checked by applying
 
 
-@dataclass(frozen=True)
-class ListOf:
-    table: dict
-    doc: str = ""
+def load_params(spec: dict) -> Params:
+    """The typed records of a resolved scenario (what `load` returns)."""
+    return record_of(Params, spec)
 
-
-NUM = (int, float)
-
-# Sizes bounded by what a machine can hold (and far above any valley campaign), so that a typo such as
-# strength = 2000000000 is refused at once instead of exhausting memory.
-MAX_FIGHTERS = 1_000_000  # per side, in the valley at once and over all waves
-MAX_GROUPS = 200_000  # agents per side: fighters / fighters_per_agent (about 1 KB each)
-
-SIDE = {
-    "name": Field(str, doc="name used in outputs"),
-    "strength": Field(int, 0, min=0, max=MAX_FIGHTERS, doc="fighters in the valley at the start"),
-    "waves": Field(list, [], doc="arrivals as [[time in days, fighters], ...]; 4.5 arrives halfway through day 5; "
-                   "[time, fighters, location id] arrives there instead of at arrive_at (another axis)"),
-    "committed": Field(int, 0, min=0, max=MAX_FIGHTERS, doc="if > 0, waves are rescaled to sum to this pool"),
-    "withdrawals": Field(list, [], doc="planned departures as [[day, share], ...]: on that day the share of the "
-                         "side's fighters not in battle leaves the valley (an operation of limited duration)"),
-    "arrive_at": Field(int, -1, doc="location id where waves arrive"),
-    "reserve": Field(int, -1, doc="location id of the reserve (-1: none)"),
-    "reserve_keep": Field(NUM, 0.5, min=0, max=1, doc="share of the reserve never sent away"),
-    "deploy": ListOf({"location": Field(int), "share": Field(NUM, min=0, max=1)}),
-    "fire": Field(str, "aimed", choices=("aimed", "area")),
-    "lethality": Field(NUM, min=0, max=10, doc="aimed: hits per firing fighter per day; area: per target too "
-                                                "(at most 10: beyond any real fire, and the kernel stays finite)"),
-    "morale": Field(NUM, 0.8, min=0, max=1),
-    "morale_recovery": Field(NUM, 0.02, min=0, max=1),
-    "morale_loss_shock": Field(NUM, 2.0, min=0),
-    "morale_hunger": Field(NUM, 0.05, min=0, max=1),
-    "morale_no_ammo": Field(NUM, 0.05, min=0, max=1),
-    "morale_civilian_hunger": Field(NUM, 0.0, min=0, max=1),
-    "desert_below": Field(NUM, 0.4, min=0, max=1),
-    "desert_rate": Field(NUM, 0.05, min=0, max=1),
-    "surrender_below": Field(NUM, 0.25, min=0, max=1),
-    "surrender_rate": Field(NUM, 0.2, min=0, max=1),
-    "food_kg_per_day": Field(NUM, 1.0, min=0),
-    "carry_food_days": Field(NUM, 3.0, min=0),
-    "ammo_kg_per_day_combat": Field(NUM, 8.0, min=0),
-    "ammo_kg_per_day_idle": Field(NUM, 0.3, min=0),
-    "ammo_reference_kg_per_day": Field(NUM, 1.0, min=0),
-    "carry_ammo_kg": Field(NUM, 15.0, min=0),
-    "advance_odds": Field(NUM, 1.5, min=0),
-    "commit_odds": Field(NUM, 3.0, min=0, doc="an attack brings enough fighters for these odds, no more"),
-    "fallback_odds": Field(NUM, 3.0, min=0),
-    "threshold_spread": Field(NUM, 0.25, min=0, max=5, doc="spread of commanders' fall-back odds "
-                              "(log units; 0: a hard threshold)"),
-    "reinforce_odds": Field(NUM, 1.0, min=0),
-    "pause_loss_share": Field(NUM, 0.15, min=0, max=1),
-    "pause_window_days": Field(int, 3, min=1),
-    "pause_days": Field(int, 4, min=0),
-    "flank_after_days": Field(int, 5, min=1),
-    "flank_share": Field(NUM, 0.2, min=0, max=1),
-    "garrison": Field(int, 30, min=0),
-    "engaged_depth": Field(NUM, 2.0, min=0, doc="in battle, fighters kept per frontage place; the rest may move"),
-    "destroy_on_retreat": Field(NUM, 0.5, min=0, max=1),
-    "speed_km_per_day": Field(NUM, 30.0, min=0.1),
-    "path_slowdown": Field(NUM, 3.0, min=1, doc="a km of mountain path (with no days given) takes this many "
-                                                "times as long as a km of road"),
-    "out_of_ammo_kg": Field(NUM, 0.5, min=0, doc="kg per fighter below which a group counts as out of "
-                                                 "ammunition (falls back, loses morale)"),
-    # Manoeuvre (switches.infiltration, .encirclement, .counterattack)
-    "infiltration_rate": Field(NUM, 0.02, min=0, max=1, doc="share of a free stack that slips past a defended "
-                               "place in a day (mostly by night) when the defenders there are thin"),
-    "infiltration_density_ref": Field(NUM, 2.0, min=0.01, doc="defenders per frontage place at which the "
-                                      "chance to slip past falls to 1/e"),
-    "infiltration_bad_visibility": Field(NUM, 2.0, min=1, doc="infiltration is this many times likelier on "
-                                         "a day of cloud or snow"),
-    "morale_encircled": Field(NUM, 0.03, min=0, max=1, doc="morale lost per day encircled"),
-    "encircled_surrender_below": Field(NUM, 0.45, min=0, max=1, doc="encircled, groups surrender below this "
-                                       "morale, in battle or not"),
-    "counterattack_odds": Field(NUM, 2.0, min=0, doc="a stack counterattacks a neighbouring place the enemy "
-                                "holds at these odds or better"),
-    "counterattack_keep": Field(NUM, 0.5, min=0, max=1, doc="share of a stack that stays to hold its place"),
-    # Cohesion (switches.cohesion and .pacts)
-    "morale_contagion": Field(NUM, 0.2, min=0, max=1, doc="per day, a place's morale moves this share of the "
-                              "way to its neighbours' mean"),
-    "morale_news": Field(NUM, 0.5, min=0, doc="morale lost per share of the side that deserted, surrendered "
-                         "or made pacts today"),
-    "morale_outflanked": Field(NUM, 0.02, min=0, max=1, doc="morale lost per day with the enemy on a place "
-                               "behind"),
-    "leader_risk": Field(NUM, 1.0, min=0, doc="a place's commander is killed with this many times the chance "
-                         "of one of its fighters (the share of the stack lost that day)"),
-    "morale_leader_loss": Field(NUM, 0.15, min=0, max=1, doc="morale the place's fighters lose when their "
-                                "commander is killed"),
-    "morale_key_loss": Field(NUM, 0.1, min=0, max=1, doc="morale lost by the whole side when a key place or "
-                             "a depot falls"),
-    "morale_success": Field(NUM, 1.0, min=0, doc="morale gained per share of the enemy's local strength "
-                            "killed today"),
-    "cohesion_spread": Field(NUM, 0.05, min=0, max=1, doc="spread of commanders' breaking points and pact "
-                             "thresholds about break_below and pact_below (morale units, logistic)"),
-    "break_below": Field(NUM, 0.25, min=0, max=1, doc="a place's fighters break (most desert) when their mean "
-                         "morale falls below their commander's breaking point, drawn about this"),
-    "break_share": Field(NUM, 0.5, min=0, max=1, doc="share of a breaking stack that deserts at once"),
-    "pact_below": Field(NUM, 0.4, min=0, max=1, doc="a local commander may make a pact when the place's "
-                        "morale is below their own threshold, drawn about this"),
-    "pact_rate": Field(NUM, 0.05, min=0, max=1, doc="daily chance of a pact, with the enemy at or next to the place"),
-    "pact_turn_share": Field(NUM, 0.2, min=0, max=1, doc="share of a pact's fighters who change sides (the rest "
-                             "stand down)"),
-    "pact_unravel_rate": Field(NUM, 0.02, min=0, max=1, doc="daily share of those stood down who come back while "
-                               "the side's morale is above unravel_above"),
-    "unravel_above": Field(NUM, 0.6, min=0, max=1),
-    # Dispersal (switches.dispersal)
-    "ground_share": Field(NUM, 0.0, min=0, max=1, doc="share of those who desert or whose place breaks who go to "
-                          "ground in the mountains instead of leaving for good"),
-    "regroup_rate": Field(NUM, 0.05, min=0, max=1, doc="daily share of those gone to ground who come back once "
-                          "the enemy's main force has gone"),
-    "regroup_below": Field(NUM, 0.5, min=0, max=1, doc="the enemy's main force has gone when its fighters in the "
-                           "valley are under this share of the most it has had there"),
-    "relief_rate": Field(NUM, 0.5, min=0, max=1, doc="once the enemy's main force has gone, morale recovers this "
-                         "share of the way to the side's base a day"),
-}
-
-OVERSTRETCH = {
-    "recall_hazard": Field(NUM, 0.01, min=0, max=1, doc="daily chance that demands elsewhere recall fighters"),
-    "unrest_per_30_days": Field(NUM, 0.5, min=0, doc="the recall chance grows by this factor per 30 days the "
-                                "valley holds (pacts elsewhere unravel)"),
-    "recall_share": Field(NUM, 0.2, min=0, max=1, doc="share of the side's free fighters in the valley a recall "
-                          "takes"),
-    "reinforce_hazard": Field(NUM, 0.05, min=0, max=1, doc="daily chance of extra fighters while the offensive "
-                              "is stalled"),
-    "stall_days": Field(int, 10, min=1, doc="days without the front moving forward that count as stalled"),
-    "reinforce_size": Field(int, 1000, min=0, max=MAX_FIGHTERS),
-    "pool_limit": Field(int, 25000, min=0, max=MAX_FIGHTERS, doc="most fighters the side can send into the "
-                        "valley in all (committed and extra)"),
-}
-
-SCHEMA: dict = {
-    "scenario": {
-        "name": Field(str),
-        "title": Field(str, ""),
-        "start_date": Field(dt.date),
-        "horizon_days": Field(int, 200, min=1, max=3650),
-        "fighters_per_agent": Field(int, 10, min=1),
-        "combat_substeps": Field(int, 4, min=1, max=1000),
-        "combat_dt_days": Field(NUM, 1.0, min=1e-6, doc="days per model step for combat"),
-    },
-    "switches": {
-        "logistics": Field(bool, True),
-        "morale": Field(bool, True),
-        "movement": Field(bool, True),
-        "weather": Field(bool, True),
-        # Issue 13's processes (docs/ODD.md), each needs the switch named beside it on too.
-        "infiltration": Field(bool, True, doc="attackers slip past thin defences (needs movement)"),
-        "encirclement": Field(bool, True, doc="cut-off places lose morale and surrender (needs morale)"),
-        "counterattack": Field(bool, True, doc="defenders retake neighbouring places (needs movement)"),
-        "cohesion": Field(bool, True, doc="contagious morale, news, key losses, breaking points (needs morale)"),
-        "pacts": Field(bool, True, doc="local surrender pacts, and their unravelling (needs morale)"),
-        "overstretch": Field(bool, True, doc="attackers recalled elsewhere or reinforced (needs movement)"),
-        "civilian_flight": Field(bool, True, doc="civilians leave over open passes (needs logistics)"),
-        "dispersal": Field(bool, True, doc="deserters may go to ground and regroup later (needs morale)"),
-    },
-    "sides": {"attacker": SIDE, "defender": SIDE},
-    "overstretch": OVERSTRETCH,
-    "locations": ListOf(
-        {
-            "id": Field(int, min=0),
-            "name": Field(str),
-            "kind": Field(str, choices=("road", "side", "flank", "pass", "outside")),
-            "km": Field(NUM, 0.0),
-            "frontage": Field(int, min=1),
-            "cover": Field(NUM, 0.0, min=0, max=0.99),
-            "elevation": Field(NUM, 2000.0, min=-500, max=9000),
-            "x": Field(NUM, optional=True),
-            "y": Field(NUM, optional=True),
-            "closes_foot_cm": Field(NUM, 120.0, min=0),
-            "held_by": Field(str, "defender", choices=("defender", "attacker", "none")),
-        }
-    ),
-    "links": ListOf(
-        {
-            "a": Field(int),
-            "b": Field(int),
-            "kind": Field(str, "road", choices=("road", "path")),
-            "km": Field(NUM, 10.0, min=0),
-            "days": Field(NUM, 0.0, min=0, doc="path travel days; road links use km / speed"),
-            "elevation": Field(NUM, 0.0, min=0, doc="highest point of a path (closes in snow)"),
-        }
-    ),
-    "stores": ListOf(
-        {
-            "name": Field(str),
-            "location": Field(int),
-            "side": Field(str, "defender", choices=("defender", "attacker")),
-            "share": Field(NUM, 0.0, min=0, max=1),
-            "reach_hops": Field(int, 1, min=0),
-            "feeds_civilians": Field(bool, False),
-            "line_days_per_day": Field(NUM, 0.0, min=0, doc="daily supply line, days of the side's draw"),
-        }
-    ),
-    "stocks": {
-        "defender": {"food_days": Field(NUM, 90.0, min=0), "ammo_days": Field(NUM, 60.0, min=0)},
-        "attacker": {"food_days": Field(NUM, 10.0, min=0), "ammo_days": Field(NUM, 10.0, min=0)},
-    },
-    "civilians": {
-        "population": Field(int, 0, min=0),
-        "ration_kg_per_day": Field(NUM, 0.55, min=0),
-        "share_fed_from_stores": Field(NUM, 0.3, min=0, max=1),
-        "flight_rate": Field(NUM, 0.002, min=0, max=1, doc="daily share leaving over an open pass in calm"),
-        "flight_hunger": Field(NUM, 0.02, min=0, max=1, doc="more per day, times the share left unfed"),
-        "flight_fighting": Field(NUM, 0.01, min=0, max=1, doc="more per day, times the share of the road lost"),
-        "pressure": Field(NUM, 2.0, min=0, doc="pacts are (1 + pressure x share unfed) times likelier"),
-    },
-    "collapse": {
-        "key_locations": Field(list, []),
-        "min_defender_share": Field(NUM, 0.15, min=0, max=1),
-        "supply_exhausted_days": Field(NUM, 1.0, min=0),
-        "run_on_after_fall": Field(bool, False, doc="after the fall, run on to winter (to see whether organised "
-                                   "resistance survives it)"),
-        "floor_road_share": Field(NUM, 0.5, min=0, max=1, doc="the valley floor is lost when the attacker holds "
-                                  "every key place and this share of the road's places"),
-        "organised_morale": Field(NUM, 0.3, min=0, max=1, doc="a place counts as organised resistance while its "
-                                  "defenders' mean morale is above this ..."),
-        "organised_min_fighters": Field(int, 50, min=1, doc="... and they are at least this many"),
-        "fall_without_organised_resistance": Field(bool, True, doc="no place with organised resistance left is a "
-                                                   "fall (so a run that held never has its resistance ended)"),
-    },
-    "weather": {
-        "first_snow_doy_mean": Field(NUM, 315.0, min=1, max=366),
-        "first_snow_doy_sd": Field(NUM, 12.0, min=0),
-        "winter_doy_mean": Field(NUM, 335.0, min=1, max=400),
-        "winter_doy_sd": Field(NUM, 15.0, min=0),
-        "first_snow_cm": Field(NUM, 50.0, min=0),
-        "snow_prob": Field(NUM, 0.3, min=0, max=1),
-        "snow_prob_growth": Field(NUM, 0.01, min=0),
-        "snow_mean_cm": Field(NUM, 12.0, min=0),
-        "ref_elevation": Field(NUM, 4000.0),
-        "snowline_autumn": Field(NUM, 3500.0),
-        "snowline_winter": Field(NUM, 1500.0),
-        "snowline_days": Field(NUM, 45.0, min=1),
-        "temp_mean": Field(NUM, 11.0),
-        "temp_amplitude": Field(NUM, 13.0, min=0),
-        "temp_peak_doy": Field(NUM, 200.0),
-        "temp_ref_elevation": Field(NUM, 2000.0),
-        "lapse_per_km": Field(NUM, 6.5, min=0),
-        "temp_noise_sd": Field(NUM, 2.5, min=0),
-        "temp_noise_autocorr": Field(NUM, 0.7, min=0, max=0.999, doc="AR(1) coefficient of the daily noise"),
-        "melt_cm_per_degree": Field(NUM, 1.0, min=0),
-        "path_closed_cm": Field(NUM, 40.0, min=0),
-        "slow_per_cm": Field(NUM, 0.01, min=0),
-        "cold_food_per_degree": Field(NUM, 0.01, min=0),
-        "cloud_grounding_prob": Field(NUM, 0.1, min=0, max=1),
-        "cloud_grounding_prob_winter": Field(NUM, 0.35, min=0, max=1),
-    },
-    "resupply": {
-        "air": {
-            "enabled": Field(bool, False),
-            "start_day": Field(int, 14, min=0),
-            "helicopters": Field(int, 4, min=0),
-            "sorties_per_week": Field(NUM, 10.0, min=0),
-            "payload_t": Field(NUM, 2.0, min=0),
-            "loss_per_sortie": Field(NUM, 0.03, min=0, max=1),
-            "load": Field(str, "demand", choices=("demand", "fixed"),
-                          doc="demand: each load split towards the scarcer commodity; fixed: ammo_share"),
-            "ammo_share": Field(NUM, 0.5, min=0, max=1, doc="share of ammunition in a load when load = fixed"),
-            "landing_locations": Field(list, []),
-        },
-        "passes": {
-            "enabled": Field(bool, False),
-            "start_day": Field(int, 7, min=0),
-            "t_per_day": Field(NUM, 8.0, min=0),
-            "loss_share": Field(NUM, 0.05, min=0, max=1),
-            "load": Field(str, "demand", choices=("demand", "fixed"),
-                          doc="demand: each load split towards the scarcer commodity; fixed: ammo_share"),
-            "ammo_share": Field(NUM, 0.5, min=0, max=1, doc="share of ammunition in a load when load = fixed"),
-            "pass_locations": Field(list, []),
-        },
-    },
-    "variants": None,  # free-form: name -> table of overrides, validated by applying them
-}
 
 # Flat keyword names the model class accepts (batch_run, SolaraViz, notebooks), mapped to dotted keys.
 SHORTCUTS = {
@@ -336,44 +71,6 @@ SHORTCUTS = {
 }
 
 
-# Issue 13's processes act only when the switch of what they are made of is on too.
-NEEDS = {"infiltration": "movement", "counterattack": "movement", "overstretch": "movement",
-         "encirclement": "morale", "cohesion": "morale", "pacts": "morale", "civilian_flight": "logistics",
-         "dispersal": "morale"}
-
-
-def effective_switches(switches: dict) -> dict:
-    """The switches as the model applies them: a process whose parent switch is off is off."""
-    return {k: bool(switches[k] and switches[NEEDS.get(k, k)]) for k in list(switches)}
-
-
-def field_at(schema: dict, dotted: str) -> Field:
-    """The schema leaf a dotted key names ("sides.defender.strength"; list indices as digits or '*')."""
-    node = schema
-    for part in dotted.split("."):
-        if isinstance(node, ListOf):
-            node = node.table
-            continue
-        node = node[part]
-    if not isinstance(node, Field):
-        raise KeyError(f"{dotted} names a table, not a value")
-    return node
-
-
-def leaf_keys(schema: dict, prefix: str = ""):
-    """Every leaf of a schema as a dotted key, list items as '*' ("locations.*.cover")."""
-    for k, sub in schema.items():
-        if sub is None:
-            continue
-        if isinstance(sub, Field):
-            yield prefix + k
-        elif isinstance(sub, ListOf):
-            yield from leaf_keys(sub.table, f"{prefix}{k}.*.")
-        else:
-            yield from leaf_keys(sub, f"{prefix}{k}.")
-
-
-# ---------------------------------------------------------------- loading --------------------------------
 def bundled_dir() -> Path:
     """The scenarios shipped with redoubt (the repository's scenarios/, installed as `redoubt.scenarios`)."""
     try:
@@ -396,14 +93,6 @@ def resolve_path(name: str | Path, kind: str = "") -> Path:
     if p.exists():
         return p
     return _in_catalogue(p, kind)
-
-
-def did_you_mean(name: str, known) -> str:
-    """'; did you mean X?' with the closest known names (a misspelt key, variant or scenario), or ''."""
-    import difflib
-
-    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=2, cutoff=0.6)
-    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def files_digest(spec: dict) -> str:
@@ -503,10 +192,10 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
         vt = dict(variants[variant])
         vt.pop("description", None)
         source = f"{source} [variant {variant}]"
-        raw = apply_overrides(raw, flatten(vt), source)
+        raw = apply_overrides(raw, flatten(vt), source, SCHEMA)
     if overrides:
         source = f"{source} [overrides]"
-        raw = apply_overrides(raw, overrides, source)
+        raw = apply_overrides(raw, overrides, source, SCHEMA)
     spec = validate(raw, source)
     spec["variants"] = {k: dict(v) for k, v in variants.items()}
     spec["_source"] = source.split(" [")[0]
@@ -593,133 +282,6 @@ def check_variants(scenario: str | Path, variants: list[str] | None, overrides: 
     for v in variants:
         load(scenario, v, overrides)
     return variants
-
-
-def flatten(table: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in table.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
-def apply_overrides(raw: dict, overrides: dict, source: str) -> dict:
-    """Set each dotted key ("sides.defender.strength", "locations.3.cover") on a copy of raw."""
-    raw = copy.deepcopy(raw)
-    for dotted in sorted(overrides):  # sorted: the same result whatever the dict's order
-        value = overrides[dotted]
-        parts = str(dotted).split(".")
-        node, schema = raw, SCHEMA
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            if isinstance(schema, ListOf):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ScenarioError(source, dotted, f"'{part}' is not an index of this list "
-                                        f"(0..{len(node) - 1})")
-                part, schema = int(part), schema.table
-            elif isinstance(schema, dict):
-                if part not in schema or part == "variants":
-                    raise ScenarioError(source, printable(dotted), f"unknown key '{printable(part)}'"
-                                        f"{did_you_mean(part, [k for k in schema if k != 'variants'])}")
-                schema = schema[part]
-            else:
-                raise ScenarioError(source, dotted, "goes below a value")
-            if last:
-                if not isinstance(schema, Field):
-                    raise ScenarioError(source, dotted, "names a table, not a value")
-                node[part] = value
-            else:
-                if isinstance(node, dict) and part not in node:
-                    node[part] = {}
-                node = node[part]
-    return raw
-
-
-def parse_value(text: str) -> Any:
-    """A --set value: TOML syntax (true, 12, 0.5, "x", [1, 2]), or a bare string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-# ---------------------------------------------------------------- validation -----------------------------
-def plain(value: Any) -> Any:
-    """numpy scalars and arrays (as EMA Workbench, SALib or np.arange hand them over) as the Python values
-    of the same kind, in nested lists and dicts too: np.int64 -> int, np.float64 -> float, np.bool_ -> bool."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(plain(v) for v in value)
-    return value
-
-
-def _check_leaf(f: Field, value: Any, source: str, key: str) -> Any:
-    value = plain(value)  # the one place numpy values from any route (keywords, overrides, files) become Python
-    if f.type is NUM or f.type == (int, float):
-        ok = isinstance(value, NUM) and not isinstance(value, bool)
-        tname = "a number"
-    elif f.type is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        tname = "an integer"
-    elif f.type is dt.date:
-        ok = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
-        if isinstance(value, str):
-            try:
-                value, ok = dt.date.fromisoformat(value), True
-            except ValueError:
-                ok = False
-        tname = "a date (YYYY-MM-DD)"
-    else:
-        ok = isinstance(value, f.type)
-        tname = {str: "a string", bool: "true or false", list: "a list"}.get(f.type, str(f.type))
-    if not ok:
-        raise ScenarioError(source, key, f"must be {tname} (got {value!r})")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ScenarioError(source, key, f"must be finite (got {value!r})")
-    if f.min is not None and value < f.min:
-        raise ScenarioError(source, key, f"must be >= {f.min} (got {value!r})")
-    if f.max is not None and value > f.max:
-        raise ScenarioError(source, key, f"must be <= {f.max} (got {value!r})")
-    if f.choices and value not in f.choices:
-        raise ScenarioError(source, key, f"must be one of {', '.join(f.choices)} (got {value!r})")
-    return value
-
-
-def walk(schema: dict, raw: Any, source: str, prefix: str = "") -> dict:
-    """Check a table against a schema, leaf by leaf: unknown keys, types, ranges, defaults."""
-    if not isinstance(raw, dict):
-        raise ScenarioError(source, prefix.rstrip(".") or "(top)", "must be a table")
-    for k in raw:
-        if k not in schema:
-            raise ScenarioError(source, prefix + printable(k), f"unknown key{did_you_mean(k, schema)}")
-    out = {}
-    for k, sub in schema.items():
-        key = prefix + k
-        if sub is None:
-            continue
-        if isinstance(sub, Field):
-            if k in raw:
-                out[k] = _check_leaf(sub, raw[k], source, key)
-            elif sub.default is not None:
-                out[k] = copy.deepcopy(sub.default)
-            elif not sub.optional:
-                raise ScenarioError(source, key, "is required")
-        elif isinstance(sub, ListOf):
-            items = raw.get(k, [])
-            if not isinstance(items, list):
-                raise ScenarioError(source, key, "must be a list of tables")
-            out[k] = [walk(sub.table, it, source, f"{key}.{i}.") for i, it in enumerate(items)]
-        else:
-            out[k] = walk(sub, raw.get(k, {}), source, key + ".")
-    return out
 
 
 MAX_LOCATIONS, MAX_LINKS = 2_000, 20_000  # a valley is tens of places; the model keeps place-by-place arrays
