@@ -47,7 +47,7 @@ def test_an_attack_takes_what_it_needs_not_everyone():
     D = m.defenders.counts()
     pocket = m.valley.by_id(13)  # Shutul valley, a dead-end side valley
     D[pocket] = 300
-    need = att.needed(pocket, D)
+    need = m.attacker_command.needed(pocket, D)
     from redoubt.core.combat import local_odds
 
     odds = float(local_odds(need, 300, att.lethality, m.defenders.lethality, 0.0, m.valley.cover[pocket]))
@@ -59,11 +59,11 @@ def test_needed_at_the_edges():
     m = ValleyModel(rng=1)
     att, D = m.attackers, m.defenders.counts()
     empty = next(i for i in range(m.valley.n) if D[i] == 0)
-    assert att.needed(empty, D) == 0
+    assert m.attacker_command.needed(empty, D) == 0
     held = next(i for i in range(m.valley.n) if D[i] > 0)
     m.defenders.lethality = 0.0
-    assert att.needed(held, D) == 1  # they cannot fire back
+    assert m.attacker_command.needed(held, D) == 1  # they cannot fire back
     m.defenders.lethality, att.lethality = 0.2, 0.0
-    assert att.needed(held, D) >= 10**9  # no number of unarmed attackers is enough
+    assert m.attacker_command.needed(held, D) >= 10**9  # no number of unarmed attackers is enough
     att.lethality = 5e-324  # all but unarmed: the ratio overflows to infinity (found by hypothesis)
-    assert att.needed(held, D) >= 10**9
+    assert m.attacker_command.needed(held, D) >= 10**9

@@ -8,6 +8,8 @@ from redoubt import ValleyModel
 from redoubt.core.forces import ADVANCING
 from redoubt.core.kernels import commander_nerve, threshold_probability
 
+from .helpers import morale_day, send
+
 FAST = {"fighters_per_agent": 50}
 
 
@@ -17,7 +19,7 @@ def test_groups_in_transit_take_no_loss_shock_from_the_place_they_left():
     src = m.valley.by_id(5)  # Bazarak, with defenders
     rows = f.rows_at(src)
     assert len(rows) >= 2
-    moving = f.send(src, int(f.size[rows[0]]), m.valley.by_id(6), 2.0, ADVANCING)
+    moving = send(m, f, src, int(f.size[rows[0]]), m.valley.by_id(6), 2.0, ADVANCING)
     assert moving > 0
     transit = np.nonzero((f.size[: f.rows] > 0) & (f.state[: f.rows] == ADVANCING))[0]
     staying = f.rows_at(src)
@@ -25,9 +27,8 @@ def test_groups_in_transit_take_no_loss_shock_from_the_place_they_left():
     strength_before = f.counts().astype(float) + np.bincount(f.loc[transit], weights=f.size[transit],
                                                            minlength=m.valley.n)
     f.losses_today[src] = int(0.2 * strength_before[src])  # a bloody day where they left
-    contested = np.zeros(m.valley.n, bool)
     p = f.p
-    f.update_morale(strength_before, contested, 0.0)
+    morale_day(m, f, strength_before)
     drift = before + p.morale_recovery * (p.morale - before)
     np.testing.assert_allclose(f.morale[transit], np.clip(drift[transit], 0, 1))  # no shock on the move
     assert (f.morale[staying] < drift[staying] - 1e-9).all()  # those who stayed took it
@@ -96,8 +97,8 @@ def test_commanders_nerve_spreads_the_threshold():
 
 def test_nerve_is_drawn_once_per_place():
     m = ValleyModel(rng=7, **FAST)
-    nerve = m.defenders.nerve.copy()
+    nerve = m.defender_command.nerve.copy()
     assert len(nerve) == m.valley.n and len(set(nerve.round(9))) == m.valley.n
     for _ in range(10):
         m.step()
-    np.testing.assert_array_equal(m.defenders.nerve, nerve)
+    np.testing.assert_array_equal(m.defender_command.nerve, nerve)

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from redoubt import ValleyModel
-from redoubt.core import kernels
+from redoubt.core import kernels, processes
 from redoubt.core.params import NEEDS
 from redoubt.core.space import Control
+
+from .helpers import decide, morale_day, send
 
 NEW = tuple(NEEDS)  # the seven switches
 OFF = {f"switches__{k}": False for k in NEW}
@@ -79,6 +81,11 @@ def test_recall_grows_as_the_campaign_drags_on_and_flight_with_hunger():
 
 
 # ---------------------------------------------------------------- processes in the model ---------------------
+def regroup(m, enemy_inside: int) -> None:
+    """The defenders' regrouping, with `enemy_inside` attackers in the valley."""
+    processes.regroup(m.defenders, enemy_inside, m.situation(), m.attacker_entry, m.streams.dispersal)
+
+
 def step_to(m, day):
     while m.running and m.day < day:
         m.step()
@@ -92,8 +99,8 @@ def test_infiltrators_slip_past_a_thin_line_to_the_place_beyond():
                         sides__attacker__advance_odds=1e9)  # they never attack: only infiltration moves them on
         v, dfd = m.valley, m.defenders
         junction = v.by_id(2)
-        dfd.send(junction, int(dfd.counts()[junction]), v.by_id(3), 1, 2)
-        m.attackers.decide(m.attackers.counts(), dfd.counts())
+        send(m, dfd, junction, int(dfd.counts()[junction]), v.by_id(3), 1, 2)
+        decide(m, "attacker")
         return [e for e in m.events if e.what == "infiltrate"]
 
     seen = run(True)
@@ -108,14 +115,14 @@ def test_a_cut_off_place_is_encircled_loses_morale_and_surrenders_out_of_battle(
     shutul = v.by_id(13)  # side valley off the junction; its only ways out are through the junction
     junction = v.by_id(2)
     m.valley.control[junction] = Control.ATTACKER
-    m.defenders.send(junction, int(m.defenders.counts()[junction]), v.by_id(3), 3, 2)  # they leave it
+    send(m, m.defenders, junction, int(m.defenders.counts()[junction]), v.by_id(3), 3, 2)  # they leave it
     A, D = m.attackers.counts(), m.defenders.counts()
-    encircled = m._cut_off(A, D)
+    encircled = m.cut_off(A, D)
     assert encircled[shutul] and not encircled[v.by_id(5)]
     m.encircled = encircled
     before = m.defenders.counts()[shutul]
     m.strength_before_fight = {"attacker": A, "defender": D}
-    m.defenders.update_morale(D, np.zeros(v.n, bool), 0.0)
+    morale_day(m, m.defenders, D)
     rows = m.defenders.rows_at(shutul)
     assert np.all(m.defenders.morale[rows] < m.defenders.p.morale - 0.15)
     assert m.defenders.surrendered_encircled > 0 and m.defenders.counts()[shutul] < before
@@ -127,8 +134,8 @@ def test_defenders_reoccupy_an_empty_place_the_attacker_left():
     v = m.valley
     ridge, mouth = v.by_id(15), v.by_id(1)
     v.control[mouth] = Control.ATTACKER
-    m.defenders.send(mouth, int(m.defenders.counts()[mouth]), v.by_id(2), 1, 2)
-    m.defenders.decide(m.attackers.counts(), m.defenders.counts())
+    send(m, m.defenders, mouth, int(m.defenders.counts()[mouth]), v.by_id(2), 1, 2)
+    decide(m, "defender")
     moves = [e for e in m.events if e.what == "reoccupy"]
     assert moves and any(e.to == v.names[mouth] for e in moves)
     assert any(e.place == v.names[ridge] or e.place == v.names[v.by_id(2)] for e in moves)
@@ -145,13 +152,13 @@ def test_one_place_breaking_is_felt_next_door_and_across_the_side():
     before = dfd.counts()
     zeros = np.zeros(v.n, np.int64)
     m.strength_before_fight = {"attacker": zeros, "defender": before}
-    dfd.update_morale(before, np.zeros(v.n, bool), 0.0)
+    morale_day(m, dfd, before)
     assert dfd.deserted + dfd.dispersed >= 0.5 * before[gorge] - 10  # some go to ground (dispersal)
     assert any(e.what == "break" and e.place == v.names[gorge] for e in m.events)
     far = v.by_id(7)
     next_door = v.by_id(2)
     m_far, m_next = dfd.place_morale()[0][far], dfd.place_morale()[0][next_door]
-    dfd.update_morale(dfd.counts(), np.zeros(v.n, bool), 0.0)  # the next day: the news arrives
+    morale_day(m, dfd, dfd.counts())  # the next day: the news arrives
     assert dfd.place_morale()[0][far] < m_far  # news of the desertions
     assert m_next < dfd.p.morale  # contagion from the broken gorge on the first day
 
@@ -167,14 +174,14 @@ def test_a_pact_turns_some_and_stands_down_the_rest_and_can_unravel():
     A = att.counts()
     A[gorge] = 10  # the enemy is there
     arrived = att.arrived
-    dfd.make_pacts(A, 0.0)
+    processes.make_pacts(dfd, att, A, 0.0, m.situation(), m.streams.pacts)
     turned = round(dfd.p.pact_turn_share * n)
     assert dfd.turned == turned and dfd.stood_down == n - turned and dfd.pacted == n
     assert att.arrived - arrived == turned and att.counts()[gorge] >= turned
     assert m.fighter_balance("defender") == 0 and m.fighter_balance("attacker") == 0
     for c in ("food", "ammo"):
         assert abs(m.imbalance("defender", c)) < 1e-6 and abs(m.imbalance("attacker", c)) < 1e-6
-    dfd.unravel()  # rate 1, morale above 0: all come back
+    processes.unravel(dfd, m.defender_command.reserve, m.situation(), m.streams.pacts)  # rate 1: all come back
     assert dfd.stood_down == 0 and dfd.returned == n - turned
     assert m.fighter_balance("defender") == 0
 
@@ -227,12 +234,12 @@ def test_a_commander_killed_shakes_the_place():
     gorge = v.by_id(1)
     share = np.zeros(v.n)
     share[gorge] = 1.0
-    killed = dfd._leaders_killed(share)
+    killed = processes.leaders_killed(dfd, share, m.situation(), m.streams.cohesion)
     assert killed[gorge] and killed.sum() == 1
     assert [e.place for e in m.events if e.what == "leader killed"] == [v.names[gorge]]
     rows = dfd.rows_at(gorge)
     loc, holding = dfd.loc[rows], np.ones(len(rows), bool)
-    shift = dfd._cohesion_shift(loc, holding, share)
+    shift = processes.cohesion_shift(dfd, m.attackers, m.situation(), loc, holding, share, m.streams.cohesion)
     assert np.all(shift <= -0.3 + 1e-12)
 
 
@@ -242,16 +249,16 @@ def test_those_gone_to_ground_regroup_once_the_main_force_has_gone():
     dfd, v = m.defenders, m.valley
     rows = dfd.rows_at(v.by_id(1))
     n = int(dfd.size[rows].sum())
-    dfd._desert(rows, dfd.size[rows].copy())
+    processes.desert(dfd, rows, dfd.size[rows].copy(), m.switches, m.streams.dispersal)
     assert dfd.dispersed == n and dfd.deserted == 0 and m.fighter_balance("defender") == 0
-    dfd.regroup(10000)  # the enemy at its peak: nobody comes down
+    regroup(m, 10000)  # the enemy at its peak: nobody comes down
     assert dfd.dispersed == n
-    dfd.regroup(1000)  # a tenth of its peak left: they come back, all of them at rate 1
+    regroup(m, 1000)  # a tenth of its peak left: they come back, all of them at rate 1
     assert dfd.dispersed == 0 and dfd.regrouped == n and m.fighter_balance("defender") == 0
     assert any(e.what == "regroup" for e in m.events)
     off = ValleyModel(rng=6, sides__defender__ground_share=1.0, switches__dispersal=False)
     rows = off.defenders.rows_at(v.by_id(1))
-    off.defenders._desert(rows, off.defenders.size[rows].copy())
+    processes.desert(off.defenders, rows, off.defenders.size[rows].copy(), off.switches, off.streams.dispersal)
     assert off.defenders.dispersed == 0 and off.defenders.deserted == n
 
 
@@ -260,7 +267,7 @@ def test_the_side_takes_heart_when_the_enemys_main_force_has_gone():
     dfd = m.defenders
     r = dfd.rows
     dfd.morale[:r] = 0.15
-    dfd.regroup(10000)  # the enemy at its peak: no relief
+    regroup(m, 10000)  # the enemy at its peak: no relief
     assert np.allclose(dfd.morale[:r], 0.15)
-    dfd.regroup(4000)  # under half its peak: half the way back to base (0.75)
+    regroup(m, 4000)  # under half its peak: half the way back to base (0.75)
     assert np.allclose(dfd.morale[:r], 0.15 + 0.5 * (0.75 - 0.15))

@@ -13,7 +13,7 @@ import pytest
 from mesa.experimental.scenarios import Scenario
 from redoubt import ValleyModel
 from redoubt.core.agents import ResupplySource, SupplyStore
-from redoubt.core.forces import Contingent
+from redoubt.core.fighters import Contingent
 from redoubt.core.model import run_once
 from redoubt.core.outcome import CAUSES, as_numbers
 from redoubt.interfaces.cli import main

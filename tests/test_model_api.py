@@ -6,7 +6,7 @@ import mesa
 import pandas as pd
 import pytest
 from redoubt.core.agents import ResupplySource, SupplyStore, Weather
-from redoubt.core.forces import Fighter
+from redoubt.core.fighters import Fighter
 from redoubt.core.model import CAUSES, SERIES, ValleyModel
 from redoubt.inputs.scenario import SHORTCUTS, load
 

@@ -13,12 +13,15 @@ from mesa.datacollection import DataCollector
 from mesa.experimental.scenarios import Scenario
 
 from ..inputs.scenario import DEFAULT_SCENARIO, load, load_params, params_to_overrides
-from . import combat, kernels
+from . import combat, kernels, processes
 from .agents import ResupplySource, SupplyStore, Weather
-from .forces import TALLIES, Attackers, Contingent, Defenders
+from .commands import AttackerCommand, DefenderCommand
+from .fighters import Contingent, FighterAgents
+from .forces import TALLIES, Force
 from .ledger import COMMODITIES, Ledger
 from .outcome import ANSWER, CAUSES, DAILY, HELD, SERIES, Outcome, as_numbers, resolved_parameters
-from .params import Side, effective
+from .params import ScenarioInfo, Side, Sides, effective
+from .situation import Situation
 from .space import Control, Valley
 from .streams import Streams
 
@@ -61,6 +64,48 @@ class ValleyModel(mesa.Model):
 
     def __init__(self, scenario_file=DEFAULT_SCENARIO, variant: str | None = None, overrides: dict | None = None,
                  rng=None, scenario: Scenario | None = None, **params):
+        spec, rng = self._resolve(scenario_file, variant, overrides, rng, scenario, params)
+        super().__init__(rng=rng, scenario=scenario)
+        # ODD 3.1, in this order. One generator per stochastic process (streams.py): a variant that switches a
+        # process on never shifts another's draws, so variants run from one seed stay paired.
+        self.streams = Streams.of(self.rng, seeded=not isinstance(rng, np.random.Generator))
+        self.spec = spec  # the resolved file, as a dict (the edge: outputs, manifests)
+        self.params = p = load_params(spec)  # the same, as typed records: what the simulation reads
+        self.switches = effective(p.switches)
+        self._set_calendar(p.scenario)
+        self.valley = Valley(p, random=self.random)
+        self.grid = self.valley.space  # Mesa's name for the model's space (SolaraViz and Mesa tools read it)
+        self.ledgers = {"attacker": Ledger(), "defender": Ledger()}
+        self.weather = Weather(self, p.weather, enabled=self.switches.weather)  # draws first snow and winter
+        self.attackers = self._side("attacker", p.sides.attacker)
+        self.defenders = self._side("defender", p.sides.defender)
+        self._set_arrivals(p.sides)
+        self._deploy(self.defenders, p.sides.defender)
+        self._deploy(self.attackers, p.sides.attacker)
+        self.initial_defenders = self.defenders.initial
+        self.civilians = p.civilians
+        self.population = float(p.civilians.population)  # in the valley now (flight lowers it)
+        self._make_stores()
+        for kind, source in (("air", p.resupply.air), ("passes", p.resupply.passes)):
+            if source.enabled:
+                ResupplySource(self, kind, source)
+        self._waves_at(0)  # waves at time 0 are there from the start
+        self._set_commands()
+        self._set_state()
+        self._draw_thresholds()
+        for force in (self.attackers, self.defenders):  # each cell's agents include the fighters there
+            Contingent.create_agents(self, self.valley.n, force=force, cell=list(self.valley.locations))
+        self.datacollector = DataCollector(model_reporters={**DAILY, **ANSWER})  # ANSWER: for batch_run rows
+        self.datacollector.collect(self)
+        # Held for a whole step, and by whatever reads the model from another thread (the browser page's
+        # views): a reader always sees the model between two days, never in the middle of one.
+        self.lock = threading.RLock()
+
+    # ------------------------------------------------------------ set-up -------------------------------
+    @staticmethod
+    def _resolve(scenario_file, variant, overrides, rng, scenario, params) -> tuple[dict, object]:
+        """The resolved scenario (file, variant, overrides and keyword parameters, Mesa's Scenario's too) and
+        the seed."""
         if scenario is not None and not isinstance(scenario, Scenario):
             raise TypeError(f"scenario= is Mesa's Scenario object (got {type(scenario).__name__}); a scenario "
                             "file or name goes first, or as scenario_file=")
@@ -74,77 +119,70 @@ class ValleyModel(mesa.Model):
             rng = int(rng)
         merged = dict(overrides or {})
         merged.update(params_to_overrides(params))
-        spec = load(scenario_file, variant, merged)
-        super().__init__(rng=rng, scenario=scenario)
-        # One generator per stochastic process (model/redoubt/core/streams.py): a variant that switches a process on
-        # never shifts another's draws, so variants run from one seed stay paired.
-        self.streams = Streams.of(self.rng, seeded=not isinstance(rng, np.random.Generator))
-        self.spec = spec  # the resolved file, as a dict (the edge: outputs, manifests)
-        self.params = params = load_params(spec)  # the same, as typed records: what the simulation reads
-        self.switches = effective(params.switches)
-        sc = params.scenario
+        return load(scenario_file, variant, merged), rng
+
+    def _set_calendar(self, sc: ScenarioInfo) -> None:
         self.start_date: dt.date = sc.start_date
         self.start_doy = self.start_date.timetuple().tm_yday
         self.fighters_per_agent = sc.fighters_per_agent
         self.horizon = sc.horizon_days
         self.events: list[Event] = []
-        self.valley = Valley(params, random=self.random)
-        self.grid = self.valley.space  # Mesa's name for the model's space (SolaraViz and Mesa tools read it)
-        self.ledgers = {"attacker": Ledger(), "defender": Ledger()}
-        self.weather = Weather(self, params.weather, enabled=self.switches.weather)
-        self.attackers = Attackers(self, "attacker", params.sides.attacker)
-        self.defenders = Defenders(self, "defender", params.sides.defender)
-        att, dfd = params.sides.attacker, params.sides.defender
+
+    def _side(self, side: str, params: Side) -> Force:
+        """A side's fighters (columns) with their Mesa agents."""
+        force = Force(side, params, self.valley.n, self.ledgers[side], self.fighters_per_agent,
+                      self.switches.logistics)
+        FighterAgents(self, force)
+        return force
+
+    def _set_arrivals(self, sides: Sides) -> None:
+        """Where each side's waves arrive, and when (the attacker's by default at the valley's mouth)."""
+        att, dfd = sides.attacker, sides.defender
         self.defender_entry = self.valley.by_id(dfd.arrive_at) if dfd.arrive_at != -1 else None
-        self.attacker_entry = (self.valley.by_id(att.arrive_at) if att.arrive_at != -1
-                               else self.valley.mouth)
+        self.attacker_entry = self.valley.by_id(att.arrive_at) if att.arrive_at != -1 else self.valley.mouth
         self.waves = self._scaled_waves(att, self.attacker_entry)  # the attacker's
         self.defender_waves = self._scaled_waves(dfd, self.defender_entry)  # from outside (over a pass, say)
-        self._deploy(self.defenders, dfd)
-        self._deploy(self.attackers, att)
-        self.initial_defenders = self.defenders.initial
-        self.civilians = params.civilians
-        self.population = float(self.civilians.population)  # in the valley now (flight lowers it)
-        self._make_stores()
-        for kind, source in (("air", params.resupply.air), ("passes", params.resupply.passes)):
-            if source.enabled:
-                ResupplySource(self, kind, source)
-        self._waves_at(0)
-        self.contested = np.zeros(self.valley.n, bool)
-        self.strength_before_fight = {side: np.zeros(self.valley.n, np.int64) for side in ("attacker", "defender")}
+
+    def _set_commands(self) -> None:
+        """Each side's commanders, with their nerve drawn once (the commanders' stream)."""
+        args = (self.valley, self.switches, self.streams, self.attacker_entry)
+        self.attacker_command = AttackerCommand(self.attackers, self.defenders, *args)
+        self.defender_command = DefenderCommand(self.defenders, self.attackers, *args,
+                                                stores=self.stores_of("defender"))
+
+    def _set_state(self) -> None:
+        """The day's shared state and the run's record, before the first day."""
+        n = self.valley.n
+        self.contested = np.zeros(n, bool)
+        self.strength_before_fight = {side: np.zeros(n, np.int64) for side in ("attacker", "defender")}
         self.civilian_shortfall = 0.0
-        self.stockout_day = {"food": None, "ammo": None}
+        self.stockout_day: dict[str, int | None] = {"food": None, "ammo": None}
         self.collapse_day: int | None = None
         self.cause: str | None = None
         self.end_reason: str | None = None
         self.front_km = 0.0
         self.front_moved_day = 0  # the last day the attacker's front moved forward (for overstretch)
-        self.encircled = np.zeros(self.valley.n, bool)  # defended places cut off from every depot and pass
+        self.encircled = np.zeros(n, bool)  # defended places cut off from every depot and pass
         depth = self.valley.hops[self.attacker_entry]
         # nearer_to_entry[i, j]: j is a neighbour of i nearer the attacker's entry (behind i, for an attacker)
         self.nearer_to_entry = (self.valley.adjacency > 0) & (depth[None, :] < depth[:, None])
-        self.outflanked_today = {side: np.zeros(self.valley.n, bool) for side in ("attacker", "defender")}
-        self.key_places = [self.valley.by_id(k) for k in params.collapse.key_locations]  # location indices
+        self.outflanked_today = {side: np.zeros(n, bool) for side in ("attacker", "defender")}
+        self.key_places = [self.valley.by_id(k) for k in self.params.collapse.key_locations]  # location indices
         self.fell_by: str | None = None
         self.floor_lost_day: int | None = None
         self.resistance_ended_day: int | None = None
         self.attackers_extra = 0  # fighters sent beyond the committed waves (overstretch)
         self.civilians_fled = 0.0
-        # Each process draws from its own stream: with one switched off, nothing else changes.
-        if self.switches.cohesion:
-            self.attackers.draw_thresholds()
-            self.defenders.draw_thresholds()
-        if self.switches.pacts:
-            self.defenders.draw_pact_thresholds()
-        for force in (self.attackers, self.defenders):  # each cell's agents include the fighters there
-            Contingent.create_agents(self, self.valley.n, force=force, cell=list(self.valley.locations))
-        self.datacollector = DataCollector(model_reporters={**DAILY, **ANSWER})  # ANSWER: for batch_run rows
-        self.datacollector.collect(self)
-        # Held for a whole step, and by whatever reads the model from another thread (the browser page's
-        # views): a reader always sees the model between two days, never in the middle of one.
-        self.lock = threading.RLock()
 
-    # ------------------------------------------------------------ set-up -------------------------------
+    def _draw_thresholds(self) -> None:
+        """Breaking points and pact thresholds, drawn once, each from its own stream: with one process
+        switched off, nothing else changes."""
+        if self.switches.cohesion:
+            processes.draw_breaking_points(self.attackers, self.streams.cohesion)
+            processes.draw_breaking_points(self.defenders, self.streams.cohesion)
+        if self.switches.pacts:
+            processes.draw_pact_thresholds(self.defenders, self.streams.pacts)
+
     def _scaled_waves(self, side: Side, entry: int | None) -> list[Wave]:
         """The side's waves: t = 3 arrives when day 3 ends (it first fights on day 4), t = 3.5 halfway
         through day 4; at the side's entry, or at the wave's own location (another axis)."""
@@ -211,14 +249,10 @@ class ValleyModel(mesa.Model):
     def stores_of(self, side: str) -> list[SupplyStore]:
         return [s for s in self.stores if s.side == side]
 
-    def stores_at(self, loc: int, side: str) -> list[SupplyStore]:
-        return [s for s in self.stores if s.side == side and s.cell.idx == loc and s.open]
-
-    def passable(self, loc: int, link: dict | None) -> bool:
-        """Can fighters move into `loc` over `link` today (paths and passes close in snow)?"""
-        if link is not None and not link.get("open", True):
-            return False
-        return not (self.valley.is_pass[loc] and self.weather.pass_open_on_foot(loc) <= 0.0)
+    def situation(self) -> Situation:
+        """The day's shared state as it stands, for the processes and commands that act on it."""
+        return Situation(self.day, self.valley, self.weather, self.contested, self.strength_before_fight,
+                         self.encircled, self.outflanked_today, self.log_event)
 
     def log_event(self, what: str, side: str, place: int, to: int | None = None, fighters: int = 0,
                   note: str = "") -> None:
@@ -292,7 +326,7 @@ class ValleyModel(mesa.Model):
         for force in (self.attackers, self.defenders):  # planned departures (an operation's end)
             for day, share in force.p.withdrawals:
                 if day == self.day:
-                    n = force.withdraw(share, self.streams.movement)
+                    n = force.withdraw(share, self.force(force.other_side).counts(), self.streams.movement)
                     self.log_event("withdrawn", force.name, self.attacker_entry if force is self.attackers
                                    else self.valley.mouth, fighters=n, note="planned")
 
@@ -306,7 +340,7 @@ class ValleyModel(mesa.Model):
         recall, extra = rng.random(), rng.random()
         hazard = kernels.recall_hazard(self.day, base=o.recall_hazard, unrest_per_30_days=o.unrest_per_30_days)
         if recall < hazard:
-            n = self.attackers.withdraw(o.recall_share, rng)
+            n = self.attackers.withdraw(o.recall_share, self.defenders.counts(), rng)
             if n:
                 self.log_event("recalled", self.attackers.name, self.attacker_entry, fighters=n)
         sent = sum(w.n for w in self.waves) + self.attackers.initial + self.attackers_extra
@@ -346,9 +380,9 @@ class ValleyModel(mesa.Model):
 
     def _decisions(self) -> None:
         if self.switches.movement:
-            A, D = self.attackers.counts(), self.defenders.counts()
-            self.attackers.decide(A, D)
-            self.defenders.decide(A, D)
+            A, D, s = self.attackers.counts(), self.defenders.counts(), self.situation()
+            self.attacker_command.decide(A, D, s)
+            self.defender_command.decide(A, D, s)
 
     def _waves_at(self, t: float) -> None:
         """Each side's waves due at time t reach its entry (the defenders': `sides.defender.arrive_at`)."""
@@ -382,8 +416,9 @@ class ValleyModel(mesa.Model):
         """Fighters eat the day's ration and, where they were not in battle today, fire at low intensity."""
         if not self.switches.logistics:
             return
-        self.attackers.consume(self.weather.temperature, self.contested)
-        self.defenders.consume(self.weather.temperature, self.contested)
+        cold = self.params.weather.cold_food_per_degree
+        processes.consume(self.attackers, self.weather.temperature, self.contested, cold)
+        processes.consume(self.defenders, self.weather.temperature, self.contested, cold)
         for c in COMMODITIES:
             if self.stockout_day[c] is None and self.initial_stock(c) > 0 and self.stock(c) < 1.0:
                 self.stockout_day[c] = self.day
@@ -449,20 +484,21 @@ class ValleyModel(mesa.Model):
 
     def _morale(self) -> None:
         """Morale after the day's losses, hunger and shortages; then desertion and surrender."""
-        att, dfd, before = self.attackers, self.defenders, self.strength_before_fight
+        att, dfd = self.attackers, self.defenders
         if self.switches.cohesion:
             self.outflanked_today = self.outflanked(att.counts(), dfd.counts())
-        if self.switches.morale:
-            att.update_morale(before["attacker"], self.contested, 0.0)
-            dfd.update_morale(before["defender"], self.contested, self.civilian_shortfall)
-        if self.switches.pacts:
+        s, sw, streams = self.situation(), self.switches, self.streams
+        if sw.morale:
+            processes.update_morale(att, dfd, s, 0.0, sw, streams)
+            processes.update_morale(dfd, att, s, self.civilian_shortfall, sw, streams)
+        if sw.pacts:
             pressure = self.civilians.pressure * self.civilian_shortfall
-            dfd.make_pacts(att.counts(), pressure)
-            dfd.unravel()
-        if self.switches.dispersal:
+            processes.make_pacts(dfd, att, att.counts(), pressure, s, streams.pacts)
+            processes.unravel(dfd, self.defender_command.reserve, s, streams.pacts)
+        if sw.dispersal:
             inside = ~self.valley.is_outside
-            att.regroup(int(dfd.counts()[inside].sum()))
-            dfd.regroup(int(att.counts()[inside].sum()))
+            processes.regroup(att, int(dfd.counts()[inside].sum()), s, self.attacker_entry, streams.dispersal)
+            processes.regroup(dfd, int(att.counts()[inside].sum()), s, self.attacker_entry, streams.dispersal)
         att.end_day_losses()
         dfd.end_day_losses()
 
@@ -488,9 +524,9 @@ class ValleyModel(mesa.Model):
             self.front_moved_day = self.day
         self.front_km = front
         if self.switches.encirclement:
-            self.encircled = self._cut_off(A, D)
+            self.encircled = self.cut_off(A, D)
 
-    def _cut_off(self, A: np.ndarray, D: np.ndarray) -> np.ndarray:
+    def cut_off(self, A: np.ndarray, D: np.ndarray) -> np.ndarray:
         """Defended places with no way, over ground the attacker does not hold alone, to an open depot of
         theirs or to a pass out of the valley: their retreat and supply are cut."""
         v = self.valley

@@ -1,0 +1,341 @@
+"""The two sides' commanders: what each side's fighters are ordered to do each day. Decisions are taken per
+stack (a side's fighters at one place), the way a local commander would, so results do not depend on how many
+fighters one agent stands for. A command moves its side's fighters (`forces.Force.send`) and reads the day's
+state (`situation.Situation`); its own state is its commanders' nerve and what it remembers (pauses, progress,
+the reserve)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import kernels
+from .combat import local_odds
+from .forces import ADVANCING, RETREATING, Force
+from .kernels import commander_nerve
+from .params import Switches
+from .situation import Situation
+from .space import Control, Valley
+from .streams import Streams
+
+MAX_SEND = 10**9  # "all of them": an attack no number of fighters could win takes everyone available
+
+
+class Command:
+    """A side's command: its fighters (`force`), the enemy's, the ground and the run's switches and streams."""
+
+    def __init__(self, force: Force, enemy: Force, valley: Valley, switches: Switches, streams: Streams,
+                 attacker_entry: int):
+        self.force, self.enemy, self.valley = force, enemy, valley
+        self.switches, self.streams, self.attacker_entry = switches, streams, attacker_entry
+        self.p = force.p
+
+    def route(self, src: int, dst: int, blocked: np.ndarray, s: Situation) -> tuple[float, list]:
+        """This side's quickest route today (its speed, snow), avoiding `blocked` locations."""
+        return self.valley.route(src, dst, self.p.speed_km_per_day, self.p.path_slowdown,
+                                 s.weather.slowdown, blocked)  # type: ignore[attr-defined]
+
+
+class AttackerCommand(Command):
+    """Arrive in waves; advance when local odds favour them; pause after heavy losses; flank over paths."""
+
+    def __init__(self, force: Force, enemy: Force, valley: Valley, switches: Switches, streams: Streams,
+                 attacker_entry: int):
+        super().__init__(force, enemy, valley, switches, streams, attacker_entry)
+        n = valley.n
+        self.pause_until = np.zeros(n, np.int64)
+        self.last_progress = np.zeros(n, np.int64)
+        # Commanders differ: the odds at which an attack on each place goes in, drawn once, log-logistic
+        # about advance_odds (as the defenders' nerve about fallback_odds): no cliff at one threshold.
+        spread = self.p.threshold_spread if switches.movement else 0.0
+        self.nerve = commander_nerve(streams.commanders, self.p.advance_odds, spread, n)
+
+    def forward(self, loc: int) -> int | None:
+        v = self.valley
+        if v.is_road[loc]:
+            return v.next_up_road(loc)
+        roads = [nb for nb, d in v.neighbours[loc] if v.is_road[nb]]
+        return max(roads, key=lambda i: (v.km[i], -i)) if roads else None
+
+    def decide(self, A: np.ndarray, D: np.ndarray, s: Situation) -> None:
+        """Stacks in battle may break off; free stacks converge on the defended location where their
+        combined odds are best, if good enough; otherwise advance up an open road, or flank if stalled."""
+        v, p = self.valley, self.p
+        day, other = s.day, self.enemy
+        for loc in map(int, np.nonzero((A > 0) & (D > 0))[0]):
+            self._maybe_pause(loc, A, D, s)
+        movable = np.zeros(v.n, np.int64)
+        for loc in map(int, np.nonzero(A > 0)[0]):
+            if day < self.pause_until[loc]:
+                continue
+            if D[loc] > 0:  # in battle: only the surplus beyond what the fight there needs may leave
+                movable[loc] = max(0, int(A[loc]) - max(int(p.engaged_depth * v.frontage[loc]),
+                                                        self.needed(loc, D)))
+            else:
+                keep = p.garrison if v.is_road[loc] else 0
+                movable[loc] = max(0, int(A[loc]) - keep)
+        # Converging attacks: every defended location next to free stacks, best combined odds first
+        # (counting those already fighting there); each attack takes only what it needs (economy of
+        # force: a pocket gets a detachment, the main body keeps its purpose, the road).
+        options = []
+        for target in map(int, np.nonzero(D > 0)[0]):
+            if v.is_outside[target]:
+                continue
+            stacks = [src for src, data in v.neighbours[target]
+                      if movable[src] > 0 and D[src] == 0 and s.passable(target, data)]
+            if stacks:
+                n = int(movable[stacks].sum()) + int(A[target])
+                odds = float(local_odds(n, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target]))
+                options.append((-odds, target, stacks))
+        for neg_odds, target, stacks in sorted(options):
+            if -neg_odds < self.nerve[target]:
+                continue  # not good enough for the commander who would lead this attack
+            need = self.needed(target, D) - int(A[target])
+            for src in sorted(stacks, key=lambda s: (-movable[s], s)):  # the largest stacks first
+                if need <= 0:
+                    break
+                n = min(int(movable[src]), need)
+                if n > 0:
+                    self._move(src, n, target, A, ADVANCING, s)
+                    movable[src] -= n
+                    need -= n
+        if self.switches.infiltration:
+            self._infiltrate(movable, A, D, s)
+        spear = self.spearhead(A)
+        for loc in map(int, np.nonzero(movable > 0)[0]):
+            fwd = self.forward(loc)
+            if D[loc] == 0 and fwd is not None and D[fwd] == 0 and s.passable(fwd, None):
+                self._move(loc, int(movable[loc]), fwd, A, ADVANCING, s)
+            elif loc != spear and spear is not None:
+                self._join(loc, int(movable[loc]), spear, A, D, s)
+            elif D[loc] == 0 and day - self.last_progress[loc] >= p.flank_after_days:
+                self._flank(loc, int(movable[loc]), fwd, A, D, s)
+
+    def _infiltrate(self, movable: np.ndarray, A: np.ndarray, D: np.ndarray, s: Situation) -> None:
+        """Free fighters next to a defended place slip past it (mostly by night) to the place beyond, if no
+        defenders hold that: the thinner the defenders there and the worse the visibility, the more get
+        through (kernels.infiltration_probability). Behind a position they cut its retreat and supply."""
+        v, p = self.valley, self.p
+        factor = p.infiltration_bad_visibility if s.weather.grounded else 1.0
+        nothing_blocked = np.zeros(v.n, bool)  # by night, past the defenders: no ground is closed to them
+        for src in map(int, np.nonzero(movable > 0)[0]):
+            for target, link in v.neighbours[src]:
+                if movable[src] <= 0:
+                    break
+                if D[target] == 0 or v.is_outside[target] or not s.passable(target, link):
+                    continue
+                beyond = [u for u, link2 in v.neighbours[target]
+                          if v.hops[src, u] == 2 and D[u] == 0 and not v.is_outside[u] and s.passable(u, link2)]
+                if not beyond:
+                    continue
+                dst = max(beyond, key=lambda u: (v.is_road[u], v.km[u], -u))
+                chance = kernels.infiltration_probability(D[target] / v.frontage[target], rate=p.infiltration_rate,
+                                                          density_ref=p.infiltration_density_ref,
+                                                          visibility_factor=factor)
+                n = int(self.streams.movement.binomial(int(movable[src]), float(chance)))
+                if n <= 0:
+                    continue
+                days = self.route(src, target, nothing_blocked, s)[0] + self.route(target, dst, nothing_blocked, s)[0]
+                sent = self.force.send(src, n, dst, days, ADVANCING, s.day, self.streams.movement)
+                movable[src] -= sent
+                A[src] -= sent
+                s.log("infiltrate", self.force.name, src, dst, sent, note=f"past {v.names[target]}")
+
+    def needed(self, target: int, D: np.ndarray) -> int:
+        """Fighters an attack on `target` brings: enough for `commit_odds` against its defenders."""
+        v, other, p = self.valley, self.enemy, self.p
+        if D[target] == 0:
+            return 0
+        per_fighter = float(local_odds(1, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target]))
+        if np.isinf(per_fighter):
+            return 1  # defenders who cannot fire: any attack wins
+        ratio = p.commit_odds / per_fighter if per_fighter > 0 else math.inf
+        if not ratio < MAX_SEND:
+            return MAX_SEND  # attackers who cannot (or all but cannot) hurt them: no number is enough
+        return int(math.ceil(ratio))
+
+    def spearhead(self, A: np.ndarray) -> int | None:
+        """The most advanced location the side has fighters at (furthest up the valley). A pass is a way out of
+        the valley, not a front to mass on: it counts only when the side holds nothing else inside (else the
+        main body would shuttle between the pass and the road place below it)."""
+        v = self.valley
+        here = [i for i in map(int, np.nonzero(A > 0)[0]) if not v.is_outside[i]]
+        here = [i for i in here if not v.is_pass[i]] or here
+        return max(here, key=lambda i: (v.km[i], v.is_road[i], -i)) if here else None
+
+    def _join(self, loc, n, spear, A, D, s: Situation) -> None:
+        """Mass on the main effort: a stack that can neither attack nor advance joins the spearhead."""
+        v = self.valley
+        if v.km[spear] <= v.km[loc] and not v.is_outside[loc]:
+            return  # already as far forward: hold here
+        days, path = self.route(loc, spear, D > 0, s)
+        if path:
+            sent = self.force.send(loc, n, spear, days, ADVANCING, s.day, self.streams.movement)
+            A[loc] -= sent
+
+    def _move(self, src, n, dst, A, state, s: Situation) -> None:
+        days, _ = self.route(src, dst, self.valley.control == Control.DEFENDER, s)
+        sent = self.force.send(src, n, dst, days, state, s.day, self.streams.movement)
+        A[src] -= sent
+        self.last_progress[src] = self.last_progress[dst] = s.day
+
+    def _flank(self, loc, movable, fwd, A, D, s: Situation) -> None:
+        """Send part of a stalled stack over mountain paths to a road location behind the blockage."""
+        v = self.valley
+        self.last_progress[loc] = s.day  # try again only after another stall
+        if fwd is None:
+            return
+        n = int(movable * self.p.flank_share)
+        if n <= 0:
+            return
+        blocked = D > 0
+        other = self.enemy
+        for target in v.road_order:
+            target = int(target)
+            if v.km[target] <= v.km[fwd] or v.control[target] == Control.ATTACKER:
+                continue
+            odds = float(local_odds(n, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target]))
+            if D[target] > 0 and odds < self.p.advance_odds:
+                continue  # too weak to take it: look further up the valley
+            days, path = self.route(loc, target, blocked, s)
+            if path and any(v.graph.edges[v.ids[a], v.ids[b]]["kind"] == "path"
+                            for a, b in zip(path, path[1:])):
+                sent = self.force.send(loc, n, target, days, ADVANCING, s.day, self.streams.movement)
+                A[loc] -= sent
+                s.log("flank", self.force.name, loc, target, sent)
+                return
+
+    def _maybe_pause(self, loc, A, D, s: Situation) -> None:
+        """After heavy losses in the last days, break off: fall back one location and wait."""
+        v = self.valley
+        lost = int(self.force.recent_losses()[loc])
+        if lost <= self.p.pause_loss_share * (A[loc] + lost) or self.p.pause_days == 0:
+            return
+        back = [nb for nb, d in v.neighbours[loc]
+                if D[nb] == 0 and v.control[nb] != Control.DEFENDER and s.passable(nb, d)]
+        if not back:
+            return
+        dst = min(back, key=lambda i: (v.hops[self.attacker_entry, i], i))
+        days, _ = self.route(loc, dst, v.control == Control.DEFENDER, s)
+        sent = self.force.send(loc, int(A[loc]), dst, days, RETREATING, s.day, self.streams.movement)
+        A[loc] -= sent
+        self.pause_until[dst] = s.day + self.p.pause_days
+        self.force.forget_losses()
+        s.log("pause", self.force.name, loc, dst, sent)
+
+
+class DefenderCommand(Command):
+    """Hold chokepoints, reinforce threatened locations from the reserve, fall back up the valley."""
+
+    def __init__(self, force: Force, enemy: Force, valley: Valley, switches: Switches, streams: Streams,
+                 attacker_entry: int, stores: list):
+        super().__init__(force, enemy, valley, switches, streams, attacker_entry)
+        p = self.p
+        self.stores = stores  # the side's supply stores (destroyed on retreat, destroy_on_retreat)
+        self.reserve = valley.by_id(p.reserve) if p.reserve != -1 else None
+        share = sum(d.share for d in p.deploy if d.location == p.reserve)
+        self.reserve_keep = int(p.strength * share * p.reserve_keep)
+        # Each place's commander has a nerve of their own: the odds at which they fall back, drawn once
+        # (log-logistic about fallback_odds, width threshold_spread). Over commanders and runs the chance to
+        # fall back at given odds is threshold_probability(): smooth, with no cliff where one wave tips a
+        # single threshold, and no daily re-draw that would compound.
+        spread = p.threshold_spread if switches.movement else 0.0  # no moves: no draw
+        self.nerve = commander_nerve(streams.commanders, p.fallback_odds, spread, valley.n)
+
+    def decide(self, A: np.ndarray, D: np.ndarray, s: Situation) -> None:
+        v, p = self.valley, self.p
+        ammo = self.force.ammo_at()
+        att = self.enemy
+        self._move_reserve(A)
+        for loc in map(int, np.nonzero(D > 0)[0]):
+            if D[loc] <= 0:
+                continue
+            if A[loc] > 0:
+                odds = float(local_odds(A[loc], D[loc], att.lethality, self.force.lethality, 0.0, v.cover[loc]))
+                no_ammo = self.switches.logistics and ammo[loc] < p.out_of_ammo_kg * D[loc]
+                if no_ammo or self._falls_back(loc, odds):
+                    self._fall_back(loc, A, D, s)
+                    continue
+                threat = A[loc]
+            else:
+                near = [A[nb] for nb, _ in v.neighbours[loc] if A[nb] > 0]
+                threat = max(near) if near else 0
+            if threat:
+                odds = float(local_odds(threat, D[loc], att.lethality, self.force.lethality, 0.0, v.cover[loc]))
+                if odds > p.reinforce_odds:
+                    self._reinforce(loc, odds, A, D, s)
+        if self.switches.counterattack:
+            self._counterattack(A, D, s)
+
+    def _counterattack(self, A: np.ndarray, D: np.ndarray, s: Situation) -> None:
+        """A stack not in battle retakes a neighbouring place the enemy holds: an empty one with a
+        detachment (reoccupy), a held one if its spare fighters have counterattack_odds against the
+        holders in their cover. One action per stack a day, and never out of the valley."""
+        v, p = self.valley, self.p
+        att = self.enemy
+        theirs = (v.control == Control.ATTACKER) & ~v.is_outside
+        if not theirs.any():
+            return
+        next_to_theirs = v.adjacency @ theirs > 0
+        for loc in map(int, np.nonzero((D > 0) & (A == 0) & next_to_theirs)[0]):
+            spare = int(D[loc] * (1.0 - p.counterattack_keep))
+            if spare <= 0:
+                continue
+            for nb, link in v.neighbours[loc]:
+                if v.control[nb] != Control.ATTACKER or v.is_outside[nb] or D[nb] > 0 or not s.passable(nb, link):
+                    continue
+                if A[nb] == 0:
+                    n, what = min(spare, int(v.frontage[nb])), "reoccupy"
+                else:
+                    odds = float(local_odds(spare, A[nb], self.force.lethality, att.lethality, 0.0, v.cover[nb]))
+                    if odds < p.counterattack_odds:
+                        continue
+                    n, what = spare, "counterattack"
+                days, _ = self.route(loc, nb, np.zeros(v.n, bool), s)
+                sent = self.force.send(loc, n, nb, days, ADVANCING, s.day, self.streams.movement)
+                if sent:
+                    D[loc] -= sent
+                    s.log(what, self.force.name, loc, nb, sent)
+                    break
+
+    def _falls_back(self, loc: int, odds: float) -> bool:
+        """The place's commander breaks off when the odds pass their nerve."""
+        return odds > self.nerve[loc]
+
+    def _move_reserve(self, A) -> None:
+        """If the reserve's location is lost or in battle, the reserve's base moves up the valley."""
+        v = self.valley
+        while self.reserve is not None and (v.control[self.reserve] == Control.ATTACKER or A[self.reserve] > 0):
+            self.reserve = v.next_up_road(self.reserve)
+
+    def _reinforce(self, loc, odds, A, D, s: Situation) -> None:
+        v, R = self.valley, self.reserve
+        if R is None or R == loc or A[R] > 0 or D[R] <= 0:
+            return
+        spare = int(D[R] - self.reserve_keep)
+        ratio = odds / self.p.reinforce_odds if self.p.reinforce_odds > 0 else np.inf
+        need = math.ceil(D[loc] * (min(ratio, 1e6) - 1.0))  # capped: odds can be infinite
+        n = min(int(need), spare)  # the reserve keeps a core for the next threat
+        if n <= 0:
+            return
+        days, _ = self.route(R, loc, v.control == Control.ATTACKER, s)
+        sent = self.force.send(R, n, loc, days, ADVANCING, s.day, self.streams.movement)
+        D[R] -= sent
+
+    def _fall_back(self, loc, A, D, s: Situation) -> None:
+        v = self.valley
+        entry = self.attacker_entry
+        options = [nb for nb, d in v.neighbours[loc]
+                   if A[nb] == 0 and v.control[nb] != Control.ATTACKER and not v.is_outside[nb]
+                   and s.passable(nb, d)]
+        if not options:
+            return  # cornered: they fight on where they are
+        dst = max(options, key=lambda i: (v.hops[entry, i], v.is_road[i], v.km[i], -i))
+        days, _ = self.route(loc, dst, v.control == Control.ATTACKER, s)
+        sent = self.force.send(loc, int(D[loc]), dst, days, RETREATING, s.day, self.streams.movement)
+        D[loc] -= sent
+        s.log("fall back", self.force.name, loc, dst, sent)
+        for store in [st for st in self.stores if st.cell.idx == loc and st.open]:
+            if self.streams.movement.random() < self.p.destroy_on_retreat:
+                store.destroy()

@@ -1,0 +1,233 @@
+"""What a side's fighters do each day, as functions of its columns (`forces.Force`) and the day's state
+(`situation.Situation`): eating, morale and what follows from it (desertion, breaking, surrender), cohesion,
+going to ground and regrouping, and the defenders' local pacts. The arithmetic is in `kernels.py`; the random
+draws come from the stream of each process (`streams.py`), given by the caller."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import kernels
+from .forces import HOLDING, HUNGRY_BELOW, Force
+from .kernels import ration
+from .params import Switches
+from .situation import Situation
+from .space import Control
+from .streams import Streams
+
+
+# ------------------------------------------------------------ supplies -----------------------------------------
+def consume(force: Force, temperature: np.ndarray, engaged_locs: np.ndarray, cold_food_per_degree: float) -> None:
+    """Eat a day's ration (more in the cold) and fire at low intensity where not in battle."""
+    m = force.active
+    if not m.any():
+        return
+    idx = np.nonzero(m)[0]
+    need = force.size[idx] * ration(force.p.food_kg_per_day, temperature[force.loc[idx]], cold_food_per_degree)
+    eaten = np.minimum(force.food[idx], need)
+    force.food[idx] -= eaten
+    force.hungry[idx] = eaten < need * HUNGRY_BELOW
+    idle = ~engaged_locs[force.loc[idx]] | (force.state[idx] != HOLDING)
+    fired = np.where(idle, np.minimum(force.ammo[idx], force.size[idx] * force.p.ammo_kg_per_day_idle), 0.0)
+    force.ammo[idx] -= fired
+    force.ledger.consume(eaten.sum(), fired.sum())
+
+
+# ------------------------------------------------------------ morale -------------------------------------------
+def update_morale(force: Force, enemy: Force, s: Situation, civilian_shortfall: float, switches: Switches,
+                  streams: Streams) -> None:
+    """Drift back to the side's base morale; shocks from local losses, hunger, no ammunition and hungry
+    civilians (and, with switches.cohesion / .encirclement, the cohesion shocks and contagion); then desertion
+    (anywhere), breaking points, and surrender (local pacts, in battle or encircled)."""
+    p, r = force.p, force.rows
+    idx = np.nonzero(force.size[:r] > 0)[0]
+    if len(idx) == 0:
+        return
+    strength_before = s.strength_before_fight[force.side]
+    m = force.morale[idx]
+    m += p.morale_recovery * (p.morale - m)
+    loc = force.loc[idx]
+    loss_share = np.divide(force.losses_today, strength_before, out=np.zeros(len(strength_before)),
+                           where=strength_before > 0)
+    holding = force.state[idx] == HOLDING  # a group on the move was not in today's fight where it left
+    m -= p.morale_loss_shock * loss_share[loc] * holding
+    if switches.logistics:
+        m -= p.morale_hunger * force.hungry[idx]
+        m -= p.morale_no_ammo * (force.ammo[idx] < p.out_of_ammo_kg * force.size[idx])
+        m -= p.morale_civilian_hunger * civilian_shortfall
+    encircled = s.encircled if force.side == "defender" else np.zeros(s.valley.n, bool)
+    if switches.encirclement:
+        m -= p.morale_encircled * encircled[loc]
+    if switches.cohesion:
+        m += cohesion_shift(force, enemy, s, loc, holding, loss_share, streams.cohesion)
+    force.morale[idx] = np.clip(m, 0.0, 1.0)
+    force.left_today = 0  # from here on, today's defections: tomorrow's news
+    if switches.cohesion:
+        break_where_below(force, *spread_morale(force, idx, s.valley.adjacency), s, switches, streams)
+        idx = idx[force.size[idx] > 0]
+    rng = streams.morale
+    m = force.morale[idx]
+    below = p.desert_below
+    p_desert = np.where(m < below, p.desert_rate * (below - m) / max(below, 1e-9), 0.0)
+    deserters = rng.binomial(force.size[idx], np.clip(p_desert, 0, 1))
+    desert(force, idx, deserters, switches, streams.dispersal)
+    idx = idx[force.size[idx] > 0]
+    loc = force.loc[idx]
+    at_place = force.state[idx] == HOLDING
+    cut_off = encircled[loc] & at_place
+    in_battle = s.contested[loc] & at_place
+    limit = np.where(cut_off, max(p.surrender_below, p.encircled_surrender_below), p.surrender_below)
+    p_surr = np.where((in_battle | cut_off) & (force.morale[idx] < limit), p.surrender_rate, 0.0)
+    gave_up = rng.binomial(force.size[idx], p_surr)
+    force.surrendered_encircled += int(gave_up[cut_off].sum())
+    force.take_out(idx, gave_up, "surrendered")
+
+
+# ------------------------------------------------------------ cohesion (switches.cohesion) ---------------------
+def draw_breaking_points(force: Force, rng: np.random.Generator) -> None:
+    """Each place's commander has a breaking point of their own, drawn once about `break_below` (width
+    cohesion_spread): a network threshold model, so one place breaking can tip its neighbours (through
+    contagion and the news) or not."""
+    p = force.p
+    force.break_point = kernels.commander_thresholds(rng, p.break_below, p.cohesion_spread, force.n_places)
+
+
+def cohesion_shift(force: Force, enemy: Force, s: Situation, loc: np.ndarray, holding: np.ndarray,
+                   loss_share: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Today's cohesion shocks per group: the news of defections (the whole side), key places and depots lost
+    (the whole side), the enemy on a place behind (outflanked), the local leader killed, and success: the
+    enemy's local losses raise morale as one's own lower it."""
+    p = force.p
+    strength = force.strength() + force.left_today
+    news = force.left_today / strength if strength > 0 else 0.0
+    before = s.strength_before_fight[enemy.side]
+    enemy_losses = np.divide(enemy.losses_today, before, out=np.zeros(len(before)), where=before > 0)
+    shift = -p.morale_news * news - force.pending_shock
+    force.pending_shock = 0.0
+    outflanked = s.outflanked[force.side]
+    leader_lost = leaders_killed(force, loss_share, s, rng)
+    local = (p.morale_success * enemy_losses[loc] - p.morale_outflanked * outflanked[loc]
+             - p.morale_leader_loss * leader_lost[loc])
+    return shift + local * holding
+
+
+def leaders_killed(force: Force, loss_share: np.ndarray, s: Situation, rng: np.random.Generator) -> np.ndarray:
+    """Places whose commander was killed today: a chance leader_risk x the share of the local stack lost (one
+    draw per place every day). A new commander takes over (with the place's thresholds)."""
+    chance = np.clip(force.p.leader_risk * loss_share, 0.0, 1.0)
+    killed = rng.random(force.n_places) < chance
+    for loc in map(int, np.nonzero(killed)[0]):
+        s.log("leader killed", force.name, loc)
+    return killed
+
+
+def spread_morale(force: Force, idx: np.ndarray, adjacency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Contagion: each place's morale moves towards its neighbours' (the groups there shift together).
+    Returns each place's mean morale after it, and the fighters there."""
+    mean, weight = force.place_morale()
+    pull = kernels.neighbour_pull(mean, weight, adjacency, force.p.morale_contagion)
+    at_place = force.state[idx] == HOLDING
+    force.morale[idx] = np.clip(force.morale[idx] + pull[force.loc[idx]] * at_place, 0.0, 1.0)
+    return mean + pull, weight  # a mean of values in [0, 1] moved towards another: no clipping needed
+
+
+def break_where_below(force: Force, mean: np.ndarray, weight: np.ndarray, s: Situation, switches: Switches,
+                      streams: Streams) -> None:
+    """A place whose fighters' mean morale is below its commander's breaking point breaks: break_share of
+    them desert at once (the rest may fall back, desert or surrender in the days after)."""
+    for loc in map(int, np.nonzero((weight > 0) & (mean < force.break_point))[0]):
+        rows, lost = force.pick_at(loc, math.ceil(force.p.break_share * weight[loc]), streams.cohesion)
+        desert(force, rows, lost, switches, streams.dispersal)
+        s.log("break", force.name, loc, fighters=int(lost.sum()))
+
+
+# ------------------------------------------------------------ dispersal (switches.dispersal) -------------------
+def desert(force: Force, rows: np.ndarray, leaving: np.ndarray, switches: Switches, rng: np.random.Generator) -> None:
+    """Those who leave: with switches.dispersal, ground_share of them go to ground in the mountains (they may
+    regroup later, `regroup`); the rest desert for good. `rng`: the dispersal stream."""
+    if switches.dispersal and force.p.ground_share > 0:
+        to_ground = rng.binomial(leaving, force.p.ground_share)
+        force.take_out(rows, to_ground, "dispersed")
+        leaving = leaving - to_ground
+    force.take_out(rows, leaving, "deserted")
+
+
+def regroup(force: Force, enemy_inside: int, s: Situation, attacker_entry: int, rng: np.random.Generator) -> None:
+    """Once the enemy's force in the valley is under regroup_below of the most it has had there (its main force
+    has gone), the side takes heart (morale recovers relief_rate of the way to its base a day) and those gone
+    to ground come back, regroup_rate of them a day: to the largest stack of their side, or to the place
+    furthest from the attacker's entry that the enemy does not hold."""
+    p, v = force.p, s.valley
+    force.enemy_peak = max(force.enemy_peak, enemy_inside)
+    if enemy_inside >= p.regroup_below * force.enemy_peak:
+        return
+    r = force.rows
+    force.morale[:r] += p.relief_rate * np.maximum(p.morale - force.morale[:r], 0.0) * (force.size[:r] > 0)
+    if force.dispersed <= 0:
+        return
+    back = int(rng.binomial(force.dispersed, p.regroup_rate))
+    if back <= 0:
+        return
+    own = force.counts()
+    if own.max() > 0:
+        home = int(np.argmax(own))
+    else:
+        free = np.nonzero((v.control != Control.enemy_of(force.side)) & ~v.is_outside)[0]
+        if not len(free):
+            return
+        depth = v.hops[attacker_entry][free]
+        home = int(free[np.argmax(depth if force.side == "defender" else -depth)])
+    force.place_new(back, home, p.morale)  # back with nothing: the stores issue to them
+    force.dispersed -= back
+    force.regrouped += back
+    s.log("regroup", force.name, home, fighters=back)
+
+
+# ------------------------------------------------------------ pacts (switches.pacts) ---------------------------
+def draw_pact_thresholds(force: Force, rng: np.random.Generator) -> None:
+    """Each place's commander would settle below a morale of their own, drawn once about pact_below."""
+    p = force.p
+    force.pact_point = kernels.commander_thresholds(rng, p.pact_below, p.cohesion_spread, force.n_places)
+
+
+def make_pacts(defenders: Force, attackers: Force, A: np.ndarray, civilian_pressure: float, s: Situation,
+               rng: np.random.Generator) -> None:
+    """Local commanders whose fighters' morale is below their threshold, with the enemy at or next to the place
+    (the attackers at each place: `A`), settle with a daily chance pact_rate (times 1 + civilian_pressure):
+    pact_turn_share of the fighters change sides, the rest stand down and leave the fight."""
+    v, p = s.valley, defenders.p
+    chance = min(1.0, p.pact_rate * (1.0 + civilian_pressure))
+    draws = rng.random(v.n)  # one per place every day: the stream does not depend on who is where
+    near_enemy = ((A > 0) | (v.adjacency @ (A > 0) > 0)) & ~v.is_outside & (draws < chance)
+    if not near_enemy.any():
+        return
+    mean, weight = defenders.place_morale()
+    for loc in map(int, np.nonzero(near_enemy & (weight > 0) & (mean < defenders.pact_point))[0]):
+        total = int(weight[loc])
+        k = int(round(p.pact_turn_share * total))
+        rows, turned = defenders.pick_at(loc, k, rng)
+        food, ammo = defenders.take_out(rows, turned, "turned")
+        attackers.join(k, loc, food, ammo)
+        rows = defenders.rows_at(loc)
+        defenders.take_out(rows, defenders.size[rows].copy(), "stood_down")
+        defenders.pacted += total
+        s.log("pact", defenders.name, loc, fighters=total, note=f"{k} changed sides")
+
+
+def unravel(defenders: Force, reserve: int | None, s: Situation, rng: np.random.Generator) -> None:
+    """While the defence holds well (the side's mean morale above unravel_above), fighters who stood down under
+    pacts come back, a share pact_unravel_rate a day, to the reserve (or the largest stack)."""
+    p = defenders.p
+    back = int(rng.binomial(defenders.stood_down, p.pact_unravel_rate)) if defenders.stood_down else 0
+    if back <= 0:
+        return
+    mean, weight = defenders.place_morale()
+    if weight.sum() <= 0 or float((mean * weight).sum() / weight.sum()) <= p.unravel_above:
+        return
+    home = reserve if reserve is not None and weight[reserve] > 0 else int(np.argmax(weight))
+    defenders.place_new(back, home, p.morale)  # they come back with nothing: the stores issue to them
+    defenders.stood_down -= back
+    defenders.returned += back
+    s.log("pact unravels", defenders.name, home, fighters=back)
