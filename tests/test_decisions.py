@@ -11,10 +11,10 @@ def moves_of(model_kwargs, monkeypatch):
     moves = []
     send = Force.send
 
-    def recording(self, src, n, dst, days, state):
-        sent = send(self, src, n, dst, days, state)
+    def recording(self, src, n, dst, days, state, day, rng):
+        sent = send(self, src, n, dst, days, state, day, rng)
         if sent:
-            moves.append((self.model.day, self.side, src, dst, sent))
+            moves.append((day, self.side, src, dst, sent))
         return sent
 
     monkeypatch.setattr(Force, "send", recording)

@@ -206,7 +206,7 @@ def test_sweep_rerun_with_nothing_left_says_so(tmp_path):
 
 LISTEN_SCRIPT = """
 import psutil
-from redoubt.studies.engine import DaskExecutor
+from redoubt.studies.executors import DaskExecutor
 
 if __name__ == "__main__":
     ex = DaskExecutor(2)

@@ -61,7 +61,8 @@ def test_wheel_holds_the_scenarios(installed):
     wheel, _, _ = installed
     names = zipfile.ZipFile(wheel).namelist()
     for f in ("redoubt/scenarios/panjshir-2021.toml", "redoubt/scenarios/sweeps/tiny.toml",
-              "redoubt/scenarios/validation/square-law.toml", "redoubt/cli.py", "redoubt/__main__.py",
+              "redoubt/scenarios/validation/square-law.toml", "redoubt/interfaces/cli.py", "redoubt/__main__.py",
+              "redoubt/core/model.py", "redoubt/inputs/scenario.py", "redoubt/studies/sweep.py",
               "redoubt/scenarios/history/panjshir-1982.toml", "redoubt/scenarios/history/observed.toml",
               "redoubt/scenarios/history/hindcast.csv"):
         assert f in names, f

@@ -8,7 +8,8 @@ import sys
 import pyarrow as pa
 import pytest
 from redoubt.core.outcome import DAILY, OUTCOME_SCHEMA, PARAMETER_SCHEMA, SERIES, Outcome, schema_of
-from redoubt.studies.engine import RUN_SCHEMA, TABLE_SCHEMA, RunSpec, execute, rows_to_table
+from redoubt.studies.parts import rows_to_table
+from redoubt.studies.runs import RUN_SCHEMA, TABLE_SCHEMA, RunSpec, execute
 
 
 def test_schema_is_derived_from_the_dataclass():
@@ -47,7 +48,7 @@ def test_the_models_records_match_their_declarations():
 
 @pytest.mark.subprocess
 def test_compare_and_sweep_processes_do_not_import_mesa():
-    code = ("import sys, redoubt.studies.compare, redoubt.studies.sweep, redoubt.studies.engine; "
+    code = ("import sys, redoubt.studies.compare, redoubt.studies.sweep, redoubt.studies.executors; "
             "print('mesa' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

@@ -3,7 +3,8 @@
 import pytest
 from redoubt.inputs import scenario as scn
 from redoubt.studies.compare import plan
-from redoubt.studies.engine import ProcessExecutor, Progress, SerialExecutor, execute_chunk, run_specs
+from redoubt.studies.executors import ProcessExecutor, Progress, SerialExecutor, run_specs
+from redoubt.studies.runs import execute_chunk
 
 SHORT = {"scenario.horizon_days": 25, "scenario.fighters_per_agent": 50}
 

@@ -101,10 +101,10 @@ def test_a_second_compare_into_the_same_out_is_refused(tmp_path):
 # ---------------------------------------------------------------- commit and resume -----------------------
 KILLER = textwrap.dedent("""
     import json, os, sys
-    import redoubt.studies.engine as engine
+    import redoubt.studies.parts as parts
     from redoubt.studies import sweep
     die_at, count = int(sys.argv[3]), [0]
-    real_write, real_replace = engine.pq.write_table, engine.os.replace
+    real_write, real_replace = parts.pq.write_table, parts.os.replace
 
     def tick():
         count[0] += 1
@@ -124,7 +124,7 @@ KILLER = textwrap.dedent("""
             os._exit(9)
         real_replace(a, b)
 
-    engine.pq.write_table, engine.os.replace = write_table, replace
+    parts.pq.write_table, parts.os.replace = write_table, replace
     sweep.run_sweep(json.loads(sys.argv[1]), sys.argv[2], executor="serial", quiet=True)
     print("finished", count[0])
 """)
@@ -146,11 +146,11 @@ def test_killed_at_every_write_point_then_resumed_equals_uninterrupted(tmp_path)
 
 @pytest.mark.slow
 def test_full_disk_at_every_write_point_then_resumed_equals_uninterrupted(tmp_path, monkeypatch):
-    import redoubt.studies.engine as engine
+    import redoubt.studies.parts as parts
 
     spec = spec_with(replications=2)
     ref = sweep.run_sweep(spec, tmp_path / "ref", executor="serial", quiet=True)
-    real = engine.pq.write_table
+    real = parts.pq.write_table
     for k in range(1, 8):
         count = [0]
 
@@ -162,22 +162,22 @@ def test_full_disk_at_every_write_point_then_resumed_equals_uninterrupted(tmp_pa
             return real(table, where, **kw)
 
         out = tmp_path / f"full{k}"
-        monkeypatch.setattr(engine.pq, "write_table", full)
+        monkeypatch.setattr(parts.pq, "write_table", full)
         with pytest.raises(OSError):
             sweep.run_sweep(spec, out, executor="serial", quiet=True)
-        monkeypatch.setattr(engine.pq, "write_table", real)
+        monkeypatch.setattr(parts.pq, "write_table", real)
         assert not list(out.rglob(".*.tmp"))  # no temp file left behind
         sweep.run_sweep(spec, out, executor="serial", quiet=True)
         assert_same(out, ref)
 
 
 def test_full_disk_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
-    import redoubt.studies.engine as engine
+    import redoubt.studies.parts as parts
 
     def full(table, where, **kw):
         raise OSError(errno.ENOSPC, "No space left on device", str(where))
 
-    monkeypatch.setattr(engine.pq, "write_table", full)
+    monkeypatch.setattr(parts.pq, "write_table", full)
     spec_file = tmp_path / "s.toml"
     spec_file.write_text(sweep.to_toml(SPEC))
     assert main(["sweep", str(spec_file), "--out", str(tmp_path / "o"), "--executor", "serial", "--quiet"]) == 1

@@ -41,7 +41,7 @@ def test_same_outcomes_on_serial_processes_and_dask(tmp_path):
 
 
 def test_seeds_depend_on_point_and_replication_only():
-    from redoubt.studies.engine import derive_seed
+    from redoubt.studies.runs import derive_seed
 
     t = sweep.design(sweep.load_spec(SMALL))
     specs = sweep.plan(sweep.load_spec(SMALL), t)
@@ -123,7 +123,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
 @pytest.mark.subprocess
 def test_the_coordinating_process_never_imports_mesa(tmp_path):
     # Its memory is the sweep's floor beside the workers': Mesa (~145 MB a process) lives in the workers only.
-    code = ("import sys, json; from redoubt import sweep; "
+    code = ("import sys, json; from redoubt.studies import sweep; "
             "out = sweep.run_sweep(json.loads(sys.argv[1]), sys.argv[2], executor='processes', jobs=2, quiet=True); "
             "import pyarrow.parquet as pq; "
             "n = sum(pq.ParquetFile(f).metadata.num_rows for f in (out / 'outcomes').glob('part-*.parquet')); "

@@ -50,7 +50,7 @@ def test_a_small_window_runs_end_to_end_and_pairs_with_the_baseline(tmp_path):
     # The baseline carries nothing: run for run it is the scenario without resupply (same seeds as compare)
     from redoubt import ValleyModel
     from redoubt.studies import sweep
-    from redoubt.studies.engine import derive_seed
+    from redoubt.studies.runs import derive_seed
 
     base = sweep.load(out / "baseline", series=False)["outcomes"].sort_values("replication")
     for r in (0, 5):

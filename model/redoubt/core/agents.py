@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from mesa import Agent
 from mesa.discrete_space import FixedAgent
@@ -26,7 +28,9 @@ class SupplyStore(FixedAgent):
         self.line_food, self.line_ammo = float(line_food), float(line_ammo)
         self.reach_hops = reach_hops
         self.status = "open"  # open | captured | destroyed
-        self._reach_for, self._reach = None, None  # places within reach, and the enemy ground it was found for
+        # places within reach, and the enemy ground it was found for
+        self._reach_for: bytes | None = None
+        self._reach: np.ndarray = np.zeros(0, bool)
 
     @property
     def open(self) -> bool:
@@ -162,7 +166,7 @@ class ResupplySource(Agent):
         self.delivered = {"food": 0.0, "ammo": 0.0}
         self.lost = 0.0  # kg lost on the way (shot down, ambushed): never entered the valley
 
-    def _destination(self, candidates: list[int]):
+    def _destination(self, candidates: Sequence[int]) -> SupplyStore | None:
         """The first defender store at or next to a candidate location the defenders still hold."""
         v = self.model.valley
         for lid in candidates:
@@ -198,13 +202,13 @@ class ResupplySource(Agent):
     def deliver(self) -> None:
         if self.model.day < self.p.start_day:
             return
-        if self.kind == "air":
-            self._fly()
+        if isinstance(self.p, AirResupply):
+            self._fly(self.p)
         else:
-            self._carry()
+            self._carry(self.p)
 
-    def _fly(self) -> None:
-        model, p = self.model, self.p
+    def _fly(self, p: AirResupply) -> None:
+        model = self.model
         rng = model.streams.resupply
         planned = rng.poisson(p.sorties_per_week / 7.0 * self.fleet / max(p.helicopters, 1))
         lost_draws = rng.random(max(planned, 0))
@@ -223,8 +227,8 @@ class ResupplySource(Agent):
             else:
                 self._drop(store, kg)
 
-    def _carry(self) -> None:
-        model, p, v = self.model, self.p, self.model.valley
+    def _carry(self, p: PassResupply) -> None:
+        model, v = self.model, self.model.valley
         attackers_at = model.attackers.counts()
         for lid in p.pass_locations:
             loc = v.by_id(lid)

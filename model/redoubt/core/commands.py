@@ -34,7 +34,7 @@ class Command:
     def route(self, src: int, dst: int, blocked: np.ndarray, s: Situation) -> tuple[float, list]:
         """This side's quickest route today (its speed, snow), avoiding `blocked` locations."""
         return self.valley.route(src, dst, self.p.speed_km_per_day, self.p.path_slowdown,
-                                 s.weather.slowdown, blocked)  # type: ignore[attr-defined]
+                                 s.weather.slowdown, blocked)
 
 
 class AttackerCommand(Command):

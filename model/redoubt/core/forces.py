@@ -149,7 +149,7 @@ class Force:
             cap = max(need, 2 * len(self.size))
             for name, (dtype, fill) in COLUMNS.items():
                 old = getattr(self, name)
-                new = np.full(cap, fill, dtype=dtype)
+                new: np.ndarray = np.full(cap, fill, dtype=dtype)
                 new[: len(old)] = old
                 setattr(self, name, new)
         rows = np.arange(self.rows, need)
@@ -286,15 +286,12 @@ class Force:
         cum = np.cumsum(self.size[rows])
         n = min(int(n), int(cum[-1]))
         k = int(np.searchsorted(cum, n))  # rows[:k] whole, rows[k] maybe split
-        chosen = list(rows[:k])
+        whole = [int(r) for r in rows[:k]]
         taken = int(cum[k - 1]) if k else 0
         if taken < n:
             row = int(rows[k])
-            if self.size[row] == n - taken:
-                chosen.append(row)
-            else:
-                chosen.append(self.split(row, n - taken))
-        chosen = np.array(chosen, dtype=np.int64)
+            whole.append(row if self.size[row] == n - taken else self.split(row, n - taken))
+        chosen = np.array(whole, dtype=np.int64)
         self.dest[chosen], self.state[chosen] = dst, state
         self._moved()
         self.eta[chosen] = day + max(1, math.ceil(days - 1e-9))

@@ -45,7 +45,7 @@ class Wave(NamedTuple):
 
     t: float
     n: int
-    entry: int | None
+    entry: int
 
 
 class ValleyModel(mesa.Model):
@@ -186,12 +186,18 @@ class ValleyModel(mesa.Model):
     def _scaled_waves(self, side: Side, entry: int | None) -> list[Wave]:
         """The side's waves: t = 3 arrives when day 3 ends (it first fights on day 4), t = 3.5 halfway
         through day 4; at the side's entry, or at the wave's own location (another axis)."""
-        waves = [Wave(w[0], int(w[1]), self.valley.by_id(w[2]) if len(w) == 3 else entry) for w in side.waves]
+        def at(wave) -> int:
+            if len(wave) == 3:
+                return self.valley.by_id(int(wave[2]))
+            assert entry is not None, "a side with waves has an arrival location (a rule of the scenario file)"
+            return entry
+
+        waves = [Wave(w[0], int(w[1]), at(w)) for w in side.waves]
         total = sum(w.n for w in waves)
         if side.committed > 0 and total > 0:  # rescale to the committed pool, keeping the sum exact
             cum = np.round(np.cumsum([w.n for w in waves]) * side.committed / total).astype(int)
             waves = [w._replace(n=int(c - p)) for w, c, p in zip(waves, cum, np.r_[0, cum[:-1]])]
-        return sorted(waves, key=lambda w: (w.t, w.n, -1 if w.entry is None else w.entry))
+        return sorted(waves, key=lambda w: (w.t, w.n, w.entry))
 
     def _deploy(self, force, side: Side) -> None:
         """Place the side's starting strength by deployment shares (largest remainder, exact total)."""
@@ -267,7 +273,11 @@ class ValleyModel(mesa.Model):
         return self.population * c.ration_kg_per_day * c.share_fed_from_stores
 
     def date_of(self, day: int | None) -> str | None:
-        return None if day is None else (self.start_date + dt.timedelta(days=int(day))).isoformat()
+        return None if day is None else self.date_on(day)
+
+    def date_on(self, day: int) -> str:
+        """The calendar date (ISO) of a day since the start."""
+        return (self.start_date + dt.timedelta(days=int(day))).isoformat()
 
     # ------------------------------------------------------------ the day ------------------------------
     # ODD 1.3, in this order (docs/ODD.md names each phase); a phase that ends the run ends the day.
@@ -474,8 +484,7 @@ class ValleyModel(mesa.Model):
                 dfd_ammo_rate=dfd.p.ammo_kg_per_day_combat if logi else 0.0,
                 dt=sc.combat_dt_days * share, substeps=max(1, round(sc.combat_substeps * share)),
                 rng=self.streams.combat)
-            for k, loc in enumerate(idx):
-                loc = int(loc)
+            for k, loc in enumerate(map(int, idx)):
                 att.losses_today[loc] += att.lose_at(loc, int(res.att_loss[k]), "killed", self.streams.combat)
                 dfd.losses_today[loc] += dfd.lose_at(loc, int(res.dfd_loss[k]), "killed", self.streams.combat)
                 if logi:
@@ -604,7 +613,7 @@ class ValleyModel(mesa.Model):
                 return "supply"
         lost = {"combat": d.killed, "cohesion": d.deserted + d.surrendered - d.surrendered_encircled,
                 "encirclement": d.surrendered_encircled, "pacts": d.pacted}
-        return max(lost, key=lost.get)
+        return max(lost, key=lambda way: lost[way])
 
     def _end(self, reason: str) -> None:
         self.end_reason = reason
@@ -662,7 +671,7 @@ class ValleyModel(mesa.Model):
         delivered = {c: sum(s.delivered[c] for s in self.sources) for c in COMMODITIES}
         return Outcome(
             scenario=self.params.scenario.name, variant=self.spec["_variant"], attacker=a.name, defender=d.name,
-            end_reason=self.end_reason or "running", end_day=self.day, end_date=self.date_of(self.day),
+            end_reason=self.end_reason or "running", end_day=self.day, end_date=self.date_on(self.day),
             held_to_winter=self.held_to_winter,
             collapse_day=self.collapse_day, collapse_date=self.date_of(self.collapse_day), cause=self.cause,
             fell_by=self.fell_by, floor_lost_day=self.floor_lost_day, resistance_ended_day=self.resistance_ended_day,

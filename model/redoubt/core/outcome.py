@@ -106,7 +106,8 @@ OUTCOME_SCHEMA = schema_of(Outcome)
 # ---------------------------------------------------------------- parameter columns ----------------------
 def _parameter_type(dotted: str) -> pa.DataType:
     f: Field = field_at(SCHEMA, dotted)
-    return {int: pa.int64(), bool: pa.bool_(), str: pa.string()}.get(f.type, pa.float64())
+    types: dict[object, pa.DataType] = {int: pa.int64(), bool: pa.bool_(), str: pa.string()}
+    return types.get(f.type, pa.float64())
 
 
 # Every shortcut keyword is also a column of the run tables: the run's value as resolved from scenario,

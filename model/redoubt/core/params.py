@@ -60,8 +60,8 @@ NEEDS = {"infiltration": "movement", "counterattack": "movement", "overstretch":
 
 def effective(switches: Switches) -> Switches:
     """The switches as the model applies them: a process whose parent switch is off is off."""
-    return dataclasses.replace(switches, **{k: getattr(switches, k) and getattr(switches, parent)
-                                            for k, parent in NEEDS.items()})
+    values = {f.name: getattr(switches, f.name) for f in dataclasses.fields(switches)}
+    return Switches(**{**values, **{k: values[k] and values[parent] for k, parent in NEEDS.items()}})
 
 
 @record

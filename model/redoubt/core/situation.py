@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .space import Valley
+
+if TYPE_CHECKING:
+    from .agents import Weather
 
 
 @dataclass(frozen=True)
 class Situation:
     day: int  # days since the start
     valley: Valley  # the ground, and who holds what (`valley.control`)
-    weather: object  # today's Weather agent: temperature, slowdown, grounded, pass_open_on_foot
+    weather: Weather  # today's Weather agent: temperature, slowdown, grounded, pass_open_on_foot
     contested: np.ndarray  # places fought over today (bool per place)
     strength_before_fight: dict[str, np.ndarray]  # per side, fighters exposed to today's fight at each place
     encircled: np.ndarray  # defended places cut off from every depot and pass (found at the end of yesterday)
@@ -26,4 +30,4 @@ class Situation:
         """Can fighters move into `loc` over `link` today (paths and passes close in snow)?"""
         if link is not None and not link.get("open", True):
             return False
-        return not (self.valley.is_pass[loc] and self.weather.pass_open_on_foot(loc) <= 0.0)  # type: ignore[attr-defined]
+        return not (self.valley.is_pass[loc] and self.weather.pass_open_on_foot(loc) <= 0.0)

@@ -168,7 +168,7 @@ class Valley:
         closed links; returns (days, path) or (inf, []). Hand-written rather than networkx's: the tie
         order must be fixed (reproducibility), and it runs many times a day on a small graph."""
         dist = {src: 0.0}
-        prev = {}
+        prev: dict[int, int] = {}
         heap = [(0.0, src)]
         while heap:
             d, u = heapq.heappop(heap)

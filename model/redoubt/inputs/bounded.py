@@ -103,7 +103,7 @@ def control_characters(text: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
-def printable(text: str) -> str:
+def printable(text: object) -> str:
     """Text as it may reach a terminal: control characters shown escaped (\\x1b, \\n), never raw."""
     return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) == "Cc" else ch
                    for ch in str(text))

@@ -13,6 +13,7 @@ import math
 import tomllib
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from ..core.params import MAX_FIGHTERS, MAX_GROUPS, Params
 from .bounded import MAX_EXTENDS, MAX_FILE_BYTES, control_characters, printable, scan
@@ -247,7 +248,7 @@ def catalogue() -> dict[str, list[dict]]:
             name = str(Path(*rel.parts[1:])) if kind == "sweeps" else str(rel)
             if name in found[kind]:
                 continue
-            entry = {"name": name, "path": str(path), "title": _first_comment(path)}
+            entry: dict[str, Any] = {"name": name, "path": str(path), "title": _first_comment(path)}
             if kind == "scenarios":
                 try:
                     raw = read_toml(path)

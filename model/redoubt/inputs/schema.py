@@ -130,7 +130,8 @@ def _check_leaf(f: Field, value: Any, source: str, key: str) -> Any:
         tname = "a date (YYYY-MM-DD)"
     else:
         ok = isinstance(value, f.type)
-        tname = {str: "a string", bool: "true or false", list: "a list"}.get(f.type, str(f.type))
+        names: dict[object, str] = {str: "a string", bool: "true or false", list: "a list"}
+        tname = names.get(f.type, str(f.type))
     if not ok:
         raise ScenarioError(source, key, f"must be {tname} (got {value!r})")
     if isinstance(value, float) and not math.isfinite(value):
@@ -192,18 +193,19 @@ def apply_overrides(raw: dict, overrides: dict, source: str, schema: dict) -> di
         value = overrides[dotted]
         parts = str(dotted).split(".")
         node, at = raw, schema
-        for i, part in enumerate(parts):
+        for i, name in enumerate(parts):
             last = i == len(parts) - 1
+            part: str | int = name
             if isinstance(at, ListOf):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ScenarioError(source, dotted, f"'{part}' is not an index of this list "
+                if not name.isdigit() or int(name) >= len(node):
+                    raise ScenarioError(source, dotted, f"'{name}' is not an index of this list "
                                         f"(0..{len(node) - 1})")
-                part, at = int(part), at.table
+                part, at = int(name), at.table
             elif isinstance(at, dict):
-                if part not in at or part == "variants":
-                    raise ScenarioError(source, printable(dotted), f"unknown key '{printable(part)}'"
-                                        f"{did_you_mean(part, [k for k in at if k != 'variants'])}")
-                at = at[part]
+                if name not in at or name == "variants":
+                    raise ScenarioError(source, printable(dotted), f"unknown key '{printable(name)}'"
+                                        f"{did_you_mean(name, [k for k in at if k != 'variants'])}")
+                at = at[name]
             else:
                 raise ScenarioError(source, dotted, "goes below a value")
             if last:
@@ -227,6 +229,7 @@ def apply_overrides(raw: dict, overrides: dict, source: str, schema: dict) -> di
 _RULE, _DEFAULTS = "redoubt.rule", "redoubt.defaults"
 
 
+@typing.dataclass_transform(kw_only_default=True, frozen_default=True)
 def record(cls):
     """A typed, frozen parameter record: every field given by keyword, none changed after."""
     return dataclass(frozen=True, kw_only=True, slots=True)(cls)
@@ -305,12 +308,12 @@ def _frozen(value: Any) -> Any:
     return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
 
 
-def record_of(cls, checked: dict):
+def record_of(cls, checked: Any):
     """The record a table `walk` has checked stands for (numbers of float fields as floats, lists as tuples)."""
     hints = _hints(cls)
     values = {}
     for f in dataclasses.fields(cls):
-        hint, value = hints[f.name], checked.get(f.name)
+        hint, value = hints[f.name], checked.get(f.name)  # a checked table has every key but optional ones
         if dataclasses.is_dataclass(hint):
             values[f.name] = record_of(hint, value)
         elif (item := _item_record(hint)) is not None:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from ..inputs import scenario as scn
 from ..inputs.bounded import plain_name, printable
-from ..studies.engine import OutputDir, UserError, default_runs_dir, stamp, write_atomic_text
+from ..studies.outputs import OutputDir, UserError
+from ..studies.parts import write_atomic_text
+from ..studies.runs import default_runs_dir, stamp
 
 
 class UsageError(Exception):
@@ -245,7 +247,7 @@ def cmd_viz(args) -> int:
 
 def cmd_calibrate(args) -> int:
     from ..studies import calibrate
-    from ..studies.engine import default_runs_dir
+    from ..studies.runs import default_runs_dir
 
     cfg = calibrate.load_config(args.config)
     for key in ("samples", "replications"):

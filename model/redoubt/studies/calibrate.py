@@ -23,7 +23,7 @@ import pandas as pd
 from ..inputs import scenario as scn
 from ..inputs.bounded import plain_name
 from ..inputs.scenario import ScenarioError
-from .engine import write_atomic_text
+from .parts import write_atomic_text
 
 CONFIG = "history/calibration"
 PATTERNS = ("floor_lost_within", "resistance_survives")
@@ -143,7 +143,7 @@ def run(cfg: dict, out: Path, jobs: int, quiet: bool = False, executor: str = "p
     """Run the calibration and the test; write accepted.toml, hindcast.csv and hindcast.md under `out`.
     Resumes what `out` already holds; `force` starts again an episode whose sweep has changed (new priors or
     sizes, or an edited scenario file)."""
-    from .engine import OutputDir
+    from .outputs import OutputDir
     from .sweep import another_sweep, load, load_spec, run_sweep
 
     episodes = [*cfg["episodes"], *cfg["test"]]

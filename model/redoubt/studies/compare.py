@@ -31,23 +31,11 @@ import pyarrow.parquet as pq
 from ..core.outcome import CAUSES
 from ..inputs import scenario as scn
 from ..inputs.bounded import plain_name
-from .engine import (
-    OutputDir,
-    OutputError,
-    Progress,
-    RunSpec,
-    committed_keys,
-    default_runs_dir,
-    derive_seed,
-    make_executor,
-    read_parts,
-    readable_parts,
-    run_specs,
-    stamp,
-    write_atomic_parquet,
-    write_atomic_text,
-)
+from .executors import Progress, make_executor, run_specs
+from .outputs import OutputDir, OutputError
+from .parts import committed_keys, read_parts, readable_parts, write_atomic_parquet, write_atomic_text
 from .provenance import git_revision, versions
+from .runs import RunSpec, default_runs_dir, derive_seed, stamp
 from .stats import (
     cumulative_incidence,
     mcnemar_exact,

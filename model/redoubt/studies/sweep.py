@@ -44,20 +44,11 @@ import pyarrow.parquet as pq
 from ..inputs import scenario as scn
 from ..inputs.bounded import plain_name
 from ..inputs.scenario import Field, ScenarioError
-from .engine import (
-    OutputDir,
-    Progress,
-    RunSpec,
-    default_runs_dir,
-    derive_seed,
-    make_executor,
-    read_parts,
-    readable_parts,
-    run_specs,
-    write_atomic_parquet,
-    write_atomic_text,
-)
+from .executors import Progress, make_executor, run_specs
+from .outputs import OutputDir
+from .parts import read_parts, readable_parts, write_atomic_parquet, write_atomic_text
 from .provenance import git_revision, versions
+from .runs import RunSpec, default_runs_dir, derive_seed
 from .stats import p_hold
 
 DESIGNS = ("factorial", "lhs", "sobol", "morris", "saltelli")
@@ -312,7 +303,7 @@ def run_sweep(source, out: str | Path | None = None, *, executor: str = "process
     """Run (or resume, or extend) a sweep; returns its directory. From Jupyter, pass a spec dict and, if
     you like, a model class defined in the notebook (use executor='dask' or 'serial' for that).
 
-    One writer at a time: a second sweep into the same directory is refused (`engine.InUse`)."""
+    One writer at a time: a second sweep into the same directory is refused (`outputs.InUse`)."""
     spec = load_spec(source)
     if model_cls is not None and model_cls.__module__ == "__main__" and executor == "processes":
         raise ValueError("a model class defined in a notebook or script cannot be sent to local process "

@@ -19,7 +19,8 @@ import pandas as pd
 
 from ..inputs import scenario as scn
 from ..inputs.bounded import plain_name
-from .engine import default_runs_dir, write_atomic_text
+from .parts import write_atomic_text
+from .runs import default_runs_dir
 from .stats import mcnemar_exact, newcombe_paired, paired_counts, pairs_needed
 
 AMOUNT = {"passes": ("t_per_day", "t a day"), "air": ("payload_t", "t a sortie")}
