@@ -40,9 +40,9 @@ def test_no_move_is_reversed_the_next_day_without_a_logged_reason(kw, monkeypatc
                 f"{side}: {names[src]} -> {names[dst]} on day {day}, back the next day, no reason logged")
 
 
-def test_an_attack_takes_what_it_needs_not_everyone():
+def test_an_attack_takes_what_it_needs_not_everyone(panjshir):
     """A pocket of defenders gets a detachment sized for commit_odds; the rest keep to the road."""
-    m = ValleyModel(rng=1)
+    m = panjshir
     att = m.attackers
     D = m.defenders.counts()
     pocket = m.valley.by_id(13)  # Shutul valley, a dead-end side valley
@@ -55,8 +55,8 @@ def test_an_attack_takes_what_it_needs_not_everyone():
     assert need < 12000 // 3  # a fraction of the attacking force, not all of it
 
 
-def test_needed_at_the_edges():
-    m = ValleyModel(rng=1)
+def test_needed_at_the_edges(panjshir):
+    m = panjshir
     att, D = m.attackers, m.defenders.counts()
     empty = next(i for i in range(m.valley.n) if D[i] == 0)
     assert m.attacker_command.needed(empty, D) == 0

@@ -129,8 +129,8 @@ def test_a_cut_off_place_is_encircled_loses_morale_and_surrenders_out_of_battle(
     assert m.defenders.surrendered == m.defenders.surrendered_encircled  # nobody else was in battle
 
 
-def test_defenders_reoccupy_an_empty_place_the_attacker_left():
-    m = ValleyModel(rng=1)
+def test_defenders_reoccupy_an_empty_place_the_attacker_left(panjshir):
+    m = panjshir
     v = m.valley
     ridge, mouth = v.by_id(15), v.by_id(1)
     v.control[mouth] = Control.ATTACKER
@@ -199,8 +199,8 @@ def test_recalls_take_attackers_out_and_a_stall_brings_more():
     assert m.attackers.withdrawn == 0
 
 
-def test_civilians_leave_while_a_pass_is_open():
-    m = ValleyModel(rng=1)
+def test_civilians_leave_while_a_pass_is_open(panjshir):
+    m = panjshir
     step_to(m, 5)
     assert 0 < m.civilians_fled < 0.05 * m.civilians.population
     assert m.population == pytest.approx(m.civilians.population - m.civilians_fled)

@@ -16,8 +16,8 @@ OUTCOME_FIELDS = {"held_to_winter", "collapse_day", "collapse_date", "cause", "f
                   "resupply_delivered_kg"}
 
 
-def test_default_is_panjshir_baseline():
-    m = ValleyModel(rng=1)
+def test_default_is_panjshir_baseline(panjshir):
+    m = panjshir
     assert m.spec["scenario"]["name"] == "panjshir-2021" and m.spec["_variant"] == "base"
     assert m.start_date == dt.date(2021, 8, 23)
     assert m.defenders.strength() == 6000 and not m.sources
@@ -26,7 +26,7 @@ def test_default_is_panjshir_baseline():
     assert {Fighter, SupplyStore, Weather} <= types
     # the space: integer node ids with fixed positions from the scenario
     assert all(isinstance(n, int) for n in m.valley.graph.nodes)
-    assert m.valley.space._cells[5].position.tolist() == [37.0, 0.0]
+    assert m.valley.cell(m.valley.by_id(5)).position.tolist() == [37.0, 0.0]
 
 
 def test_outcome_and_series():
