@@ -59,7 +59,8 @@ class ValleyModel(mesa.Model):
 
     `scenario=` is Mesa's own (`mesa.experimental.scenarios.Scenario`, as SolaraViz's Reset and Mesa tools
     pass it): its values are parameters like the keywords, its `rng` the seed, and `m.scenario` is that
-    Mesa object. The valley's own scenario, resolved, is `m.spec` (the file as a dict) and `m.params` (typed records).
+    Mesa object. The valley's own scenario, resolved, is `m.spec` (the file as a dict) and `m.params`
+    (typed records).
     """
 
     def __init__(self, scenario_file=DEFAULT_SCENARIO, variant: str | None = None, overrides: dict | None = None,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import datetime as dt
+import functools
 import math
 import tomllib
 import types
