@@ -42,20 +42,41 @@ class Fighter(Agent):
 
 
 class FighterAgents:
-    """A side's Fighter agents, one per row of its columns (None once the group is empty and has left)."""
+    """A side's Fighter agents, one per row of its columns (None once the group is empty and has left).
+
+    They are made when first read (`model.agents`, `model.agents_by_type`, a contingent's `groups`; see
+    `ValleyModel.agents`) and kept up to date from then on: a run nobody reads agent by agent, such as a
+    sweep's, never pays for them. Nothing in the simulation reads them, so runs are the same either way."""
 
     def __init__(self, model, force):
         self.model, self.force = model, force
         self.by_row: list[Fighter | None] = []
+        self.live = False  # made yet?
         force.facades = self
 
+    def materialise(self) -> None:
+        """One agent for every group in action now (in row order); from now on kept up to date."""
+        if self.live:
+            return
+        self.live = True
+        f = self.force
+        self.by_row = [None] * f.rows
+        rows = np.nonzero(f.size[: f.rows] > 0)[0]
+        if len(rows):
+            for row, agent in zip(rows, Fighter.create_agents(self.model, len(rows), force=f, row=list(rows))):
+                self.by_row[int(row)] = agent
+
     def created(self, rows: np.ndarray) -> None:
+        if not self.live:
+            return
         if len(rows) == 1:  # a split or a small arrival: one agent, without create_agents' set-up per call
             self.by_row.append(Fighter(self.model, self.force, int(rows[0])))
             return
         self.by_row.extend(Fighter.create_agents(self.model, len(rows), force=self.force, row=list(rows)))
 
     def emptied(self, row: int) -> None:
+        if not self.live:
+            return
         agent = self.by_row[row]
         if agent is not None:
             agent.remove()
@@ -83,7 +104,9 @@ class Contingent(FixedAgent):
     @property
     def groups(self) -> list:
         """The Fighter agents (groups) that make it up."""
-        return [self.force.facades.by_row[r] for r in self.force.rows_at(self.cell.idx)]
+        facades = self.force.facades
+        facades.materialise()
+        return [facades.by_row[r] for r in self.force.rows_at(self.cell.idx)]
 
     def __repr__(self):
         return f"Contingent({self.side_name}, {self.cell.name}, {self.fighters} fighters)"

@@ -87,9 +87,8 @@ class ValleyModel(mesa.Model):
         self.civilians = p.civilians
         self.population = float(p.civilians.population)  # in the valley now (flight lowers it)
         self._make_stores()
-        for kind, source in (("air", p.resupply.air), ("passes", p.resupply.passes)):
-            if source.enabled:
-                ResupplySource(self, kind, source)
+        self.sources = [ResupplySource(self, kind, source)  # outside resupply (Mesa agents)
+                        for kind, source in (("air", p.resupply.air), ("passes", p.resupply.passes)) if source.enabled]
         self._waves_at(0)  # waves at time 0 are there from the start
         self._set_commands()
         self._set_state()
@@ -224,6 +223,7 @@ class ValleyModel(mesa.Model):
 
     def _make_stores(self) -> None:
         self.reference = {s: self._reference_draw(s) for s in ("attacker", "defender")}
+        self.stores: list[SupplyStore] = []  # the supply stores (Mesa agents), in creation order
         for st in self.params.stores:
             side = st.side
             food_ref, ammo_ref = self.reference[side]
@@ -235,20 +235,31 @@ class ValleyModel(mesa.Model):
                 ammo = stocks.ammo_days * ammo_ref * st.share
                 line_f, line_a = st.line_days_per_day * food_ref, st.line_days_per_day * ammo_ref
             cell = self.valley.cell(self.valley.by_id(st.location))
-            SupplyStore(self, cell, st.name, side, food, ammo, st.reach_hops,
-                                st.feeds_civilians, line_f, line_a)
+            self.stores.append(SupplyStore(self, cell, st.name, side, food, ammo, st.reach_hops,
+                                           st.feeds_civilians, line_f, line_a))
             self.ledgers[side].add_initial(food, ammo)
 
     # ------------------------------------------------------------ helpers ------------------------------
+    # Mesa's views of the agents: the fighters' agents are made when first read (fighters.FighterAgents).
     @property
-    def stores(self):
-        """The supply stores (Mesa agents, in creation order): `agents_by_type[SupplyStore]`."""
-        return self.agents_by_type.get(SupplyStore, ())
+    def agents(self):
+        self._fighter_agents()
+        return super().agents
 
     @property
-    def sources(self):
-        """Outside resupply (Mesa agents): `agents_by_type[ResupplySource]`."""
-        return self.agents_by_type.get(ResupplySource, ())
+    def agents_by_type(self):
+        self._fighter_agents()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self):
+        self._fighter_agents()
+        return super().agent_types
+
+    def _fighter_agents(self) -> None:
+        for force in (getattr(self, "attackers", None), getattr(self, "defenders", None)):
+            if force is not None and force.facades is not None:
+                force.facades.materialise()
 
     def force(self, side: str):
         return self.attackers if side == "attacker" else self.defenders
