@@ -107,6 +107,10 @@ class Weather(Agent):
         self.noise = 0.0
         self.temperature = self._seasonal(self.doy(0), v.elevation) if enabled else np.full(v.n, params.temp_mean)
         self.slowdown = np.ones(v.n)
+        # The mountain paths (their edge data on space.G) and the highest point of each, where snow shuts them
+        self.paths = [data for _, _, data in v.graph.edges(data=True) if data["kind"] == "path"]
+        self.path_elevation = np.array([data["elevation"] or max(v.elevation[v.index[a]], v.elevation[v.index[b]])
+                                        for a, b, data in v.graph.edges(data=True) if data["kind"] == "path"], float)
         self.grounded = False
         self.winter = False
 
@@ -139,11 +143,10 @@ class Weather(Agent):
                                 days=p.snowline_days)
         v.snow_cm = kernels.snow_depth_at(self.depth_ref, v.elevation, line, p.ref_elevation)
         self.slowdown = kernels.travel_slowdown(v.snow_cm, p.slow_per_cm)
-        for a, b, data in v.graph.edges(data=True):  # paths close in snow (edge data lives on space.G)
-            if data["kind"] == "path":
-                elev = data["elevation"] or max(v.elevation[v.index[a]], v.elevation[v.index[b]])
-                depth = float(kernels.snow_depth_at(self.depth_ref, elev, line, p.ref_elevation))
-                data["open"] = depth < p.path_closed_cm
+        if self.paths:  # paths close in snow (edge data lives on space.G)
+            shut = kernels.snow_depth_at(self.depth_ref, self.path_elevation, line, p.ref_elevation) >= p.path_closed_cm
+            for data, closed in zip(self.paths, shut.tolist()):
+                data["open"] = not closed
         cloud = p.cloud_grounding_prob_winter if since >= 0 else p.cloud_grounding_prob
         self.grounded = self.snowfall_cm > 0 or rng.random() < cloud
         self.winter = doy >= self.winter_doy
