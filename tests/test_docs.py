@@ -95,6 +95,7 @@ def test_every_scenario_key_is_read_by_the_model(monkeypatch):
     runs += [dict(rng=4, **{f"switches__{k}": False}) for k in ("logistics", "morale", "movement", "weather")]
     runs += [dict(variant="air+passes", rng=5, resupply__air__load="fixed", resupply__passes__load="fixed")]
     runs += [dict(rng=6, sides__attacker__pause_loss_share=0.01)]  # attacks break off (pause_days)
+    runs += [dict(scenario_file="history/panjshir-1984", rng=7, switches__main_effort=True)]  # issue 21's processes
     for kw in runs:
         m = ValleyModel(**kw)
         m.run()

@@ -20,6 +20,9 @@ from .space import Control, Valley
 from .streams import Streams
 
 MAX_SEND = 10**9  # "all of them": an attack no number of fighters could win takes everyone available
+# Far longer than any way through a valley: the main effort's way passes the fewest defended places, and of
+# those ways the quickest.
+DETOUR_DAYS = 1000.0
 
 
 class Command:
@@ -31,19 +34,22 @@ class Command:
         self.switches, self.streams, self.attacker_entry = switches, streams, attacker_entry
         self.p = force.p
 
-    def route(self, src: int, dst: int, blocked: np.ndarray, s: Situation) -> tuple[float, list]:
-        """This side's quickest route today (its speed, snow), avoiding `blocked` locations."""
+    def route(self, src: int, dst: int, blocked: np.ndarray, s: Situation,
+              penalty: np.ndarray | None = None) -> tuple[float, list]:
+        """This side's quickest route today (its speed, snow), avoiding `blocked` locations (and each place
+        entered costing `penalty` days more, if given)."""
         return self.valley.route(src, dst, self.p.speed_km_per_day, self.p.path_slowdown,
-                                 s.weather.slowdown, blocked)
+                                 s.weather.slowdown, blocked, penalty)
 
 
 class AttackerCommand(Command):
     """Arrive in waves; advance when local odds favour them; pause after heavy losses; flank over paths."""
 
     def __init__(self, force: Force, enemy: Force, valley: Valley, switches: Switches, streams: Streams,
-                 attacker_entry: int):
+                 attacker_entry: int, key_places: list[int]):
         super().__init__(force, enemy, valley, switches, streams, attacker_entry)
         n = valley.n
+        self.key_places = key_places  # the places whose loss is the valley's fall: the first objectives
         self.pause_until = np.zeros(n, np.int64)
         self.last_progress = np.zeros(n, np.int64)
         # Commanders differ: the odds at which an attack on each place goes in, drawn once, log-logistic
@@ -102,6 +108,9 @@ class AttackerCommand(Command):
                     need -= n
         if self.switches.infiltration:
             self._infiltrate(movable, A, D, s)
+        if self.switches.main_effort:
+            self._press_on(movable, A, D, s)
+            return
         spear = self.spearhead(A)
         for loc in map(int, np.nonzero(movable > 0)[0]):
             fwd = self.forward(loc)
@@ -111,6 +120,64 @@ class AttackerCommand(Command):
                 self._join(loc, int(movable[loc]), spear, A, D, s)
             elif D[loc] == 0 and day - self.last_progress[loc] >= p.flank_after_days:
                 self._flank(loc, int(movable[loc]), fwd, A, D, s)
+
+    # ------------------------------------------------------------ the main effort (switches.main_effort) ---
+    def objective(self) -> int | None:
+        """The side's aim, the same for every stack (a main effort): the first key place it does not hold, else
+        the first place up the road it does not hold (the valley floor), else the first pass; None when there
+        is nothing left to take."""
+        v = self.valley
+        held = v.control == Control.ATTACKER
+        for order in (self.key_places, v.road_order, v.passes):
+            for loc in map(int, order):
+                if not held[loc]:
+                    return loc
+        return None
+
+    def _press_on(self, movable: np.ndarray, A: np.ndarray, D: np.ndarray, s: Situation) -> None:
+        """Free stacks go for the objective by the quickest way around the defended places (side valleys,
+        paths, passes), each leaving a fixing force beside a defended place it leaves; where no way goes
+        around, they mass at the last place before the defence (the converging attack decides when to go
+        in), and a stack that stays stalled there flanks. With nothing left to take, they hold."""
+        aim = self.objective()
+        for loc in map(int, np.nonzero(movable > 0)[0]):
+            if aim is not None and self._toward(loc, int(movable[loc]), aim, A, D, s):
+                continue
+            if D[loc] == 0 and s.day - self.last_progress[loc] >= self.p.flank_after_days:
+                self._flank(loc, int(movable[loc]), self.forward(loc), A, D, s)
+
+    def fixing_force(self, loc: int, D: np.ndarray) -> int:
+        """Fighters a stack leaves at `loc` to hold the defenders next to it in place: fix_ratio per defender
+        of the strongest defended neighbour (none if no defender is next to it)."""
+        near = [int(D[nb]) for nb, _ in self.valley.neighbours[loc] if D[nb] > 0]
+        return math.ceil(self.p.fix_ratio * max(near)) if near else 0
+
+    def _toward(self, loc: int, n: int, aim: int, A: np.ndarray, D: np.ndarray, s: Situation) -> bool:
+        """Send a stack on its way to the objective around the defences: to the objective itself if it is
+        undefended, else to the place next to it on that way; False if it is there already or no way goes
+        around."""
+        v, no_block = self.valley, np.zeros(self.valley.n, bool)
+        # The way through the fewest defended places (then the quickest), as far as the first of them: the
+        # stack stops next to it, and the converging attack decides when to go in.
+        _, path = self.route(loc, aim, no_block, s, penalty=DETOUR_DAYS * (D > 0))
+        first = next((i for i, u in enumerate(path) if i and D[u] > 0), len(path))
+        path = path[:first]
+        if len(path) < 2:
+            return False  # already where the way ends
+        dst = path[-1]
+        days, _ = self.route(loc, dst, D > 0, s)
+        if not np.isfinite(days):
+            return False
+        n -= self.fixing_force(loc, D)
+        if n <= 0:
+            return False
+        sent = self.force.send(loc, n, dst, days, ADVANCING, s.day, self.streams.movement)
+        A[loc] -= sent
+        self.last_progress[loc] = self.last_progress[dst] = s.day
+        _, direct = self.route(loc, dst, no_block, s)
+        if any(D[u] > 0 for u in direct[1:-1]):  # the straight way runs through a defence: this goes round it
+            s.log("bypass", self.force.name, loc, dst, sent, note=f"towards {v.names[aim]}")
+        return True
 
     def _infiltrate(self, movable: np.ndarray, A: np.ndarray, D: np.ndarray, s: Situation) -> None:
         """Free fighters next to a defended place slip past it (mostly by night) to the place beyond, if no

@@ -145,8 +145,9 @@ class ValleyModel(mesa.Model):
 
     def _set_commands(self) -> None:
         """Each side's commanders, with their nerve drawn once (the commanders' stream)."""
+        self.key_places = [self.valley.by_id(k) for k in self.params.collapse.key_locations]  # location indices
         args = (self.valley, self.switches, self.streams, self.attacker_entry)
-        self.attacker_command = AttackerCommand(self.attackers, self.defenders, *args)
+        self.attacker_command = AttackerCommand(self.attackers, self.defenders, *args, key_places=self.key_places)
         self.defender_command = DefenderCommand(self.defenders, self.attackers, *args,
                                                 stores=self.stores_of("defender"))
 
@@ -167,7 +168,6 @@ class ValleyModel(mesa.Model):
         # nearer_to_entry[i, j]: j is a neighbour of i nearer the attacker's entry (behind i, for an attacker)
         self.nearer_to_entry = (self.valley.adjacency > 0) & (depth[None, :] < depth[:, None])
         self.outflanked_today = {side: np.zeros(n, bool) for side in ("attacker", "defender")}
-        self.key_places = [self.valley.by_id(k) for k in self.params.collapse.key_locations]  # location indices
         self.fell_by: str | None = None
         self.floor_lost_day: int | None = None
         self.resistance_ended_day: int | None = None

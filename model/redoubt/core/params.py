@@ -50,12 +50,15 @@ class Switches:
     overstretch: bool = rule(True, doc='attackers recalled elsewhere or reinforced (needs movement)')
     civilian_flight: bool = rule(True, doc='civilians leave over open passes (needs logistics)')
     dispersal: bool = rule(True, doc='deserters may go to ground and regroup later (needs morale)')
+    # Issue 21's processes: off by default until the calibration episodes have been run with them.
+    main_effort: bool = rule(False, doc='the attacker presses on to an objective, around defended places, fixing them '
+                             'with the least force, never idle in a dead end (needs movement)')
 
 
 # Issue 13's processes act only when the switch of what they are made of is on too.
 NEEDS = {"infiltration": "movement", "counterattack": "movement", "overstretch": "movement",
          "encirclement": "morale", "cohesion": "morale", "pacts": "morale", "civilian_flight": "logistics",
-         "dispersal": "morale"}
+         "dispersal": "morale", "main_effort": "movement"}
 
 
 def effective(switches: Switches) -> Switches:
@@ -119,6 +122,8 @@ class Side:
     flank_share: float = rule(0.2, min=0, max=1)
     garrison: int = rule(30, min=0)
     engaged_depth: float = rule(2.0, min=0, doc='in battle, fighters kept per frontage place; the rest may move')
+    fix_ratio: float = rule(1.0, min=0, max=10, doc='switches.main_effort: a stack that goes around a defended place '
+                            'next to it leaves this many fighters per defender there to hold them in place')
     destroy_on_retreat: float = rule(0.5, min=0, max=1)
     speed_km_per_day: float = rule(30.0, min=0.1)
     path_slowdown: float = rule(3.0, min=1, doc='a km of mountain path (with no days given) takes this many times as '

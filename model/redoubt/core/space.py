@@ -163,9 +163,10 @@ class Valley:
         return base * max(snow_slow[a], snow_slow[b])
 
     def route(self, src: int, dst: int, speed_km_per_day: float, path_slowdown: float, snow_slow,
-              blocked) -> tuple[float, list]:
+              blocked, penalty: np.ndarray | None = None) -> tuple[float, list]:
         """Quickest route (Dijkstra, ties by index) avoiding `blocked` locations (bool array) and
-        closed links; returns (days, path) or (inf, []). Hand-written rather than networkx's: the tie
+        closed links, each place entered costing `penalty` days more if given; returns (days, path) or
+        (inf, []). Hand-written rather than networkx's: the tie
         order must be fixed (reproducibility), and it runs many times a day on a small graph."""
         dist = {src: 0.0}
         prev: dict[int, int] = {}
@@ -186,6 +187,8 @@ class Valley:
                 w = self.link_days(data, u, v, speed_km_per_day, path_slowdown, snow_slow)
                 if not np.isfinite(w):
                     continue
+                if penalty is not None:
+                    w += float(penalty[v])
                 if d + w < dist.get(v, np.inf):
                     dist[v], prev[v] = d + w, u
                     heapq.heappush(heap, (d + w, v))
