@@ -131,3 +131,28 @@ def test_arrival_timing_matters_as_stated():
     assert late[5] > late[4] + 300
     _, paths, exact = replicate("reinforcement", runs=12)
     assert abs(paths.mean(axis=0)[6, 0] - exact[6, 0]) < 0.02 * exact[0, 0]
+
+
+def test_the_kernel_in_plain_floats_is_the_kernel_bit_for_bit():
+    """engage_each (the model's path: a few places a day, in plain floats) gives engage's results exactly, and
+    leaves the generator in the same state, over varied engagements: frontage, ammunition (none, some, without
+    limit), area and aimed fire, cover, sub-steps."""
+    from redoubt.core.combat import engage, engage_each
+
+    g = np.random.default_rng(0)
+    for trial in range(300):
+        k = int(g.integers(1, 5))
+        kw = dict(att_leth=float(g.uniform(0, 0.5)), dfd_leth=float(g.uniform(0, 0.5)),
+                  att_area=bool(g.random() < 0.3), dfd_area=bool(g.random() < 0.3),
+                  att_cover=g.uniform(0, 0.9, k) * (g.random(k) < 0.5), dfd_cover=g.uniform(0, 0.9, k),
+                  att_frontage=g.integers(10, 300, k).astype(float), dfd_frontage=g.integers(10, 300, k).astype(float),
+                  att_ammo=np.where(g.random(k) < 0.2, np.inf, g.uniform(0, 5000, k)),
+                  dfd_ammo=np.where(g.random(k) < 0.2, 0.0, g.uniform(0, 5000, k)),
+                  att_ammo_rate=float(g.choice([0.0, 8.0])), dfd_ammo_rate=float(g.choice([0.0, 8.0])),
+                  dt=float(g.choice([1.0, 0.5, 0.25])), substeps=int(g.integers(1, 6)))
+        att, dfd = g.integers(0, 3000, k), g.integers(0, 1500, k)
+        r1, r2 = np.random.default_rng(trial), np.random.default_rng(trial)
+        vec, each = engage(att, dfd, rng=r1, **kw), engage_each(att, dfd, rng=r2, **kw)
+        for name in ("att_loss", "dfd_loss", "att_ammo_used", "dfd_ammo_used"):
+            np.testing.assert_array_equal(getattr(vec, name), getattr(each, name), err_msg=f"{trial} {name}")
+        assert r1.random() == r2.random()

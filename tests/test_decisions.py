@@ -50,7 +50,7 @@ def test_an_attack_takes_what_it_needs_not_everyone(panjshir):
     need = m.attacker_command.needed(pocket, D)
     from redoubt.core.combat import local_odds
 
-    odds = float(local_odds(need, 300, att.lethality, m.defenders.lethality, 0.0, m.valley.cover[pocket]))
+    odds = local_odds(need, 300, att.lethality, m.defenders.lethality, 0.0, m.valley.cover[pocket])
     assert att.p.commit_odds <= odds < att.p.commit_odds * 1.05
     assert need < 12000 // 3  # a fraction of the attacking force, not all of it
 

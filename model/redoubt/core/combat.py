@@ -15,6 +15,7 @@ above their frontage, the frontage law (constant daily losses, exchange ratio le
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,10 +96,53 @@ def engage(att, dfd, *, att_leth, dfd_leth, att_area=False, dfd_area=False, att_
     return Engagement(a_lost, d_lost, a_used, d_used)
 
 
-def local_odds(att, dfd, att_leth, dfd_leth, att_cover, dfd_cover):
-    """Firepower ratio attacker : defender at a location as commanders judge it: heads, not frontage,
-    because depth is what replaces the losses at the front."""
-    pa = np.asarray(att, dtype=float) * att_leth * (1.0 - dfd_cover)
-    pd = np.asarray(dfd, dtype=float) * dfd_leth * (1.0 - att_cover)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.where(pd > 0, pa / np.where(pd > 0, pd, 1.0), np.inf)
+def engage_each(att, dfd, *, att_leth: float, dfd_leth: float, att_area: bool, dfd_area: bool, att_cover,
+                dfd_cover, att_frontage, dfd_frontage, att_ammo, dfd_ammo, att_ammo_rate: float,
+                dfd_ammo_rate: float, dt: float, substeps: int, rng: np.random.Generator) -> Engagement:
+    """`engage` (stochastic) for the few places fought over on a day, in plain floats: the same arithmetic in
+    the same order and the same draws from `rng` (each sub-step the defenders' losses at every place, then
+    the attackers'), so the results are `engage`'s bit for bit (tests/test_combat_oracles.py), without
+    numpy's cost per call on arrays of two or three places. Per-place arguments are sequences."""
+    k = len(att)
+    a, d = [float(x) for x in att], [float(x) for x in dfd]
+    a_cov, d_cov = [float(x) for x in att_cover], [float(x) for x in dfd_cover]
+    a_front, d_front = [float(x) for x in att_frontage], [float(x) for x in dfd_frontage]
+    a_ammo, d_ammo = [float(x) for x in att_ammo], [float(x) for x in dfd_ammo]
+    a_used, d_used, a_lost, d_lost = [0.0] * k, [0.0] * k, [0] * k, [0] * k
+    h = dt / substeps
+    a_lim = (lambda ammo: ammo / (att_ammo_rate * h)) if att_ammo_rate > 0 else (lambda ammo: math.inf)
+    d_lim = (lambda ammo: ammo / (dfd_ammo_rate * h)) if dfd_ammo_rate > 0 else (lambda ammo: math.inf)
+
+    def draw(targets: float, expected: float) -> int:
+        p = expected / targets if targets > 0 else 0.0
+        return int(rng.binomial(int(targets), min(max(p, 0.0), 1.0)))
+
+    for _ in range(substeps):
+        ea = [min(a[i], a_front[i]) for i in range(k)]
+        ed = [min(d[i], d_front[i]) for i in range(k)]
+        fa = [min(ea[i], a_lim(a_ammo[i])) if ed[i] > 0 else 0.0 for i in range(k)]
+        fd = [min(ed[i], d_lim(d_ammo[i])) if ea[i] > 0 else 0.0 for i in range(k)]
+        lam_d = [att_leth * fa[i] * (ed[i] if att_area else 1.0) * (1.0 - d_cov[i]) for i in range(k)]
+        lam_a = [dfd_leth * fd[i] * (ea[i] if dfd_area else 1.0) * (1.0 - a_cov[i]) for i in range(k)]
+        ld = [draw(ed[i], lam_d[i] * h) for i in range(k)]
+        la = [draw(ea[i], lam_a[i] * h) for i in range(k)]
+        for i in range(k):
+            ua, ud = fa[i] * att_ammo_rate * h, fd[i] * dfd_ammo_rate * h
+            a_ammo[i] -= ua
+            d_ammo[i] -= ud
+            a_used[i] += ua
+            d_used[i] += ud
+            a[i] -= la[i]
+            d[i] -= ld[i]
+            a_lost[i] += la[i]
+            d_lost[i] += ld[i]
+    return Engagement(np.array(a_lost, np.int64), np.array(d_lost, np.int64), np.array(a_used), np.array(d_used))
+
+
+def local_odds(att, dfd, att_leth, dfd_leth, att_cover, dfd_cover) -> float:
+    """Firepower ratio attacker : defender at one place as its commanders judge it: heads, not frontage,
+    because depth is what replaces the losses at the front (infinite against a side that cannot fire). Plain
+    floats: a commander weighs one place at a time."""
+    pa = float(att) * float(att_leth) * (1.0 - float(dfd_cover))
+    pd = float(dfd) * float(dfd_leth) * (1.0 - float(att_cover))
+    return pa / pd if pd > 0 else math.inf

@@ -92,7 +92,7 @@ class AttackerCommand(Command):
                       if movable[src] > 0 and D[src] == 0 and s.passable(target, data)]
             if stacks:
                 n = int(movable[stacks].sum()) + int(A[target])
-                odds = float(local_odds(n, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target]))
+                odds = local_odds(n, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target])
                 options.append((-odds, target, stacks))
         for neg_odds, target, stacks in sorted(options):
             if -neg_odds < self.nerve[target]:
@@ -214,7 +214,7 @@ class AttackerCommand(Command):
         v, other, p = self.valley, self.enemy, self.p
         if D[target] == 0:
             return 0
-        per_fighter = float(local_odds(1, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target]))
+        per_fighter = local_odds(1, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target])
         if np.isinf(per_fighter):
             return 1  # defenders who cannot fire: any attack wins
         ratio = p.commit_odds / per_fighter if per_fighter > 0 else math.inf
@@ -262,7 +262,7 @@ class AttackerCommand(Command):
             target = int(target)
             if v.km[target] <= v.km[fwd] or v.control[target] == Control.ATTACKER:
                 continue
-            odds = float(local_odds(n, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target]))
+            odds = local_odds(n, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target])
             if D[target] > 0 and odds < self.p.advance_odds:
                 continue  # too weak to take it: look further up the valley
             days, path = self.route(loc, target, blocked, s)
@@ -319,7 +319,7 @@ class DefenderCommand(Command):
             if D[loc] <= 0:
                 continue
             if A[loc] > 0:
-                odds = float(local_odds(A[loc], D[loc], att.lethality, self.force.lethality, 0.0, v.cover[loc]))
+                odds = local_odds(A[loc], D[loc], att.lethality, self.force.lethality, 0.0, v.cover[loc])
                 no_ammo = self.switches.logistics and ammo[loc] < p.out_of_ammo_kg * D[loc]
                 if no_ammo or self._falls_back(loc, odds):
                     self._fall_back(loc, A, D, s)
@@ -329,7 +329,7 @@ class DefenderCommand(Command):
                 near = [A[nb] for nb, _ in v.neighbours[loc] if A[nb] > 0]
                 threat = max(near) if near else 0
             if threat:
-                odds = float(local_odds(threat, D[loc], att.lethality, self.force.lethality, 0.0, v.cover[loc]))
+                odds = local_odds(threat, D[loc], att.lethality, self.force.lethality, 0.0, v.cover[loc])
                 if odds > p.reinforce_odds:
                     self._reinforce(loc, odds, A, D, s)
         if self.switches.counterattack:
@@ -355,7 +355,7 @@ class DefenderCommand(Command):
                 if A[nb] == 0:
                     n, what = min(spare, int(v.frontage[nb])), "reoccupy"
                 else:
-                    odds = float(local_odds(spare, A[nb], self.force.lethality, att.lethality, 0.0, v.cover[nb]))
+                    odds = local_odds(spare, A[nb], self.force.lethality, att.lethality, 0.0, v.cover[nb])
                     if odds < p.counterattack_odds:
                         continue
                     n, what = spare, "counterattack"

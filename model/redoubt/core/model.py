@@ -484,14 +484,15 @@ class ValleyModel(mesa.Model):
             logi = self.switches.logistics
             sc = self.params.scenario
             cover_holder = v.cover[idx]
-            res = combat.engage(
+            no_limit = np.full(len(idx), np.inf)
+            res = combat.engage_each(
                 A[idx], D[idx], att_leth=att.lethality, dfd_leth=dfd.lethality,
                 att_area=att.area_fire, dfd_area=dfd.area_fire,
                 att_cover=np.where(v.control[idx] == Control.ATTACKER, cover_holder, 0.0),
                 dfd_cover=np.where(v.control[idx] == Control.DEFENDER, cover_holder, 0.0),
                 att_frontage=v.frontage[idx], dfd_frontage=v.frontage[idx],
-                att_ammo=att.ammo_at()[idx] if logi else np.inf,
-                dfd_ammo=dfd.ammo_at()[idx] if logi else np.inf,
+                att_ammo=att.ammo_at()[idx] if logi else no_limit,
+                dfd_ammo=dfd.ammo_at()[idx] if logi else no_limit,
                 att_ammo_rate=att.p.ammo_kg_per_day_combat if logi else 0.0,
                 dfd_ammo_rate=dfd.p.ammo_kg_per_day_combat if logi else 0.0,
                 dt=sc.combat_dt_days * share, substeps=max(1, round(sc.combat_substeps * share)),
