@@ -85,3 +85,62 @@ def test_no_main_body_sits_in_a_dead_end_for_weeks():
     assert max(off) > 14
     assert max(on) <= 14, on
     assert np.mean(on) < np.mean(off)
+
+
+# ------------------------------------------------------------ decisions on the force that can fight -----------
+def test_engaged_odds_are_local_odds_without_frontage_or_support():
+    from redoubt.core.combat import engaged_odds, local_odds
+
+    g = np.random.default_rng(0)
+    for _ in range(200):
+        a, d = int(g.integers(0, 5000)), int(g.integers(0, 3000))
+        la, ld, c = float(g.uniform(0.01, 1)), float(g.uniform(0.01, 1)), float(g.uniform(0, 0.9))
+        assert engaged_odds(a, d, att_leth=la, dfd_leth=ld, att_area=False, dfd_area=False, dfd_cover=c,
+                            frontage=math.inf) == pytest.approx(local_odds(a, d, la, ld, 0.0, c), rel=1e-12)
+
+
+def test_beyond_the_frontage_heads_do_not_raise_the_odds_but_supporting_fire_does():
+    from redoubt.core.combat import engaged_odds
+
+    kw = dict(att_leth=0.2, dfd_leth=0.25, att_area=False, dfd_area=False, dfd_cover=0.7, frontage=60.0)
+    assert engaged_odds(60, 900, **kw) == engaged_odds(6000, 900, **kw) == pytest.approx(0.2 * 0.3 / 0.25)
+    assert engaged_odds(30, 900, **kw) == pytest.approx(engaged_odds(60, 900, **kw) / 2)
+    supported = engaged_odds(60, 900, att_support=10, att_support_leth=0.002, **kw)
+    assert supported > engaged_odds(60, 900, **kw)
+    assert engaged_odds(60, 1800, att_support=10, att_support_leth=0.002, **kw) > supported  # area fire: more to hit
+
+
+def test_an_attack_brings_what_the_frontage_can_use_and_a_reserve():
+    m = ValleyModel(rng=1, switches__frontage_decisions=True, sides__attacker__assault_reserve=0.5)
+    v, cmd, D = m.valley, m.attacker_command, m.defenders.counts()
+    gorge, pocket = v.by_id(1), v.by_id(13)
+    # the gorge: no number reaches commit_odds in its frontage, so the whole frontage and half again
+    assert cmd.engaged_need(gorge, D[gorge], cmd.p.commit_odds) == math.ceil(v.frontage[gorge] * 1.5)
+    assert cmd.needed(gorge, D) == math.ceil(v.frontage[gorge] * 1.5)
+    # a pocket of 4: the fewest that reach commit_odds (found here one by one), and half again
+    odds = lambda n: cmd.odds(m.attackers, n, m.defenders, 4, pocket)  # noqa: E731
+    fewest = next(n for n in range(1, int(v.frontage[pocket]) + 1) if odds(n) >= cmd.p.commit_odds)
+    assert fewest < v.frontage[pocket]
+    assert cmd.engaged_need(pocket, 4, cmd.p.commit_odds) == math.ceil(fewest * 1.5)
+    off = ValleyModel(rng=1)
+    assert off.attacker_command.needed(gorge, D) > 5 * cmd.needed(gorge, D)  # heads: thousands for the gorge
+
+
+def test_supporting_fire_switched_on_without_weapons_changes_nothing():
+    a = ValleyModel(rng=3, switches__fire_support=True).run()
+    b = ValleyModel(rng=3).run()
+    assert a == b
+
+
+def test_supporting_fire_wears_down_the_defence():
+    """Paired runs (same seeds): the attacker's supporting fire kills more defenders by day 30."""
+    kw = dict(switches__fire_support=True, sides__attacker__support_weapons=20,
+              sides__attacker__support_lethality=0.002,
+              sides__attacker__support_ammo_kg_per_day=20)
+    more = 0
+    for seed in range(6):
+        with_fire, without = ValleyModel(rng=seed, horizon_days=30, **kw), ValleyModel(rng=seed, horizon_days=30)
+        with_fire.run()
+        without.run()
+        more += with_fire.defenders.killed > without.defenders.killed
+    assert more == 6

@@ -150,9 +150,38 @@ def test_the_kernel_in_plain_floats_is_the_kernel_bit_for_bit():
                   dfd_ammo=np.where(g.random(k) < 0.2, 0.0, g.uniform(0, 5000, k)),
                   att_ammo_rate=float(g.choice([0.0, 8.0])), dfd_ammo_rate=float(g.choice([0.0, 8.0])),
                   dt=float(g.choice([1.0, 0.5, 0.25])), substeps=int(g.integers(1, 6)))
+        if trial % 2:  # supporting fire on some sides and places
+            kw.update(att_support=g.uniform(0, 20, k) * (g.random(k) < 0.7), dfd_support=g.uniform(0, 5, k),
+                      att_support_leth=float(g.uniform(0, 0.01)), dfd_support_leth=float(g.uniform(0, 0.01)),
+                      att_support_rate=float(g.choice([0.0, 40.0])), dfd_support_rate=float(g.choice([0.0, 40.0])))
         att, dfd = g.integers(0, 3000, k), g.integers(0, 1500, k)
         r1, r2 = np.random.default_rng(trial), np.random.default_rng(trial)
         vec, each = engage(att, dfd, rng=r1, **kw), engage_each(att, dfd, rng=r2, **kw)
         for name in ("att_loss", "dfd_loss", "att_ammo_used", "dfd_ammo_used"):
             np.testing.assert_array_equal(getattr(vec, name), getattr(each, name), err_msg=f"{trial} {name}")
         assert r1.random() == r2.random()
+
+
+def test_supporting_fire_alone_follows_its_closed_form():
+    """Supporting fire only (no small arms): the mean-field kernel is Y0 (1 - mu h)^n exactly, mu = leth x weapons x
+    (1 - cover), and tends to Y0 exp(-mu t) as h -> 0; the stochastic mean over 2,000 replications is within
+    its interval of it; ammunition limits it (weapons firing = ammunition left / (rate x h))."""
+    from redoubt.core.combat import engage
+
+    y0, leth, weapons, cover, t = 800.0, 0.004, 12.0, 0.4, 5.0
+    mu = leth * weapons * (1 - cover)
+    for substeps in (5, 50, 500):
+        h = t / substeps
+        mean = engage(0.0, y0, att_leth=0.0, dfd_leth=0.0, dfd_cover=cover, att_support=weapons,
+                      att_support_leth=leth, dt=t, substeps=substeps, rng=None)
+        assert float(mean.dfd_loss) == pytest.approx(y0 * (1 - (1 - mu * h) ** substeps), rel=1e-12)
+    assert float(mean.dfd_loss) == pytest.approx(y0 * (1 - np.exp(-mu * t)), rel=1e-3)
+    rng = np.random.default_rng(1)
+    lost = engage(np.zeros(2000), np.full(2000, y0), att_leth=0.0, dfd_leth=0.0, dfd_cover=cover, att_support=weapons,
+                  att_support_leth=leth, dt=t, substeps=50, rng=rng).dfd_loss
+    expected = y0 * (1 - (1 - mu * t / 50) ** 50)
+    assert abs(lost.mean() - expected) < 4 * lost.std() / np.sqrt(len(lost))
+    # with 100 kg and 40 kg a weapon-day, at most 2.5 weapon-days of fire: fewer losses, all the ammunition used
+    short = engage(0.0, y0, att_leth=0.0, dfd_leth=0.0, dfd_cover=cover, att_support=weapons, att_support_leth=leth,
+                   att_ammo=100.0, att_support_rate=40.0, dt=t, substeps=50, rng=None)
+    assert float(short.att_ammo_used) == pytest.approx(100.0) and float(short.dfd_loss) < float(mean.dfd_loss)

@@ -8,6 +8,12 @@ Each engagement is one contested location. Per sub-step h of a day:
                   area fire:   lam_Y = leth_X * f_X * e_Y * (1 - cover_Y)
   losses       Binomial(e_Y, lam_Y * h / e_Y)                (mean lam_Y * h; rng=None gives the mean)
 
+Supporting fire (switches.fire_support: mortars, rockets, artillery, tanks, drones, aircraft) acts on everyone
+at the place, like area fire, from the ammunition the small arms left:
+  firing       s_X = min(support_X, ammo_left_X / (support_rate_X * h))
+  loss rate on Y   mu_Y = support_leth_X * s_X * Y * (1 - cover_Y)   on all Y present, not the frontage
+With supporting fire only, Y(t) = Y0 (1 - mu h)^(t/h) in the mean (exp(-support_leth s (1 - cover) t) as h -> 0).
+
 Limiting cases (no frontage limit, no ammunition limit, small h) are Lanchester's square law (both aimed),
 the linear law (both area), Deitchman's guerrilla law (one side area, the other aimed) and, with both sides
 above their frontage, the frontage law (constant daily losses, exchange ratio leth_A / leth_D).
@@ -52,13 +58,17 @@ def _draw(targets, expected, rng):
 def engage(att, dfd, *, att_leth, dfd_leth, att_area=False, dfd_area=False, att_cover=0.0,
            dfd_cover=0.0, att_frontage=np.inf, dfd_frontage=np.inf, att_ammo=np.inf,
            dfd_ammo=np.inf, att_ammo_rate=0.0, dfd_ammo_rate=0.0, dt=1.0, substeps=1,
-           rng: np.random.Generator | None = None) -> Engagement:
+           rng: np.random.Generator | None = None, att_support=0.0, dfd_support=0.0, att_support_leth=0.0,
+           dfd_support_leth=0.0, att_support_rate=0.0, dfd_support_rate=0.0) -> Engagement:
     """Fight `substeps` sub-steps over `dt` days at every engagement (all arguments broadcast).
 
     att, dfd: fighters present (integers; floats allowed with rng=None, the mean-field limit).
     *_leth: lethality; *_area: area fire (True) or aimed fire (False); *_cover: protection of that side.
     *_ammo: kg available to each side; *_ammo_rate: kg per firing fighter per day.
     rng: a numpy Generator for stochastic losses, or None for the expected (mean-field) losses.
+    *_support: supporting weapons firing at the place; *_support_leth: fighters put out of action per weapon
+    per enemy fighter present per day; *_support_rate: kg per weapon per day of firing. Without any, no draw
+    is made for them (the results are those of the kernel before supporting fire).
     """
     a = np.asarray(att, dtype=float).copy()
     d = np.asarray(dfd, dtype=float).copy()
@@ -73,6 +83,10 @@ def engage(att, dfd, *, att_leth, dfd_leth, att_area=False, dfd_area=False, att_
     a_ammo, d_ammo = b(att_ammo).copy(), b(dfd_ammo).copy()
     a_used, d_used = np.zeros(shape), np.zeros(shape)
     a_lost, d_lost = np.zeros(shape), np.zeros(shape)
+    att_sup, dfd_sup = b(att_support), b(dfd_support)
+    att_sleth, dfd_sleth, att_srate, dfd_srate = b(att_support_leth), b(dfd_support_leth), b(att_support_rate), \
+        b(dfd_support_rate)
+    supported = bool(np.any(att_sup > 0) or np.any(dfd_sup > 0))
     h = dt / substeps
     for _ in range(substeps):
         ea, ed = np.minimum(a, att_front), np.minimum(d, dfd_front)
@@ -84,6 +98,14 @@ def engage(att, dfd, *, att_leth, dfd_leth, att_area=False, dfd_area=False, att_
         lam_a = _loss_rate(dfd_leth, fd, dfd_area, ea, att_cover)
         ld, la = _draw(ed, lam_d * h, rng), _draw(ea, lam_a * h, rng)
         ua, ud = fa * att_rate * h, fd * dfd_rate * h
+        if supported:  # on everyone left at the place, from the ammunition the small arms left
+            d_left, a_left = d - ld, a - la
+            sa = np.where(d_left > 0, _firing(att_sup, a_ammo - ua, att_srate, h), 0.0)
+            sd = np.where(a_left > 0, _firing(dfd_sup, d_ammo - ud, dfd_srate, h), 0.0)
+            lsd = _draw(d_left, att_sleth * sa * d_left * (1.0 - dfd_cover) * h, rng)
+            lsa = _draw(a_left, dfd_sleth * sd * a_left * (1.0 - att_cover) * h, rng)
+            ld, la = ld + lsd, la + lsa
+            ua, ud = ua + sa * att_srate * h, ud + sd * dfd_srate * h
         a_ammo = a_ammo - ua
         d_ammo = d_ammo - ud
         a_used += ua
@@ -98,7 +120,9 @@ def engage(att, dfd, *, att_leth, dfd_leth, att_area=False, dfd_area=False, att_
 
 def engage_each(att, dfd, *, att_leth: float, dfd_leth: float, att_area: bool, dfd_area: bool, att_cover,
                 dfd_cover, att_frontage, dfd_frontage, att_ammo, dfd_ammo, att_ammo_rate: float,
-                dfd_ammo_rate: float, dt: float, substeps: int, rng: np.random.Generator) -> Engagement:
+                dfd_ammo_rate: float, dt: float, substeps: int, rng: np.random.Generator, att_support=None,
+                dfd_support=None, att_support_leth: float = 0.0, dfd_support_leth: float = 0.0,
+                att_support_rate: float = 0.0, dfd_support_rate: float = 0.0) -> Engagement:
     """`engage` (stochastic) for the few places fought over on a day, in plain floats: the same arithmetic in
     the same order and the same draws from `rng` (each sub-step the defenders' losses at every place, then
     the attackers'), so the results are `engage`'s bit for bit (tests/test_combat_oracles.py), without
@@ -109,9 +133,14 @@ def engage_each(att, dfd, *, att_leth: float, dfd_leth: float, att_area: bool, d
     a_front, d_front = [float(x) for x in att_frontage], [float(x) for x in dfd_frontage]
     a_ammo, d_ammo = [float(x) for x in att_ammo], [float(x) for x in dfd_ammo]
     a_used, d_used, a_lost, d_lost = [0.0] * k, [0.0] * k, [0] * k, [0] * k
+    a_sup = [0.0] * k if att_support is None else [float(x) for x in att_support]
+    d_sup = [0.0] * k if dfd_support is None else [float(x) for x in dfd_support]
+    supported = any(x > 0 for x in a_sup) or any(x > 0 for x in d_sup)
     h = dt / substeps
     a_lim = (lambda ammo: ammo / (att_ammo_rate * h)) if att_ammo_rate > 0 else (lambda ammo: math.inf)
     d_lim = (lambda ammo: ammo / (dfd_ammo_rate * h)) if dfd_ammo_rate > 0 else (lambda ammo: math.inf)
+    a_slim = (lambda ammo: ammo / (att_support_rate * h)) if att_support_rate > 0 else (lambda ammo: math.inf)
+    d_slim = (lambda ammo: ammo / (dfd_support_rate * h)) if dfd_support_rate > 0 else (lambda ammo: math.inf)
 
     def draw(targets: float, expected: float) -> int:
         p = expected / targets if targets > 0 else 0.0
@@ -126,17 +155,46 @@ def engage_each(att, dfd, *, att_leth: float, dfd_leth: float, att_area: bool, d
         lam_a = [dfd_leth * fd[i] * (ea[i] if dfd_area else 1.0) * (1.0 - a_cov[i]) for i in range(k)]
         ld = [draw(ed[i], lam_d[i] * h) for i in range(k)]
         la = [draw(ea[i], lam_a[i] * h) for i in range(k)]
+        ua = [fa[i] * att_ammo_rate * h for i in range(k)]
+        ud = [fd[i] * dfd_ammo_rate * h for i in range(k)]
+        if supported:
+            d_left = [d[i] - ld[i] for i in range(k)]
+            a_left = [a[i] - la[i] for i in range(k)]
+            sa = [min(a_sup[i], a_slim(a_ammo[i] - ua[i])) if d_left[i] > 0 else 0.0 for i in range(k)]
+            sd = [min(d_sup[i], d_slim(d_ammo[i] - ud[i])) if a_left[i] > 0 else 0.0 for i in range(k)]
+            lsd = [draw(d_left[i], att_support_leth * sa[i] * d_left[i] * (1.0 - d_cov[i]) * h) for i in range(k)]
+            lsa = [draw(a_left[i], dfd_support_leth * sd[i] * a_left[i] * (1.0 - a_cov[i]) * h) for i in range(k)]
+            ld = [ld[i] + lsd[i] for i in range(k)]
+            la = [la[i] + lsa[i] for i in range(k)]
+            ua = [ua[i] + sa[i] * att_support_rate * h for i in range(k)]
+            ud = [ud[i] + sd[i] * dfd_support_rate * h for i in range(k)]
         for i in range(k):
-            ua, ud = fa[i] * att_ammo_rate * h, fd[i] * dfd_ammo_rate * h
-            a_ammo[i] -= ua
-            d_ammo[i] -= ud
-            a_used[i] += ua
-            d_used[i] += ud
+            a_ammo[i] -= ua[i]
+            d_ammo[i] -= ud[i]
+            a_used[i] += ua[i]
+            d_used[i] += ud[i]
             a[i] -= la[i]
             d[i] -= ld[i]
             a_lost[i] += la[i]
             d_lost[i] += ld[i]
     return Engagement(np.array(a_lost, np.int64), np.array(d_lost, np.int64), np.array(a_used), np.array(d_used))
+
+
+def engaged_odds(att, dfd, *, att_leth: float, dfd_leth: float, att_area: bool, dfd_area: bool, dfd_cover: float,
+                 frontage: float, att_support: float = 0.0, dfd_support: float = 0.0, att_support_leth: float = 0.0,
+                 dfd_support_leth: float = 0.0) -> float:
+    """Odds of an attack on a place as the fight would go (switches.frontage_decisions): the losses a day the
+    attackers would inflict over those they would take, at the kernel's rates: small arms from the strength the
+    frontage lets engage on each side, supporting fire on everyone present; the holders in the place's cover,
+    the attackers in the open. Infinite against holders who cannot fire. With no frontage limit, no supporting
+    fire and aimed fire it is `local_odds`."""
+    ea, ed = min(float(att), float(frontage)), min(float(dfd), float(frontage))
+    lam_d = (att_leth * ea * (ed if att_area else 1.0) * (1.0 - dfd_cover)
+             + att_support_leth * att_support * float(dfd) * (1.0 - dfd_cover))
+    lam_a = dfd_leth * ed * (ea if dfd_area else 1.0) + dfd_support_leth * dfd_support * float(att)
+    if float(dfd) <= 0:
+        return math.inf
+    return lam_d / lam_a if lam_a > 0 else math.inf
 
 
 def local_odds(att, dfd, att_leth, dfd_leth, att_cover, dfd_cover) -> float:

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from . import kernels
-from .combat import local_odds
+from .combat import engaged_odds, local_odds
 from .forces import ADVANCING, RETREATING, Force
 from .kernels import commander_nerve
 from .params import Switches
@@ -33,6 +33,40 @@ class Command:
         self.force, self.enemy, self.valley = force, enemy, valley
         self.switches, self.streams, self.attacker_entry = switches, streams, attacker_entry
         self.p = force.p
+
+    def odds(self, attacker: Force, n_att: float, holder: Force, n_hold: float, place: int) -> float:
+        """The odds of an attack by n_att of `attacker` on `place`, held by n_hold of `holder` in its cover, as
+        the commanders weigh them: heads (`local_odds`); with switches.frontage_decisions, the strength the
+        place's frontage lets engage and each side's supporting fire, all of it counted on
+        (`engaged_odds`)."""
+        v = self.valley
+        if not self.switches.frontage_decisions:
+            return local_odds(n_att, n_hold, attacker.lethality, holder.lethality, 0.0, v.cover[place])
+        support = self.switches.fire_support
+        return engaged_odds(n_att, n_hold, att_leth=attacker.lethality, dfd_leth=holder.lethality,
+                            att_area=attacker.area_fire, dfd_area=holder.area_fire, dfd_cover=float(v.cover[place]),
+                            frontage=float(v.frontage[place]),
+                            att_support=attacker.p.support_weapons if support else 0.0,
+                            dfd_support=holder.p.support_weapons if support else 0.0,
+                            att_support_leth=attacker.p.support_lethality, dfd_support_leth=holder.p.support_lethality)
+
+    def engaged_need(self, place: int, n_hold: float, commit: float) -> int:
+        """switches.frontage_decisions: what an attack by this side on `place` brings: the fewest fighters (at
+        most the frontage) whose odds reach `commit`, else the whole frontage, and `assault_reserve` of that
+        again. The rest of a stack is free for other tasks."""
+        frontage = int(self.valley.frontage[place])
+        at = lambda n: self.odds(self.force, n, self.enemy, n_hold, place)  # noqa: E731
+        n = frontage
+        if at(frontage) >= commit:
+            if self.force.area_fire or self.enemy.area_fire or self.switches.fire_support:
+                n = next(k for k in range(1, frontage + 1) if at(k) >= commit)  # odds need not grow with heads
+            else:  # aimed fire: the odds grow in proportion to the attackers engaged
+                n = max(1, min(frontage, math.ceil(commit / at(1) - 1e-9)))
+                while n > 1 and at(n - 1) >= commit:
+                    n -= 1
+                while at(n) < commit:
+                    n += 1
+        return math.ceil(n * (1.0 + self.p.assault_reserve))
 
     def route(self, src: int, dst: int, blocked: np.ndarray, s: Situation,
               penalty: np.ndarray | None = None) -> tuple[float, list]:
@@ -92,7 +126,7 @@ class AttackerCommand(Command):
                       if movable[src] > 0 and D[src] == 0 and s.passable(target, data)]
             if stacks:
                 n = int(movable[stacks].sum()) + int(A[target])
-                odds = local_odds(n, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target])
+                odds = self.odds(self.force, n, other, D[target], target)
                 options.append((-odds, target, stacks))
         for neg_odds, target, stacks in sorted(options):
             if -neg_odds < self.nerve[target]:
@@ -214,6 +248,8 @@ class AttackerCommand(Command):
         v, other, p = self.valley, self.enemy, self.p
         if D[target] == 0:
             return 0
+        if self.switches.frontage_decisions:
+            return self.engaged_need(target, D[target], p.commit_odds)
         per_fighter = local_odds(1, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target])
         if np.isinf(per_fighter):
             return 1  # defenders who cannot fire: any attack wins
@@ -262,7 +298,7 @@ class AttackerCommand(Command):
             target = int(target)
             if v.km[target] <= v.km[fwd] or v.control[target] == Control.ATTACKER:
                 continue
-            odds = local_odds(n, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target])
+            odds = self.odds(self.force, n, other, D[target], target)
             if D[target] > 0 and odds < self.p.advance_odds:
                 continue  # too weak to take it: look further up the valley
             days, path = self.route(loc, target, blocked, s)
@@ -319,7 +355,7 @@ class DefenderCommand(Command):
             if D[loc] <= 0:
                 continue
             if A[loc] > 0:
-                odds = local_odds(A[loc], D[loc], att.lethality, self.force.lethality, 0.0, v.cover[loc])
+                odds = self.odds(att, A[loc], self.force, D[loc], loc)
                 no_ammo = self.switches.logistics and ammo[loc] < p.out_of_ammo_kg * D[loc]
                 if no_ammo or self._falls_back(loc, odds):
                     self._fall_back(loc, A, D, s)
@@ -329,7 +365,7 @@ class DefenderCommand(Command):
                 near = [A[nb] for nb, _ in v.neighbours[loc] if A[nb] > 0]
                 threat = max(near) if near else 0
             if threat:
-                odds = local_odds(threat, D[loc], att.lethality, self.force.lethality, 0.0, v.cover[loc])
+                odds = self.odds(att, threat, self.force, D[loc], loc)
                 if odds > p.reinforce_odds:
                     self._reinforce(loc, odds, A, D, s)
         if self.switches.counterattack:
@@ -355,7 +391,7 @@ class DefenderCommand(Command):
                 if A[nb] == 0:
                     n, what = min(spare, int(v.frontage[nb])), "reoccupy"
                 else:
-                    odds = local_odds(spare, A[nb], self.force.lethality, att.lethality, 0.0, v.cover[nb])
+                    odds = self.odds(self.force, spare, att, A[nb], nb)
                     if odds < p.counterattack_odds:
                         continue
                     n, what = spare, "counterattack"
@@ -381,8 +417,11 @@ class DefenderCommand(Command):
         if R is None or R == loc or A[R] > 0 or D[R] <= 0:
             return
         spare = int(D[R] - self.reserve_keep)
-        ratio = odds / self.p.reinforce_odds if self.p.reinforce_odds > 0 else np.inf
-        need = math.ceil(D[loc] * (min(ratio, 1e6) - 1.0))  # capped: odds can be infinite
+        if self.switches.frontage_decisions:  # what the frontage can use, and a reserve
+            need = math.ceil(v.frontage[loc] * (1.0 + self.p.assault_reserve)) - int(D[loc])
+        else:
+            ratio = odds / self.p.reinforce_odds if self.p.reinforce_odds > 0 else np.inf
+            need = math.ceil(D[loc] * (min(ratio, 1e6) - 1.0))  # capped: odds can be infinite
         n = min(int(need), spare)  # the reserve keeps a core for the next threat
         if n <= 0:
             return

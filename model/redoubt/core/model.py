@@ -496,13 +496,26 @@ class ValleyModel(mesa.Model):
                 att_ammo_rate=att.p.ammo_kg_per_day_combat if logi else 0.0,
                 dfd_ammo_rate=dfd.p.ammo_kg_per_day_combat if logi else 0.0,
                 dt=sc.combat_dt_days * share, substeps=max(1, round(sc.combat_substeps * share)),
-                rng=self.streams.combat)
+                rng=self.streams.combat, **self._support_at(A, D, idx))
             for k, loc in enumerate(map(int, idx)):
                 att.losses_today[loc] += att.lose_at(loc, int(res.att_loss[k]), "killed", self.streams.combat)
                 dfd.losses_today[loc] += dfd.lose_at(loc, int(res.dfd_loss[k]), "killed", self.streams.combat)
                 if logi:
                     att.spend_ammo_at(loc, float(res.att_ammo_used[k]))
                     dfd.spend_ammo_at(loc, float(res.dfd_ammo_used[k]))
+
+    def _support_at(self, A: np.ndarray, D: np.ndarray, idx: np.ndarray) -> dict:
+        """Each side's supporting weapons at the places fought over (switches.fire_support), shared among them
+        by its fighters there; nothing (the kernel makes no draw for them) when the switch is off."""
+        if not self.switches.fire_support:
+            return {}
+        out = {}
+        for key, force, n in (("att", self.attackers, A[idx]), ("dfd", self.defenders, D[idx])):
+            p = force.p
+            out[f"{key}_support"] = p.support_weapons * n / n.sum() if n.sum() > 0 else np.zeros(len(idx))
+            out[f"{key}_support_leth"] = p.support_lethality
+            out[f"{key}_support_rate"] = p.support_ammo_kg_per_day if self.switches.logistics else 0.0
+        return out
 
     def _morale(self) -> None:
         """Morale after the day's losses, hunger and shortages; then desertion and surrender."""

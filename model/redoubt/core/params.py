@@ -53,12 +53,18 @@ class Switches:
     # Issue 21's processes: off by default until the calibration episodes have been run with them.
     main_effort: bool = rule(False, doc='the attacker presses on to an objective, around defended places, fixing them '
                              'with the least force, never idle in a dead end (needs movement)')
+    fire_support: bool = rule(False, doc="each side's supporting weapons (mortars, rockets, artillery, tanks, drones, "
+                              'aircraft) fire on everyone at the places where it fights, like area fire, limited by '
+                              'ammunition')
+    frontage_decisions: bool = rule(False, doc='attack, commit, reinforce and fall-back decisions weigh the strength '
+                                    "the place's frontage lets engage and each side's supporting fire, not heads; an "
+                                    'attack brings the frontage and a reserve, no more (needs movement)')
 
 
 # Issue 13's processes act only when the switch of what they are made of is on too.
 NEEDS = {"infiltration": "movement", "counterattack": "movement", "overstretch": "movement",
          "encirclement": "morale", "cohesion": "morale", "pacts": "morale", "civilian_flight": "logistics",
-         "dispersal": "morale", "main_effort": "movement"}
+         "dispersal": "morale", "main_effort": "movement", "frontage_decisions": "movement"}
 
 
 def effective(switches: Switches) -> Switches:
@@ -124,6 +130,15 @@ class Side:
     engaged_depth: float = rule(2.0, min=0, doc='in battle, fighters kept per frontage place; the rest may move')
     fix_ratio: float = rule(1.0, min=0, max=10, doc='switches.main_effort: a stack that goes around a defended place '
                             'next to it leaves this many fighters per defender there to hold them in place')
+    assault_reserve: float = rule(0.5, min=0, max=10, doc='switches.frontage_decisions: an attack (or a threatened '
+                                  'place) is given what its frontage can use and this share of it again as a reserve')
+    support_weapons: float = rule(0.0, min=0, max=10000, doc='switches.fire_support: supporting weapons the side '
+                                  'brings to bear where it fights, shared among those places by its fighters there')
+    support_lethality: float = rule(0.0, min=0, max=1, doc='switches.fire_support: enemy fighters put out of action '
+                                    'per weapon per enemy fighter present per day (area fire: the more there are, the '
+                                    'more are hit)')
+    support_ammo_kg_per_day: float = rule(0.0, min=0, doc='switches.fire_support: kg of ammunition a supporting weapon '
+                                          'fires in a day, from what the side has at the place')
     destroy_on_retreat: float = rule(0.5, min=0, max=1)
     speed_km_per_day: float = rule(30.0, min=0.1)
     path_slowdown: float = rule(3.0, min=1, doc='a km of mountain path (with no days given) takes this many times as '
