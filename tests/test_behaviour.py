@@ -1,6 +1,8 @@
 """Behaviour the model must show whatever its uncalibrated assumptions (issue 13, item 6): with supplies
 ample, more defenders, better morale, more cover or fewer attackers never make holding to winter less
-likely; more stocks never do either; and one fighter per agent gives the distributions of ten.
+likely; more stocks never do either; and one fighter per agent gives the distributions of ten. Issue 21,
+item 6: a stronger attacker never makes the valley hold longer; twice the attackers take the gorge sooner;
+the 1996 pattern (the valley holds) holds with high morale and ample supplies.
 
 Each point is 200 runs on common random numbers (the same seeds at every point), so a comparison is of
 paired runs; the tolerance is the 95% interval of the paired difference, not a guess."""
@@ -80,3 +82,45 @@ def test_one_fighter_per_agent_gives_the_distributions_of_ten():
     se = math.sqrt(pooled * (1 - pooled) * 2 / RUNS)
     assert abs(p1 - p10) <= 1.96 * se, (p1, p10)
     assert ks_2samp(single[:, 1], ten[:, 1]).pvalue > 0.01
+
+
+def test_a_stronger_attacker_never_holds_the_valley_longer():
+    """Issue 21 (6): with the same defenders, half as many attackers again (18,000 committed, not 12,000) never
+    make the valley hold longer, nor more often (paired runs: the same seeds)."""
+    base, strong = runs(), runs(attacker_committed=18000)
+    for column in (0, 1):
+        ok, said = no_worse(base, strong, column)  # the base is not below the stronger attack
+        assert ok, said
+
+
+def _gorge_day(kw: dict) -> float:
+    """The day the attacker first holds the gorge (the valley's mouth), or the horizon if never."""
+    m = ValleyModel(collapse__run_on_after_fall=False, **kw)
+    gorge = m.valley.by_id(1)
+    while m.running:
+        m.step()
+        if m.valley.control[gorge] == -1:
+            return float(m.day)
+    return float(m.horizon)
+
+
+def test_doubling_the_attackers_takes_the_chokepoint_sooner():
+    """Issue 21 (6): twice the attackers (24,000 committed) behind the gorge take it sooner: the paired change in
+    the day it falls has its whole 95% interval below zero."""
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        base = np.array(list(pool.map(_gorge_day, [dict(rng=s) for s in range(RUNS)], chunksize=10)))
+        double = np.array(list(pool.map(_gorge_day, [dict(rng=s, attacker_committed=24000) for s in range(RUNS)],
+                                         chunksize=10)))
+    diff = double - base
+    hi = diff.mean() + 1.96 * diff.std(ddof=1) / math.sqrt(len(diff))
+    assert hi < 0, f"gorge taken on day {base.mean():.1f} -> {double.mean():.1f} (95% upper end {hi:+.2f})"
+
+
+def test_with_high_morale_and_ample_supplies_the_1996_pattern_holds():
+    """Issue 21 (6): the 1996 episode (the Taliban's offensive that the valley held), with the defenders' morale
+    high (0.9) and supplies ample: the valley holds to winter, the lower end of the 95% interval above 90%."""
+    held = runs(scenario_file="history/panjshir-1996", defender_morale=0.9, **AMPLE)[:, 0]
+    n, k = len(held), held.sum()
+    p = k / n
+    lower = (p + 1.92 / n - 1.96 * math.sqrt(p * (1 - p) / n + 0.96 / n**2)) / (1 + 3.84 / n)  # Wilson
+    assert lower > 0.9, f"held in {k} of {n} runs"
