@@ -144,3 +144,36 @@ def test_supporting_fire_wears_down_the_defence():
         without.run()
         more += with_fire.defenders.killed > without.defenders.killed
     assert more == 6
+
+
+# ------------------------------------------------------------ the national picture (switches.outside_pacts) -----
+def test_the_national_picture_switched_on_at_nought_changes_nothing():
+    a = ValleyModel(rng=4, switches__outside_pacts=True).run()
+    assert a == ValleyModel(rng=4).run()
+
+
+def test_the_national_picture_lowers_morale_at_once():
+    share = 0.6
+    m = ValleyModel(rng=4, switches__outside_pacts=True, sides__defender__outside_pact_share=share)
+    base = ValleyModel(rng=4)
+    live = m.defenders.size[: m.defenders.rows] > 0
+    np.testing.assert_allclose(m.defenders.morale[: m.defenders.rows][live],
+                               base.defenders.morale[: base.defenders.rows][live] - m.defenders.p.morale_news * share)
+
+
+def test_a_place_out_of_contact_can_settle_before_the_enemy_comes():
+    """Far up the valley (Khenj), with terms offered every day (pact_rate 1, share 1) and a commander who would
+    settle at any morale: a pact before contact on the first day; none there without the switch."""
+    def first_day(on: bool):
+        m = ValleyModel(rng=2, switches__outside_pacts=on, sides__defender__outside_pact_share=1.0,
+                        sides__defender__pact_rate=1.0)
+        khenj = m.valley.by_id(6)
+        m.defenders.pact_point[:] = 0.0
+        m.defenders.pact_point[khenj] = 1.0
+        m.step()
+        return m, [e for e in m.events if e.what == "pact" and e.place == m.valley.names[khenj]]
+
+    m, pacts = first_day(True)
+    assert pacts and pacts[0].note.endswith("before contact")
+    assert m.fighter_balance("defender") == 0 and m.fighter_balance("attacker") == 0
+    assert not first_day(False)[1]

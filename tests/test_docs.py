@@ -96,6 +96,7 @@ def test_every_scenario_key_is_read_by_the_model(monkeypatch):
     runs += [dict(variant="air+passes", rng=5, resupply__air__load="fixed", resupply__passes__load="fixed")]
     runs += [dict(rng=6, sides__attacker__pause_loss_share=0.01)]  # attacks break off (pause_days)
     runs += [dict(scenario_file="history/panjshir-1984", rng=7, switches__main_effort=True)]  # issue 21's processes
+    runs += [dict(rng=9, switches__outside_pacts=True, sides__defender__outside_pact_share=0.5)]
     runs += [dict(rng=8, switches__fire_support=True),  # supporting fire in the fights (frontage decisions: below)
              dict(rng=8, switches__frontage_decisions=True, switches__fire_support=True,
                   **{f"sides__{side}__{key}": value for side in ("attacker", "defender")

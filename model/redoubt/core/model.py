@@ -176,12 +176,14 @@ class ValleyModel(mesa.Model):
 
     def _draw_thresholds(self) -> None:
         """Breaking points and pact thresholds, drawn once, each from its own stream: with one process
-        switched off, nothing else changes."""
+        switched off, nothing else changes; with switches.outside_pacts, the national picture heard."""
         if self.switches.cohesion:
             processes.draw_breaking_points(self.attackers, self.streams.cohesion)
             processes.draw_breaking_points(self.defenders, self.streams.cohesion)
         if self.switches.pacts:
             processes.draw_pact_thresholds(self.defenders, self.streams.pacts)
+        if self.switches.outside_pacts:
+            processes.hear_the_national_picture(self.defenders, self.defenders.p.outside_pact_share)
 
     def _scaled_waves(self, side: Side, entry: int | None) -> list[Wave]:
         """The side's waves: t = 3 arrives when day 3 ends (it first fights on day 4), t = 3.5 halfway
@@ -529,6 +531,8 @@ class ValleyModel(mesa.Model):
         if sw.pacts:
             pressure = self.civilians.pressure * self.civilian_shortfall
             processes.make_pacts(dfd, att, att.counts(), pressure, s, streams.pacts)
+            if sw.outside_pacts:
+                processes.settle_before_contact(dfd, att, att.counts(), s, streams.outside_pacts)
             processes.unravel(dfd, self.defender_command.reserve, s, streams.pacts)
         if sw.dispersal:
             inside = ~self.valley.is_outside

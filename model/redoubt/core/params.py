@@ -56,6 +56,9 @@ class Switches:
     fire_support: bool = rule(False, doc="each side's supporting weapons (mortars, rockets, artillery, tanks, drones, "
                               'aircraft) fire on everyone at the places where it fights, like area fire, limited by '
                               'ammunition')
+    outside_pacts: bool = rule(False, doc='the national picture: news of districts that changed sides by '
+                               'negotiation lowers the defenders\' morale at the start, and places out of contact '
+                               'may settle too (needs pacts)')
     frontage_decisions: bool = rule(False, doc='attack, commit, reinforce and fall-back decisions weigh the strength '
                                     "the place's frontage lets engage and each side's supporting fire, not heads; an "
                                     'attack brings the frontage and a reserve, no more (needs movement)')
@@ -64,13 +67,16 @@ class Switches:
 # Issue 13's processes act only when the switch of what they are made of is on too.
 NEEDS = {"infiltration": "movement", "counterattack": "movement", "overstretch": "movement",
          "encirclement": "morale", "cohesion": "morale", "pacts": "morale", "civilian_flight": "logistics",
-         "dispersal": "morale", "main_effort": "movement", "frontage_decisions": "movement"}
+         "dispersal": "morale", "main_effort": "movement", "frontage_decisions": "movement",
+         "outside_pacts": "pacts"}  # a parent before its children: effective() applies them in this order
 
 
 def effective(switches: Switches) -> Switches:
     """The switches as the model applies them: a process whose parent switch is off is off."""
     values = {f.name: getattr(switches, f.name) for f in dataclasses.fields(switches)}
-    return Switches(**{**values, **{k: values[k] and values[parent] for k, parent in NEEDS.items()}})
+    for k, parent in NEEDS.items():  # in order, so a grandparent switched off switches off its grandchildren
+        values[k] = values[k] and values[parent]
+    return Switches(**values)
 
 
 @record
@@ -184,6 +190,9 @@ class Side:
     pact_unravel_rate: float = rule(0.02, min=0, max=1, doc='daily share of those stood down who come back while the '
             "side's morale is above unravel_above")
     unravel_above: float = rule(0.6, min=0, max=1)
+    outside_pact_share: float = rule(0.0, min=0, max=1, doc='switches.outside_pacts: share of the country\'s districts '
+                                     'and provinces that changed sides by negotiation in the weeks before the start '
+                                     '(an input of the episode, from sources dated before it)')
     # Dispersal (switches.dispersal)
     ground_share: float = rule(0.0, min=0, max=1, doc='share of those who desert or whose place breaks who go to '
             'ground in the mountains instead of leaving for good')

@@ -205,15 +205,47 @@ def make_pacts(defenders: Force, attackers: Force, A: np.ndarray, civilian_press
         return
     mean, weight = defenders.place_morale()
     for loc in map(int, np.nonzero(near_enemy & (weight > 0) & (mean < defenders.pact_point))[0]):
-        total = int(weight[loc])
-        k = int(round(p.pact_turn_share * total))
-        rows, turned = defenders.pick_at(loc, k, rng)
-        food, ammo = defenders.take_out(rows, turned, "turned")
-        attackers.join(k, loc, food, ammo)
-        rows = defenders.rows_at(loc)
-        defenders.take_out(rows, defenders.size[rows].copy(), "stood_down")
-        defenders.pacted += total
-        s.log("pact", defenders.name, loc, fighters=total, note=f"{k} changed sides")
+        settle(defenders, attackers, loc, int(weight[loc]), s, rng)
+
+
+def settle(defenders: Force, attackers: Force, loc: int, total: int, s: Situation, rng: np.random.Generator,
+           note: str = "") -> None:
+    """A local pact at `loc` (its `total` fighters): pact_turn_share of them change sides with what they carry,
+    the rest stand down and leave the fight."""
+    k = int(round(defenders.p.pact_turn_share * total))
+    rows, turned = defenders.pick_at(loc, k, rng)
+    food, ammo = defenders.take_out(rows, turned, "turned")
+    attackers.join(k, loc, food, ammo)
+    rows = defenders.rows_at(loc)
+    defenders.take_out(rows, defenders.size[rows].copy(), "stood_down")
+    defenders.pacted += total
+    s.log("pact", defenders.name, loc, fighters=total, note=f"{k} changed sides{note}")
+
+
+# ------------------------------------------------------------ the national picture (switches.outside_pacts) ----
+def hear_the_national_picture(defenders: Force, share: float) -> None:
+    """The defenders in the valley at the start have heard that `share` of the country's districts and
+    provinces changed sides by negotiation in the weeks before: their morale drops by morale_news x share at
+    once, as it would for that share of their own side defecting (news travels as fast as that)."""
+    r = defenders.rows
+    live = defenders.size[:r] > 0
+    defenders.morale[:r][live] = np.clip(defenders.morale[:r][live] - defenders.p.morale_news * share, 0.0, 1.0)
+
+
+def settle_before_contact(defenders: Force, attackers: Force, A: np.ndarray, s: Situation,
+                          rng: np.random.Generator) -> None:
+    """Pacts before contact: each day every defended place with no enemy at or next to it may be offered terms,
+    with chance pact_rate x outside_pact_share (the national picture); its commander settles, as in contact,
+    if the place's morale is below their pact threshold. One draw per place every day (this process's own
+    stream)."""
+    v, p = s.valley, defenders.p
+    draws = rng.random(v.n)
+    away = ~((A > 0) | (v.adjacency @ (A > 0) > 0)) & ~v.is_outside & (draws < p.pact_rate * p.outside_pact_share)
+    if not away.any():
+        return
+    mean, weight = defenders.place_morale()
+    for loc in map(int, np.nonzero(away & (weight > 0) & (mean < defenders.pact_point))[0]):
+        settle(defenders, attackers, loc, int(weight[loc]), s, rng, note=" before contact")
 
 
 def unravel(defenders: Force, reserve: int | None, s: Situation, rng: np.random.Generator) -> None:

@@ -27,6 +27,7 @@ STREAMS: tuple[tuple[str, str], ...] = (
     ("dispersal", "who goes to ground, who regroups"),
     ("overstretch", "recalls and extra fighters for the attacker"),
     ("resupply", "sorties flown and helicopters lost"),
+    ("outside_pacts", "terms offered before contact (the national picture), who turns"),
 )
 NAMES = tuple(name for name, _ in STREAMS)
 
@@ -46,6 +47,7 @@ class Streams:
     dispersal: np.random.Generator
     overstretch: np.random.Generator
     resupply: np.random.Generator
+    outside_pacts: np.random.Generator
 
     def __init__(self, root: np.random.SeedSequence):
         for k, name in enumerate(NAMES):
