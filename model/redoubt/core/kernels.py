@@ -5,6 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 
+def binomial_where(rng: np.random.Generator, n, p) -> np.ndarray:
+    """`rng.binomial(n, p)`, drawn only where n > 0 and p > 0: numpy's binomial returns 0 there without
+    drawing, so the results and the generator's state are the same (tests/test_streams.py), without the cost
+    of a draw per element when most are certain zeros (a whole side's groups, few of them deserting)."""
+    n = np.asarray(n)
+    p = np.broadcast_to(np.asarray(p, dtype=float), n.shape)
+    out = np.zeros(n.shape, np.int64)
+    some = (n > 0) & (p > 0)
+    if some.any():
+        out[some] = rng.binomial(n[some], p[some])
+    return out
+
+
 def seasonal_temperature(doy, elevation, *, mean, amplitude, peak_doy, ref_elevation, lapse_per_km):
     """Mean daily temperature (deg C) by day of year and elevation: a cosine year and a lapse rate."""
     season = mean + amplitude * np.cos(2 * np.pi * (np.asarray(doy) - peak_doy) / 365.25)

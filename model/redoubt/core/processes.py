@@ -71,7 +71,7 @@ def update_morale(force: Force, enemy: Force, s: Situation, civilian_shortfall: 
     m = force.morale[idx]
     below = p.desert_below
     p_desert = np.where(m < below, p.desert_rate * (below - m) / max(below, 1e-9), 0.0)
-    deserters = rng.binomial(force.size[idx], np.clip(p_desert, 0, 1))
+    deserters = kernels.binomial_where(rng, force.size[idx], np.clip(p_desert, 0, 1))
     desert(force, idx, deserters, switches, streams.dispersal)
     idx = idx[force.size[idx] > 0]
     loc = force.loc[idx]
@@ -80,7 +80,7 @@ def update_morale(force: Force, enemy: Force, s: Situation, civilian_shortfall: 
     in_battle = s.contested[loc] & at_place
     limit = np.where(cut_off, max(p.surrender_below, p.encircled_surrender_below), p.surrender_below)
     p_surr = np.where((in_battle | cut_off) & (force.morale[idx] < limit), p.surrender_rate, 0.0)
-    gave_up = rng.binomial(force.size[idx], p_surr)
+    gave_up = kernels.binomial_where(rng, force.size[idx], p_surr)
     force.surrendered_encircled += int(gave_up[cut_off].sum())
     force.take_out(idx, gave_up, "surrendered")
 
@@ -148,7 +148,7 @@ def desert(force: Force, rows: np.ndarray, leaving: np.ndarray, switches: Switch
     """Those who leave: with switches.dispersal, ground_share of them go to ground in the mountains (they may
     regroup later, `regroup`); the rest desert for good. `rng`: the dispersal stream."""
     if switches.dispersal and force.p.ground_share > 0:
-        to_ground = rng.binomial(leaving, force.p.ground_share)
+        to_ground = kernels.binomial_where(rng, leaving, force.p.ground_share)
         force.take_out(rows, to_ground, "dispersed")
         leaving = leaving - to_ground
     force.take_out(rows, leaving, "deserted")
