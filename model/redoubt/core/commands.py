@@ -169,10 +169,11 @@ class AttackerCommand(Command):
         return None
 
     def _press_on(self, movable: np.ndarray, A: np.ndarray, D: np.ndarray, s: Situation) -> None:
-        """Free stacks go for the objective by the quickest way around the defended places (side valleys,
-        paths, passes), each leaving a fixing force beside a defended place it leaves; where no way goes
-        around, they mass at the last place before the defence (the converging attack decides when to go
-        in), and a stack that stays stalled there flanks. With nothing left to take, they hold."""
+        """Free stacks go for the objective by the way through the fewest defended places (round them by side
+        valleys, paths and passes where there is a way), as far as the place before the first defence on it
+        (the converging attack decides when to go in there), each leaving a fixing force beside a defended
+        place it leaves; a stack already there that stays stalled flanks. With nothing left to take, they
+        hold."""
         aim = self.objective()
         for loc in map(int, np.nonzero(movable > 0)[0]):
             if aim is not None and self._toward(loc, int(movable[loc]), aim, A, D, s):
@@ -187,9 +188,9 @@ class AttackerCommand(Command):
         return math.ceil(self.p.fix_ratio * max(near)) if near else 0
 
     def _toward(self, loc: int, n: int, aim: int, A: np.ndarray, D: np.ndarray, s: Situation) -> bool:
-        """Send a stack on its way to the objective around the defences: to the objective itself if it is
-        undefended, else to the place next to it on that way; False if it is there already or no way goes
-        around."""
+        """Send a stack on its way to the objective: along the way through the fewest defended places, as far
+        as the place before the first of them (the objective itself if nothing defended is on the way), less
+        its fixing force; False if it is there already, or nothing is left to send."""
         v, no_block = self.valley, np.zeros(self.valley.n, bool)
         # The way through the fewest defended places (then the quickest), as far as the first of them: the
         # stack stops next to it, and the converging attack decides when to go in.
