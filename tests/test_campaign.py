@@ -76,9 +76,9 @@ def longest_idle_at_the_head(m) -> int:
 
 @pytest.mark.slow
 def test_no_main_body_sits_in_a_dead_end_for_weeks():
-    """The 1984 episode (a calibration episode), 10 seeds: without the main effort the attackers' main body
-    parks at the valley's head for weeks in some runs (the check can fail); with it, in none."""
-    seeds = range(10)
+    """The 1984 episode (a calibration episode), 6 seeds: without the main effort the attackers' main body
+    parks at the valley's head for weeks in some runs (4 of these 6: the check can fail); with it, in none."""
+    seeds = range(6)
     off = [longest_idle_at_the_head(ValleyModel("history/panjshir-1984", rng=s)) for s in seeds]
     on = [longest_idle_at_the_head(ValleyModel("history/panjshir-1984", rng=s, switches__main_effort=True))
           for s in seeds]
