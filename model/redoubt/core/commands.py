@@ -246,12 +246,12 @@ class AttackerCommand(Command):
 
     def needed(self, target: int, D: np.ndarray) -> int:
         """Fighters an attack on `target` brings: enough for `commit_odds` against its defenders."""
-        v, other, p = self.valley, self.enemy, self.p
+        other, p = self.enemy, self.p
         if D[target] == 0:
             return 0
         if self.switches.frontage_decisions:
             return self.engaged_need(target, D[target], p.commit_odds)
-        per_fighter = local_odds(1, D[target], self.force.lethality, other.lethality, 0.0, v.cover[target])
+        per_fighter = self.odds(self.force, 1, other, D[target], target)
         if np.isinf(per_fighter):
             return 1  # defenders who cannot fire: any attack wins
         ratio = p.commit_odds / per_fighter if per_fighter > 0 else math.inf
