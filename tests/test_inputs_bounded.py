@@ -3,7 +3,7 @@ are relative to the file, parsing is bounded, flags are checked before the first
 tests/test_scenario_errors.py; each case: one line naming the file or flag and the rule, exit code 2,
 nothing written."""
 
-import os
+import contextlib
 import resource
 import subprocess
 import sys
@@ -30,14 +30,11 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def one_line_error(capsys, argv, needles, cwd: Path) -> None:
     before = sorted(str(p) for p in cwd.rglob("*"))
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        code = main(argv)
-    except SystemExit as exc:  # argparse refuses a flag by exiting
-        code = exc.code
-    finally:
-        os.chdir(old)
+    with contextlib.chdir(cwd):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse refuses a flag by exiting
+            code = exc.code
     err = capsys.readouterr().err
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1, err
@@ -61,12 +58,8 @@ def test_a_scenario_name_never_chooses_where_outputs_go(tmp_path, name, capsys):
     path = write(tmp_path, "s.toml", BASE.replace('name = "panjshir-2021"', f'name = "{name}"', 1))
     work = tmp_path / "work"
     work.mkdir()
-    old = os.getcwd()
-    os.chdir(work)
-    try:
+    with contextlib.chdir(work):
         assert main(["run", str(path), "--set", "horizon_days=30"]) == 0
-    finally:
-        os.chdir(old)
     made = [p for p in tmp_path.rglob("outcome.json")]
     assert len(made) == 1 and made[0].parent.parent == work / "runs", made
     assert not Path("/abs/evil-base-seed0").exists()
@@ -90,12 +83,8 @@ def test_extends_is_relative_to_the_file_that_names_it(tmp_path, where, capsys):
     write(tmp_path, "b.toml", "this is not the file to read")  # a decoy in the current directory
     write(proj, "b.toml", "nor this")
     cwd = {"root": tmp_path, "proj": proj, "proj/scen": proj / "scen"}[where]
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
+    with contextlib.chdir(cwd):
         spec = scn.load(proj / "scen" / "a.toml")
-    finally:
-        os.chdir(old)
     assert spec["scenario"]["name"] == "beside" and spec["scenario"]["horizon_days"] == 50
 
 
@@ -111,12 +100,8 @@ def test_a_sweep_names_its_scenario_relative_to_the_sweep_file(tmp_path):
         [factors."sides.defender.strength"]
         levels = [3000, 4000]
     """))
-    old = os.getcwd()
-    os.chdir(tmp_path)
-    try:
+    with contextlib.chdir(tmp_path):
         spec = sweep.load_spec(proj / "sweeps" / "s.toml")
-    finally:
-        os.chdir(old)
     assert Path(spec["scenario"]).resolve() == (proj / "valley.toml").resolve()
 
 
