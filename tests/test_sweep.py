@@ -82,6 +82,43 @@ def test_a_dead_worker_has_its_chunk_retried(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(got, want)
 
 
+class _Item:
+    def __init__(self, key):
+        self.key = key
+
+
+def _keys(chunk, on_run=None):
+    return [item.key for item in chunk]
+
+
+@pytest.mark.slow
+def test_a_pool_that_breaks_while_results_are_handed_out_is_replaced():
+    """A worker may die while the caller is busy with a result: the next submit then meets a broken pool
+    (the race CI once hit). Made certain here: kill a worker after the first result and wait until the
+    pool knows it is broken (a condition, not a time)."""
+    from concurrent.futures.process import BrokenProcessPool
+    from functools import partial
+
+    from redoubt.studies.executors import ProcessExecutor
+
+    ex = ProcessExecutor(2)
+    try:
+        chunks = [[_Item(i)] for i in range(12)]
+        results = ex.map_unordered(partial(_keys), chunks)
+        got = [next(results)[1]]
+        for proc in list(ex.pool._processes.values()):
+            proc.kill()
+        try:
+            while True:
+                ex.pool.submit(_keys, []).result()
+        except BrokenProcessPool:
+            pass
+        got += [r for _, r in results]
+    finally:
+        ex.close(kill=True)
+    assert sorted(k for r in got for k in r) == list(range(12))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("executor", ["serial", "dask"])
 def test_a_failing_run_is_a_row_and_the_sweep_goes_on(tmp_path, executor):

@@ -123,11 +123,18 @@ class ProcessExecutor:
         pending = list(chunks)[::-1]
         in_flight, tries = {}, {}
         while pending or in_flight:
-            while pending and len(in_flight) < 2 * self.workers:
-                chunk = pending.pop()
-                in_flight[self.pool.submit(fn, chunk)] = chunk
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             broken = False
+            while pending and len(in_flight) < 2 * self.workers and not broken:
+                chunk = pending.pop()
+                try:
+                    in_flight[self.pool.submit(fn, chunk)] = chunk
+                except BrokenProcessPool:  # a worker died while we were yielding: the pool refuses work
+                    pending.append(chunk)
+                    broken = True
+            if broken:  # keep what finished before the pool broke
+                done = {fut for fut in in_flight if fut.done()}
+            else:
+                done = wait(in_flight, return_when=FIRST_COMPLETED)[0]
             for fut in done:
                 chunk = in_flight.pop(fut)
                 try:
