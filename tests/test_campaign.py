@@ -177,3 +177,20 @@ def test_a_place_out_of_contact_can_settle_before_the_enemy_comes():
     assert pacts and pacts[0].note.endswith("before contact")
     assert m.fighter_balance("defender") == 0 and m.fighter_balance("attacker") == 0
     assert not first_day(False)[1]
+
+
+def test_a_pass_route_that_starts_in_held_ground_is_cut_or_thinned():
+    """Badakhshan, where the Anjuman loads start, is Taliban-held in 2021: with through_held_share 0 nothing
+    comes over the pass; with 0.5, half of what comes when Badakhshan is nobody's (the same seed: the porters
+    draw no random numbers)."""
+    def delivered(share, held_by):
+        m = ValleyModel("panjshir-2021", variant="passes", rng=3,
+                        overrides={"resupply.passes.through_held_share": share, "locations.10.held_by": held_by,
+                                   "scenario.horizon_days": 25})
+        m.run_model()
+        return m.outcome()["resupply_delivered_kg"]
+
+    free = delivered(0.0, "none")
+    assert free > 0
+    assert delivered(0.0, "attacker") == 0
+    assert delivered(0.5, "attacker") == pytest.approx(free / 2)

@@ -50,8 +50,8 @@ def test_what_is_legal_but_odd_is_said(tmp_path, capsys, label, name, replace, n
 
 
 def test_a_typo_inside_a_variant_that_is_not_run_is_an_error(tmp_path, capsys):
-    path = copy(tmp_path, v=('"resupply.passes.enabled" = true\n\n[variants."air+passes"]',
-                             '"resupply.passes.enabeld" = true\n\n[variants."air+passes"]'))
+    path = copy(tmp_path, v=('"resupply.passes.enabled" = true\n"resupply.passes.through_held_share" = 0.5\n\n',
+                             '"resupply.passes.enabeld" = true\n"resupply.passes.through_held_share" = 0.5\n\n'))
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
     assert "passes.enabeld" in err and "did you mean 'enabled'" in err and len(err.strip().splitlines()) == 1

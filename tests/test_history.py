@@ -30,15 +30,40 @@ def test_each_episode_runs_briefly(episode):
 def test_an_episode_changes_only_its_own_inputs(episode):
     raw = tomllib.loads((bundled_dir() / "history" / f"{episode}.toml").read_text())
     assert raw.pop("extends") == "panjshir-2021"
-    assert set(raw) <= EPISODE_INPUTS | {"sides"}
+    assert set(raw) <= EPISODE_INPUTS | {"sides", "changes"}
     for side in raw.get("sides", {}).values():
         assert set(side) <= SIDE_INPUTS
+    # the one place set apart: who held Badakhshan, beyond the Anjuman pass, on the episode's start date
+    assert set(raw.get("changes", {})) <= {"locations.10.held_by"}
     spec, base = load(f"history/{episode}"), load("panjshir-2021")
+    for loc in spec["locations"]:
+        loc.pop("held_by") if loc["id"] == 10 else None
+    for loc in base["locations"]:
+        loc.pop("held_by") if loc["id"] == 10 else None
     for key in ("locations", "links", "stores", "switches", "collapse", "weather", "overstretch"):
         assert spec[key] == base[key], key
     for side in ("attacker", "defender"):
         behaviour = {k: v for k, v in spec["sides"][side].items() if k not in SIDE_INPUTS}
         assert behaviour == {k: v for k, v in base["sides"][side].items() if k not in SIDE_INPUTS}
+
+
+def test_changes_set_one_value_of_the_base_and_are_checked(tmp_path):
+    ok = tmp_path / "ok.toml"
+    ok.write_text('extends = "panjshir-2021"\n[changes]\n"locations.10.held_by" = "none"\n')
+    assert [loc["held_by"] for loc in load(ok)["locations"] if loc["id"] == 10] == ["none"]
+    assert [loc["held_by"] for loc in load("panjshir-2021")["locations"] if loc["id"] == 10] == ["attacker"]
+    for text, needle in [('[changes]\n"locations.99.held_by" = "none"\n', "not an index"),
+                         ('[changes]\n"locations.10.held_by" = "nobody"\n', "held_by"),
+                         ('[changes]\n"sides.defender.moral" = 0.5\n', "did you mean 'morale'")]:
+        bad = tmp_path / "bad.toml"
+        bad.write_text('extends = "panjshir-2021"\n' + text)
+        with pytest.raises(ScenarioError, match=needle) as exc:
+            load(bad)
+        assert "bad.toml" in str(exc.value)
+    alone = tmp_path / "alone.toml"
+    alone.write_text('[changes]\n"locations.10.held_by" = "none"\n')
+    with pytest.raises(ScenarioError, match="only a file that extends"):
+        load(alone)
 
 
 def test_extends_errors_name_the_file_and_key(tmp_path, capsys):

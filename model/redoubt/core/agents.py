@@ -230,6 +230,12 @@ class ResupplySource(Agent):
             else:
                 self._drop(store, kg)
 
+    def _origin_held(self, loc: int) -> bool:
+        """Does the attacker hold every outside place beyond this pass, where the porters' loads start?"""
+        v = self.model.valley
+        beyond = [nb for nb, _ in v.neighbours[loc] if v.is_outside[nb]]
+        return bool(beyond) and all(v.control[nb] == Control.ATTACKER for nb in beyond)
+
     def _carry(self, p: PassResupply) -> None:
         model, v = self.model, self.model.valley
         attackers_at = model.attackers.counts()
@@ -239,6 +245,8 @@ class ResupplySource(Agent):
                 continue  # the attacker holds the pass: the route is cut
             open_share = model.weather.pass_open_on_foot(loc)
             kg = p.t_per_day * 1000.0 * open_share / len(p.pass_locations)
+            if self._origin_held(loc):  # loads start in ground the attacker holds: what slips through
+                kg *= p.through_held_share
             if kg <= 0:
                 continue
             store = self._destination([lid] + [int(v.ids[nb]) for nb, _ in v.neighbours[loc]])

@@ -376,6 +376,8 @@ class PassResupply:
             'fixed: ammo_share')
     ammo_share: float = rule(0.5, min=0, max=1, doc='share of ammunition in a load when load = fixed')
     pass_locations: tuple[int, ...] = rule(())
+    through_held_share: float = rule(0.0, min=0, max=1, doc='share of a load that still gets through when the '
+            'attacker holds every outside place beyond the pass (the route\'s origin): 0 cuts the route')
 
 
 @record

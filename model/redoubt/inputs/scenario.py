@@ -209,10 +209,18 @@ def extend(raw: dict, source: str, read: list[Path]) -> dict:
     """A file with `extends = "NAME"` is that scenario with the file's tables laid over it (tables merged
     key by key, values and lists replaced; the base's variants are not inherited): the history episodes
     share the valley and the behaviour parameters of the file they extend, and give only their own inputs.
+    A `[changes]` table sets single values of the base by dotted key, as a variant does
+    (`"locations.10.held_by" = "none"`): one place of the valley can differ without copying the whole list.
     The files it reads are added to `read` (what a result depends on)."""
     base_name = raw.pop("extends", None)
     if base_name is None:
+        if "changes" in raw:
+            raise ScenarioError(source, "changes", "only a file that extends another can have [changes] (set "
+                                "the values themselves here)")
         return raw
+    changes = raw.pop("changes", {})
+    if not isinstance(changes, dict):
+        raise ScenarioError(source, "changes", 'must be a table of dotted keys, e.g. "locations.10.held_by" = "none"')
     if not isinstance(base_name, str):
         raise ScenarioError(source, "extends", f"must be the name or path of a scenario file (got {base_name!r})")
     path = resolve_from(base_name, source)
@@ -223,6 +231,8 @@ def extend(raw: dict, source: str, read: list[Path]) -> dict:
     read.append(path)
     base = extend(read_toml(path), str(path), read)
     base.pop("variants", None)
+    if changes:
+        base = apply_overrides(base, flatten(changes), f"{source} [changes]", SCHEMA)
     return _lay_over(base, raw)
 
 
