@@ -16,6 +16,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 # Keys the model itself does not read, and who does.
 READ_ELSEWHERE = {
     "scenario.title": "the compare report's heading",
+    "switches.uncertain": "ValleyModel._draw_uncertain, before the records are built (tests/test_uncertain.py)",
 }
 
 

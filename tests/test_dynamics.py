@@ -20,7 +20,8 @@ OFF = {f"switches__{k}": False for k in NEW}
 # The Panjshir file gained, with the processes, a second axis (Andarab over the Khawak pass) and the run-on after
 # the fall: the check against the runs before gives back the old waves and rule too.
 BEFORE_INPUTS = {"sides__attacker__waves": [[0, 1000], [4, 3000], [10, 4000], [20, 4000]],
-                 "collapse__run_on_after_fall": False, "collapse__fall_without_organised_resistance": False}
+                 "collapse__run_on_after_fall": False, "collapse__fall_without_organised_resistance": False,
+                 "locations__10__held_by": "none"}  # Badakhshan, sourced as Taliban-held later (issue 21)
 BEFORE = json.loads((Path(__file__).parent / "data" / "before_dynamics.json").read_text())
 
 

@@ -12,8 +12,9 @@ import numpy as np
 from mesa.datacollection import DataCollector
 from mesa.experimental.scenarios import Scenario
 
-from ..inputs.scenario import DEFAULT_SCENARIO, load, load_params, params_to_overrides
-from . import combat, kernels, processes
+from ..inputs.scenario import DEFAULT_SCENARIO, SCHEMA, load, load_params, params_to_overrides, read_parameter_sets
+from ..inputs.uncertain import is_integer
+from . import combat, kernels, processes, uncertain
 from .agents import ResupplySource, SupplyStore, Weather
 from .commands import AttackerCommand, DefenderCommand
 from .fighters import Contingent, FighterAgents
@@ -65,11 +66,14 @@ class ValleyModel(mesa.Model):
 
     def __init__(self, scenario_file=DEFAULT_SCENARIO, variant: str | None = None, overrides: dict | None = None,
                  rng=None, scenario: Scenario | None = None, **params):
-        spec, rng = self._resolve(scenario_file, variant, overrides, rng, scenario, params)
+        spec, rng, given = self._resolve(scenario_file, variant, overrides, rng, scenario, params)
         super().__init__(rng=rng, scenario=scenario)
         # ODD 3.1, in this order. One generator per stochastic process (streams.py): a variant that switches a
         # process on never shifts another's draws, so variants run from one seed stay paired.
         self.streams = Streams.of(self.rng, seeded=not isinstance(rng, np.random.Generator))
+        self.drawn = self._draw_uncertain(spec, given)  # [uncertain]: this run's values of what is not known
+        if self.drawn:
+            spec = load(scenario_file, variant, {**self.drawn, **given})
         self.spec = spec  # the resolved file, as a dict (the edge: outputs, manifests)
         self.params = p = load_params(spec)  # the same, as typed records: what the simulation reads
         self.switches = effective(p.switches)
@@ -119,7 +123,15 @@ class ValleyModel(mesa.Model):
             rng = int(rng)
         merged = dict(overrides or {})
         merged.update(params_to_overrides(params))
-        return load(scenario_file, variant, merged), rng
+        return load(scenario_file, variant, merged), rng, merged
+
+    def _draw_uncertain(self, spec: dict, given: dict) -> dict:
+        """The run's draws of the file's [uncertain] inputs and parameter sets (core/uncertain.py), unless
+        switches.uncertain is off; a key the run was given (an override, a factor, a slider) is not drawn."""
+        if not spec["switches"]["uncertain"] or not (spec["uncertain"]["parameters"] or spec["uncertain"]["inputs"]):
+            return {}
+        return uncertain.draw(spec["uncertain"], self.streams, given, read_parameter_sets,
+                              lambda key: is_integer(SCHEMA, key))
 
     def _set_calendar(self, sc: ScenarioInfo) -> None:
         self.start_date: dt.date = sc.start_date

@@ -59,6 +59,8 @@ class Switches:
     outside_pacts: bool = rule(False, doc='the national picture: news of districts that changed sides by '
                                'negotiation lowers the defenders\' morale at the start, and places out of contact '
                                'may settle too (needs pacts)')
+    uncertain: bool = rule(True, doc="draw the file's [uncertain] inputs and parameter sets afresh for each run "
+                           "(off: every run takes the file's own values)")
     frontage_decisions: bool = rule(False, doc='attack, commit, reinforce and fall-back decisions weigh the strength '
                                     "the place's frontage lets engage and each side's supporting fire, not heads; an "
                                     'attack brings the frontage and a reserve, no more (needs movement)')

@@ -35,7 +35,7 @@ NAMES = tuple(name for name, _ in STREAMS)
 class Streams:
     """The run's generators by process name (`streams.weather`, `streams.combat`, ...)."""
 
-    __slots__ = NAMES
+    __slots__ = (*NAMES, "_root")
 
     weather: np.random.Generator
     combat: np.random.Generator
@@ -50,10 +50,23 @@ class Streams:
     outside_pacts: np.random.Generator
 
     def __init__(self, root: np.random.SeedSequence):
+        self._root = root
         for k, name in enumerate(NAMES):
             child = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k),
                                            pool_size=root.pool_size)
             setattr(self, name, np.random.Generator(np.random.PCG64(child)))
+
+    def of_input(self, key: str) -> np.random.Generator:
+        """The stream that draws one uncertain input (`[uncertain]`, keyed by its dotted name): a child of the
+        run's seed apart from the processes' (spawn key 2**31 + a digest of the name, never Python's hash()), so
+        adding an uncertain input never shifts another input's draw nor any process's."""
+        import hashlib
+
+        digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
+        root = self._root
+        child = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, 2**31, digest),
+                                       pool_size=root.pool_size)
+        return np.random.Generator(np.random.PCG64(child))
 
     @classmethod
     def of(cls, rng: np.random.Generator, seeded: bool) -> Streams:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.params import MAX_FIGHTERS, MAX_GROUPS, Params
+from . import uncertain
 from .bounded import MAX_EXTENDS, MAX_FILE_BYTES, control_characters, printable, scan
 from .schema import (
     NUM,
@@ -174,6 +175,7 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
         raw, source = read_toml(path), str(path)
         files.append(path)
     raw = extend(raw, source, files)
+    uncertain = _uncertain(raw.pop("uncertain", None), source, files)
     variants = raw.pop("variants", {}) or {}
     if not isinstance(variants, dict):
         raise ScenarioError(source, "variants", "must be a table of variant tables")
@@ -199,6 +201,7 @@ def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = N
         raw = apply_overrides(raw, overrides, source, SCHEMA)
     spec = validate(raw, source)
     spec["variants"] = {k: dict(v) for k, v in variants.items()}
+    spec["uncertain"] = uncertain
     spec["_source"] = source.split(" [")[0]
     spec["_files"] = [str(f) for f in files]
     spec["_variant"] = variant or "base"
@@ -231,9 +234,25 @@ def extend(raw: dict, source: str, read: list[Path]) -> dict:
     read.append(path)
     base = extend(read_toml(path), str(path), read)
     base.pop("variants", None)
+    base.pop("uncertain", None)  # what is uncertain belongs to an episode: the base's is not inherited
     if changes:
         base = apply_overrides(base, flatten(changes), f"{source} [changes]", SCHEMA)
     return _lay_over(base, raw)
+
+
+def _uncertain(table, source: str, files: list[Path]) -> dict:
+    """The checked [uncertain] table (inputs/uncertain.py); its parameter-sets file joins the files read."""
+    if table is None:
+        return {"parameters": None, "inputs": {}}
+    out = uncertain.parse(table, source, SCHEMA, resolve_from, read_toml)
+    if out["parameters"]:
+        files.append(Path(out["parameters"]))
+    return out
+
+
+def read_parameter_sets(path: str) -> list[tuple[float, dict]]:
+    """The weighted parameter sets of an [uncertain] parameters file (checked, cached)."""
+    return uncertain.read_sets(Path(path), SCHEMA, read_toml)
 
 
 def _lay_over(base: dict, top: dict) -> dict:

@@ -27,6 +27,7 @@ RUN_SCHEMA = pa.schema([
     ("seed", pa.uint64()), ("variant", pa.string()), ("overrides", pa.string()), ("status", pa.string()),
     ("error", pa.string()), ("seconds", pa.float64()),
     ("parameters", pa.string()),  # the variant's and the run's overrides, as JSON
+    ("drawn", pa.string()),  # the run's draws of the scenario's [uncertain] inputs, as JSON ({} when none)
 ])
 
 
@@ -97,6 +98,7 @@ def execute(spec: RunSpec, model_cls=None) -> tuple[dict, dict | None]:
         row.update(m.parameters())
         variant = {k: v for k, v in m.spec["variants"].get(spec.variant or "", {}).items() if k != "description"}
         row["parameters"] = json.dumps({**variant, **spec.overrides}, sort_keys=True, default=str)
+        row["drawn"] = json.dumps(getattr(m, "drawn", {}), sort_keys=True)
         row.update(m.run())
         row["variant"] = spec.variant or "base"
         row["status"], row["error"] = "ok", None
