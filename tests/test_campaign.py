@@ -148,14 +148,14 @@ def test_supporting_fire_wears_down_the_defence():
 
 # ------------------------------------------------------------ the national picture (switches.outside_pacts) -----
 def test_the_national_picture_switched_on_at_nought_changes_nothing():
-    a = ValleyModel(rng=4, switches__outside_pacts=True).run()
-    assert a == ValleyModel(rng=4).run()
+    a = ValleyModel(rng=4, switches__outside_pacts=True, sides__defender__outside_pact_share=0.0).run()
+    assert a == ValleyModel(rng=4, switches__outside_pacts=False).run()
 
 
 def test_the_national_picture_lowers_morale_at_once():
     share = 0.6
     m = ValleyModel(rng=4, switches__outside_pacts=True, sides__defender__outside_pact_share=share)
-    base = ValleyModel(rng=4)
+    base = ValleyModel(rng=4, switches__outside_pacts=False)
     live = m.defenders.size[: m.defenders.rows] > 0
     np.testing.assert_allclose(m.defenders.morale[: m.defenders.rows][live],
                                base.defenders.morale[: base.defenders.rows][live] - m.defenders.p.morale_news * share)
@@ -194,3 +194,30 @@ def test_a_pass_route_that_starts_in_held_ground_is_cut_or_thinned():
     assert free > 0
     assert delivered(0.0, "attacker") == 0
     assert delivered(0.5, "attacker") == pytest.approx(free / 2)
+
+
+# ------------------------------------------------------------ evasion (switches.evasion) ---------------------
+def test_evaders_slip_away_as_a_body_and_come_back_when_the_operation_ends():
+    """1982: the columns take the floor and most of them leave on day 44. With evasion, those who slipped into
+    the mountains come back, and the valley has organised resistance at the end in every one of 6 runs (common
+    seeds); fighting to the last or fleeing leaves none in any."""
+    kept = lost = 0
+    for seed in range(6):
+        on = ValleyModel("history/panjshir-1982", rng=seed, scenario__fighters_per_agent=20,
+                         sides__defender__evade_share=0.7)
+        out = on.run()
+        evaded = sum(e.fighters for e in on.events if e.what == "evade")
+        assert evaded > 0 and out["defenders_regrouped"] > 0
+        kept += out["organised_places_at_end"] > 0
+        off = ValleyModel("history/panjshir-1982", rng=seed, scenario__fighters_per_agent=20, switches__evasion=False)
+        lost += off.run()["organised_places_at_end"] == 0
+    assert kept == 6 and lost == 6
+
+
+def test_an_ended_operation_holds_what_it_took_and_is_sent_no_one():
+    """After its planned withdrawal the attacker's garrisons press on nowhere and no fresh push is sent."""
+    m = ValleyModel("history/panjshir-1982", rng=2, scenario__fighters_per_agent=20)
+    m.run()
+    after = [e for e in m.events if e.day > 44 and e.side == m.attackers.name]
+    assert not [e for e in after if e.what in ("reinforced", "advance", "bypass", "attack", "infiltrate")]
+    assert m.attacker_command.operation_over(45) and not m.attacker_command.operation_over(43)

@@ -94,7 +94,8 @@ def test_every_scenario_key_is_read_by_the_model(monkeypatch):
     runs = [dict(variant="air+passes", rng=s) for s in (1, 2)]
     runs += [dict(rng=3, food_days=400, ammo_days=400)]  # runs on into the snow
     runs += [dict(rng=4, **{f"switches__{k}": False}) for k in ("logistics", "morale", "movement", "weather")]
-    runs += [dict(variant="air+passes", rng=5, resupply__air__load="fixed", resupply__passes__load="fixed")]
+    runs += [dict(variant="air+passes", rng=5, resupply__air__load="fixed", resupply__passes__load="fixed",
+                  switches__main_effort=False, locations__10__held_by="none")]  # the pass route open
     runs += [dict(rng=6, sides__attacker__pause_loss_share=0.01)]  # attacks break off (pause_days)
     runs += [dict(scenario_file="history/panjshir-1984", rng=7, switches__main_effort=True)]  # issue 21's processes
     runs += [dict(rng=9, switches__outside_pacts=True, sides__defender__outside_pact_share=0.5)]

@@ -1,7 +1,10 @@
 """The history episodes (issue 14): each stays a valid scenario that runs, shares the valley and the behaviour
 parameters of panjshir-2021, and the calibration command works end to end on a tiny design."""
 
+import json
+import re
 import tomllib
+from pathlib import Path
 
 import pytest
 from redoubt import ValleyModel
@@ -11,8 +14,8 @@ from redoubt.studies import calibrate
 
 EPISODES = sorted(p.stem for p in (bundled_dir() / "history").glob("panjshir-*.toml"))
 # What an episode may set: its own inputs (dates, forces, stocks, supply routes, names), nothing else.
-EPISODE_INPUTS = {"scenario", "stocks", "civilians", "resupply"}
-SIDE_INPUTS = {"name", "strength", "waves", "withdrawals"}
+EPISODE_INPUTS = {"scenario", "stocks", "civilians", "resupply", "uncertain"}
+SIDE_INPUTS = {"name", "strength", "waves", "withdrawals", "morale", "outside_pact_share"}
 
 
 def test_there_are_the_episodes_the_issue_asks_for():
@@ -85,10 +88,12 @@ def test_extends_errors_name_the_file_and_key(tmp_path, capsys):
 def test_patterns_name_known_episodes_and_sources():
     cfg = calibrate.load_config()
     for p in cfg["patterns"]:
-        assert p["episode"] in EPISODES and len(p["source"]) > 40
+        assert p["episode"] in EPISODES and len(p["source"]) > 40 and p["recorded"].year >= 2026
     assert [p for p in cfg["patterns"] if p["use"] == "test"]
-    assert all(p["episode"] in cfg["test"] for p in cfg["patterns"] if p["use"] == "test")
-    assert not set(cfg["test"]) & set(cfg["episodes"])  # the test episode is never a calibration episode
+    assert all(p["episode"] == cfg["test"]["episode"] for p in cfg["patterns"] if p["use"] == "test")
+    assert cfg["test"]["episode"] not in cfg["episodes"]  # the test episode is never a calibration episode
+    for episode in cfg["episodes"]:  # each calibration episode has what its sources leave open as a prior
+        assert load(f"history/{episode}")["uncertain"]["inputs"]
 
 
 def test_a_calibration_file_with_a_bad_prior_is_refused(tmp_path):
@@ -103,22 +108,56 @@ def test_a_calibration_file_with_a_bad_prior_is_refused(tmp_path):
         calibrate.load_config(bad)
 
 
+def _small_config(tmp_path, test_episode="panjshir-1996", episodes=("panjshir-1982", "panjshir-1984")) -> Path:
+    """A calibration file beside a copy of observed.toml whose test episode is not 2021: the mechanics of the
+    test are exercised without running the preregistered one."""
+    text = (bundled_dir() / "history" / "calibration.toml").read_text()
+    text = re.sub(r"episodes = \[[^]]*\]", "episodes = " + json.dumps(list(episodes)), text, count=1)
+    text = text.replace('episode = "panjshir-2021"', f'episode = "{test_episode}"')
+    observed = (bundled_dir() / "history" / "observed.toml").read_text()
+    observed = observed.replace(f'episode = "{test_episode}"\npattern = "floor_lost_day"',
+                                f'episode = "{test_episode}"\npattern = "floor_lost_day"\nvalue = 100')
+    observed = re.sub(r'(episode = "%s"\npattern = "floor_lost_day"\nvalue = 100\n(?:.*\n)*?)use = "calibrate"'
+                      % test_episode, r'\1use = "test"', observed, count=1)
+    (tmp_path / "observed.toml").write_text(observed)
+    path = tmp_path / "calibration.toml"
+    path.write_text(text)
+    return path
+
+
 @pytest.mark.slow
 def test_calibrate_runs_end_to_end_on_a_tiny_design(tmp_path, capsys):
-    assert main(["calibrate", "--samples", "3", "--replications", "1", "--jobs", "2", "--quiet",
-                 "--out", str(tmp_path)]) == 0
+    cfg = _small_config(tmp_path)
+    out = tmp_path / "out"
+    assert main(["calibrate", str(cfg), "--samples", "4", "--replications", "2", "--jobs", "2", "--quiet",
+                 "--out", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "parameter sets accepted" in said and "| panjshir-2021 |" in said
-    accepted = tomllib.loads((tmp_path / "accepted.toml").read_text())
-    assert "medians" in accepted
-    hindcast = (tmp_path / "hindcast.csv").read_text()
-    assert "panjshir-1982" in hindcast and "calibrated" in hindcast
+    assert "parameter sets carry weight" in said and "## Recovery" in said
+    for name in calibrate.RESULTS:
+        assert (out / name).exists(), name
+    posterior = tomllib.loads((out / "posterior.toml").read_text())
+    assert "medians" in posterior or "set" not in posterior
+    hindcast = (out / "hindcast.csv").read_text()
+    assert "panjshir-1982" in hindcast and "prior" in hindcast and "all of them in the same run" in hindcast
+    # the test, on an episode that is not 2021 here: judged and written, pass or fail
+    assert main(["calibrate", str(cfg), "--samples", "4", "--replications", "2", "--jobs", "2", "--quiet",
+                 "--out", str(out), "--test"]) == 0
+    said = capsys.readouterr().out
+    assert "Result:" in said and "panjshir-1996" in said and (out / "test.md").exists()
     # another design into the same directory: refused, naming the calibration file and the way out
-    again = ["calibrate", "--samples", "2", "--replications", "1", "--jobs", "2", "--quiet", "--out", str(tmp_path)]
+    again = ["calibrate", str(cfg), "--samples", "2", "--replications", "1", "--jobs", "2", "--quiet",
+             "--out", str(out)]
     assert main(again) == 2
     err = capsys.readouterr().err
     assert "calibration.toml" in err and "--force" in err
     assert main([*again, "--force"]) == 0
+
+
+def test_the_test_needs_the_calibration_first(tmp_path, capsys):
+    cfg = _small_config(tmp_path)
+    assert main(["calibrate", str(cfg), "--test", "--quiet", "--out", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert "run `redoubt calibrate` first" in err and not (tmp_path / "nothing").exists()
 
 
 def test_list_shows_the_episodes_and_not_the_files_beside_them():
@@ -165,7 +204,7 @@ def test_a_refused_calibration_writes_nothing_and_names_its_file(tmp_path, capsy
 @pytest.mark.slow
 def test_no_stale_result_stands_beside_a_newer_partial_design(tmp_path, capsys, monkeypatch):
     assert _calibrate(tmp_path / "c") == 0
-    assert (tmp_path / "c" / "hindcast.md").exists()
+    assert (tmp_path / "c" / "calibration.md").exists()
     from redoubt.studies import sweep
 
     def stop(*a, **k):
@@ -174,4 +213,4 @@ def test_no_stale_result_stands_beside_a_newer_partial_design(tmp_path, capsys, 
     monkeypatch.setattr(sweep, "run_sweep", stop)  # killed before the new design's first run
     assert _calibrate(tmp_path / "c", "--force", "--samples", "3") == 130  # interrupted
     left = sorted(p.name for p in (tmp_path / "c").iterdir())
-    assert not {"accepted.toml", "hindcast.csv", "hindcast.md"} & set(left), left
+    assert not set(calibrate.RESULTS) & set(left), left

@@ -84,7 +84,8 @@ def test_attacker_committed_rescales_waves():
 
 def test_winter_halts_the_offensive():
     m = ValleyModel(rng=1, defender_strength=20000, winter_doy_mean=280, weather__winter_doy_sd=0,
-                    weather__first_snow_doy_mean=270, weather__first_snow_doy_sd=0)
+                    weather__first_snow_doy_mean=270, weather__first_snow_doy_sd=0,
+                    sides__defender__outside_pact_share=0.0)  # no national collapse: a strong valley, then winter
     o = m.run()
     assert o["end_reason"] == "winter" and o["held_to_winter"]
     assert o["end_day"] == 280 - 235

@@ -25,7 +25,8 @@ weight = 3
 def valley(tmp_path, uncertain: str, name="v") -> str:
     (tmp_path / "sets.toml").write_text(SETS)
     path = tmp_path / f"{name}.toml"
-    path.write_text(f'extends = "panjshir-2021"\n[scenario]\nname = "{name}"\n{uncertain}')
+    path.write_text(f'extends = "panjshir-2021"\n[scenario]\nname = "{name}"\n[switches]\nuncertain = true\n'
+                    f'{uncertain}')
     return str(path)
 
 
@@ -51,6 +52,7 @@ def test_each_run_draws_its_own_values_the_same_for_the_same_seed(tmp_path):
 
 
 def test_a_key_the_run_is_given_is_not_drawn_and_the_switch_turns_drawing_off(tmp_path):
+    assert ValleyModel("panjshir-2021", rng=1).drawn == {}  # off unless asked: a single run at the file's values
     path = valley(tmp_path, BOTH)
     m = ValleyModel(path, rng=3, overrides={"sides.defender.morale": 0.5})
     assert "sides.defender.morale" not in m.drawn and m.params.sides.defender.morale == 0.5
@@ -74,7 +76,8 @@ def test_a_draw_shifts_no_other_draw_and_no_process(tmp_path):
 
 def test_every_variant_of_a_seed_draws_the_same_values_and_a_sweep_row_records_them(tmp_path):
     path = tmp_path / "v.toml"
-    path.write_text('extends = "panjshir-2021"\n[scenario]\nname = "v"\nhorizon_days = 30\n[sides.attacker]\n'
+    path.write_text('extends = "panjshir-2021"\n[scenario]\nname = "v"\nhorizon_days = 30\n[switches]\nuncertain = true\n'
+                    '[sides.attacker]\n'
                     'waves = [[0, 1000], [4, 3000]]\n[uncertain.inputs]\n"sides.defender.morale" = [0.4, 0.8]\n'
                     '[variants.none]\n[variants.air]\n"resupply.air.enabled" = true\n')
     rows = [execute(RunSpec(run_id=0, point=0, replication=0, seed=5, scenario=str(path), variant=v))[0]
@@ -83,12 +86,16 @@ def test_every_variant_of_a_seed_draws_the_same_values_and_a_sweep_row_records_t
     assert json.loads(rows[0]["drawn"]) == json.loads(rows[1]["drawn"]) != {}
 
 
-def test_the_base_files_uncertain_inputs_are_not_inherited(tmp_path):
-    base = valley(tmp_path, BOTH, "base")
+def test_a_files_uncertain_table_replaces_the_bases_whole(tmp_path):
+    valley(tmp_path, BOTH, "base")
     child = tmp_path / "child.toml"
-    child.write_text('extends = "base.toml"\n[scenario]\nname = "child"\n')
+    child.write_text('extends = "base.toml"\n[scenario]\nname = "child"\n')  # the base's [switches] too
+    assert set(ValleyModel(str(child), rng=1).drawn) == set(ValleyModel(str(tmp_path / "base.toml"), rng=1).drawn)
+    child.write_text('extends = "base.toml"\n[scenario]\nname = "child"\n[uncertain.inputs]\n'
+                     '"sides.attacker.morale" = [0.5, 0.9]\n')
+    assert set(ValleyModel(str(child), rng=1).drawn) == {"sides.attacker.morale"}
+    child.write_text('extends = "base.toml"\n[scenario]\nname = "child"\n[uncertain]\n')
     assert ValleyModel(str(child), rng=1).drawn == {}
-    assert load(base)["uncertain"]["inputs"]
 
 
 @pytest.mark.parametrize("text,key,needle", [

@@ -105,6 +105,8 @@ class AttackerCommand(Command):
         day, other = s.day, self.enemy
         for loc in map(int, np.nonzero((A > 0) & (D > 0))[0]):
             self._maybe_pause(loc, A, D, s)
+        if self.switches.main_effort and self.operation_over(day):
+            return  # the operation has ended (its planned withdrawal has begun): those left hold what they took
         movable = np.zeros(v.n, np.int64)
         for loc in map(int, np.nonzero(A > 0)[0]):
             if day < self.pause_until[loc]:
@@ -156,6 +158,11 @@ class AttackerCommand(Command):
                 self._flank(loc, int(movable[loc]), fwd, A, D, s)
 
     # ------------------------------------------------------------ the main effort (switches.main_effort) ---
+    def operation_over(self, day: int) -> bool:
+        """An operation of limited duration has ended once its first planned withdrawal has come: the garrisons
+        left behind hold, they do not press on (the 1980s offensives: garrisons left at Rokha and Anaba)."""
+        return any(when <= day for when, _ in self.p.withdrawals)
+
     def objective(self) -> int | None:
         """The side's aim, the same for every stack (a main effort): the first key place it does not hold, else
         the first place up the road it does not hold (the valley floor), else the first pass; None when there
@@ -407,6 +414,17 @@ class DefenderCommand(Command):
         """The place's commander breaks off when the odds pass their nerve."""
         return odds > self.nerve[loc]
 
+    def _evade(self, loc: int, D: np.ndarray, s: Situation) -> None:
+        """A place given up: evade_share of its fighters slip into the mountains as a body (the guerrilla's answer
+        to a force it cannot stop); they come back with those gone to ground (`processes.regroup`)."""
+        n = int(round(D[loc] * self.p.evade_share))
+        if n <= 0:
+            return
+        rows, going = self.force.pick_at(loc, n, self.streams.evasion)
+        self.force.take_out(rows, going, "dispersed")
+        D[loc] -= int(going.sum())
+        s.log("evade", self.force.name, loc, fighters=int(going.sum()))
+
     def _move_reserve(self, A) -> None:
         """If the reserve's location is lost or in battle, the reserve's base moves up the valley."""
         v = self.valley
@@ -433,10 +451,12 @@ class DefenderCommand(Command):
     def _fall_back(self, loc, A, D, s: Situation) -> None:
         v = self.valley
         entry = self.attacker_entry
+        if self.switches.evasion:
+            self._evade(loc, D, s)
         options = [nb for nb, d in v.neighbours[loc]
                    if A[nb] == 0 and v.control[nb] != Control.ATTACKER and not v.is_outside[nb]
                    and s.passable(nb, d)]
-        if not options:
+        if not options or D[loc] <= 0:
             return  # cornered: they fight on where they are
         dst = max(options, key=lambda i: (v.hops[entry, i], v.is_road[i], v.km[i], -i))
         days, _ = self.route(loc, dst, v.control == Control.ATTACKER, s)

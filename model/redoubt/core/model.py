@@ -107,9 +107,9 @@ class ValleyModel(mesa.Model):
 
     # ------------------------------------------------------------ set-up -------------------------------
     @staticmethod
-    def _resolve(scenario_file, variant, overrides, rng, scenario, params) -> tuple[dict, object]:
-        """The resolved scenario (file, variant, overrides and keyword parameters, Mesa's Scenario's too) and
-        the seed."""
+    def _resolve(scenario_file, variant, overrides, rng, scenario, params) -> tuple[dict, object, dict]:
+        """The resolved scenario (file, variant, overrides and keyword parameters, Mesa's Scenario's too), the
+        seed, and the overrides the run was given."""
         if scenario is not None and not isinstance(scenario, Scenario):
             raise TypeError(f"scenario= is Mesa's Scenario object (got {type(scenario).__name__}); a scenario "
                             "file or name goes first, or as scenario_file=")
@@ -381,6 +381,8 @@ class ValleyModel(mesa.Model):
                 self.log_event("recalled", self.attackers.name, self.attacker_entry, fighters=n)
         sent = sum(w.n for w in self.waves) + self.attackers.initial + self.attackers_extra
         stalled = self.day - self.front_moved_day >= o.stall_days and all(w.t < self.day for w in self.waves)
+        if self.switches.main_effort and self.attacker_command.operation_over(self.day):
+            stalled = False  # an ended operation is not a stalled one: no one is sent to push it on
         n = min(o.reinforce_size, o.pool_limit - sent)
         if stalled and n > 0 and extra < o.reinforce_hazard:
             self.attackers.add(n, self.attacker_entry, initial=False)
@@ -549,7 +551,8 @@ class ValleyModel(mesa.Model):
         if sw.dispersal:
             inside = ~self.valley.is_outside
             processes.regroup(att, int(dfd.counts()[inside].sum()), s, self.attacker_entry, streams.dispersal)
-            processes.regroup(dfd, int(att.counts()[inside].sum()), s, self.attacker_entry, streams.dispersal)
+            processes.regroup(dfd, int(att.counts()[inside].sum()), s, self.attacker_entry, streams.dispersal,
+                              enemy=att if self.switches.evasion else None)
         att.end_day_losses()
         dfd.end_day_losses()
 

@@ -59,8 +59,10 @@ class Switches:
     outside_pacts: bool = rule(False, doc='the national picture: news of districts that changed sides by '
                                'negotiation lowers the defenders\' morale at the start, and places out of contact '
                                'may settle too (needs pacts)')
-    uncertain: bool = rule(True, doc="draw the file's [uncertain] inputs and parameter sets afresh for each run "
-                           "(off: every run takes the file's own values)")
+    evasion: bool = rule(False, doc='a place given up is not fought for to the last: evade_share of its defenders '
+                         'slip into the mountains as a body and come back when the enemy thins (needs dispersal)')
+    uncertain: bool = rule(False, doc="draw the file's [uncertain] inputs and parameter sets afresh for each run "
+                           "(off: every run takes the file's own values; compare, window and calibrate turn it on)")
     frontage_decisions: bool = rule(False, doc='attack, commit, reinforce and fall-back decisions weigh the strength '
                                     "the place's frontage lets engage and each side's supporting fire, not heads; an "
                                     'attack brings the frontage and a reserve, no more (needs movement)')
@@ -70,7 +72,7 @@ class Switches:
 NEEDS = {"infiltration": "movement", "counterattack": "movement", "overstretch": "movement",
          "encirclement": "morale", "cohesion": "morale", "pacts": "morale", "civilian_flight": "logistics",
          "dispersal": "morale", "main_effort": "movement", "frontage_decisions": "movement",
-         "outside_pacts": "pacts"}  # a parent before its children: effective() applies them in this order
+         "outside_pacts": "pacts", "evasion": "dispersal"}  # a parent before its children: effective() applies them in this order
 
 
 def effective(switches: Switches) -> Switches:
@@ -196,6 +198,9 @@ class Side:
                                      'and provinces that changed sides by negotiation in the weeks before the start '
                                      '(an input of the episode, from sources dated before it)')
     # Dispersal (switches.dispersal)
+    evade_share: float = rule(0.0, min=0, max=1, doc='switches.evasion: share of a place\'s fighters who slip into '
+                              'the mountains when their commander gives the place up (the rest fall back, or fight on '
+                              'if cornered); they come back with those gone to ground')
     ground_share: float = rule(0.0, min=0, max=1, doc='share of those who desert or whose place breaks who go to '
             'ground in the mountains instead of leaving for good')
     regroup_rate: float = rule(0.05, min=0, max=1, doc='daily share of those gone to ground who come back once the '

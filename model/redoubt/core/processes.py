@@ -154,11 +154,14 @@ def desert(force: Force, rows: np.ndarray, leaving: np.ndarray, switches: Switch
     force.take_out(rows, leaving, "deserted")
 
 
-def regroup(force: Force, enemy_inside: int, s: Situation, attacker_entry: int, rng: np.random.Generator) -> None:
+def regroup(force: Force, enemy_inside: int, s: Situation, attacker_entry: int, rng: np.random.Generator,
+            enemy: Force | None = None) -> None:
     """Once the enemy's force in the valley is under regroup_below of the most it has had there (its main force
     has gone), the side takes heart (morale recovers relief_rate of the way to its base a day) and those gone
     to ground come back, regroup_rate of them a day: to the largest stack of their side, or to the place
-    furthest from the attacker's entry that the enemy does not hold."""
+    furthest from the attacker's entry that the enemy does not hold. Given the `enemy` (switches.evasion), a
+    place the enemy holds but has left empty will do too: the side valleys and heights a garrison does not
+    man."""
     p, v = force.p, s.valley
     force.enemy_peak = max(force.enemy_peak, enemy_inside)
     if enemy_inside >= p.regroup_below * force.enemy_peak:
@@ -174,7 +177,10 @@ def regroup(force: Force, enemy_inside: int, s: Situation, attacker_entry: int, 
     if own.max() > 0:
         home = int(np.argmax(own))
     else:
-        free = np.nonzero((v.control != Control.enemy_of(force.side)) & ~v.is_outside)[0]
+        open_ground = v.control != Control.enemy_of(force.side)
+        if enemy is not None:
+            open_ground = open_ground | (enemy.counts() == 0)
+        free = np.nonzero(open_ground & ~v.is_outside)[0]
         if not len(free):
             return
         depth = v.hops[attacker_entry][free]

@@ -28,6 +28,7 @@ STREAMS: tuple[tuple[str, str], ...] = (
     ("overstretch", "recalls and extra fighters for the attacker"),
     ("resupply", "sorties flown and helicopters lost"),
     ("outside_pacts", "terms offered before contact (the national picture), who turns"),
+    ("evasion", "who slips into the mountains when a place is given up"),
 )
 NAMES = tuple(name for name, _ in STREAMS)
 
@@ -48,6 +49,7 @@ class Streams:
     overstretch: np.random.Generator
     resupply: np.random.Generator
     outside_pacts: np.random.Generator
+    evasion: np.random.Generator
 
     def __init__(self, root: np.random.SeedSequence):
         self._root = root

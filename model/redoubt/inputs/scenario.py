@@ -212,7 +212,8 @@ def extend(raw: dict, source: str, read: list[Path]) -> dict:
     """A file with `extends = "NAME"` is that scenario with the file's tables laid over it (tables merged
     key by key, values and lists replaced; the base's variants are not inherited): the history episodes
     share the valley and the behaviour parameters of the file they extend, and give only their own inputs.
-    A `[changes]` table sets single values of the base by dotted key, as a variant does
+    An `[uncertain]` table replaces the base's whole (an empty one: nothing drawn); without one, the base's
+    is inherited. A `[changes]` table sets single values of the base by dotted key, as a variant does
     (`"locations.10.held_by" = "none"`): one place of the valley can differ without copying the whole list.
     The files it reads are added to `read` (what a result depends on)."""
     base_name = raw.pop("extends", None)
@@ -234,7 +235,8 @@ def extend(raw: dict, source: str, read: list[Path]) -> dict:
     read.append(path)
     base = extend(read_toml(path), str(path), read)
     base.pop("variants", None)
-    base.pop("uncertain", None)  # what is uncertain belongs to an episode: the base's is not inherited
+    if "uncertain" in raw:  # replaced whole, never merged: what one episode does not know is not another's
+        base.pop("uncertain", None)
     if changes:
         base = apply_overrides(base, flatten(changes), f"{source} [changes]", SCHEMA)
     return _lay_over(base, raw)

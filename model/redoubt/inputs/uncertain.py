@@ -91,7 +91,7 @@ def _read_sets(path: str, schema: dict, read_toml):
         if not isinstance(item, dict):
             raise err(f"set.{i}", "must be a table")
         w = item.get("weight")
-        if not _number(w) or not math.isfinite(w) or w < 0:
+        if not isinstance(w, NUM) or isinstance(w, bool) or not math.isfinite(w) or w < 0:
             raise err(f"set.{i}.weight", f"must be a number >= 0 (got {w!r})")
         values = {k: v for k, v in item.items() if k != "weight"}
         if keys is None:

@@ -254,15 +254,18 @@ def cmd_calibrate(args) -> int:
         if getattr(args, key):
             cfg[key] = getattr(args, key)
     out = Path(args.out) if args.out else default_runs_dir() / "calibration"
-    result = calibrate.run(cfg, out, jobs=args.jobs, quiet=args.quiet, force=args.force)
-    accepted = result["accepted"]
-    print(f"{len(accepted)} of {len(result['design'])} parameter sets accepted on "
-          f"{', '.join(cfg['episodes'])}; tested on {', '.join(cfg['test']) or '(none)'}")
-    for key, value in calibrate.posterior_medians(accepted, cfg).items():
-        print(f"  {key} = {value:.4g}  (prior {cfg['priors'][key][0]:g}-{cfg['priors'][key][1]:g})")
+    if args.test:
+        result = calibrate.run_test(cfg, out, jobs=args.jobs, quiet=args.quiet, force=args.force)
+        print((out / "test.md").read_text())
+        print(f"written: {out / 'test.md'}, {out / 'test.csv'}")
+        return 0
+    fit = calibrate.run(cfg, out, jobs=args.jobs, quiet=args.quiet, force=args.force)
+    print(f"{int((fit['weights'] > 0).sum())} of {len(fit['design'])} parameter sets carry weight on "
+          f"{', '.join(cfg['episodes'])} (effective sample size {fit['ess']:.1f}); the test episode "
+          f"({cfg['test']['episode']}) is run by --test")
     print()
-    print((out / "hindcast.md").read_text())
-    print(f"written: {out / 'accepted.toml'}, {out / 'hindcast.csv'}, {out / 'hindcast.md'}")
+    print((out / "calibration.md").read_text())
+    print(f"written: {', '.join(str(out / name) for name in calibrate.RESULTS)}")
     return 0
 
 
@@ -362,15 +365,20 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0: any free port)")
     v.set_defaults(fn=cmd_viz)
 
-    k = sub.add_parser("calibrate", help="hindcasts: fit the unsourced behaviour parameters on earlier episodes, "
-                       "test on 2021", description="Run the calibration of scenarios/history/calibration.toml: a "
-                       "Latin hypercube over the priors on each calibration episode, rejection against the "
-                       "observed patterns, and the test episode; resumable (run it again after an interruption).")
+    k = sub.add_parser("calibrate", help="fit the unsourced behaviour parameters on earlier episodes (ABC); "
+                       "--test: the preregistered test on 2021", description="Run the calibration of "
+                       "scenarios/history/calibration.toml: a Latin hypercube over the priors, each point run on "
+                       "every calibration episode, weighted by how often its runs match each episode's observed "
+                       "history (approximate Bayesian computation); writes the posterior and its report. With "
+                       "--test, run the test episode at the same points and judge it by the file's criterion. "
+                       "Resumable (run it again after an interruption).")
     k.add_argument("config", nargs="?", default="history/calibration", help="calibration file (default "
                    "history/calibration)")
     k.add_argument("--samples", type=_int_at_least(2, 10_000), help="design points (default: the file's)")
     k.add_argument("--replications", type=_replications, help="runs per point and episode (default: the file's)")
     k.add_argument("--out", help="output directory (default runs/calibration)")
+    k.add_argument("--test", action="store_true", help="the test episode, judged against the posterior of the "
+                   "calibration already in --out")
     k.add_argument("--quiet", action="store_true", help="no progress bars")
     k.add_argument("--force", action="store_true", help="start an episode again when its sweep has changed "
                    "(other priors or sizes, an edited scenario file)")
