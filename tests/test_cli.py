@@ -87,11 +87,15 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
     assert len(runs) == 12 and {"seed", "variant", "held_to_winter", "cause", "collapse_date"} <= set(runs.columns)
     assert set(runs.loc[runs["variant"] == "passes", "passes"]) == {True}
     assert set(runs.loc[runs["variant"] == "none", "passes"]) == {False}
-    assert (runs["defender_strength"] == 6000).all() and (runs["attacker_committed"] == 12000).all()
+    # what the scenario leaves open is drawn per replication, the same in both variants (paired)
+    drawn = runs.pivot(index="replication", columns="variant", values="defender_strength")
+    assert (drawn["none"] == drawn["passes"]).all() and drawn["none"].nunique() == 6
+    assert runs["drawn"].str.contains("sides.defender.strength").all()
     assert runs.loc[runs["variant"] == "passes", "parameters"].str.contains("resupply.passes.enabled").all()
     assert (runs["status"] == "ok").all()
     report = (a / "report.md").read_text()
-    for needle in ("outcomes.png", "stocks.png", "forces.png", "Master seed: 11", "mesa", "Git revision"):
+    for needle in ("outcomes.png", "stocks.png", "forces.png", "Master seed: 11", "mesa", "Git revision",
+                   "drawn afresh for each replication"):
         assert needle in report
     effects = pd.read_csv(a / "effects.csv")
     assert EFFECT_COLUMNS <= set(effects.columns) and list(effects["variant"]) == ["passes"]
@@ -119,6 +123,11 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
     assert main(args[:-3] + ["--jobs", "1", "--quiet", "--out", str(tmp_path / "b")]) == 0
     b = pq.read_table(tmp_path / "b" / "runs.parquet").to_pandas()
     pd.testing.assert_frame_equal(runs.drop(columns="seconds"), b.drop(columns="seconds"))
+    # --fixed: every run at the file's own values, and the report says the intervals are chance alone
+    assert main(args + ["--fixed", "--out", str(tmp_path / "c")]) == 0
+    c = pq.read_table(tmp_path / "c" / "runs.parquet").to_pandas()
+    assert (c["defender_strength"] == 6000).all() and (c["attacker_committed"] == 12000).all()
+    assert (c["drawn"] == "{}").all() and "chance alone" in (tmp_path / "c" / "report.md").read_text()
 
 
 @pytest.mark.subprocess

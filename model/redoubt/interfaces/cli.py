@@ -9,6 +9,7 @@ import math
 import os
 import signal
 import sys
+import textwrap
 from pathlib import Path
 
 from ..inputs import scenario as scn
@@ -150,7 +151,7 @@ def cmd_compare(args) -> int:
     try:  # run_compare checks the scenario, variants and baseline before it writes or runs anything
         result = run_compare(str(path), variants, args.replications, args.seed, args.jobs,
                              Path(args.out) if args.out else None, quiet=args.quiet, force=args.force,
-                             overrides=overrides, baseline=args.baseline)
+                             overrides=overrides, baseline=args.baseline, fixed=args.fixed)
     except Interrupted as exc:
         print(f"\ninterrupted: {exc}", file=sys.stderr)
         return 130
@@ -162,6 +163,11 @@ def cmd_compare(args) -> int:
     if meta.get("resumed"):
         print(f"(resumed: {meta['runs_resumed']} runs were already done in {result['out']})")
     print(meta["title"])
+    from ..studies.compare import uncertainty_note
+
+    note = uncertainty_note(meta).strip()
+    if note:
+        print(textwrap.fill(note, 110))
     print(format_table(result["summary"], meta["variant_descriptions"], result["effects"]))
     print(f"\nreport: {result['out'] / 'report.md'}")
     return 0
@@ -326,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "plan under runs/, which resumes; else runs/<scenario>-<time>)")
     c.add_argument("--force", action="store_true", help="start over: replace the outputs of an earlier compare "
                    "in --out (without --out: never resume)")
+    c.add_argument("--fixed", action="store_true", help="every run at the scenario's own values: no draws of what "
+                   "it does not know exactly ([uncertain]), so the intervals are chance alone")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(fn=cmd_compare)
 

@@ -73,6 +73,16 @@ def plan(scenario: str, variants: list[str], replications: int, seed: int,
     return specs
 
 
+def uncertain_table(spec: dict) -> str:
+    """What a scenario draws per run ([uncertain]), in words; '' when nothing."""
+    u = spec.get("uncertain") or {}
+    said = []
+    if u.get("parameters"):
+        said.append(f"a parameter set from {Path(u['parameters']).name} (weighted)")
+    said += [f"{k} in [{lo:g}, {hi:g}]" for k, (lo, hi) in sorted((u.get("inputs") or {}).items())]
+    return "; ".join(said)
+
+
 def default_baseline(path: Path, variants: list[str], overrides: dict | None = None) -> str:
     """The variant with no outside resupply (the first such), else the first variant."""
     for v in variants:
@@ -115,8 +125,12 @@ def find_interrupted(runs_dir: Path, name: str, ident: dict) -> Path | None:
 
 def run_compare(scenario: str, variants: list[str] | None, replications: int, seed: int, jobs: int,
                 out: Path | None, quiet: bool = False, executor: str = "processes", force: bool = False,
-                overrides: dict | None = None, baseline: str | None = None) -> dict:
+                overrides: dict | None = None, baseline: str | None = None, fixed: bool = False) -> dict:
     """Run the comparison into `out` and return the summary, effects and paths.
+
+    What the scenario does not know exactly (its [uncertain] inputs and parameter sets) is drawn afresh for
+    each replication, the same for every variant, so the answer carries that uncertainty and stays paired;
+    `fixed`: every run at the file's own values instead (the spread of chance alone).
 
     `out`: a new or empty directory; one an interrupted comparison of the same plan left (it resumes); with
     `force`, one an earlier compare wrote (it starts over). None: resume the latest interrupted comparison
@@ -126,6 +140,8 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
     path = scn.resolve_path(scenario)
     overrides = dict(overrides or {})
     spec0 = scn.load(path, None, overrides)  # validates before anything is written
+    if "switches.uncertain" not in overrides and uncertain_table(spec0):
+        overrides["switches.uncertain"] = not fixed
     variants = scn.check_variants(path, variants, overrides)
     if baseline is None:
         baseline = default_baseline(path, variants, overrides)
@@ -243,7 +259,9 @@ def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], basel
             "replications": replications, "master_seed": seed, "jobs": jobs, "versions": versions(),
             "git": git_revision(), "command": " ".join(sys.argv), "seconds": round(time.time() - t0, 1),
             "created": dt.datetime.now().isoformat(timespec="seconds"), "start_date": start.isoformat(),
-            "overrides": specs[0].overrides if specs else {}, "resumed": bool(already), "runs_resumed": already}
+            "overrides": specs[0].overrides if specs else {}, "resumed": bool(already), "runs_resumed": already,
+            "uncertain": uncertain_table(spec0) if (specs and specs[0].overrides.get("switches.uncertain")) else "",
+            "could_draw": uncertain_table(spec0)}
     write_atomic_text(report_md(summary, effect_table, meta, figures), out / "report.md")  # last: complete
     shutil.rmtree(out / PARTS, ignore_errors=True)
     return {"summary": summary, "effects": effect_table, "out": out, "meta": meta}
@@ -757,6 +775,18 @@ def _resumed_text(meta: dict) -> str:
     return f"; resumed: {meta['runs_resumed']} runs were already done" if meta.get("resumed") else ""
 
 
+def uncertainty_note(meta: dict) -> str:
+    """What the intervals include: chance only, or also what the scenario does not know."""
+    if meta.get("uncertain"):
+        return ("\nWhat the scenario does not know exactly was drawn afresh for each replication, the same in every "
+                f"variant: {meta['uncertain']}. The intervals below include that uncertainty as well as chance; "
+                "`--fixed` runs every replication at the file's own values (chance alone).\n")
+    if meta.get("could_draw"):
+        return ("\nEvery run took the file's own values (`--fixed`): the intervals below are chance alone, not what "
+                f"the scenario does not know ({meta['could_draw']}).\n")
+    return ""
+
+
 def report_md(summary: pd.DataFrame, effect_table: pd.DataFrame, meta: dict, figures: dict) -> str:
     desc = "\n".join(f"- **{v}**: {d or '(no description)'}" + (" (the baseline)" if v == meta["baseline"] else "")
                      for v, d in meta["variant_descriptions"].items())
@@ -771,6 +801,7 @@ def report_md(summary: pd.DataFrame, effect_table: pd.DataFrame, meta: dict, fig
 {meta['title']}. Each variant was run {meta['replications']} times from {meta['start_date']}, with the same seeds in
 every variant (each random process has its own stream, so paired runs differ only by what the variant
 changes), until the valley fell, winter halted the offensive, the offensive was repulsed, or the horizon.
+{uncertainty_note(meta)}
 
 ## The answer
 {said}

@@ -57,6 +57,10 @@ def run_window(scenario: str = "panjshir-2021", kind: str = "passes", start_days
 
     path = scn.resolve_path(scenario)
     amounts = AMOUNTS[kind] if amounts is None else amounts
+    overrides = dict(overrides or {})
+    unknown = scn.load(path, None, overrides)["uncertain"]
+    if "switches.uncertain" not in overrides and (unknown["inputs"] or unknown["parameters"]):
+        overrides["switches.uncertain"] = True  # what the file does not know, drawn per replication (paired)
     baseline, design = specs(str(path), kind, start_days, amounts, replications, seed, overrides)
     out = Path(out) if out else default_runs_dir() / design["sweep"]["name"]
     for spec, sub in ((baseline, "baseline"), (design, "design")):
