@@ -21,7 +21,11 @@ OFF = {f"switches__{k}": False for k in NEW}
 # the fall: the check against the runs before gives back the old waves and rule too.
 BEFORE_INPUTS = {"sides__attacker__waves": [[0, 1000], [4, 3000], [10, 4000], [20, 4000]],
                  "collapse__run_on_after_fall": False, "collapse__fall_without_organised_resistance": False,
-                 "locations__10__held_by": "none"}  # Badakhshan, sourced as Taliban-held later (issue 21)
+                 "locations__10__held_by": "none",  # Badakhshan, sourced as Taliban-held later (issue 21)
+                 # the values set by hand before issue 22 calibrated them
+                 "sides__attacker__lethality": 0.2, "sides__defender__lethality": 0.25,
+                 "sides__defender__morale_loss_shock": 2.0, "sides__defender__desert_rate": 0.08,
+                 "sides__defender__surrender_rate": 0.15, "sides__attacker__advance_odds": 1.5}
 BEFORE = json.loads((Path(__file__).parent / "data" / "before_dynamics.json").read_text())
 
 

@@ -165,7 +165,7 @@ def test_list_shows_the_episodes_and_not_the_files_beside_them():
 
     names = [e["name"] for e in catalogue()["scenarios"]]
     assert "history/panjshir-1982" in names
-    assert not {"history/observed", "history/calibration", "history/accepted"} & set(names)
+    assert not {"history/observed", "history/calibration", "history/posterior"} & set(names)
 
 
 # ---------------------------------------------------------------- calibrate as a writer (issue 26) -------

@@ -86,7 +86,8 @@ OUTPUTS = {
                 "report.md", ".parts", "INCOMPLETE.txt",
                 "survival.png"),  # the headline figure's name before 0.2
     "sweep": ("manifest.json", "design.parquet", "outcomes", "series"),
-    "calibrate": ("accepted.toml", "hindcast.csv", "hindcast.md"),  # and a sweep per episode, each its own
+    "calibrate": ("posterior.toml", "parameters.csv", "hindcast.csv", "recovery.csv", "calibration.md", "test.csv",
+                  "test.md"),  # and a sweep per episode, each its own
 }
 MARK = ".redoubt"  # names the command that made a directory: --force only ever touches such directories
 
