@@ -107,7 +107,7 @@ def test_compare_files_columns_and_identical_reruns(tmp_path, capsys):
     assert rows[2].startswith("| passes | none | ") and rows[5].startswith("| none | 6 | ")
     assert all(len(line) <= 100 for line in table_text.splitlines()), "the terminal output fits 100 columns"
     summary_rows = summary.set_index("variant")
-    for v, description in (("none", "no outside resupply"), ("passes", "porters and pack animals")):
+    for v, description in (("none", "no outside resupply"), ("passes", "porters over the Anjuman pass")):
         on_its_own = report.split("## Each variant on its own")[1]
         said = next(line for line in on_its_own.splitlines() if line.startswith(f"- {v} ("))
         p = summary_rows.loc[v, "p_hold"]

@@ -167,7 +167,7 @@ def cmd_compare(args) -> int:
 
     note = uncertainty_note(meta).strip()
     if note:
-        print(textwrap.fill(note, 110))
+        print(textwrap.fill(note, 100))
     print(format_table(result["summary"], meta["variant_descriptions"], result["effects"]))
     print(f"\nreport: {result['out'] / 'report.md'}")
     return 0
