@@ -69,10 +69,11 @@ class Switches:
 
 
 # Issue 13's processes act only when the switch of what they are made of is on too.
+# A parent before its children: effective() applies them in this order.
 NEEDS = {"infiltration": "movement", "counterattack": "movement", "overstretch": "movement",
          "encirclement": "morale", "cohesion": "morale", "pacts": "morale", "civilian_flight": "logistics",
          "dispersal": "morale", "main_effort": "movement", "frontage_decisions": "movement",
-         "outside_pacts": "pacts", "evasion": "dispersal"}  # a parent before its children: effective() applies them in this order
+         "outside_pacts": "pacts", "evasion": "dispersal"}
 
 
 def effective(switches: Switches) -> Switches:
