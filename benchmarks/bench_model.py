@@ -18,7 +18,7 @@ import mesa
 import networkx as nx
 from mesa.discrete_space import CellAgent, Network
 from redoubt.core.model import ValleyModel
-from redoubt.inputs.scenario import NEEDS
+from redoubt.core.params import NEEDS
 
 PROCESSES_OFF = {**{f"switches__{k}": False for k in NEEDS},
                  "sides__attacker__waves": [[0, 1000], [4, 3000], [10, 4000], [20, 4000]],
