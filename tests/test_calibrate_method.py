@@ -58,9 +58,9 @@ def test_a_parameter_that_shapes_the_history_is_learnt_and_one_that_does_not_is_
 
 def test_known_parameters_are_recovered():
     design, results = synthetic()
-    rec = calibrate.recovery(config(), design, {e: (r["outcomes"], None, [p for p in config()["patterns"]
-                                                                          if p["episode"] == e], None)
-                                                for e, r in results.items()})
+    runs = {e: calibrate.episode_runs(r["outcomes"], None, [p for p in config()["patterns"] if p["episode"] == e])
+            for e, r in results.items()}
+    rec = calibrate.recovery(config(), design, runs)
     x = rec[rec["parameter"] == "x"]
     assert len(x) == 12
     assert x["inside90"].mean() >= 0.75

@@ -13,7 +13,7 @@ from mesa.datacollection import DataCollector
 from mesa.experimental.scenarios import Scenario
 
 from ..inputs.scenario import DEFAULT_SCENARIO, SCHEMA, load, load_params, params_to_overrides, read_parameter_sets
-from ..inputs.uncertain import is_integer
+from ..inputs.uncertain import draws_anything, is_integer
 from . import combat, kernels, processes, uncertain
 from .agents import ResupplySource, SupplyStore, Weather
 from .commands import AttackerCommand, DefenderCommand
@@ -128,7 +128,7 @@ class ValleyModel(mesa.Model):
     def _draw_uncertain(self, spec: dict, given: dict) -> dict:
         """The run's draws of the file's [uncertain] inputs and parameter sets (core/uncertain.py), unless
         switches.uncertain is off; a key the run was given (an override, a factor, a slider) is not drawn."""
-        if not spec["switches"]["uncertain"] or not (spec["uncertain"]["parameters"] or spec["uncertain"]["inputs"]):
+        if not spec["switches"]["uncertain"] or not draws_anything(spec["uncertain"]):
             return {}
         return uncertain.draw(spec["uncertain"], self.streams, given, read_parameter_sets,
                               lambda key: is_integer(SCHEMA, key))

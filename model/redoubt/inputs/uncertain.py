@@ -111,6 +111,11 @@ def _read_sets(path: str, schema: dict, read_toml):
     return sets
 
 
+def draws_anything(uncertain: dict) -> bool:
+    """Does a checked [uncertain] table (`spec["uncertain"]`) have anything to draw?"""
+    return bool(uncertain.get("parameters") or uncertain.get("inputs"))
+
+
 def is_integer(schema: dict, key: str) -> bool:
     return field_at(schema, key).type is int
 

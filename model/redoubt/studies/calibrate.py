@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -154,12 +155,27 @@ def as_observed(values: pd.Series, pattern: dict) -> pd.Series:
     return (values >= lo) & (values <= hi)
 
 
-def matches(outcomes: pd.DataFrame, series: pd.DataFrame | None, patterns: list[dict]) -> pd.Series:
+def all_as_observed(values: list[pd.Series], patterns: list[dict], index) -> pd.Series:
     """Per run: every one of the patterns as observed, in the same run (the joint history)."""
-    ok = pd.Series(True, index=outcomes.index)
-    for p in patterns:
-        ok &= as_observed(pattern_values(outcomes, series, p), p)
+    ok = pd.Series(True, index=index)
+    for v, p in zip(values, patterns):
+        ok &= as_observed(v, p)
     return ok
+
+
+class EpisodeRuns(NamedTuple):
+    """One episode's runs, with each pattern's value in every run read once (the road's share needs the daily
+    series: the costly part) and whether the whole history was as observed."""
+
+    outcomes: pd.DataFrame
+    patterns: list[dict]
+    values: list[pd.Series]  # per pattern, indexed like outcomes
+    match: pd.Series
+
+
+def episode_runs(outcomes: pd.DataFrame, series: pd.DataFrame | None, patterns: list[dict]) -> EpisodeRuns:
+    values = [pattern_values(outcomes, series, p) for p in patterns]
+    return EpisodeRuns(outcomes, patterns, values, all_as_observed(values, patterns, outcomes.index))
 
 
 def point_likelihood(outcomes: pd.DataFrame, match: pd.Series, keys) -> pd.Series:
@@ -253,24 +269,24 @@ def run(cfg: dict, out: Path, jobs: int | None = None, quiet: bool = False, exec
         target.close()
 
 
-def fit_posterior(cfg: dict, results: dict) -> dict:
-    """The design's weights from the calibration episodes, and everything reported about them."""
+def fit_posterior(cfg: dict, results: dict, with_recovery: bool = True) -> dict:
+    """The design's weights from the calibration episodes, and everything reported about them (the recovery
+    test, the costly part, only if asked: judging the test episode needs the weights alone)."""
     design = next(iter(results.values()))["design"]
     keys = design["point_key"].to_numpy()
     per_episode, runs = {}, {}
     for episode in cfg["episodes"]:
         data = results[episode]
         patterns = [p for p in cfg["patterns"] if p["episode"] == episode and p["use"] == "calibrate"]
-        o = data["outcomes"]
-        m = matches(o, data["series"], patterns)
-        runs[episode] = (o, m, patterns, data["series"])
-        per_episode[episode] = point_likelihood(o, m, keys).to_numpy()
+        runs[episode] = episode_runs(data["outcomes"], data["series"], patterns)
+        per_episode[episode] = point_likelihood(data["outcomes"], runs[episode].match, keys).to_numpy()
     likelihood = np.prod(list(per_episode.values()), axis=0)
     weights = likelihood / likelihood.sum() if likelihood.sum() > 0 else np.zeros(len(design))
     return {"design": design, "weights": weights, "likelihood": likelihood, "per_episode": per_episode,
             "ess": ess(weights), "parameters": summarise_parameters(design, weights, cfg["priors"]),
             "hindcast": hindcast(cfg, runs, weights, keys), "inputs": episode_inputs(cfg, runs, per_episode, keys),
-            "loo": leave_one_out(per_episode), "recovery": recovery(cfg, design, runs)}
+            "loo": leave_one_out(per_episode),
+            "recovery": recovery(cfg, design, runs) if with_recovery else pd.DataFrame()}
 
 
 def _run_weights(outcomes: pd.DataFrame, keys, point_weights) -> np.ndarray:
@@ -286,13 +302,12 @@ def hindcast(cfg: dict, runs: dict, weights: np.ndarray, keys) -> pd.DataFrame:
     over the prior (every point alike) and the posterior."""
     rows = []
     flat = np.full(len(keys), 1.0 / len(keys))
-    for episode, (o, m, patterns, series) in runs.items():
+    for episode, (o, patterns, values, m) in runs.items():
         for label, pw in (("prior", flat), ("posterior", weights)):
             rw = _run_weights(o, keys, pw)
             if rw.sum() <= 0:
                 continue
-            for p in patterns:
-                v = pattern_values(o, series, p)
+            for p, v in zip(patterns, values):
                 seen = as_observed(v, p).to_numpy()
                 row = {"episode": episode, "pattern": describe(p), "sets": label,
                        "p_as_observed": float((rw * seen).sum() / rw.sum())}
@@ -309,7 +324,7 @@ def episode_inputs(cfg: dict, runs: dict, per_episode: dict, keys) -> pd.DataFra
     """Each episode's drawn inputs: their prior range, and their posterior (the runs that matched the episode,
     weighted by how well their point did on the other episodes)."""
     rows = []
-    for episode, (o, m, _, _) in runs.items():
+    for episode, (o, _, _, m) in runs.items():
         others = np.prod([per_episode[e] for e in per_episode if e != episode] or [np.ones(len(keys))], axis=0)
         rw = _run_weights(o, keys, others) * m.to_numpy()
         drawn = pd.DataFrame([json.loads(d or "{}") for d in o["drawn"].fillna("{}")], index=o.index)
@@ -366,13 +381,14 @@ def recovery(cfg: dict, design: pd.DataFrame, runs: dict) -> pd.DataFrame:
     for t in truths:
         truth_key = keys[t]
         lik = np.ones(len(design))
-        for episode, (o, _, patterns, series) in runs.items():
+        for episode, (o, patterns, values, _) in runs.items():
             first = (o["point_key"] == truth_key) & (o["replication"] == 0)
             if not first.any() or o.loc[first, "status"].iloc[0] != "ok":
                 lik[:] = 0
                 break
-            values = {id(p): pattern_values(o, series, p)[first].iloc[0] for p in patterns}
-            m = matches(o, series, synthetic_patterns(patterns, values)) & ~first  # the data's own run left out
+            seen = {id(p): v[first].iloc[0] for p, v in zip(patterns, values)}
+            # the data's own run left out
+            m = all_as_observed(values, synthetic_patterns(patterns, seen), o.index) & ~first
             lik *= point_likelihood(o[~first], m[~first], keys).to_numpy()
         w = lik / lik.sum() if lik.sum() > 0 else lik
         for key, (lo, hi) in cfg["priors"].items():
@@ -487,7 +503,7 @@ def run_test(cfg: dict, out: Path, jobs: int | None = None, quiet: bool = False,
     target = OutputDir(out, "calibrate").claim(force=force, resume=True)
     try:
         results = {e: load(out / e, series=True) for e in cfg["episodes"]}
-        fit = fit_posterior(cfg, results)
+        fit = fit_posterior(cfg, results, with_recovery=False)
         episode = cfg["test"]["episode"]
         data = _run_episodes(cfg, out, [episode], jobs, quiet, executor, force)[episode]
         result = judge(cfg, fit, data)

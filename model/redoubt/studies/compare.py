@@ -35,7 +35,7 @@ from .executors import Progress, make_executor, run_specs
 from .outputs import OutputDir, OutputError
 from .parts import committed_keys, read_parts, readable_parts, write_atomic_parquet, write_atomic_text
 from .provenance import git_revision, versions
-from .runs import RunSpec, default_runs_dir, derive_seed, stamp
+from .runs import RunSpec, default_runs_dir, derive_seed, drawing, stamp
 from .stats import (
     cumulative_incidence,
     mcnemar_exact,
@@ -140,8 +140,7 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
     path = scn.resolve_path(scenario)
     overrides = dict(overrides or {})
     spec0 = scn.load(path, None, overrides)  # validates before anything is written
-    if "switches.uncertain" not in overrides and uncertain_table(spec0):
-        overrides["switches.uncertain"] = not fixed
+    overrides = drawing(spec0, overrides, draw=not fixed)
     variants = scn.check_variants(path, variants, overrides)
     if baseline is None:
         baseline = default_baseline(path, variants, overrides)

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..core.outcome import OUTCOME_SCHEMA, PARAMETER_SCHEMA, SWEEP_SERIES
+from ..inputs.uncertain import draws_anything
 
 # A run's own columns: which run this was and how it went. The model's columns (outcome record and
 # parameters) come from model/redoubt/core/outcome.py; a row field known to neither is an error, never dropped.
@@ -44,6 +45,14 @@ def _union(*schemas: pa.Schema) -> pa.Schema:
 
 # Declared up front: a part whose optional columns are all null still has these types.
 TABLE_SCHEMA = _union(RUN_SCHEMA, OUTCOME_SCHEMA, PARAMETER_SCHEMA)
+
+
+def drawing(spec: dict, overrides: dict, draw: bool = True) -> dict:
+    """A study's overrides: what the scenario leaves open ([uncertain]) drawn per run (`draw`) or not, unless the
+    caller set `switches.uncertain` itself."""
+    if "switches.uncertain" in overrides or not draws_anything(spec["uncertain"]):
+        return overrides
+    return {**overrides, "switches.uncertain": draw}
 
 
 def default_runs_dir() -> Path:

@@ -20,7 +20,7 @@ import pandas as pd
 from ..inputs import scenario as scn
 from ..inputs.bounded import plain_name
 from .parts import write_atomic_text
-from .runs import default_runs_dir
+from .runs import default_runs_dir, drawing
 from .stats import mcnemar_exact, newcombe_paired, paired_counts, pairs_needed
 
 AMOUNT = {"passes": ("t_per_day", "t a day"), "air": ("payload_t", "t a sortie")}
@@ -57,10 +57,7 @@ def run_window(scenario: str = "panjshir-2021", kind: str = "passes", start_days
 
     path = scn.resolve_path(scenario)
     amounts = AMOUNTS[kind] if amounts is None else amounts
-    overrides = dict(overrides or {})
-    unknown = scn.load(path, None, overrides)["uncertain"]
-    if "switches.uncertain" not in overrides and (unknown["inputs"] or unknown["parameters"]):
-        overrides["switches.uncertain"] = True  # what the file does not know, drawn per replication (paired)
+    overrides = drawing(scn.load(path, None, overrides), dict(overrides or {}))  # drawn per replication, paired
     baseline, design = specs(str(path), kind, start_days, amounts, replications, seed, overrides)
     out = Path(out) if out else default_runs_dir() / design["sweep"]["name"]
     for spec, sub in ((baseline, "baseline"), (design, "design")):
