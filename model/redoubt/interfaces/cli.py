@@ -261,7 +261,7 @@ def cmd_calibrate(args) -> int:
             cfg[key] = getattr(args, key)
     out = Path(args.out) if args.out else default_runs_dir() / "calibration"
     if args.test:
-        result = calibrate.run_test(cfg, out, jobs=args.jobs, quiet=args.quiet, force=args.force)
+        calibrate.run_test(cfg, out, jobs=args.jobs, quiet=args.quiet, force=args.force)
         print((out / "test.md").read_text())
         print(f"written: {out / 'test.md'}, {out / 'test.csv'}")
         return 0
