@@ -76,7 +76,8 @@ def test_a_draw_shifts_no_other_draw_and_no_process(tmp_path):
 
 def test_every_variant_of_a_seed_draws_the_same_values_and_a_sweep_row_records_them(tmp_path):
     path = tmp_path / "v.toml"
-    path.write_text('extends = "panjshir-2021"\n[scenario]\nname = "v"\nhorizon_days = 30\n[switches]\nuncertain = true\n'
+    path.write_text('extends = "panjshir-2021"\n[scenario]\nname = "v"\nhorizon_days = 30\n'
+                    '[switches]\nuncertain = true\n'
                     '[sides.attacker]\n'
                     'waves = [[0, 1000], [4, 3000]]\n[uncertain.inputs]\n"sides.defender.morale" = [0.4, 0.8]\n'
                     '[variants.none]\n[variants.air]\n"resupply.air.enabled" = true\n')

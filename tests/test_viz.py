@@ -247,6 +247,27 @@ def test_views_draw_a_whole_day_while_another_thread_steps():
     assert errors == [] and drawn >= 4
 
 
+@pytest.mark.parametrize("scenario", ["panjshir-2021", "swat-2009", "history/panjshir-1996"])
+def test_map_names_never_overlap_each_other_or_a_place_at_the_page_size(scenario):
+    """Every name finds a free spot on the page's map (and on draw_map's default size), checked in the drawn
+    figure: no two names overlap and none covers a place."""
+    import itertools
+
+    from matplotlib.figure import Figure
+    from redoubt.interfaces.app import DPI, MAP_SIZE_IN
+    from redoubt.interfaces.drawing import MapView
+
+    for size in (MAP_SIZE_IN, (10, 4.4)):
+        model = ValleyModel(scenario, rng=1)
+        view = MapView(model, Figure(figsize=size, dpi=DPI))
+        assert view.crowded == [], (scenario, size)
+        renderer = view.fig.canvas.get_renderer()
+        boxes = [t.get_window_extent(renderer) for t in view._labels]
+        assert not [pair for pair in itertools.combinations(boxes, 2) if pair[0].overlaps(pair[1])]
+        places = view.ax.transData.transform(model.valley.xy)
+        assert not [(b, xy) for b in boxes for xy in places if b.x0 < xy[0] < b.x1 and b.y0 < xy[1] < b.y1]
+
+
 def test_a_view_that_fails_is_one_line_in_its_card():
     from redoubt.interfaces.app import _snapshot
 
@@ -261,9 +282,9 @@ def test_a_view_that_fails_is_one_line_in_its_card():
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_five_sessions_playing_at_once_never_break(tmp_path, record_property):
-    """Five browser sessions play at once until each has gone 10 days (or its run ended): no exception in the
-    server's log, every page still has its controls. Each session's days a second are recorded (fairness is
-    measured, not asserted: a busy machine may be slow)."""
+    """Five browser sessions play at once until one has gone 10 days (or its run ended): none is left far
+    behind (they take turns), no exception in the server's log, every page still has its controls. Each
+    session's days a second are recorded."""
     playwright, port, server = _chromium_and_server(tmp_path)
     try:
         with playwright.sync_playwright() as p:
@@ -273,13 +294,20 @@ def test_five_sessions_playing_at_once_never_break(tmp_path, record_property):
             for page in pages:
                 _open(page, port, server, playwright)
                 page.get_by_text("23 August 2021, day 0").first.wait_for(timeout=120_000)
-            t0 = time.perf_counter()
             for page in pages:
                 page.get_by_role("button", name="▶").click()
-            rates = []
-            for page in pages:
-                page.wait_for_function(DAY_AT_LEAST, arg=10, timeout=300_000)
-                rates.append(round(int(page.evaluate(SHOWN_DAY)) / (time.perf_counter() - t0), 2))
+            for page in pages:  # every session playing
+                page.wait_for_function(DAY_AT_LEAST, arg=1, timeout=300_000)
+            t0, start = time.perf_counter(), [int(page.evaluate(SHOWN_DAY)) for page in pages]
+            for _ in range(3000):  # until one has gone 10 more days (or a run ended); a guard, 0.1 s a turn
+                gone = [int(page.evaluate(SHOWN_DAY)) - d for page, d in zip(pages, start)]
+                if max(gone) >= 10 or any(page.evaluate(DAY_AT_LEAST, 10**6) for page in pages):
+                    break
+                pages[0].wait_for_timeout(100)
+            rates = [round(g / (time.perf_counter() - t0), 2) for g in gone]
+            # Fair shares: the sessions take turns on the page's thread, so none falls far behind, however
+            # busy the machine (a ratio of days over the same stretch of time, not a timing)
+            assert min(gone) >= max(gone) / 3, gone
             for page in pages:
                 assert page.get_by_role("button", name="Reset").count() == 1  # the page is whole
                 assert "could not be drawn" not in page.inner_text("body")

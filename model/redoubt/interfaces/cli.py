@@ -236,7 +236,9 @@ def cmd_viz(args) -> int:
     if importlib.util.find_spec("solara") is None:
         raise UsageError("the browser page needs the 'viz' extra: pip install 'redoubt-valley[viz]' "
                          "(or make viz)")
-    env = {**os.environ, "REDOUBT_VIZ_SCENARIO": str(path.resolve())}
+    # Solara keeps a closed browser's session for reconnection for 24 h by default: a page left open and
+    # closed by many users would hold every model that long. A minute covers a dropped connection.
+    env = {"SOLARA_KERNEL_CULL_TIMEOUT": "60s", **os.environ, "REDOUBT_VIZ_SCENARIO": str(path.resolve())}
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"redoubt viz: warning: serving on {args.host}: the page has no authentication, and anyone who "
               f"can reach port {args.port} can run models on this machine", file=sys.stderr)

@@ -98,6 +98,8 @@ class MapView(_View):
     snow depth; the date in the title."""
 
     OFFSET: ClassVar[dict] = {"attacker": (-2.2, 2.8), "defender": (2.2, 2.8)}  # a side's disc beside a place
+    TEXT_PT: ClassVar[float] = 8.0  # names, counts and pass states, unless the map is too small for it
+    SMALLER_PT: ClassVar[tuple] = (7.5, 7.0, 6.5, 6.0, 5.5)  # tried in turn while a name finds no free spot
 
     def __init__(self, model, fig: Figure | None = None):
         self.model = model
@@ -117,7 +119,8 @@ class MapView(_View):
             if len(idx):
                 self.places[kind] = (idx, ax.scatter(xy[idx, 0], xy[idx, 1], s=150, marker=marker,
                                                      edgecolors="#34495e", linewidths=1, zorder=2))
-        self._labels = [ax.annotate(name.split(" (")[0], (xy[i, 0], xy[i, 1]), fontsize=6.5, color="#2c3e50")
+        self._labels = [ax.annotate(name.split(" (")[0], (xy[i, 0], xy[i, 1]), fontsize=self.TEXT_PT,
+                                    color="#2c3e50")
                         for i, name in enumerate(v.names)]
         self.discs, self.counts = {}, {}
         for side in ("attacker", "defender"):
@@ -125,7 +128,7 @@ class MapView(_View):
             self.discs[side] = ax.scatter(xy[:, 0] + dx, xy[:, 1] + dy, s=np.zeros(v.n), color=SIDE_COLOUR[side],
                                           alpha=0.8, zorder=3)
             away = "right" if dx < 0 else "left"  # the two counts of a place grow away from each other
-            self.counts[side] = [ax.annotate("", (xy[i, 0] + dx, xy[i, 1] + dy + 1.8), fontsize=6.5, ha=away,
+            self.counts[side] = [ax.annotate("", (xy[i, 0] + dx, xy[i, 1] + dy + 1.8), fontsize=self.TEXT_PT, ha=away,
                                              color=SIDE_COLOUR[side], weight="bold", zorder=4) for i in range(v.n)]
         stores = list(model.stores)
         sxy = np.array([[xy[s.cell.idx, 0], xy[s.cell.idx, 1] - 1.6] for s in stores]).reshape(-1, 2)
@@ -134,12 +137,14 @@ class MapView(_View):
                                      edgecolors="black", linewidths=0.5, zorder=3)
         self.store_lost = ax.scatter(sxy[:, 0], sxy[:, 1], s=np.zeros(len(stores)), marker="x", color="black",
                                      zorder=3)
-        self.passes = [(i, ax.annotate("", (xy[i, 0], xy[i, 1] + 6.5), fontsize=7, ha="center", color="#1b4f72"))
+        self.passes = [(i, ax.annotate("", (xy[i, 0], xy[i, 1] + 6.5), fontsize=self.TEXT_PT, ha="center",
+                                            color="#1b4f72"))
                        for i in np.nonzero(v.is_pass)[0]]
-        self.title = ax.set_title("date (day): status", fontsize=9)  # text for the layout; update() sets it
-        ax.set_xlabel("km along the valley from the mouth", fontsize=8)
-        ax.set_ylabel("km across", fontsize=8)
-        ax.tick_params(labelsize=7)
+        # text for the layout; update() sets it
+        self.title = ax.set_title("date (day): status", fontsize=self.TEXT_PT + 2)
+        ax.set_xlabel("km along the valley from the mouth", fontsize=self.TEXT_PT + 1)
+        ax.set_ylabel("km across", fontsize=self.TEXT_PT + 1)
+        ax.tick_params(labelsize=self.TEXT_PT)
         ax.set_xlim(xy[:, 0].min() - 8, xy[:, 0].max() + 8)
         ax.set_ylim(xy[:, 1].min() - 8, xy[:, 1].max() + 10)
         ax.legend(handles=[
@@ -149,10 +154,13 @@ class MapView(_View):
             Line2D([], [], marker="o", ls="", color=HELD_COLOUR[Control.DEFENDER], markeredgecolor="#34495e",
                    label="held by defenders"),
             Line2D([], [], marker="o", ls="", color=HELD_COLOUR[Control.ATTACKER], markeredgecolor="#34495e",
-                   label="held by attackers")], fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.13),
+                   label="held by attackers")], fontsize=self.TEXT_PT, loc="upper center", bbox_to_anchor=(0.5, -0.13),
                   ncol=5, frameon=False)  # below the map: never over a place
         self.fig.tight_layout()  # once: updates move artists, they never re-lay the figure out
-        self._place_labels()
+        for pt in (self.TEXT_PT, *self.SMALLER_PT):
+            self._place_labels(pt)
+            if not self.crowded:
+                break
         self.dynamic = [dots for _, dots in self.places.values()] + list(self.discs.values()) + [
             t for texts in self.counts.values() for t in texts] + [self.store_dots, self.store_lost] + [
             t for _, t in self.passes] + [self.title]
@@ -161,15 +169,18 @@ class MapView(_View):
         self.update()
 
     # Where a place's name may go, in points from the place: below, above, right, left, further below/above.
+    # at 6.5 pt; scaled with the text
     LABEL_SPOTS: ClassVar[tuple] = tuple(
-        spot for d in (0, 10, 20, 30) for spot in (
+        ((dx, dy), ha, va) for d in (0, 8, 16, 24, 34, 46, 60) for (dx, dy), ha, va in (
             ((0, -9 - d), "center", "top"), ((0, 16 + d), "center", "bottom"),
             ((9, -2 - d), "left", "center"), ((-9, -2 - d), "right", "center"),
-            ((9, 8 + d), "left", "center"), ((-9, 8 + d), "right", "center")))
+            ((9, 8 + d), "left", "center"), ((-9, 8 + d), "right", "center"),
+            ((9 + d, -2), "left", "center"), ((-9 - d, -2), "right", "center")))
 
-    def _place_labels(self) -> None:
-        """Each place's name at the first spot around it where it overlaps no name placed before it and no
-        place (greedy, from the mouth up; measured in the drawn figure, so it holds at any size)."""
+    def _place_labels(self, pt: float) -> None:
+        """Each place's name, at `pt`, at the first spot around it where it overlaps no name placed before it,
+        no place, disc, count, store or pass state (greedy, from the mouth up; measured in the drawn figure);
+        where none is free, the spot that overlaps least, and the name is listed in `crowded`."""
         from matplotlib.transforms import Bbox
 
         canvas = self.fig.canvas if self.fig.canvas is not None else None
@@ -180,7 +191,10 @@ class MapView(_View):
         renderer = canvas.get_renderer()
         v, ax = self.model.valley, self.ax
         centres = ax.transData.transform(v.xy)
-        px = self.fig.dpi / 72  # pixels a point
+        for text in [*self._labels, *(t for ts in self.counts.values() for t in ts), *(t for _, t in self.passes)]:
+            text.set_fontsize(pt)
+        k = pt / 6.5  # the room kept around text was laid out for 6.5 pt
+        px = self.fig.dpi / 72 * k  # pixels a point, times the text's scale
         r = 7.0 * px  # a place's marker
         taken = [Bbox.from_extents(x - r, y - r, x + r, y + r) for x, y in centres]
         for side, (dx, dy) in self.OFFSET.items():  # each side's disc and its count, above the place
@@ -194,21 +208,40 @@ class MapView(_View):
                                            or np.zeros((0, 2))):
             taken.append(Bbox.from_extents(x - 5 * px, y - 5 * px, x + 5 * px, y + 5 * px))
         first_place = len(centres)
+        self.crowded = []  # names that found no free spot (a test keeps this empty for the bundled valleys)
         frame = ax.get_window_extent(renderer)
+        def clash(box, others) -> float:  # overlapping area, and any part outside the axes counts double
+            area = sum(max(0.0, min(box.x1, o.x1) - max(box.x0, o.x0)) * max(0.0, min(box.y1, o.y1) - max(box.y0, o.y0))
+                       for o in others)
+            inside = frame.containsx(box.x0) and frame.containsx(box.x1) and frame.containsy(box.y0)
+            return area + (0 if inside else 2 * box.width * box.height)
+
         for i in np.argsort(v.xy[:, 0], kind="stable"):
             label = self._labels[i]
-            for k, ((dx, dy), ha, va) in enumerate(self.LABEL_SPOTS):
-                label.set_position((v.xy[i, 0], v.xy[i, 1]))
-                label.xyann = (dx, dy)
-                label.set_anncoords("offset points")
-                label.set_ha(ha)
-                label.set_va(va)
+            others = [b for j, b in enumerate(taken) if j != i or j >= first_place]
+            best = None
+            for (dx, dy), ha, va in self.LABEL_SPOTS:
+                spot = ((k * dx, k * dy), ha, va)
+                self._put(label, v.xy[i], spot)
                 box = label.get_window_extent(renderer).expanded(1.05, 1.1)
-                others = [b for j, b in enumerate(taken) if j != i or j >= first_place]
-                inside = frame.containsx(box.x0) and frame.containsx(box.x1) and frame.containsy(box.y0)
-                if (inside and not any(box.overlaps(b) for b in others)) or k == len(self.LABEL_SPOTS) - 1:
-                    taken.append(box)
+                cost = clash(box, others)
+                if best is None or cost < best[0]:
+                    best = (cost, spot, box)
+                if cost == 0:
                     break
+            self._put(label, v.xy[i], best[1])  # the first free spot, or the one that clashes least
+            taken.append(best[2])
+            if best[0] > 0:
+                self.crowded.append(label.get_text())
+
+    @staticmethod
+    def _put(label, xy, spot) -> None:
+        (dx, dy), ha, va = spot
+        label.set_position((xy[0], xy[1]))
+        label.xyann = (dx, dy)
+        label.set_anncoords("offset points")
+        label.set_ha(ha)
+        label.set_va(va)
 
     def update(self) -> Figure:
         m, v = self.model, self.model.valley
@@ -264,15 +297,15 @@ class TimelineView(_View):
             for column, name, colour in series:
                 (line,) = ax.plot([], [], color=colour, lw=1.6, label=name)
                 self.lines.append((ax, column, line))
-            ax.set_ylabel(label, fontsize=7)
-            ax.tick_params(labelsize=7)
+            ax.set_ylabel(label, fontsize=8)
+            ax.tick_params(labelsize=8)
             ax.grid(alpha=0.3)
             ax.axvline(onset, color="#3182bd", ls="--", lw=1)
             if len(series) > 1:
-                ax.legend(fontsize=6.5, loc="upper right")
+                ax.legend(fontsize=7.5, loc="upper right")
         self.axes[0].set_title("Dashed blue: winter onset (drawn for this run); dotted brown: a stock ran out;\n"
                                "red: the fall (dashed: floor lost); black dotted: organised resistance ended",
-                               fontsize=7)
+                               fontsize=8.5)
         self.marks = {}
         locator = mdates.AutoDateLocator(maxticks=8)
         self.axes[-1].xaxis.set_major_locator(locator)

@@ -483,7 +483,8 @@ def report(cfg: dict, fit: dict) -> str:
                   "| parameter | known value inside the 90% interval | median 90% width / prior's |", "|---|---|---|"]
         for key, g in rec.groupby("parameter", sort=False):
             lines.append(f"| `{key}` | {g['inside90'].sum()} of {len(g)} | {_f(g['shrinkage'].median(), 2)} |")
-        lines.append(f"\nEffective sets per recovery: median {rec.groupby('truth')['effective_sets'].first().median():.1f}.")
+        per_truth = rec.groupby('truth')['effective_sets'].first()
+        lines.append(f"\nEffective sets per recovery: median {per_truth.median():.1f}.")
     return "\n".join(lines) + "\n"
 
 
