@@ -317,3 +317,30 @@ def test_five_sessions_playing_at_once_never_break(tmp_path, record_property):
         os.killpg(server.pid, 15)
         log, _ = server.communicate(timeout=60)
     assert "Traceback" not in log and "raised exception" not in log, log[-3000:]
+
+
+@pytest.mark.parametrize("host, warned", [("127.0.0.1", False), ("0.0.0.0", True)])
+def test_viz_warns_off_loopback_and_keeps_a_closed_session_a_minute(monkeypatch, capsys, host, warned):
+    """`redoubt viz --host` off loopback warns that the page has no authentication; the server it starts keeps
+    a closed browser's session for a minute (Solara's default is 24 h), unless the user set it."""
+    import subprocess as sp
+
+    from redoubt.interfaces.cli import main
+
+    seen = {}
+
+    class Server:
+        def __init__(self, argv, env):
+            seen.update(argv=argv, env=env)
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(sp, "Popen", Server)
+    monkeypatch.delenv("SOLARA_KERNEL_CULL_TIMEOUT", raising=False)
+    assert main(["viz", "--host", host, "--port", "8799"]) == 0
+    assert ("no authentication" in capsys.readouterr().err) == warned
+    assert seen["env"]["SOLARA_KERNEL_CULL_TIMEOUT"] == "60s" and host in seen["argv"]
+    monkeypatch.setenv("SOLARA_KERNEL_CULL_TIMEOUT", "2h")
+    main(["viz", "--host", host, "--port", "8799"])
+    assert seen["env"]["SOLARA_KERNEL_CULL_TIMEOUT"] == "2h"
