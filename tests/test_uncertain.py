@@ -133,3 +133,81 @@ def test_a_bad_parameter_sets_file_names_the_file_key_and_rule(tmp_path, sets, k
     with pytest.raises(ScenarioError, match=needle) as exc:
         load(path)
     assert exc.value.key == key and "sets.toml" in str(exc.value)
+
+
+def test_runs_given_one_draw_seed_draw_the_same_values_their_chance_their_own(tmp_path):
+    """draw_seed: runs sharing it draw the same parameters and inputs while their seeds (chance) differ; without
+    it each run draws from its own seed, as before."""
+    path = valley(tmp_path, BOTH)
+    shared = [ValleyModel(path, rng=s, draw_seed=99) for s in (1, 2, 3)]
+    assert shared[0].drawn == shared[1].drawn == shared[2].drawn != {}
+    assert ValleyModel(path, rng=1, draw_seed=98).drawn != shared[0].drawn
+    assert ValleyModel(path, rng=1).drawn == ValleyModel(path, rng=1, draw_seed=None).drawn != shared[0].drawn
+    # chance still differs between the runs of one draw
+    assert len({m.winter_onset_day for m in shared}) > 1  # the weather's stream is the run's
+
+
+def test_compare_with_runs_per_draw_shares_draws_within_groups_and_across_variants(tmp_path):
+    from redoubt.studies.compare import plan
+
+    specs = plan("panjshir-2021", ["none", "air"], 8, 2021, {"switches.uncertain": True}, runs_per_draw=4)
+    by = {(s.variant, s.replication): s for s in specs}
+    assert len({by["none", r].draw_seed for r in range(4)}) == 1 != len({by["none", r].draw_seed for r in (0, 4)})
+    assert all(by["none", r].draw_seed == by["air", r].draw_seed and by["none", r].seed == by["air", r].seed
+               for r in range(8))
+    assert len({by["none", r].seed for r in range(8)}) == 8  # chance: every replication its own
+    assert all(s.draw_seed is None for s in plan("panjshir-2021", ["none"], 8, 2021, {}, runs_per_draw=1))
+
+
+def test_variance_split_finds_the_share_from_draws():
+    from redoubt.studies.stats import variance_split
+
+    rng = np.random.default_rng(3)
+    draws, k = 600, 5
+    p = rng.beta(0.5, 0.5, draws)  # the share of a run's variance that p explains: 1 / (a + b + 1) = 0.5
+    y = (rng.random((draws, k)) < p[:, None]).astype(float)
+    got = variance_split(y.ravel(), np.repeat(np.arange(draws), k), resamples=400)
+    assert 0.44 < got["share_parameters"] < 0.56 and got["share_lo90"] < 0.5 < got["share_hi90"]
+    assert got["mean_lo95"] < 0.5 < got["mean_hi95"] and got["draws"] == draws and got["runs_per_draw"] == k
+    chance = variance_split(rng.random(draws * k) < 0.3, np.repeat(np.arange(draws), k), resamples=400)
+    assert chance["share_parameters"] < 0.05  # every draw the same p: chance alone
+    fixed_by_draw = variance_split(np.repeat(rng.random(50) < 0.5, 4), np.repeat(np.arange(50), 4), resamples=50)
+    assert fixed_by_draw["share_parameters"] == 1.0  # runs of a draw always agree: parameters alone
+    with pytest.raises(ValueError, match="at least two draws"):
+        variance_split([1, 0, 1], [0, 0, 1])
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--runs-per-draw", "3"], "must divide --replications (8)"),
+    (["--runs-per-draw", "8"], "at least two draws"),
+    (["--runs-per-draw", "2", "--fixed"], "nothing is drawn"),
+    (["--runs-per-draw", "0"], "must be at least 1"),
+])
+def test_runs_per_draw_that_cannot_work_is_refused_before_anything_is_written(tmp_path, capsys, flags, needle):
+    from redoubt.interfaces.cli import main
+
+    out = tmp_path / "out"
+    try:
+        code = main(["compare", "panjshir-2021", "--replications", "8", "--out", str(out), "--quiet", *flags])
+    except SystemExit as exc:  # argparse's own refusal
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1 and not out.exists(), err
+
+
+def test_compare_with_shared_draws_reports_where_the_spread_comes_from(tmp_path):
+    import pandas as pd
+    from redoubt.studies.compare import run_compare
+
+    path = valley(tmp_path, BOTH + '[variants.none]\n[variants.air]\n"resupply.air.enabled" = true\n')
+    result = run_compare(path, ["none", "air"], 8, 5, 1, tmp_path / "out", quiet=True, executor="serial",
+                         overrides={"scenario.horizon_days": 40, "scenario.fighters_per_agent": 50},
+                         runs_per_draw=4)
+    runs = pd.read_parquet(tmp_path / "out" / "runs.parquet")
+    drawn = runs[runs["variant"] == "none"].sort_values("replication")["drawn"].tolist()
+    assert drawn[:4] == [drawn[0]] * 4 and drawn[4:] == [drawn[4]] * 4 and drawn[0] != drawn[4]
+    split = pd.read_csv(tmp_path / "out" / "spread.csv")
+    assert list(split["measure"]) == ["P(hold)", "P(hold)", "effect vs none"] and set(split["draws"]) == {2}
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## Where the spread comes from" in report and "`spread.csv`" in report
+    assert result["spread"] is not None

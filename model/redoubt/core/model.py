@@ -61,17 +61,18 @@ class ValleyModel(mesa.Model):
     `scenario=` is Mesa's own (`mesa.experimental.scenarios.Scenario`, as SolaraViz's Reset and Mesa tools
     pass it): its values are parameters like the keywords, its `rng` the seed, and `m.scenario` is that
     Mesa object. The valley's own scenario, resolved, is `m.spec` (the file as a dict) and `m.params`
-    (typed records).
+    (typed records). `draw_seed`: where the run's draws of what the scenario leaves open ([uncertain]) come
+    from, when not from its own seed (runs sharing one draw the same values; `m.drawn` says what they were).
     """
 
     def __init__(self, scenario_file=DEFAULT_SCENARIO, variant: str | None = None, overrides: dict | None = None,
-                 rng=None, scenario: Scenario | None = None, **params):
+                 rng=None, scenario: Scenario | None = None, *, draw_seed: int | None = None, **params):
         spec, rng, given = self._resolve(scenario_file, variant, overrides, rng, scenario, params)
         super().__init__(rng=rng, scenario=scenario)
         # ODD 3.1, in this order. One generator per stochastic process (streams.py): a variant that switches a
         # process on never shifts another's draws, so variants run from one seed stay paired.
         self.streams = Streams.of(self.rng, seeded=not isinstance(rng, np.random.Generator))
-        self.drawn = self._draw_uncertain(spec, given)  # [uncertain]: this run's values of what is not known
+        self.drawn = self._draw_uncertain(spec, given, draw_seed)  # [uncertain]: this run's values of the unknown
         if self.drawn:
             spec = load(scenario_file, variant, {**self.drawn, **given})
         self.spec = spec  # the resolved file, as a dict (the edge: outputs, manifests)
@@ -101,9 +102,7 @@ class ValleyModel(mesa.Model):
             Contingent.create_agents(self, self.valley.n, force=force, cell=list(self.valley.locations))
         self.datacollector = DataCollector(model_reporters={**DAILY, **ANSWER})  # ANSWER: for batch_run rows
         self.datacollector.collect(self)
-        # Held for a whole step, and by whatever reads the model from another thread (the browser page's
-        # views): a reader always sees the model between two days, never in the middle of one.
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # held for a step and by readers in other threads: never see half a day
 
     # ------------------------------------------------------------ set-up -------------------------------
     @staticmethod
@@ -125,12 +124,15 @@ class ValleyModel(mesa.Model):
         merged.update(params_to_overrides(params))
         return load(scenario_file, variant, merged), rng, merged
 
-    def _draw_uncertain(self, spec: dict, given: dict) -> dict:
+    def _draw_uncertain(self, spec: dict, given: dict, draw_seed: int | None) -> dict:
         """The run's draws of the file's [uncertain] inputs and parameter sets (core/uncertain.py), unless
-        switches.uncertain is off; a key the run was given (an override, a factor, a slider) is not drawn."""
+        switches.uncertain is off; a key the run was given (an override, a factor, a slider) is not drawn.
+        They come from the run's seed, or from `draw_seed` (runs given the same one draw the same values while
+        chance differs: how a study tells the spread from parameters from the spread from chance)."""
         if not spec["switches"]["uncertain"] or not draws_anything(spec["uncertain"]):
             return {}
-        return uncertain.draw(spec["uncertain"], self.streams, given, read_parameter_sets,
+        streams = self.streams if draw_seed is None else Streams(np.random.SeedSequence(int(draw_seed)))
+        return uncertain.draw(spec["uncertain"], streams, given, read_parameter_sets,
                               lambda key: is_integer(SCHEMA, key))
 
     def _set_calendar(self, sc: ScenarioInfo) -> None:

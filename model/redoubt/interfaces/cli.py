@@ -151,7 +151,8 @@ def cmd_compare(args) -> int:
     try:  # run_compare checks the scenario, variants and baseline before it writes or runs anything
         result = run_compare(str(path), variants, args.replications, args.seed, args.jobs,
                              Path(args.out) if args.out else None, quiet=args.quiet, force=args.force,
-                             overrides=overrides, baseline=args.baseline, fixed=args.fixed)
+                             overrides=overrides, baseline=args.baseline, fixed=args.fixed,
+                             runs_per_draw=args.runs_per_draw)
     except Interrupted as exc:
         print(f"\ninterrupted: {exc}", file=sys.stderr)
         return 130
@@ -169,6 +170,11 @@ def cmd_compare(args) -> int:
     if note:
         print(textwrap.fill(note, 100))
     print(format_table(result["summary"], meta["variant_descriptions"], result["effects"]))
+    if result.get("spread") is not None:
+        from ..studies.compare import spread_text
+
+        for line in spread_text(result["spread"]).replace("## ", "").splitlines():
+            print(line if line.startswith("|") else textwrap.fill(line, 100))
     print(f"\nreport: {result['out'] / 'report.md'}")
     return 0
 
@@ -336,6 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "in --out (without --out: never resume)")
     c.add_argument("--fixed", action="store_true", help="every run at the scenario's own values: no draws of what "
                    "it does not know exactly ([uncertain]), so the intervals are chance alone")
+    c.add_argument("--runs-per-draw", type=_int_at_least(1, 1_000_000), default=1, metavar="K",
+                   help="K replications share each draw of what the scenario leaves open, with different chance: "
+                   "the report then says how much of the spread comes from parameters and how much from chance "
+                   "(default 1: a fresh draw for every replication)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(fn=cmd_compare)
 

@@ -44,11 +44,13 @@ from .stats import (
     paired_counts,
     paired_median_difference,
     pairs_needed,
+    variance_split,
 )
 
 PARTS = ".parts"  # the runs committed so far: outcomes/ and series/ parts, and plan.json
 INCOMPLETE = "INCOMPLETE.txt"  # beside the parts of an interrupted comparison; gone when it is finished
 MAX_RUNS = 5_000_000  # as for sweeps: the plan is held in memory
+DRAW_POINT = 2**31  # the point of derive_seed from which shared draws are seeded: no design has that many points
 
 
 class Interrupted(KeyboardInterrupt):
@@ -62,14 +64,18 @@ class Interrupted(KeyboardInterrupt):
 
 
 def plan(scenario: str, variants: list[str], replications: int, seed: int,
-         overrides: dict | None = None) -> list[RunSpec]:
+         overrides: dict | None = None, runs_per_draw: int = 1) -> list[RunSpec]:
+    """The runs: each replication's seed the same in every variant (common random numbers); with
+    `runs_per_draw` k > 1, replications r with the same r // k share one draw of what the scenario leaves
+    open (draw_seed), their chance differing."""
     specs = []
     for vi, variant in enumerate(variants):
         for r in range(replications):
+            shared = derive_seed(seed, DRAW_POINT, r // runs_per_draw) if runs_per_draw > 1 else None
             specs.append(RunSpec(run_id=vi * replications + r, point=vi, replication=r,
                                  seed=derive_seed(seed, 0, r),  # common random numbers across variants
                                  scenario=scenario, variant=variant, overrides=dict(overrides or {}),
-                                 series=True))
+                                 series=True, draw_seed=shared))
     return specs
 
 
@@ -92,13 +98,15 @@ def default_baseline(path: Path, variants: list[str], overrides: dict | None = N
     return variants[0]
 
 
-def identity(path: Path, spec0: dict, variants: list[str], seed: int, overrides: dict) -> dict:
+def identity(path: Path, spec0: dict, variants: list[str], seed: int, overrides: dict,
+             runs_per_draw: int = 1) -> dict:
     """What makes two comparisons the same (their runs interchangeable): the scenario's files as they are
-    now, the variants in order, the master seed and the overrides. Replications may grow: more runs extend
-    the comparison."""
-    return {"scenario": str(Path(path).resolve()), "scenario_sha256": scn.files_digest(spec0),
-            "variants": list(variants), "master_seed": int(seed),
-            "overrides": json.loads(json.dumps(overrides, sort_keys=True, default=str))}
+    now, the variants in order, the master seed, the overrides and how runs share draws. Replications may
+    grow: more runs extend the comparison."""
+    ident = {"scenario": str(Path(path).resolve()), "scenario_sha256": scn.files_digest(spec0),
+             "variants": list(variants), "master_seed": int(seed),
+             "overrides": json.loads(json.dumps(overrides, sort_keys=True, default=str))}
+    return ident if runs_per_draw == 1 else {**ident, "runs_per_draw": int(runs_per_draw)}
 
 
 def _plan_file(out: Path) -> Path:
@@ -125,12 +133,15 @@ def find_interrupted(runs_dir: Path, name: str, ident: dict) -> Path | None:
 
 def run_compare(scenario: str, variants: list[str] | None, replications: int, seed: int, jobs: int,
                 out: Path | None, quiet: bool = False, executor: str = "processes", force: bool = False,
-                overrides: dict | None = None, baseline: str | None = None, fixed: bool = False) -> dict:
+                overrides: dict | None = None, baseline: str | None = None, fixed: bool = False,
+                runs_per_draw: int = 1) -> dict:
     """Run the comparison into `out` and return the summary, effects and paths.
 
     What the scenario does not know exactly (its [uncertain] inputs and parameter sets) is drawn afresh for
     each replication, the same for every variant, so the answer carries that uncertainty and stays paired;
-    `fixed`: every run at the file's own values instead (the spread of chance alone).
+    `fixed`: every run at the file's own values instead (the spread of chance alone). `runs_per_draw` k > 1:
+    k replications share each draw (their chance differs), and the report says how much of the spread comes
+    from what is drawn and how much from chance (spread.csv).
 
     `out`: a new or empty directory; one an interrupted comparison of the same plan left (it resumes); with
     `force`, one an earlier compare wrote (it starts over). None: resume the latest interrupted comparison
@@ -141,12 +152,13 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
     overrides = dict(overrides or {})
     spec0 = scn.load(path, None, overrides)  # validates before anything is written
     overrides = drawing(spec0, overrides, draw=not fixed)
+    _check_runs_per_draw(runs_per_draw, replications, overrides)
     variants = scn.check_variants(path, variants, overrides)
     if baseline is None:
         baseline = default_baseline(path, variants, overrides)
     elif baseline not in variants:
         raise OutputError(f"--baseline {baseline!r}: not among the variants compared ({', '.join(variants)})")
-    ident = identity(path, spec0, variants, seed, overrides)
+    ident = identity(path, spec0, variants, seed, overrides, runs_per_draw)
     if len(variants) * replications > MAX_RUNS:
         raise OutputError(f"--replications {replications}: {len(variants)} variants x {replications:,} runs is more "
                           f"than {MAX_RUNS:,}; compare fewer variants or run fewer replications")
@@ -154,7 +166,7 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
         name = plain_name(spec0["scenario"]["name"])
         found = None if force else find_interrupted(default_runs_dir(), name, ident)
         out = found or default_runs_dir() / f"{name}-{stamp()}"
-    specs = plan(str(path), variants, replications, seed, overrides)
+    specs = plan(str(path), variants, replications, seed, overrides, runs_per_draw)
     target = OutputDir(Path(out), "compare")
     target.claim(force=force, resume=not force)
     try:
@@ -167,7 +179,7 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
         write_atomic_text(json.dumps(ident, indent=1) + "\n", _plan_file(target.path))
         (target.path / INCOMPLETE).unlink(missing_ok=True)
         result = _compare_into(target.path, path, spec0, variants, baseline, specs, replications, seed, jobs,
-                               quiet, executor, t0, parts, series_dir)
+                               quiet, executor, t0, parts, series_dir, runs_per_draw)
     except BaseException as exc:
         done = len(committed_keys(parts, series_dir) & {s.key for s in specs})
         if done == 0:
@@ -185,6 +197,62 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
         raise
     target.close()
     return result
+
+
+def _check_runs_per_draw(k: int, replications: int, overrides: dict) -> None:
+    if k == 1:
+        return
+    if not overrides.get("switches.uncertain"):
+        raise OutputError(f"--runs-per-draw {k}: nothing is drawn (the scenario has no [uncertain] table, or "
+                          "--fixed or switches.uncertain=false): leave it at 1")
+    if k < 1 or replications % k or replications // k < 2:
+        raise OutputError(f"--runs-per-draw {k}: must divide --replications ({replications}) into at least two "
+                          "draws, e.g. --replications 200 --runs-per-draw 4")
+
+
+def spread(runs: pd.DataFrame, variants: list[str], baseline: str, runs_per_draw: int,
+           seed: int = 0) -> pd.DataFrame:
+    """Per variant, P(hold) and its effect against the baseline split into the variance from the draws of what
+    the scenario leaves open and from chance (stats.variance_split; replication r drew draw r // k)."""
+    ok = runs[runs["status"] == "ok"].set_index("replication")
+    held = {v: ok[ok["variant"] == v]["held_to_winter"].astype(float) for v in variants}
+    rows = []
+    for v in variants:
+        what = [("P(hold)", held[v])]
+        if v != baseline:
+            pairs = held[v].index.intersection(held[baseline].index)
+            what.append((f"effect vs {baseline}", held[v].loc[pairs] - held[baseline].loc[pairs]))
+        for measure, y in what:
+            draw = y.index.to_numpy() // runs_per_draw
+            complete = pd.Series(draw).map(pd.Series(draw).value_counts()).to_numpy() == runs_per_draw
+            split = variance_split(y.to_numpy()[complete], draw[complete], seed=seed)
+            rows.append({"variant": v, "measure": measure, **split})
+    return pd.DataFrame(rows)
+
+
+def spread_text(table: pd.DataFrame) -> str:
+    """The spread's split, as the report says it."""
+    if table is None or not len(table):
+        return ""
+    k, g = int(table["runs_per_draw"].iloc[0]), int(table["draws"].iloc[0])
+    lines = [f"\n## Where the spread comes from\n\nEach of {g} draws of what the scenario leaves open was run "
+             f"{k} times with different chance (`--runs-per-draw {k}`). Per variant, the share of the variance "
+             "between runs that comes from the draws (parameters and inputs) rather than from chance, with a 90% "
+             "bootstrap interval over draws; in a comparison that draws afresh for every run, it is also the "
+             "share of the interval's variance that parameters contribute. The 95% intervals here count draws, "
+             "not runs, as independent (the tables above treat each run as independent, which understates "
+             "them when runs share draws).\n",
+             "| variant | measure | estimate [95%] | from parameters [90%] | from chance |",
+             "|---|---|---|---|---|"]
+    for r in table.itertuples():
+        share = (f"{r.share_parameters:.0%} [{r.share_lo90:.0%}, {r.share_hi90:.0%}]"
+                 if math.isfinite(r.share_parameters) else "n/a (no spread)")
+        chance = f"{1 - r.share_parameters:.0%}" if math.isfinite(r.share_parameters) else "n/a"
+        est = (f"{_points(r.mean)} points [{_points(r.mean_lo95)}, {_points(r.mean_hi95)}]"
+               if r.measure.startswith("effect") else
+               f"{r.mean:.0%} [{max(r.mean_lo95, 0):.0%}, {min(r.mean_hi95, 1):.0%}]")
+        lines.append(f"| {r.variant} | {r.measure} | {est} | {share} | {chance} |")
+    return "\n".join(lines) + "\n"
 
 
 def _check_resumable(target: OutputDir, ident: dict, force: bool) -> None:
@@ -217,7 +285,7 @@ def read_series(series_dir: Path, specs: list[RunSpec]) -> dict[str, list]:
 
 def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], baseline: str, specs: list[RunSpec],
                   replications: int, seed: int, jobs: int, quiet: bool, executor: str, t0: float,
-                  parts: Path, series_dir: Path) -> dict:
+                  parts: Path, series_dir: Path, runs_per_draw: int = 1) -> dict:
     progress = Progress(len(specs), quiet)
     try:
         _, already = run_specs(specs, parts, make_executor(executor, jobs), series_dir=series_dir,
@@ -237,6 +305,9 @@ def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], basel
     effect_table = effects(runs, variants, baseline, seed)
     write_atomic_text(summary.round(4).to_csv(index=False), out / "summary.csv")
     write_atomic_text(effect_table.round(4).to_csv(index=False), out / "effects.csv")
+    split = spread(runs, variants, baseline, runs_per_draw, seed) if runs_per_draw > 1 else None
+    if split is not None:
+        write_atomic_text(split.round(4).to_csv(index=False), out / "spread.csv")
     series = read_series(series_dir, specs)
     start = spec0["scenario"]["start_date"]
     names = {"attacker": spec0["sides"]["attacker"]["name"], "defender": spec0["sides"]["defender"]["name"]}
@@ -260,10 +331,10 @@ def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], basel
             "created": dt.datetime.now().isoformat(timespec="seconds"), "start_date": start.isoformat(),
             "overrides": specs[0].overrides if specs else {}, "resumed": bool(already), "runs_resumed": already,
             "uncertain": uncertain_table(spec0) if (specs and specs[0].overrides.get("switches.uncertain")) else "",
-            "could_draw": uncertain_table(spec0)}
-    write_atomic_text(report_md(summary, effect_table, meta, figures), out / "report.md")  # last: complete
+            "could_draw": uncertain_table(spec0), "runs_per_draw": runs_per_draw}
+    write_atomic_text(report_md(summary, effect_table, meta, figures, split), out / "report.md")  # last: complete
     shutil.rmtree(out / PARTS, ignore_errors=True)
-    return {"summary": summary, "effects": effect_table, "out": out, "meta": meta}
+    return {"summary": summary, "effects": effect_table, "out": out, "meta": meta, "spread": split}
 
 
 def _ends(runs: pd.DataFrame) -> dict[int, int]:
@@ -776,8 +847,11 @@ def _resumed_text(meta: dict) -> str:
 
 def uncertainty_note(meta: dict) -> str:
     """What the intervals include: chance only, or also what the scenario does not know."""
+    k = meta.get("runs_per_draw", 1)
     if meta.get("uncertain"):
-        return ("\nWhat the scenario does not know exactly was drawn afresh for each replication, the same in every "
+        when = ("afresh for each replication" if k == 1 else
+                f"once for every {k} replications (which differ in chance alone: see where the spread comes from)")
+        return (f"\nWhat the scenario does not know exactly was drawn {when}, the same in every "
                 f"variant: {meta['uncertain']}. The intervals below include that uncertainty as well as chance; "
                 "`--fixed` runs every replication at the file's own values (chance alone).\n")
     if meta.get("could_draw"):
@@ -786,7 +860,8 @@ def uncertainty_note(meta: dict) -> str:
     return ""
 
 
-def report_md(summary: pd.DataFrame, effect_table: pd.DataFrame, meta: dict, figures: dict) -> str:
+def report_md(summary: pd.DataFrame, effect_table: pd.DataFrame, meta: dict, figures: dict,
+              split: pd.DataFrame | None = None) -> str:
     desc = "\n".join(f"- **{v}**: {d or '(no description)'}" + (" (the baseline)" if v == meta["baseline"] else "")
                      for v, d in meta["variant_descriptions"].items())
     vers = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
@@ -808,7 +883,7 @@ changes), until the valley fell, winter halted the offensive, the offensive was 
 {effects_md}
 
 ![How the runs end, and what each variant changes]({figures['outcomes']})
-
+{spread_text(split)}
 ## Each variant on its own
 {alone}
 
@@ -822,7 +897,8 @@ changes), until the valley fell, winter halted the offensive, the offensive was 
 
 ![Forces]({figures['forces']})
 
-Per-run outcomes: `runs.parquet`; the tables above as numbers: `effects.csv`, `summary.csv`.
+Per-run outcomes: `runs.parquet`; the tables above as numbers: `effects.csv`, `summary.csv`{
+    ", `spread.csv`" if split is not None else ""}.
 
 ## Variants
 {desc}

@@ -86,6 +86,7 @@ class RunSpec:
     overrides: dict = field(default_factory=dict)
     series: bool = False
     point_key: int | None = None  # stable identity of the design point (defaults to `point`)
+    draw_seed: int | None = None  # the [uncertain] draws' own seed, when runs share a draw (else the run's)
 
     @property
     def key(self) -> tuple[int, int]:
@@ -103,7 +104,8 @@ def execute(spec: RunSpec, model_cls=None) -> tuple[dict, dict | None]:
            "variant": spec.variant or "base", "overrides": json.dumps(spec.overrides, sort_keys=True, default=str)}
     series = None
     try:
-        m = model_cls(spec.scenario, variant=spec.variant, overrides=dict(spec.overrides), rng=spec.seed)
+        shared = {} if spec.draw_seed is None else {"draw_seed": spec.draw_seed}
+        m = model_cls(spec.scenario, variant=spec.variant, overrides=dict(spec.overrides), rng=spec.seed, **shared)
         row.update(m.parameters())
         variant = {k: v for k, v in m.spec["variants"].get(spec.variant or "", {}).items() if k != "description"}
         row["parameters"] = json.dumps({**variant, **spec.overrides}, sort_keys=True, default=str)
