@@ -146,7 +146,9 @@ class Weather(Agent):
         if self.paths:  # paths close in snow (edge data lives on space.G)
             shut = kernels.snow_depth_at(self.depth_ref, self.path_elevation, line, p.ref_elevation) >= p.path_closed_cm
             for data, closed in zip(self.paths, shut.tolist()):
-                data["open"] = not closed
+                if data.get("open", True) == closed:  # it changes today
+                    data["open"] = not closed
+                    v.links_version += 1
         cloud = p.cloud_grounding_prob_winter if since >= 0 else p.cloud_grounding_prob
         self.grounded = self.snowfall_cm > 0 or rng.random() < cloud
         self.winter = doy >= self.winter_doy

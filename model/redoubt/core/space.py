@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import math
 from enum import IntEnum
 
 import networkx as nx
@@ -91,6 +92,8 @@ class Valley:
             self.neighbours[ib].append((ia, data))
         for nb in self.neighbours:
             nb.sort(key=lambda t: t[0])
+        self.links_version = 0  # bumped when a link opens or closes: the day's travel times are found again
+        self._travel: dict[tuple[float, float], tuple] = {}  # per speed: (snow slowdown, version, days per link)
         self.hops = self._hop_matrix()
         self.adjacency = (self.hops == 1).astype(float)  # for contagion between neighbouring places
         held_by = {"defender": Control.DEFENDER, "attacker": Control.ATTACKER, "none": Control.NONE}
@@ -162,12 +165,29 @@ class Valley:
             base = data["days"] if data["days"] > 0 else data["km"] / (speed_km_per_day / path_slowdown)
         return base * max(snow_slow[a], snow_slow[b])
 
+    def travel_days(self, speed_km_per_day: float, path_slowdown: float, snow_slow) -> list[list[tuple[int, float]]]:
+        """Each place's neighbours with today's travel days to them (inf: closed), found once a day and speed:
+        the day's snow slowdown is a new array each day, and the links' open state changes only with
+        `links_version`."""
+        key = (speed_km_per_day, path_slowdown)
+        cached = self._travel.get(key)
+        if cached is not None and cached[0] is snow_slow and cached[1] == self.links_version:
+            return cached[2]
+        days = [[(v, self.link_days(data, u, v, speed_km_per_day, path_slowdown, snow_slow)) for v, data in nb]
+                for u, nb in enumerate(self.neighbours)]
+        self._travel[key] = (snow_slow, self.links_version, days)  # holds the array: its id is not reused
+        return days
+
     def route(self, src: int, dst: int, speed_km_per_day: float, path_slowdown: float, snow_slow,
               blocked, penalty: np.ndarray | None = None) -> tuple[float, list]:
         """Quickest route (Dijkstra, ties by index) avoiding `blocked` locations (bool array) and
         closed links, each place entered costing `penalty` days more if given; returns (days, path) or
         (inf, []). Hand-written rather than networkx's: the tie
         order must be fixed (reproducibility), and it runs many times a day on a small graph."""
+        travel = self.travel_days(speed_km_per_day, path_slowdown, snow_slow)
+        blocked = blocked.tolist() if isinstance(blocked, np.ndarray) else blocked
+        penalty = penalty.tolist() if isinstance(penalty, np.ndarray) else penalty
+        inf = math.inf
         dist = {src: 0.0}
         prev: dict[int, int] = {}
         heap = [(0.0, src)]
@@ -179,17 +199,14 @@ class Valley:
                     u = prev[u]
                     path.append(u)
                 return d, path[::-1]
-            if d > dist.get(u, np.inf):
+            if d > dist.get(u, inf):
                 continue
-            for v, data in self.neighbours[u]:
-                if blocked[v] and v != dst:
-                    continue
-                w = self.link_days(data, u, v, speed_km_per_day, path_slowdown, snow_slow)
-                if not np.isfinite(w):
+            for v, w in travel[u]:
+                if (blocked[v] and v != dst) or w == inf:
                     continue
                 if penalty is not None:
-                    w += float(penalty[v])
-                if d + w < dist.get(v, np.inf):
+                    w += penalty[v]
+                if d + w < dist.get(v, inf):
                     dist[v], prev[v] = d + w, u
                     heapq.heappush(heap, (d + w, v))
         return np.inf, []
