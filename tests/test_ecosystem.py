@@ -244,3 +244,21 @@ def test_the_readmes_batch_run_example_runs_as_written_with_two_processes(tmp_pa
     r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.startswith("12 "), r.stdout
+
+
+def test_batch_rows_without_run_on_describe_the_run_at_its_fall():
+    """With collapse__run_on_after_fall=False (the README's advice) a fallen run's row is its fall day, and
+    every column it shares with run() says the same."""
+    rows = pd.DataFrame(mesa.batch_run(ValleyModel, parameters={"collapse__run_on_after_fall": [False], **FAST},
+                                       rng=[4, 5, 6], number_processes=1, data_collection_period=-1,
+                                       display_progress=False))
+    fallen = 0
+    for _, row in rows.iterrows():
+        o = ValleyModel(rng=row["rng"], collapse__run_on_after_fall=False, **FAST).run()
+        assert row["Step"] == o["end_day"]
+        fallen += o["collapse_day"] is not None
+        if o["collapse_day"] is not None:
+            assert row["Step"] == o["collapse_day"]
+        for k in set(row.index) & set(o) - {"cause", "collapse_day"}:
+            assert row[k] == o[k] or (pd.isna(row[k]) and o[k] is None), k
+    assert fallen  # the check above met a fall

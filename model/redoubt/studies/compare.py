@@ -524,8 +524,9 @@ COLUMN_KEY = (
     ("cause %", ("over the runs that fell, % that fell to combat losses / for lack of food or ammunition / as "
                  "cohesion cracked (desertion, surrender, places breaking) / as encircled places surrendered / to "
                  "local commanders' pacts")),
-    ("left t", ("medians over runs, at each run's end (fall, winter or horizon), of the defenders' food / "
-                    "ammunition in tonnes (stores + carried)")),
+    ("left t", ("medians over runs, at each run's last day (the fall, winter or the horizon; after the fall, "
+                "where the scenario follows the resistance on, the day that ended), of the defenders' food / "
+                "ammunition in tonnes (stores + carried)")),
     ("resup. t", ("medians over runs of the tonnes of food / ammunition that outside resupply "
                         "delivered to the defenders")),
 )
