@@ -10,8 +10,14 @@ def binomial_where(rng: np.random.Generator, n, p) -> np.ndarray:
     drawing, so the results and the generator's state are the same (tests/test_streams.py), without the cost
     of a draw per element when most are certain zeros (a whole side's groups, few of them deserting)."""
     n = np.asarray(n)
-    p = np.broadcast_to(np.asarray(p, dtype=float), n.shape)
+    p = np.asarray(p, dtype=float)
     out = np.zeros(n.shape, np.int64)
+    if p.ndim == 0:  # one p for all: numpy draws the same as with it repeated
+        if p > 0:
+            some = n > 0
+            if some.any():
+                out[some] = rng.binomial(n[some], float(p))
+        return out
     some = (n > 0) & (p > 0)
     if some.any():
         out[some] = rng.binomial(n[some], p[some])
