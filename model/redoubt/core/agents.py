@@ -57,11 +57,10 @@ class SupplyStore(FixedAgent):
         if key != self._reach_for:  # who holds what changes seldom: keep the reach until it does
             self._reach = v.hops_from(self.cell.idx, enemy_ground) <= self.reach_hops
             self._reach_for = key
-        reach = self._reach
-        m = force.present & reach[force.loc[: force.rows]]
-        if not m.any():
+        rows, locs = force.present_rows()
+        idx = rows[self._reach[locs]]
+        if len(idx) == 0:
             return
-        idx = np.nonzero(m)[0]
         sizes = force.size[idx]
         for attr, have in (("food", force.food), ("ammo", force.ammo)):
             full = force.full_food(sizes) if attr == "food" else force.full_ammo(sizes)

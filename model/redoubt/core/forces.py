@@ -89,6 +89,7 @@ class Force:
         self.rows = 0
         self._counts: np.ndarray | None = None
         self._present: np.ndarray | None = None
+        self._present_rows: tuple[np.ndarray, np.ndarray] | None = None
         self.initial = self.arrived = 0
         for how in TALLIES:
             setattr(self, how, 0)
@@ -122,6 +123,13 @@ class Force:
             self._present = (self.size[:r] > 0) & (self.state[:r] == HOLDING)
         return self._present
 
+    def present_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of `present` and their locations, kept as `present` is; read them, do not change them."""
+        if self._present_rows is None:
+            idx = np.nonzero(self.present)[0]
+            self._present_rows = (idx, self.loc[idx])
+        return self._present_rows
+
     def strength(self) -> int:
         return int(self.size[: self.rows].sum())
 
@@ -136,7 +144,7 @@ class Force:
 
     def _moved(self) -> None:
         """Sizes, places or states changed: counts() and present must be computed again."""
-        self._counts = self._present = None
+        self._counts = self._present = self._present_rows = None
 
     def ammo_at(self) -> np.ndarray:
         m = self.present
