@@ -150,7 +150,7 @@ def ValleyMap(model):
     """Where things stand: the status in words over the map, the numbers beside it (they wrap below it on a
     narrow screen)."""
     update_counter.get()
-    view = solara.use_memo(lambda: on_page_thread(MapView, model, Figure(figsize=MAP_SIZE_IN, dpi=DPI)),
+    view = solara.use_memo(lambda: on_page_thread(lambda: MapView(model, Figure(figsize=MAP_SIZE_IN, dpi=DPI))),
                            dependencies=[model])
     png, said, error, numbers = _snapshot(model, view, words=True)
     with solara.Column(gap="4px"):  # plain text: solara.Markdown would fetch KaTeX from a CDN
@@ -174,8 +174,9 @@ def ValleyMap(model):
 @solara.component
 def Timeline(model):
     update_counter.get()
-    view = solara.use_memo(lambda: on_page_thread(TimelineView, model, Figure(figsize=TIMELINE_SIZE_IN, dpi=DPI)),
-                           dependencies=[model])
+    view = solara.use_memo(
+        lambda: on_page_thread(lambda: TimelineView(model, Figure(figsize=TIMELINE_SIZE_IN, dpi=DPI))),
+        dependencies=[model])
     png, _, error, _ = _snapshot(model, view)
     if error:
         solara.Error(error)
@@ -197,7 +198,7 @@ def ValleyPage(scenario_file=SCENARIO, params: dict | None = None):
     chosen = solara.use_reactive({})
     play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
     render_interval = solara.use_reactive(1)
-    use_threads = solara.use_reactive(False)
+    use_threads = solara.use_reactive(False)  # Mesa's threaded drawing: not needed, the page thread draws
     with solara.AppBar():
         solara.AppBarTitle(f"redoubt: {model.value.spec['scenario']['title']}")
         solara.lab.ThemeToggle()
