@@ -211,3 +211,13 @@ def test_compare_with_shared_draws_reports_where_the_spread_comes_from(tmp_path)
     report = (tmp_path / "out" / "report.md").read_text()
     assert "## Where the spread comes from" in report and "`spread.csv`" in report
     assert result["spread"] is not None
+
+
+def test_spread_with_too_few_whole_draws_says_so_and_does_not_crash():
+    import pandas as pd
+    from redoubt.studies.compare import spread, spread_text
+
+    runs = pd.DataFrame({"status": ["ok", "ok", "failed", "ok"], "replication": [0, 1, 2, 3],
+                         "variant": ["none"] * 4, "held_to_winter": [True, False, False, True]})
+    table = spread(runs, ["none"], "none", 2)
+    assert table["mean"].isna().all() and "fewer than two whole draws" in spread_text(table)

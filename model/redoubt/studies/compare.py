@@ -225,7 +225,13 @@ def spread(runs: pd.DataFrame, variants: list[str], baseline: str, runs_per_draw
         for measure, y in what:
             draw = y.index.to_numpy() // runs_per_draw
             complete = pd.Series(draw).map(pd.Series(draw).value_counts()).to_numpy() == runs_per_draw
-            split = variance_split(y.to_numpy()[complete], draw[complete], seed=seed)
+            try:
+                split = variance_split(y.to_numpy()[complete], draw[complete], seed=seed)
+            except ValueError:  # failed runs left fewer than two whole draws: said, never a crash after the runs
+                split = {"mean": math.nan, "mean_lo95": math.nan, "mean_hi95": math.nan,
+                         "draws": int(len(set(draw[complete]))), "runs_per_draw": runs_per_draw,
+                         "var_parameters": math.nan, "var_chance": math.nan, "share_parameters": math.nan,
+                         "share_lo90": math.nan, "share_hi90": math.nan}
             rows.append({"variant": v, "measure": measure, **split})
     return pd.DataFrame(rows)
 
@@ -234,7 +240,7 @@ def spread_text(table: pd.DataFrame) -> str:
     """The spread's split, as the report says it."""
     if table is None or not len(table):
         return ""
-    k, g = int(table["runs_per_draw"].iloc[0]), int(table["draws"].iloc[0])
+    k, g = int(table["runs_per_draw"].iloc[0]), int(table["draws"].max())
     lines = [f"\n## Where the spread comes from\n\nEach of {g} draws of what the scenario leaves open was run "
              f"{k} times with different chance (`--runs-per-draw {k}`). Per variant, the share of the variance "
              "between runs that comes from the draws (parameters and inputs) rather than from chance, with a 90% "
@@ -245,6 +251,9 @@ def spread_text(table: pd.DataFrame) -> str:
              "| variant | measure | estimate [95%] | from parameters [90%] | from chance |",
              "|---|---|---|---|---|"]
     for r in table.itertuples():
+        if not math.isfinite(r.mean):
+            lines.append(f"| {r.variant} | {r.measure} | n/a (fewer than two whole draws ran) | n/a | n/a |")
+            continue
         share = (f"{r.share_parameters:.0%} [{r.share_lo90:.0%}, {r.share_hi90:.0%}]"
                  if math.isfinite(r.share_parameters) else "n/a (no spread)")
         chance = f"{1 - r.share_parameters:.0%}" if math.isfinite(r.share_parameters) else "n/a"
@@ -861,6 +870,12 @@ def uncertainty_note(meta: dict) -> str:
     return ""
 
 
+def _draw_seeds_text(meta: dict) -> str:
+    k = meta.get("runs_per_draw", 1)
+    return "" if k == 1 else (f"\n  Draws of what the scenario leaves open: shared by {k} replications, seeded from "
+                              f"`SeedSequence(master, spawn_key=({DRAW_POINT}, replication // {k}))`.")
+
+
 def report_md(summary: pd.DataFrame, effect_table: pd.DataFrame, meta: dict, figures: dict,
               split: pd.DataFrame | None = None) -> str:
     desc = "\n".join(f"- **{v}**: {d or '(no description)'}" + (" (the baseline)" if v == meta["baseline"] else "")
@@ -907,7 +922,7 @@ Per-run outcomes: `runs.parquet`; the tables above as numbers: `effects.csv`, `s
 ## Provenance
 - Scenario file: `{meta['scenario']}`; overrides: {_overrides_text(meta['overrides'])}
 - Master seed: {meta['master_seed']}; run seeds from numpy `SeedSequence(master, spawn_key=(0, replication))`,
-  the same for every variant (common random numbers); each run's seed is in `runs.parquet`.
+  the same for every variant (common random numbers); each run's seed is in `runs.parquet`.{_draw_seeds_text(meta)}
 - Command: `{meta['command']}` ({meta['jobs']} jobs, {meta['seconds']} s{_resumed_text(meta)})
 - Versions: {vers}
 - Git revision: {meta['git']}
