@@ -208,6 +208,10 @@ def test_compare_with_shared_draws_reports_where_the_spread_comes_from(tmp_path)
     assert drawn[:4] == [drawn[0]] * 4 and drawn[4:] == [drawn[4]] * 4 and drawn[0] != drawn[4]
     split = pd.read_csv(tmp_path / "out" / "spread.csv")
     assert list(split["measure"]) == ["P(hold)", "P(hold)", "effect vs none"] and set(split["draws"]) == {2}
+    effects = pd.read_csv(tmp_path / "out" / "effects.csv")  # intervals from the draws, not the runs
+    by_draw = split[split["measure"] == "effect vs none"].iloc[0]
+    assert effects["diff_lo95"].iloc[0] == round(by_draw["mean_lo95"], 4)
+    assert effects["diff_hi95"].iloc[0] == round(by_draw["mean_hi95"], 4)
     report = (tmp_path / "out" / "report.md").read_text()
     assert "## Where the spread comes from" in report and "`spread.csv`" in report
     assert result["spread"] is not None

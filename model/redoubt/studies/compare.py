@@ -236,6 +236,19 @@ def spread(runs: pd.DataFrame, variants: list[str], baseline: str, runs_per_draw
     return pd.DataFrame(rows)
 
 
+def by_draws(effect_table: pd.DataFrame, split: pd.DataFrame) -> pd.DataFrame:
+    """The effects' 95% intervals and verdicts from the draws' mean differences (spread), when runs share draws:
+    runs of one draw are not independent, and Newcombe's interval over runs would be too narrow."""
+    e = effect_table.copy()
+    for i, row in e.iterrows():
+        got = split[(split["variant"] == row["variant"]) & (split["measure"] == f"effect vs {row['baseline']}")]
+        if len(got) and np.isfinite(got["mean"].iloc[0]):
+            lo, hi = float(got["mean_lo95"].iloc[0]), float(got["mean_hi95"].iloc[0])
+            e.loc[i, ["diff_lo95", "diff_hi95"]] = [lo, hi]
+            e.loc[i, "distinguishable"] = bool(lo > 0 or hi < 0)
+    return e
+
+
 def spread_text(table: pd.DataFrame) -> str:
     """The spread's split, as the report says it."""
     if table is None or not len(table):
@@ -246,8 +259,8 @@ def spread_text(table: pd.DataFrame) -> str:
              "between runs that comes from the draws (parameters and inputs) rather than from chance, with a 90% "
              "bootstrap interval over draws; in a comparison that draws afresh for every run, it is also the "
              "share of the interval's variance that parameters contribute. The 95% intervals here count draws, "
-             "not runs, as independent (the tables above treat each run as independent, which understates "
-             "them when runs share draws).\n",
+             "not runs, as independent, as do the effects' intervals and verdicts above (their McNemar p and "
+             "runs needed still count runs).\n",
              "| variant | measure | estimate [95%] | from parameters [90%] | from chance |",
              "|---|---|---|---|---|"]
     for r in table.itertuples():
@@ -312,11 +325,12 @@ def _compare_into(out: Path, path: Path, spec0: dict, variants: list[str], basel
     runs = table.to_pandas()
     summary = summarise(runs, variants)
     effect_table = effects(runs, variants, baseline, seed)
-    write_atomic_text(summary.round(4).to_csv(index=False), out / "summary.csv")
-    write_atomic_text(effect_table.round(4).to_csv(index=False), out / "effects.csv")
     split = spread(runs, variants, baseline, runs_per_draw, seed) if runs_per_draw > 1 else None
     if split is not None:
+        effect_table = by_draws(effect_table, split)
         write_atomic_text(split.round(4).to_csv(index=False), out / "spread.csv")
+    write_atomic_text(summary.round(4).to_csv(index=False), out / "summary.csv")
+    write_atomic_text(effect_table.round(4).to_csv(index=False), out / "effects.csv")
     series = read_series(series_dir, specs)
     start = spec0["scenario"]["start_date"]
     names = {"attacker": spec0["sides"]["attacker"]["name"], "defender": spec0["sides"]["defender"]["name"]}
@@ -489,7 +503,9 @@ def effects_frame(effect_table: pd.DataFrame) -> pd.DataFrame:
 
 EFFECT_KEY = (
     ("P(hold) change, CI", ("the variant's P(hold to winter) minus the baseline's, in percentage points, over the same "
-                        "seeds, with Newcombe's 95% interval for paired proportions (hybrid score, method 10)")),
+                        "seeds, with Newcombe's 95% interval for paired proportions (hybrid score, method 10); with "
+                        "--runs-per-draw, a 95% interval from the draws' mean differences instead (runs that share a "
+                        "draw are not independent)")),
     ("better/worse", ("pairs in which the valley held with the variant and fell without it / fell with it and held "
                       "without it (the other pairs ended alike)")),
     ("McNemar p", "exact two-sided McNemar test of better against worse"),
