@@ -160,13 +160,14 @@ def test_compare_with_runs_per_draw_shares_draws_within_groups_and_across_varian
 
 
 def test_variance_split_finds_the_share_from_draws():
-    from redoubt.studies.stats import variance_split
+    from redoubt.studies.stats import SPLIT_FIELDS, variance_split
 
     rng = np.random.default_rng(3)
     draws, k = 600, 5
     p = rng.beta(0.5, 0.5, draws)  # the share of a run's variance that p explains: 1 / (a + b + 1) = 0.5
     y = (rng.random((draws, k)) < p[:, None]).astype(float)
     got = variance_split(y.ravel(), np.repeat(np.arange(draws), k), resamples=400)
+    assert tuple(got) == SPLIT_FIELDS  # what a spread with too few draws fills with NaN
     assert 0.44 < got["share_parameters"] < 0.56 and got["share_lo90"] < 0.5 < got["share_hi90"]
     assert got["mean_lo95"] < 0.5 < got["mean_hi95"] and got["draws"] == draws and got["runs_per_draw"] == k
     chance = variance_split(rng.random(draws * k) < 0.3, np.repeat(np.arange(draws), k), resamples=400)

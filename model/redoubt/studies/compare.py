@@ -37,6 +37,7 @@ from .parts import committed_keys, read_parts, readable_parts, write_atomic_parq
 from .provenance import git_revision, versions
 from .runs import RunSpec, default_runs_dir, derive_seed, drawing, stamp
 from .stats import (
+    SPLIT_FIELDS,
     cumulative_incidence,
     mcnemar_exact,
     newcombe_paired,
@@ -202,10 +203,12 @@ def run_compare(scenario: str, variants: list[str] | None, replications: int, se
 def _check_runs_per_draw(k: int, replications: int, overrides: dict) -> None:
     if k == 1:
         return
+    if k < 1:
+        raise OutputError(f"--runs-per-draw {k}: must be at least 1")
     if not overrides.get("switches.uncertain"):
         raise OutputError(f"--runs-per-draw {k}: nothing is drawn (the scenario has no [uncertain] table, or "
                           "--fixed or switches.uncertain=false): leave it at 1")
-    if k < 1 or replications % k or replications // k < 2:
+    if replications % k or replications // k < 2:
         raise OutputError(f"--runs-per-draw {k}: must divide --replications ({replications}) into at least two "
                           "draws, e.g. --replications 200 --runs-per-draw 4")
 
@@ -228,10 +231,8 @@ def spread(runs: pd.DataFrame, variants: list[str], baseline: str, runs_per_draw
             try:
                 split = variance_split(y.to_numpy()[complete], draw[complete], seed=seed)
             except ValueError:  # failed runs left fewer than two whole draws: said, never a crash after the runs
-                split = {"mean": math.nan, "mean_lo95": math.nan, "mean_hi95": math.nan,
-                         "draws": int(len(set(draw[complete]))), "runs_per_draw": runs_per_draw,
-                         "var_parameters": math.nan, "var_chance": math.nan, "share_parameters": math.nan,
-                         "share_lo90": math.nan, "share_hi90": math.nan}
+                split = {**dict.fromkeys(SPLIT_FIELDS, math.nan), "draws": len(set(draw[complete])),
+                         "runs_per_draw": runs_per_draw}
             rows.append({"variant": v, "measure": measure, **split})
     return pd.DataFrame(rows)
 

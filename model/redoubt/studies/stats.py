@@ -158,6 +158,10 @@ def paired_median_difference(base, other, seed: int = 0, resamples: int = 4000,
     return d, float(lo), float(hi)
 
 
+SPLIT_FIELDS = ("mean", "mean_lo95", "mean_hi95", "draws", "runs_per_draw", "var_parameters", "var_chance",
+                "share_parameters", "share_lo90", "share_hi90")  # what variance_split returns
+
+
 def variance_split(y, groups, seed: int = 0, resamples: int = 2000) -> dict:
     """Where the spread of a per-run outcome comes from, when runs share draws of the uncertain parameters:
     `groups[i]` is run i's draw, every draw shared by the same number k >= 2 of runs (chance differs between
