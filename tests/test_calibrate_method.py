@@ -24,8 +24,8 @@ def synthetic(n_points=300, reps=20, seed=1):
             for r in range(reps):
                 day = max(1.0, round(30 * pt["x"] + rng.normal(0, 2)))
                 rows.append({"point_key": int(pt["point_key"]), "replication": r, "status": "ok",
-                             "floor_lost_day": day if day <= 25 else np.nan,
-                             "resistance_ended_day": np.nan if rng.random() < 0.9 else 40.0, "drawn": "{}"})
+                             "run_on_floor_lost_day": day if day <= 25 else np.nan,
+                             "run_on_resistance_ended_day": np.nan if rng.random() < 0.9 else 40.0, "drawn": "{}"})
         results[episode] = {"design": design, "outcomes": pd.DataFrame(rows), "series": None}
     return design, results
 

@@ -218,9 +218,11 @@ def test_ctrl_c_during_compare_keeps_the_finished_runs_and_the_same_command_resu
     from redoubt import ValleyModel
 
     for _, row in runs.iloc[[0, 150, 239]].iterrows():  # a kept run, and runs run after the resume
-        direct = ValleyModel("panjshir-2021", variant=row["variant"], rng=int(row["seed"]), horizon_days=30,
-                             fighters_per_agent=40).run()
-        assert (direct["end_day"], direct["held_to_winter"]) == (row["end_day"], row["held_to_winter"])
+        # as the run was made: its overrides (compare also switches the scenario's draws on) and its seed
+        direct = ValleyModel("panjshir-2021", variant=row["variant"], overrides=json.loads(row["overrides"]),
+                             rng=int(row["seed"])).run()
+        assert (direct["end_day"], direct["held_to_winter"], direct["collapse_day"] or -1) == \
+            (row["end_day"], row["held_to_winter"], -1 if pd.isna(row["collapse_day"]) else row["collapse_day"])
 
 
 @pytest.mark.subprocess

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from redoubt import ValleyModel
 from redoubt.core import kernels, processes
+from redoubt.core.outcome import RUN_ON
 from redoubt.core.params import NEEDS
 from redoubt.core.space import Control
 
@@ -215,20 +216,27 @@ def test_civilians_leave_while_a_pass_is_open(panjshir):
 
 
 def test_what_fell_means():
-    """The fall keeps the rule of held_to_winter; with run-on the run goes past it and records the floor and
-    the end of organised resistance, which never come before the first contact."""
-    outcomes = [ValleyModel(rng=s, variant="none").run() for s in range(12)]
-    for o in outcomes:
+    """The fall keeps the rule of held_to_winter and ends the run: its outcome is the day of the fall. With a
+    run-on the resistance is followed past it, and the floor lost and the end of organised resistance it finds
+    are the `run_on_` fields; none of these days comes before the first contact. The run to its fall is the
+    same with or without a run-on after it."""
+    followed = 0
+    for s in range(12):
+        o = ValleyModel(rng=s, variant="none").run()
         assert o["held_to_winter"] == (o["collapse_day"] is None)
         if o["collapse_day"] is not None:
             assert o["end_reason"] == "fell" and o["fell_by"] in ("key place lost", "too few defenders",
                                                                   "no organised resistance", "valley floor lost")
-            assert o["end_day"] >= o["collapse_day"]
-        for day in ("floor_lost_day", "resistance_ended_day"):
-            assert o[day] is None or 0 < o[day] <= o["end_day"]
-    assert any(o["end_day"] > o["collapse_day"] for o in outcomes if o["collapse_day"] is not None)
-    stop = ValleyModel(rng=0, variant="none", collapse__run_on_after_fall=False).run()
-    assert stop["collapse_day"] is None or stop["end_day"] == stop["collapse_day"]
+            assert o["end_day"] == o["collapse_day"] <= o["run_on_end_day"]
+            followed += o["run_on_end_day"] > o["collapse_day"]
+        last = o["end_day"] if o["run_on_end_day"] is None else o["run_on_end_day"]
+        for day, by in (("floor_lost_day", o["end_day"]), ("resistance_ended_day", o["end_day"]),
+                        ("run_on_floor_lost_day", last), ("run_on_resistance_ended_day", last)):
+            assert o[day] is None or 0 < o[day] <= by
+        stop = ValleyModel(rng=s, variant="none", collapse__run_on_after_fall=False).run()
+        assert {k: v for k, v in o.items() if k not in RUN_ON} == {k: v for k, v in stop.items() if k not in RUN_ON}
+        assert stop["run_on_end_day"] is None
+    assert followed  # some falls were followed on for days
 
 
 def test_a_commander_killed_shakes_the_place():

@@ -246,19 +246,29 @@ def test_the_readmes_batch_run_example_runs_as_written_with_two_processes(tmp_pa
     assert r.stdout.startswith("12 "), r.stdout
 
 
-def test_batch_rows_without_run_on_describe_the_run_at_its_fall():
-    """With collapse__run_on_after_fall=False (the README's advice) a fallen run's row is its fall day, and
-    every column it shares with run() says the same."""
-    rows = pd.DataFrame(mesa.batch_run(ValleyModel, parameters={"collapse__run_on_after_fall": [False], **FAST},
+@pytest.mark.parametrize("run_on", [True, False])
+def test_batch_rows_describe_the_run_at_its_fall_with_or_without_a_run_on(run_on):
+    """A fallen run's batch_run row is its fall day, and every column it shares with run() says the same,
+    whether or not the scenario follows the resistance on after the fall (the run-on is run()'s `run_on_`
+    fields and the later days of daily(), never the row)."""
+    rows = pd.DataFrame(mesa.batch_run(ValleyModel, parameters={"collapse__run_on_after_fall": [run_on], **FAST},
                                        rng=[4, 5, 6], number_processes=1, data_collection_period=-1,
                                        display_progress=False))
-    fallen = 0
+    fallen = followed = 0
     for _, row in rows.iterrows():
-        o = ValleyModel(rng=row["rng"], collapse__run_on_after_fall=False, **FAST).run()
+        m = ValleyModel(rng=row["rng"], collapse__run_on_after_fall=run_on, **FAST)
+        o = m.run()
         assert row["Step"] == o["end_day"]
         fallen += o["collapse_day"] is not None
         if o["collapse_day"] is not None:
-            assert row["Step"] == o["collapse_day"]
+            assert row["Step"] == o["collapse_day"] and o["end_reason"] == "fell"
+            assert (o["run_on_end_day"] is not None) == run_on
+        if o["run_on_end_day"] is not None:
+            followed += o["run_on_end_day"] > o["end_day"]
+            assert len(m.daily()) == o["run_on_end_day"] + 1  # the run-on's days follow the run's
+        else:
+            assert len(m.daily()) == o["end_day"] + 1
         for k in set(row.index) & set(o) - {"cause", "collapse_day"}:
             assert row[k] == o[k] or (pd.isna(row[k]) and o[k] is None), k
     assert fallen  # the check above met a fall
+    assert bool(followed) == run_on  # and, with a run-on, a fall followed for days

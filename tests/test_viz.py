@@ -218,6 +218,26 @@ def test_the_page_says_the_fall_on_the_day_it_happens_and_stops_there():
     assert dict(numbers)["km of road held"] == f"{m.valley.road_km_held():.0f}" and len(numbers) == 6
 
 
+def test_the_page_follows_a_run_on_when_asked_and_says_so():
+    """With the run-on asked for, the page plays on past the fall: the status says the run follows what is left
+    of the resistance, the charts go on drawing its days, and the outcome stays the fall's."""
+    from redoubt.interfaces.drawing import TimelineView, status_words
+
+    m = ValleyModel(rng=0, variant="none", collapse__run_on_after_fall=True)  # falls on day 82, followed to 97
+    timeline = TimelineView(m)
+    while m.running and (m.collapse_day is None or m.day < m.collapse_day + 3):
+        m.step()
+    assert m.running_on and m.end_reason == "fell", (m.day, m.collapse_day)
+    assert "the valley fell on" in status_words(m) and "following what is left" in status_words(m)
+    timeline.update()
+    ((x, _), *_) = [line.get_data() for _, _, line in timeline.lines]
+    assert len(x) == m.day + 1  # the run's days and the run-on's so far
+    o = m.outcome()
+    assert o["end_day"] == m.collapse_day and o["run_on_end_day"] == m.day
+    m.run()
+    assert "followed to" in status_words(m) and not m.running_on
+
+
 def test_views_draw_a_whole_day_while_another_thread_steps():
     """Drawing reads the model under its lock: no half-stepped state (a shape mismatch, a stale mask)."""
     import threading

@@ -56,5 +56,7 @@ def test_a_small_window_runs_end_to_end_and_pairs_with_the_baseline(tmp_path):
     for r in (0, 5):
         assert int(base["seed"].iloc[r]) == derive_seed(3, 0, r)
         none = ValleyModel("panjshir-2021", variant="none", rng=derive_seed(3, 0, r), fighters_per_agent=50,
-                           horizon_days=60).run()
-        assert (none["end_day"], none["held_to_winter"]) == (base["end_day"].iloc[r], base["held_to_winter"].iloc[r])
+                           horizon_days=60, switches__uncertain=True).run()  # a window draws, as compare does
+        fell = base["collapse_day"].iloc[r]
+        assert (none["end_day"], none["held_to_winter"], none["collapse_day"]) == \
+            (base["end_day"].iloc[r], base["held_to_winter"].iloc[r], None if pd.isna(fell) else fell)

@@ -20,7 +20,7 @@ from .commands import AttackerCommand, DefenderCommand
 from .fighters import Contingent, FighterAgents
 from .forces import TALLIES, Force
 from .ledger import COMMODITIES, Ledger
-from .outcome import ANSWER, CAUSES, DAILY, HELD, SERIES, Outcome, as_numbers, resolved_parameters
+from .outcome import ANSWER, CAUSES, DAILY, HELD, RUN_ON, SERIES, Outcome, as_numbers, resolved_parameters
 from .params import ScenarioInfo, Side, Sides, effective
 from .situation import Situation
 from .space import Control, Valley
@@ -185,6 +185,8 @@ class ValleyModel(mesa.Model):
         self.fell_by: str | None = None
         self.floor_lost_day: int | None = None
         self.resistance_ended_day: int | None = None
+        self.at_fall: dict | None = None  # the outcome on the day the valley fell, when a run-on follows it
+        self.run_on_collector: DataCollector | None = None  # the run-on's days, kept apart from the run's
         self.attackers_extra = 0  # fighters sent beyond the committed waves (overstretch)
         self.civilians_fled = 0.0
 
@@ -331,13 +333,20 @@ class ValleyModel(mesa.Model):
         """The day (since the start) this run's winter sets in."""
         return self.weather.winter_doy - self.start_doy
 
+    @property
+    def running_on(self) -> bool:
+        """The valley has fallen and the run follows what is left of the resistance (its run-on)."""
+        return self.running and self.at_fall is not None
+
     def step(self) -> None:
         with self.lock:
+            # A run-on's days go to a collector of their own: the run's (batch_run's row) ends at the fall.
+            collector = self.datacollector if self.run_on_collector is None else self.run_on_collector
             for phase in self.SCHEDULE:
                 getattr(self, phase)()
                 if not self.running:
                     break
-            self.datacollector.collect(self)
+            collector.collect(self)
 
     def __getstate__(self):  # a lock does not pickle; a copy gets a lock of its own
         state = self.__dict__.copy()
@@ -600,7 +609,7 @@ class ValleyModel(mesa.Model):
         resistance left (so a run that held never has the floor lost or resistance ended: they are falls). The
         valley floor lost and the end of organised resistance are recorded beside it; with
         collapse.run_on_after_fall the run goes on after the fall, until winter or until no organised
-        resistance is left."""
+        resistance is left: the run's outcome is then the day of the fall, the run-on's own fields beside it."""
         dfd, v, c = self.defenders, self.valley, self.params.collapse
         if self.floor_lost_day is None and self.floor_lost():
             self.floor_lost_day = self.day
@@ -626,6 +635,7 @@ class ValleyModel(mesa.Model):
                 if not c.run_on_after_fall or nothing_to_follow:
                     self._end("fell")
                     return
+                self._follow_run_on()
         elif nothing_to_follow:
             self._end("fell")  # running on after the fall: nothing organised is left to follow
             return
@@ -634,6 +644,13 @@ class ValleyModel(mesa.Model):
             self._end("fell" if fell else "repulsed")
         elif self.day >= self.horizon:
             self._end("fell" if fell else "horizon")
+
+    def _follow_run_on(self) -> None:
+        """The run ends at the fall (its outcome and batch_run's row are that day's); the days after it are
+        the run-on, followed with its own collector and its own fields (`RUN_ON`)."""
+        self.end_reason = "fell"
+        self.at_fall = self._record()
+        self.run_on_collector = DataCollector(model_reporters=DAILY)
 
     def floor_lost(self) -> bool:
         """The attacker holds every key place and collapse.floor_road_share of the road's places."""
@@ -713,7 +730,14 @@ class ValleyModel(mesa.Model):
         return self.outcome()
 
     def outcome(self) -> dict:
-        """The run as one flat record (fields: `redoubt.core.outcome.Outcome`)."""
+        """The run as one flat record (fields: `redoubt.core.outcome.Outcome`): the run to its end (the fall,
+        winter, a repulse or the horizon); after a fall followed on, the `RUN_ON` fields say what followed."""
+        record = self._record()
+        if self.at_fall is None:
+            return record
+        return {**self.at_fall, **{k: record[k] for k in RUN_ON}}
+
+    def _record(self) -> dict:
         a, d, w = self.attackers, self.defenders, self.weather
         delivered = {c: sum(s.delivered[c] for s in self.sources) for c in COMMODITIES}
         return Outcome(
@@ -744,17 +768,28 @@ class ValleyModel(mesa.Model):
             resupply_delivered_kg=delivered["food"] + delivered["ammo"],
             resupply_lost_kg=sum(s.lost for s in self.sources),
             civilians_fled=self.civilians_fled, civilians_at_end=self.population,
+            run_on_end_day=None if self.at_fall is None else self.day,
+            run_on_floor_lost_day=self.floor_lost_day, run_on_resistance_ended_day=self.resistance_ended_day,
+            run_on_organised_places_at_end=self.organised_places(),
         ).as_dict()
 
     def parameters(self) -> dict:
         """The shortcut parameters (`defender_strength`, `food_days`, ...) as this run resolved them."""
         return resolved_parameters(self)
 
+    def series(self) -> dict[str, list]:
+        """Each daily series (SERIES) so far, as lists: the run's days, then the run-on's after a fall."""
+        days = self.datacollector.model_vars
+        if self.run_on_collector is None:
+            return {k: days[k] for k in SERIES}
+        return {k: days[k] + self.run_on_collector.model_vars[k] for k in SERIES}
+
     def daily(self):
-        """The daily series as a pandas DataFrame (one row per day, from day 0; `date` a datetime column)."""
+        """The daily series as a pandas DataFrame (one row per day, from day 0, the run-on's days after the
+        run's; `date` a datetime column)."""
         import pandas as pd
 
-        frame = self.datacollector.get_model_vars_dataframe()[list(SERIES)]
+        frame = pd.DataFrame(self.series())
         frame["date"] = pd.to_datetime(frame["date"])
         return frame
 

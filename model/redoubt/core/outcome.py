@@ -78,10 +78,19 @@ class Outcome:
     resupply_lost_kg: float
     civilians_fled: float  # left the valley over the passes
     civilians_at_end: float
+    # After a fall, with collapse.run_on_after_fall, the run goes on to follow what is left of the resistance.
+    # Every field above describes the run at its end (the fall); these say what the run-on found, counting it
+    # (with nothing followed, the same as the run's own fields):
+    run_on_end_day: int | None  # the run-on's last day (None: nothing was followed after the run ended)
+    run_on_floor_lost_day: int | None  # the valley floor lost, in the run or the run-on after it (None: never)
+    run_on_resistance_ended_day: int | None  # organised resistance ended, in the run or the run-on (None: not)
+    run_on_organised_places_at_end: int  # places still resisting as a body on the run-on's last day
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+
+RUN_ON = tuple(f.name for f in dataclasses.fields(Outcome) if f.name.startswith("run_on_"))
 
 _ARROW = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string()}
 

@@ -314,8 +314,8 @@ class Collapse:
     key_locations: tuple[int, ...] = rule(())
     min_defender_share: float = rule(0.15, min=0, max=1)
     supply_exhausted_days: float = rule(1.0, min=0)
-    run_on_after_fall: bool = rule(False, doc='after the fall, run on to winter (to see whether organised resistance '
-            'survives it)')
+    run_on_after_fall: bool = rule(False, doc='after the fall (where the run ends), follow the resistance on to winter '
+            "(a run-on: whether organised resistance survives it, in the outcome's run_on_ fields)")
     floor_road_share: float = rule(0.5, min=0, max=1, doc='the valley floor is lost when the attacker holds every key '
             "place and this share of the road's places")
     organised_morale: float = rule(0.3, min=0, max=1, doc="a place counts as organised resistance while its defenders' "

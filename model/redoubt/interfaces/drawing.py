@@ -37,8 +37,10 @@ def status_words(model) -> str:
             said += f"; the valley floor lost on {on(model.floor_lost_day)}"
         if model.resistance_ended_day is not None:
             said += f"; organised resistance ended on {on(model.resistance_ended_day)}"
-        if reason is None:
+        if model.running_on:
             said += "; the run goes on, following what is left of the resistance"
+        elif model.at_fall is not None and model.day > model.collapse_day:
+            said += f"; what was left of the resistance followed to {on(model.day)}"
         return said
     if reason is None:
         return "the offensive goes on"
@@ -323,7 +325,7 @@ class TimelineView(_View):
 
     def update(self) -> Figure:
         m = self.model
-        data = m.datacollector.model_vars
+        data = m.series()
         days = np.asarray(data["day"])
         x = mdates.date2num(np.datetime64(m.start_date) + days.astype("timedelta64[D]"))
         top = {}

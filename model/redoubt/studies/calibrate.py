@@ -131,11 +131,12 @@ def load_patterns(path: str | Path) -> list[dict]:
 # ---------------------------------------------------------------- patterns in runs -----------------------
 def pattern_values(outcomes: pd.DataFrame, series: pd.DataFrame | None, pattern: dict) -> pd.Series:
     """Per run (indexed like `outcomes`): the pattern's value in that run (floor: the day, inf for never;
-    resistance: survived or not; road: the share of the road's km not held by the attacker on the day)."""
+    resistance: survived or not; road: the share of the road's km not held by the attacker on the day). The
+    record runs to winter, so the run-on after a fall counts (its `run_on_` fields; its days in the series)."""
     if pattern["pattern"] == "floor_lost_day":
-        return outcomes["floor_lost_day"].astype(float).fillna(np.inf)
+        return outcomes["run_on_floor_lost_day"].astype(float).fillna(np.inf)
     if pattern["pattern"] == "resistance_survives":
-        return outcomes["resistance_ended_day"].isna()
+        return outcomes["run_on_resistance_ended_day"].isna()
     if series is None or series.empty:
         raise ValueError("road_held_share needs the runs' daily series")
     s = series[["point_key", "replication", "day", "km_road_held"]]

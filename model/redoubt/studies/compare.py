@@ -402,9 +402,10 @@ def summarise(runs: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
                "collapse_q25": q[0], "collapse_median": q[1], "collapse_q75": q[2]}
         for c in CAUSES:
             row[f"cause_{c}"] = float((falls["cause"] == c).mean()) if len(falls) else np.nan
-        # What "fell" means, beside the rule of held_to_winter: the floor lost, organised resistance ended.
-        row["p_floor_lost"] = float(ok["floor_lost_day"].notna().mean()) if len(ok) else np.nan
-        row["p_resistance_ended"] = float(ok["resistance_ended_day"].notna().mean()) if len(ok) else np.nan
+        # What "fell" means, beside the rule of held_to_winter: the floor lost, organised resistance ended (a
+        # run-on after the fall, where the scenario follows one, counts).
+        row["p_floor_lost"] = float(ok["run_on_floor_lost_day"].notna().mean()) if len(ok) else np.nan
+        row["p_resistance_ended"] = float(ok["run_on_resistance_ended_day"].notna().mean()) if len(ok) else np.nan
         row["days_held_median"] = float(np.median(days_held_to_winter(ok))) if len(ok) else np.nan
         row["food_t_left_median"] = float(ok["food_t_left"].median())
         row["ammo_t_left_median"] = float(ok["ammo_t_left"].median())
@@ -550,9 +551,8 @@ COLUMN_KEY = (
     ("cause %", ("over the runs that fell, % that fell to combat losses / for lack of food or ammunition / as "
                  "cohesion cracked (desertion, surrender, places breaking) / as encircled places surrendered / to "
                  "local commanders' pacts")),
-    ("left t", ("medians over runs, at each run's last day (the fall, winter or the horizon; after the fall, "
-                "where the scenario follows the resistance on, the day that ended), of the defenders' food / "
-                "ammunition in tonnes (stores + carried)")),
+    ("left t", ("medians over runs, at each run's end (the fall, winter or the horizon), of the defenders' "
+                "food / ammunition in tonnes (stores + carried)")),
     ("resup. t", ("medians over runs of the tonnes of food / ammunition that outside resupply "
                         "delivered to the defenders")),
 )

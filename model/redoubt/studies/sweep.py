@@ -295,7 +295,8 @@ def plan(spec: dict, table: pd.DataFrame) -> list[RunSpec]:
 
 
 # ---------------------------------------------------------------- running --------------------------------
-FORMAT = 2  # the directory layout: 2 = series/part-*.parquet beside outcomes/part-*.parquet, by point key
+FORMAT = 3  # the layout: series/part-*.parquet beside outcomes/part-*.parquet, by point key; 3: a run ends at its
+# fall (the run-on in run_on_* fields), so parts from before (2) are not mixed with new ones
 
 
 def run_sweep(source, out: str | Path | None = None, *, executor: str = "processes", jobs: int | None = None,
@@ -346,7 +347,7 @@ def another_sweep(out: Path, spec: dict) -> str | None:
         return None
     old = _read_manifest(out)
     if old.get("format") != FORMAT:
-        return "was written by an older redoubt (another layout)"
+        return "was written by an older redoubt (another layout or outcome record)"
     if old.get("identity") != identity_hash(spec):
         return "holds a sweep with a different spec (scenario, variant, design, seed or factors changed)"
     return None
