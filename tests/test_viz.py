@@ -288,6 +288,31 @@ def test_map_names_never_overlap_each_other_or_a_place_at_the_page_size(scenario
         assert not [(b, xy) for b in boxes for xy in places if b.x0 < xy[0] < b.x1 and b.y0 < xy[1] < b.y1]
 
 
+@pytest.mark.parametrize("scenario", ["panjshir-2021", "swat-2009", "history/panjshir-1982"])
+def test_map_counts_never_overlap_each_other_or_a_name_as_a_run_goes_on(scenario):
+    """Places a few km apart (Chakdara and Barikot in Swat, Rukha and Bazarak in 1982) have their counts
+    moved out of each other's way, day by day, in the drawn figure at the page's size; the title fits."""
+    import itertools
+
+    from matplotlib.figure import Figure
+    from redoubt.interfaces.app import DPI, MAP_SIZE_IN
+    from redoubt.interfaces.drawing import MapView
+
+    model = ValleyModel(scenario, rng=1)
+    view = MapView(model, Figure(figsize=MAP_SIZE_IN, dpi=DPI))
+    renderer = view.fig.canvas.get_renderer()
+    names = [t.get_window_extent(renderer) for t in view._labels]
+    width = view.fig.bbox.width
+    while model.running and model.day < 40:
+        model.step()
+        view.update()
+        counts = [t.get_window_extent(renderer) for ts in view.counts.values() for t in ts if t.get_text()]
+        assert not [p for p in itertools.combinations(counts, 2) if p[0].overlaps(p[1])], model.day
+        assert not [(c, n) for c in counts for n in names if c.overlaps(n)], model.day
+        title = view.title.get_window_extent(renderer)
+        assert 0 <= title.x0 and title.x1 <= width, (model.day, view.title.get_text())
+
+
 def test_a_view_that_fails_is_one_line_in_its_card():
     from redoubt.interfaces.app import _snapshot
 

@@ -51,6 +51,16 @@ def status_words(model) -> str:
     return f"the horizon came on {date_of(model, model.day):%d %b %Y} with the valley still holding"
 
 
+def map_title(model) -> str:
+    """The date and where the run stands, on one line over the map (the page's status line above it, and the
+    charts' marks, carry the floor lost and the end of organised resistance)."""
+    head = f"{date_of(model, model.day):%d %B %Y} (day {model.day})"
+    if model.collapse_day is None:
+        return f"{head}: {status_words(model)}"
+    said = f"{head}: the valley fell on {date_of(model, model.collapse_day):%d %b} ({model.fell_by})"
+    return said + ("; following what is left of the resistance" if model.running_on else "")
+
+
 class _View:
     """A figure drawn once, then updated: `png()` restores the drawn background (axes, labels, what does
     not change) and draws only the artists that move, as a browser page needs several times a second.
@@ -124,13 +134,14 @@ class MapView(_View):
         self._labels = [ax.annotate(name.split(" (")[0], (xy[i, 0], xy[i, 1]), fontsize=self.TEXT_PT,
                                     color="#2c3e50")
                         for i, name in enumerate(v.names)]
-        self.discs, self.counts = {}, {}
+        self.discs, self.counts, self.count_at = {}, {}, {}
         for side in ("attacker", "defender"):
             dx, dy = self.OFFSET[side]
             self.discs[side] = ax.scatter(xy[:, 0] + dx, xy[:, 1] + dy, s=np.zeros(v.n), color=SIDE_COLOUR[side],
                                           alpha=0.8, zorder=3)
             away = "right" if dx < 0 else "left"  # the two counts of a place grow away from each other
-            self.counts[side] = [ax.annotate("", (xy[i, 0] + dx, xy[i, 1] + dy + 1.8), fontsize=self.TEXT_PT, ha=away,
+            self.count_at[side] = xy + [dx, dy + 1.8]
+            self.counts[side] = [ax.annotate("", tuple(self.count_at[side][i]), fontsize=self.TEXT_PT, ha=away,
                                              color=SIDE_COLOUR[side], weight="bold", zorder=4) for i in range(v.n)]
         stores = list(model.stores)
         sxy = np.array([[xy[s.cell.idx, 0], xy[s.cell.idx, 1] - 1.6] for s in stores]).reshape(-1, 2)
@@ -210,6 +221,7 @@ class MapView(_View):
                                            or np.zeros((0, 2))):
             taken.append(Bbox.from_extents(x - 5 * px, y - 5 * px, x + 5 * px, y + 5 * px))
         first_place = len(centres)
+        self.fixed_boxes: list[tuple] = []  # where the names went, in pixels: counts keep off them
         self.crowded = []  # names that found no free spot (a test keeps this empty for the bundled valleys)
         frame = ax.get_window_extent(renderer)
         def clash(box, others) -> float:  # overlapping area, and any part outside the axes counts double
@@ -233,6 +245,7 @@ class MapView(_View):
                     break
             self._put(label, v.xy[i], best[1])  # the first free spot, or the one that clashes least
             taken.append(best[2])
+            self.fixed_boxes.append((best[2].x0, best[2].x1, best[2].y0, best[2].y1))
             if best[0] > 0:
                 self.crowded.append(label.get_text())
 
@@ -244,6 +257,42 @@ class MapView(_View):
         label.set_anncoords("offset points")
         label.set_ha(ha)
         label.set_va(va)
+
+    def _stack_counts(self) -> None:
+        """Places a few km apart would print their counts over each other: from the mouth up, a count that
+        would overlap a name or a count already placed grows the other way, or goes up a line (widths
+        estimated from the digits, so nothing is drawn to measure them: the page redraws several times a
+        second)."""
+        pt = self.counts["attacker"][0].get_fontsize()
+        px = self.fig.dpi / 72 * pt  # pixels of one point of text at this size
+        line, char = 1.2 * px, 0.62 * px  # a line; a bold digit or comma, about
+        to_px = self.ax.transData
+        shown = [(side, i) for side, texts in self.counts.items() for i, t in enumerate(texts) if t.get_text()]
+        anchors = {(side, i): to_px.transform(self.count_at[side][i]) for side, i in shown}
+        placed = list(self.fixed_boxes)  # (x0, x1, y0, y1) in pixels: names, then counts as they are placed
+
+        def clash(x0, x1, y0, y1) -> float:  # overlapping area with what is there
+            return sum(max(0.0, min(x1, b[1] + 2) - max(x0, b[0] - 2)) * max(0.0, min(y1, b[3]) - max(y0, b[2]))
+                       for b in placed)
+
+        for side, i in sorted(shown, key=lambda key: (anchors[key][0], key[0])):
+            text = self.counts[side][i]
+            x, y = anchors[(side, i)]
+            width = char * len(text.get_text())
+            away = "right" if side == "attacker" else "left"  # the way it grows when nothing is in the way
+
+            def box(k, ha):
+                x0, x1 = (x - width, x) if ha == "right" else (x, x + width)
+                return (x0, x1, y + k * line - 0.2 * px, y + k * line + 0.8 * px)
+
+            # its own line growing away from the place's other count if free; else growing the other way; else
+            # a line up, and so on (at most three up: further, it would read as another place's); where none is
+            # free, the one of these that overlaps least
+            spots = [(k, ha) for k in range(4) for ha in (away, "left" if away == "right" else "right")]
+            k, ha = min(spots, key=lambda spot: (clash(*box(*spot)) > 0, clash(*box(*spot)), spots.index(spot)))
+            placed.append(box(k, ha))
+            text.set_ha(ha)
+            text.set_position(self.count_at[side][i] if k == 0 else to_px.inverted().transform((x, y + k * line)))
 
     def update(self) -> Figure:
         m, v = self.model, self.model.valley
@@ -262,6 +311,7 @@ class MapView(_View):
             self.discs[side].set_sizes(np.where(counts > 0, 10 + 2.0 * np.sqrt(counts), 0))
             for text, n in zip(self.counts[side], counts):
                 text.set_text(f"{n:,}" if n else "")
+        self._stack_counts()
         left = np.array([(s.food + s.ammo) / 1000 if s.open else 0.0 for s in self.stores])
         self.store_dots.set_sizes(np.where(left > 0, 8 + 3 * np.sqrt(np.maximum(left, 0.0)), 0))  # -1e-12 is empty
         self.store_lost.set_sizes(np.array([0 if s.open else 35 for s in self.stores]))
@@ -269,7 +319,7 @@ class MapView(_View):
             share = m.weather.pass_open_on_foot(int(i))
             state = "closed" if share <= 0 else ("open" if share >= 1 else f"{share:.0%} open")
             text.set_text(f"{state}, snow {v.snow_cm[i]:.0f} cm")
-        self.title.set_text(f"{date_of(m, m.day):%d %B %Y} (day {m.day}): {status_words(m)}")
+        self.title.set_text(map_title(m))
         return self.fig
 
 
