@@ -6,6 +6,8 @@ opens `--sessions` more at once, each stepping its model a few days, and closes 
 memory is read (psutil) after the warm-up, with all sessions open, and after they closed and the cull time passed.
 
     .venv/bin/python benchmarks/bench_page_memory.py [--sessions 30] [--rounds 2] [--cull 5s]
+    .venv/bin/python benchmarks/bench_page_memory.py --solara-only         # Solara's share, no model
+    REDOUBT_BENCH_IMAGES=1 .venv/bin/python benchmarks/bench_page_memory.py --solara-only   # with images
 Writes benchmarks/results/page_memory.json. Needs Debian's chromium and the viz and test extras.
 
 Measured on 2026-11-27 (this 2-core machine, 30 sessions, cull 5 s). Before: 460 MB after the warm-up, 786 MB
@@ -102,12 +104,15 @@ def main() -> None:
         server.wait(timeout=60)
     out = {k: round(v, 1) for k, v in out.items()}
     last = out[f"round_{args.rounds}_after_closing_mb"]
-    out.update(page="minimal_page.py (Solara only)" if args.solara_only else "redoubt viz",
+    out.update(page=("minimal_page.py (Solara only" + (", two images a step)" if os.environ.get(
+                   "REDOUBT_BENCH_IMAGES") == "1" else ")")) if args.solara_only else "redoubt viz",
                sessions=args.sessions, rounds=args.rounds, cull_timeout=args.cull,
                growth_after_closing_mb=round(last - out["after_warm_up_mb"], 1),
                growth_from_round_1_to_last_mb=round(last - out["round_1_after_closing_mb"], 1))
     print(json.dumps(out, indent=2))
-    name = "page_memory_solara_only.json" if args.solara_only else "page_memory.json"
+    images = os.environ.get("REDOUBT_BENCH_IMAGES") == "1"
+    name = ("page_memory_solara_images.json" if images else "page_memory_solara_only.json") if args.solara_only \
+        else "page_memory.json"
     (Path(__file__).parent / "results" / name).write_text(json.dumps(out, indent=2) + "\n")
 
 

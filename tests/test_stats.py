@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from redoubt.studies.stats import (
+    clusters_needed,
     cumulative_incidence,
     kaplan_meier,
     mcnemar_exact,
@@ -12,6 +13,7 @@ from redoubt.studies.stats import (
     paired_counts,
     paired_median_difference,
     pairs_needed,
+    sign_flip_p,
     wilson,
 )
 
@@ -138,3 +140,27 @@ def test_paired_median_difference_cancels_what_the_pairs_share():
     d, lo, hi = paired_median_difference(shared, noisy, seed=1)
     assert lo < d < hi and 1 < lo and hi < 5
     assert paired_median_difference(shared, noisy, seed=1) == (d, lo, hi)  # seeded
+
+
+def test_sign_flip_p_enumerates_small_samples_and_holds_its_level():
+    """Four equal differences: 2 of the 16 sign patterns are as extreme (p = 1/8); none at all: p = 1. On
+    symmetric null data the test rejects at 5% about 5% of the time, and under a shift nearly always."""
+    assert sign_flip_p([1.0, 1.0, 1.0, 1.0]) == pytest.approx(2 / 16)
+    assert sign_flip_p([0.0, 0.0, 0.0]) == 1.0
+    assert sign_flip_p([0.5, -0.5]) == 1.0
+    rng = np.random.default_rng(8)
+    null = [sign_flip_p(rng.normal(0, 1, 30), seed=i, resamples=2000) < 0.05 for i in range(400)]
+    assert 0.025 <= np.mean(null) <= 0.085
+    shifted = [sign_flip_p(rng.normal(0.8, 1, 30), seed=i, resamples=2000) < 0.05 for i in range(100)]
+    assert np.mean(shifted) >= 0.95
+
+
+def test_clusters_needed_gives_about_80_percent_power():
+    """At the number of units it names (from a large pilot), a sign-flip test at 5% rejects about 80% of the time."""
+    rng = np.random.default_rng(3)
+    need = clusters_needed(rng.normal(0.4, 1.0, 4000))
+    assert 40 <= need <= 60  # (1.96 + 0.84)^2 / 0.4^2 = 49
+    assert clusters_needed([0.5, -0.5]) == np.inf and np.isnan(clusters_needed([1.0]))
+    power = np.mean([sign_flip_p(rng.normal(0.4, 1.0, int(need)), seed=i, resamples=1000) < 0.05
+                     for i in range(300)])
+    assert 0.7 <= power <= 0.9

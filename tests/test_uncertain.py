@@ -213,8 +213,17 @@ def test_compare_with_shared_draws_reports_where_the_spread_comes_from(tmp_path)
     by_draw = split[split["measure"] == "effect vs none"].iloc[0]
     assert effects["diff_lo95"].iloc[0] == round(by_draw["mean_lo95"], 4)
     assert effects["diff_hi95"].iloc[0] == round(by_draw["mean_hi95"], 4)
+    # and its p-value and runs needed too: a sign-flip test over the two draws' mean differences
+    from redoubt.studies.stats import clusters_needed, sign_flip_p
+
+    pairs = runs.pivot(index="replication", columns="variant", values="held_to_winter").astype(float)
+    means = (pairs["air"] - pairs["none"]).groupby(pairs.index // 4).mean()
+    assert effects["p_draws"].iloc[0] == round(sign_flip_p(means.to_numpy(), seed=5), 4)
+    needed = clusters_needed(means.to_numpy()) * 4
+    assert effects["pairs_needed"].iloc[0] == needed or (np.isinf(needed) and np.isinf(effects["pairs_needed"].iloc[0]))
     report = (tmp_path / "out" / "report.md").read_text()
     assert "## Where the spread comes from" in report and "`spread.csv`" in report
+    assert "p (draws)" in report and "McNemar p" not in report.split("## Where the spread")[0]
     assert result["spread"] is not None
 
 

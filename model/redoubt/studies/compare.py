@@ -38,6 +38,7 @@ from .provenance import git_revision, versions
 from .runs import RunSpec, default_runs_dir, derive_seed, drawing, stamp
 from .stats import (
     SPLIT_FIELDS,
+    clusters_needed,
     cumulative_incidence,
     mcnemar_exact,
     newcombe_paired,
@@ -45,6 +46,7 @@ from .stats import (
     paired_counts,
     paired_median_difference,
     pairs_needed,
+    sign_flip_p,
     variance_split,
 )
 
@@ -233,6 +235,12 @@ def spread(runs: pd.DataFrame, variants: list[str], baseline: str, runs_per_draw
             except ValueError:  # failed runs left fewer than two whole draws: said, never a crash after the runs
                 split = {**dict.fromkeys(SPLIT_FIELDS, math.nan), "draws": len(set(draw[complete])),
                          "runs_per_draw": runs_per_draw}
+            if measure.startswith("effect") and split["draws"] >= 2:  # tested over draws, the independent units
+                means = pd.Series(y.to_numpy()[complete]).groupby(draw[complete]).mean().to_numpy()
+                split["p_draws"] = sign_flip_p(means, seed=seed)
+                split["runs_needed_draws"] = clusters_needed(means) * runs_per_draw
+            else:
+                split["p_draws"] = split["runs_needed_draws"] = math.nan
             rows.append({"variant": v, "measure": measure, **split})
     return pd.DataFrame(rows)
 
@@ -241,12 +249,15 @@ def by_draws(effect_table: pd.DataFrame, split: pd.DataFrame) -> pd.DataFrame:
     """The effects' 95% intervals and verdicts from the draws' mean differences (spread), when runs share draws:
     runs of one draw are not independent, and Newcombe's interval over runs would be too narrow."""
     e = effect_table.copy()
+    e["p_draws"] = math.nan  # a sign-flip test over the draws' mean differences, in place of McNemar's over runs
     for i, row in e.iterrows():
         got = split[(split["variant"] == row["variant"]) & (split["measure"] == f"effect vs {row['baseline']}")]
         if len(got) and np.isfinite(got["mean"].iloc[0]):
             lo, hi = float(got["mean_lo95"].iloc[0]), float(got["mean_hi95"].iloc[0])
             e.loc[i, ["diff_lo95", "diff_hi95"]] = [lo, hi]
             e.loc[i, "distinguishable"] = bool(lo > 0 or hi < 0)
+            e.loc[i, "p_draws"] = float(got["p_draws"].iloc[0])
+            e.loc[i, "pairs_needed"] = float(got["runs_needed_draws"].iloc[0])
     return e
 
 
@@ -260,8 +271,9 @@ def spread_text(table: pd.DataFrame) -> str:
              "between runs that comes from the draws (parameters and inputs) rather than from chance, with a 90% "
              "bootstrap interval over draws; in a comparison that draws afresh for every run, it is also the "
              "share of the interval's variance that parameters contribute. The 95% intervals here count draws, "
-             "not runs, as independent, as do the effects' intervals and verdicts above (their McNemar p and "
-             "runs needed still count runs).\n",
+             "not runs, as independent, as do the effects' intervals, p-values (a sign-flip test over the draws' "
+             "mean differences) and verdicts above (runs needed: the draws a paired test would need, times "
+             f"{k}).\n",
              "| variant | measure | estimate [95%] | from parameters [90%] | from chance |",
              "|---|---|---|---|---|"]
     for r in table.itertuples():
@@ -496,7 +508,8 @@ def effects_frame(effect_table: pd.DataFrame) -> pd.DataFrame:
         "P(hold) change, CI": [f"{_points(d)} pts [{_points(lo)} to {_points(hi)}]"
                                     for d, lo, hi in zip(e["diff"], e["diff_lo95"], e["diff_hi95"])],
         "better/worse": [f"{b}/{w}" for b, w in zip(e["better"], e["worse"])],
-        "McNemar p": [f"{p:.2g}" for p in e["mcnemar_p"]],
+        **({"p (draws)": [f"{p:.2g}" for p in e["p_draws"]]} if "p_draws" in e else
+           {"McNemar p": [f"{p:.2g}" for p in e["mcnemar_p"]]}),
         "days held change": [f"{_signed(d)} [{_signed(lo)} to {_signed(hi)}]"
                                       for d, lo, hi in zip(e["days_diff"], e["days_diff_lo95"], e["days_diff_hi95"])],
         "verdict": [_verdict(real, k) for real, k in zip(e["distinguishable"], e["pairs_needed"])],
@@ -511,13 +524,22 @@ EFFECT_KEY = (
     ("better/worse", ("pairs in which the valley held with the variant and fell without it / fell with it and held "
                       "without it (the other pairs ended alike)")),
     ("McNemar p", "exact two-sided McNemar test of better against worse"),
+    ("p (draws)", ("with --runs-per-draw: two-sided sign-flip test of the draws' mean differences (runs that "
+                   "share a draw are not independent, so McNemar's test over runs would overstate)")),
     ("days held change", ("change (and its 95% interval) in the median days the valley held (to the fall, or to "
                           "the run's winter onset if "
                           "it held), with a 95% paired-bootstrap interval")),
     ("verdict", ("'real' when the P(hold) interval excludes zero at this many runs; otherwise noise, with the runs "
-                 "a variant a McNemar test would need to tell a difference of the size seen (80% power); 'no "
+                 "a variant a McNemar test would need to tell a difference of the size seen (80% power; with "
+                 "--runs-per-draw, the draws a paired test over draws would need, times the runs a draw); 'no "
                  "difference' when no pair ended differently")),
 )
+
+
+def effect_key(effect_table: pd.DataFrame) -> list[tuple[str, str]]:
+    """EFFECT_KEY for the columns effects_frame shows for this table."""
+    shown = set(effects_frame(effect_table).columns)
+    return [(name, meaning) for name, meaning in EFFECT_KEY if name in shown]
 
 
 def table_frame(summary: pd.DataFrame) -> pd.DataFrame:
@@ -601,7 +623,7 @@ def effect_answer(row, description: str = "") -> str:
     text = (f"{who} against {row['baseline']}: P(hold to winter) {pts(row['diff'])} points "
             f"[{pts(row['diff_lo95'])} to {pts(row['diff_hi95'])}], from {row['p_hold_baseline'] * 100:.1f}% "
             f"to {row['p_hold'] * 100:.1f}%; it saves the valley in {row['better']} of {n} paired runs and loses it in "
-            f"{row['worse']} (exact McNemar p = {row['mcnemar_p']:.2g}); the median days held change by "
+            f"{row['worse']} ({_test_words(row)}); the median days held change by "
             f"{_signed(row['days_diff'])} [{_signed(row['days_diff_lo95'])} to {_signed(row['days_diff_hi95'])}].")
     lo, hi = row["days_diff_lo95"], row["days_diff_hi95"]
     if lo > 0 or hi < 0:
@@ -612,6 +634,13 @@ def effect_answer(row, description: str = "") -> str:
         return text + f" The {n} pairs show no difference in P(hold) at all."
     return text + (f" That is within noise at {n} runs a variant: a difference of this size would need about "
                    f"{int(row['pairs_needed']):,} runs a variant to tell (80% power).")
+
+
+def _test_words(row) -> str:
+    p = row.get("p_draws", math.nan)
+    if isinstance(p, float) and math.isfinite(p):
+        return f"a sign-flip test over the draws' mean differences: p = {p:.2g}"
+    return f"exact McNemar p = {row['mcnemar_p']:.2g}"
 
 
 def answers(summary: pd.DataFrame, descriptions: dict) -> list[str]:
@@ -642,7 +671,7 @@ def format_table(summary: pd.DataFrame, descriptions: dict | None = None,
     out = []
     if effect_table is not None and len(effect_table):
         out += ["What each variant changes (paired: the same seeds in every variant)",
-                effects_frame(effect_table).to_string(index=False), "", *_key(EFFECT_KEY), "",
+                effects_frame(effect_table).to_string(index=False), "", *_key(effect_key(effect_table)), "",
                 *_bullets(effect_answers(effect_table, descriptions)), "", "Each variant on its own"]
     out += [table_frame(summary).to_string(index=False), "", *_key(COLUMN_KEY), "",
             *_bullets(answers(summary, descriptions))]
@@ -901,7 +930,8 @@ def report_md(summary: pd.DataFrame, effect_table: pd.DataFrame, meta: dict, fig
     said = "\n".join(f"- {a}" for a in effect_answers(effect_table, meta["variant_descriptions"]))
     alone = "\n".join(f"- {a}" for a in answers(summary, meta["variant_descriptions"]))
     effects_md = (_markdown(effects_frame(effect_table)) + "\n\n" +
-                  "\n".join(f"- **{name}**: {meaning}" for name, meaning in EFFECT_KEY)) if len(effect_table) else \
+                  "\n".join(f"- **{name}**: {meaning}" for name, meaning in effect_key(effect_table))) \
+        if len(effect_table) else \
         "(one variant only: nothing to compare it with)"
     return f"""# What outside resupply changes: {meta['scenario_name']}
 

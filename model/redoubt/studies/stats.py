@@ -158,6 +158,38 @@ def paired_median_difference(base, other, seed: int = 0, resamples: int = 4000,
     return d, float(lo), float(hi)
 
 
+def sign_flip_p(differences, seed: int = 0, resamples: int = 20000) -> float:
+    """Two-sided p-value that paired differences are centred on zero, by flipping their signs (a randomisation
+    test: Fisher 1935; Good 2005, ch. 3): every flip when there are at most 16, else `resamples` seeded ones,
+    counted with the observed (p = (1 + hits) / (1 + resamples)). For differences that are not independent run
+    by run but are by cluster (the draws' mean differences when runs share draws)."""
+    d = np.asarray(differences, float)
+    observed = abs(d.mean()) if len(d) else 0.0
+    if observed == 0:
+        return 1.0
+    tol = 1e-12 * max(1.0, observed)
+    if len(d) <= 16:
+        signs = 1 - 2 * ((np.arange(2 ** len(d))[:, None] >> np.arange(len(d))) & 1)
+        return float(np.mean(np.abs((signs * d).mean(axis=1)) >= observed - tol))
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(resamples, len(d)))
+    hits = int(np.sum(np.abs((signs * d).mean(axis=1)) >= observed - tol))
+    return (1 + hits) / (1 + resamples)
+
+
+def clusters_needed(differences, power: float = 0.8, alpha: float = 0.05) -> float:
+    """Independent units (draws) a paired test would need to tell a mean difference of the size seen from none
+    (two-sided alpha, given power; normal approximation, sd from the units seen). inf when the mean is zero."""
+    d = np.asarray(differences, float)
+    if len(d) < 2:
+        return math.nan
+    if d.mean() == 0:
+        return math.inf
+    from scipy.stats import norm
+
+    za, zb = norm.ppf(1 - alpha / 2), norm.ppf(power)
+    return float(max(2, math.ceil(((za + zb) * d.std(ddof=1) / abs(d.mean())) ** 2)))
+
+
 SPLIT_FIELDS = ("mean", "mean_lo95", "mean_hi95", "draws", "runs_per_draw", "var_parameters", "var_chance",
                 "share_parameters", "share_lo90", "share_hi90")  # what variance_split returns
 
