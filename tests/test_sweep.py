@@ -172,6 +172,18 @@ def test_the_coordinating_process_never_imports_mesa(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_sweep_written_by_an_older_layout_is_not_resumed_into(tmp_path):
+    """Parts from before a run ended at its fall (FORMAT 2) describe run-on ends: never mixed with new ones."""
+    out = sweep.run_sweep(SMALL, tmp_path / "old", executor="serial", quiet=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
+    with pytest.raises(ScenarioError, match="older redoubt"):
+        sweep.run_sweep(SMALL, out, executor="serial", quiet=True)
+    sweep.run_sweep(SMALL, out, executor="serial", quiet=True, force=True)
+    assert json.loads((out / "manifest.json").read_text())["format"] == sweep.FORMAT
+
+
+@pytest.mark.slow
 def test_changed_spec_refused_unless_force_and_extension_keeps_runs(tmp_path):
     out = sweep.run_sweep(SMALL, tmp_path / "x", executor="serial", quiet=True)
     first = sweep.load(out)["outcomes"].set_index(["point_key", "replication"])["seconds"]
