@@ -23,10 +23,11 @@ Of those 137 MB, Solara keeps about 18 MB on its own: `--solara-only` (a page wi
 measured 95 MB after the warm-up, 112 MB with 30 open, 112 MB after they closed, 113 MB after a second round.
 With two PNG images a step of the page's size (`REDOUBT_BENCH_IMAGES=1 ... --solara-only`: noise, 120 KB each,
 no model, no matplotlib, memory given back on close as the page does) Solara keeps 56-61 MB: 98 MB after the
-warm-up, 189 MB with 30 open, 154 MB after they closed, 158 MB after a second round. So about 60 of the page's
-137 MB are Solara's own handling of sessions that showed images; the rest, about 75 MB, is the C heap of the
-page thread (models and figures, all freed). A fixed mmap threshold (MALLOC_MMAP_THRESHOLD_=65536 or 16384 in
-the server's environment, so that large buffers are always given back) changed nothing: 385 / 786 / 517 / 518 MB.
+warm-up, 189 MB with 30 open, 154 MB after they closed, 158 MB after a second round. On the page itself the
+images are not the bulk: with drawing replaced by a 1-pixel PNG (a temporary patch of app._draw) it still kept
+127 MB (386 / 679 / 512 / 513 MB), so what stays comes from the models and views built per session, though every
+one of them is freed. A fixed mmap threshold (MALLOC_MMAP_THRESHOLD_=65536 or 16384 in the server's environment,
+so that large buffers are always given back) changed nothing: 385 / 786 / 517 / 518 MB.
 """
 
 from __future__ import annotations
