@@ -8,7 +8,7 @@ nothing is laid out again), so the page can redraw it several times a second.
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -49,6 +49,20 @@ def status_words(model) -> str:
     if reason == "repulsed":
         return f"the offensive was repulsed by {date_of(model, model.day):%d %b %Y}: the valley held"
     return f"the horizon came on {date_of(model, model.day):%d %b %Y} with the valley still holding"
+
+
+class _Box(NamedTuple):
+    """A text's box in pixels, as matplotlib's Bbox names its sides (cheaper to make, as counts are each frame)."""
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+
+def _overlap_area(box, others, pad_x: float = 0.0) -> float:
+    """The area (px^2) by which `box` overlaps `others` (Bbox or _Box), each widened by pad_x on either side."""
+    return sum(max(0.0, min(box.x1, o.x1 + pad_x) - max(box.x0, o.x0 - pad_x)) *
+               max(0.0, min(box.y1, o.y1) - max(box.y0, o.y0)) for o in others)
 
 
 def map_title(model) -> str:
@@ -220,15 +234,12 @@ class MapView(_View):
         for x, y in ax.transData.transform([[v.xy[s.cell.idx, 0], v.xy[s.cell.idx, 1] - 1.6] for s in self.stores]
                                            or np.zeros((0, 2))):
             taken.append(Bbox.from_extents(x - 5 * px, y - 5 * px, x + 5 * px, y + 5 * px))
-        first_place = len(centres)
-        self.fixed_boxes: list[tuple] = []  # where the names went, in pixels: counts keep off them
+        first_place, first_name = len(centres), len(taken)
         self.crowded = []  # names that found no free spot (a test keeps this empty for the bundled valleys)
         frame = ax.get_window_extent(renderer)
         def clash(box, others) -> float:  # overlapping area, and any part outside the axes counts double
-            area = sum(max(0.0, min(box.x1, o.x1) - max(box.x0, o.x0)) * max(0.0, min(box.y1, o.y1) - max(box.y0, o.y0))
-                       for o in others)
             inside = frame.containsx(box.x0) and frame.containsx(box.x1) and frame.containsy(box.y0)
-            return area + (0 if inside else 2 * box.width * box.height)
+            return _overlap_area(box, others) + (0 if inside else 2 * box.width * box.height)
 
         for i in np.argsort(v.xy[:, 0], kind="stable"):
             label = self._labels[i]
@@ -245,9 +256,9 @@ class MapView(_View):
                     break
             self._put(label, v.xy[i], best[1])  # the first free spot, or the one that clashes least
             taken.append(best[2])
-            self.fixed_boxes.append((best[2].x0, best[2].x1, best[2].y0, best[2].y1))
             if best[0] > 0:
                 self.crowded.append(label.get_text())
+        self.name_boxes = taken[first_name:]  # where the names went, in pixels: counts keep off them
 
     @staticmethod
     def _put(label, xy, spot) -> None:
@@ -269,11 +280,7 @@ class MapView(_View):
         to_px = self.ax.transData
         shown = [(side, i) for side, texts in self.counts.items() for i, t in enumerate(texts) if t.get_text()]
         anchors = {(side, i): to_px.transform(self.count_at[side][i]) for side, i in shown}
-        placed = list(self.fixed_boxes)  # (x0, x1, y0, y1) in pixels: names, then counts as they are placed
-
-        def clash(x0, x1, y0, y1) -> float:  # overlapping area with what is there
-            return sum(max(0.0, min(x1, b[1] + 2) - max(x0, b[0] - 2)) * max(0.0, min(y1, b[3]) - max(y0, b[2]))
-                       for b in placed)
+        placed = list(self.name_boxes)  # in pixels: the names, then the counts as they are placed
 
         for side, i in sorted(shown, key=lambda key: (anchors[key][0], key[0])):
             text = self.counts[side][i]
@@ -283,13 +290,14 @@ class MapView(_View):
 
             def box(k, ha):
                 x0, x1 = (x - width, x) if ha == "right" else (x, x + width)
-                return (x0, x1, y + k * line - 0.2 * px, y + k * line + 0.8 * px)
+                return _Box(x0, x1, y + k * line - 0.2 * px, y + k * line + 0.8 * px)
 
             # its own line growing away from the place's other count if free; else growing the other way; else
             # a line up, and so on (at most three up: further, it would read as another place's); where none is
             # free, the one of these that overlaps least
             spots = [(k, ha) for k in range(4) for ha in (away, "left" if away == "right" else "right")]
-            k, ha = min(spots, key=lambda spot: (clash(*box(*spot)) > 0, clash(*box(*spot)), spots.index(spot)))
+            clash = [_overlap_area(box(*spot), placed, pad_x=2.0) for spot in spots]
+            k, ha = spots[min(range(len(spots)), key=lambda j: (clash[j] > 0, clash[j], j))]
             placed.append(box(k, ha))
             text.set_ha(ha)
             text.set_position(self.count_at[side][i] if k == 0 else to_px.inverted().transform((x, y + k * line)))

@@ -536,10 +536,9 @@ EFFECT_KEY = (
 )
 
 
-def effect_key(effect_table: pd.DataFrame) -> list[tuple[str, str]]:
-    """EFFECT_KEY for the columns effects_frame shows for this table."""
-    shown = set(effects_frame(effect_table).columns)
-    return [(name, meaning) for name, meaning in EFFECT_KEY if name in shown]
+def effect_key(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """EFFECT_KEY for the columns an effects_frame shows."""
+    return [(name, meaning) for name, meaning in EFFECT_KEY if name in frame.columns]
 
 
 def table_frame(summary: pd.DataFrame) -> pd.DataFrame:
@@ -670,8 +669,9 @@ def format_table(summary: pd.DataFrame, descriptions: dict | None = None,
     descriptions = descriptions or {}
     out = []
     if effect_table is not None and len(effect_table):
+        frame = effects_frame(effect_table)
         out += ["What each variant changes (paired: the same seeds in every variant)",
-                effects_frame(effect_table).to_string(index=False), "", *_key(effect_key(effect_table)), "",
+                frame.to_string(index=False), "", *_key(effect_key(frame)), "",
                 *_bullets(effect_answers(effect_table, descriptions)), "", "Each variant on its own"]
     out += [table_frame(summary).to_string(index=False), "", *_key(COLUMN_KEY), "",
             *_bullets(answers(summary, descriptions))]
@@ -929,10 +929,10 @@ def report_md(summary: pd.DataFrame, effect_table: pd.DataFrame, meta: dict, fig
     vers = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
     said = "\n".join(f"- {a}" for a in effect_answers(effect_table, meta["variant_descriptions"]))
     alone = "\n".join(f"- {a}" for a in answers(summary, meta["variant_descriptions"]))
-    effects_md = (_markdown(effects_frame(effect_table)) + "\n\n" +
-                  "\n".join(f"- **{name}**: {meaning}" for name, meaning in effect_key(effect_table))) \
-        if len(effect_table) else \
-        "(one variant only: nothing to compare it with)"
+    frame = effects_frame(effect_table)
+    effects_md = (_markdown(frame) + "\n\n" +
+                  "\n".join(f"- **{name}**: {meaning}" for name, meaning in effect_key(frame))) \
+        if len(effect_table) else "(one variant only: nothing to compare it with)"
     return f"""# What outside resupply changes: {meta['scenario_name']}
 
 {meta['title']}. Each variant was run {meta['replications']} times from {meta['start_date']}, with the same seeds in
