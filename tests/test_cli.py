@@ -248,3 +248,28 @@ def test_version_and_list():
     assert r.returncode == 0
     for needle in ("panjshir-2021", "--variant air+passes", "validation/square-law", "tiny", "stocks-and-air"):
         assert needle in r.stdout
+
+
+def test_a_comparison_interrupted_under_another_outcome_record_is_not_resumed_into(tmp_path):
+    """Its runs' records have other fields (those missing would read as nulls): refused, as another plan, and
+    nothing is written into it."""
+    from redoubt.inputs import scenario as scn
+    from redoubt.studies.compare import identity
+    from redoubt.studies.outputs import OutputError
+    from redoubt.studies.runs import drawing
+
+    overrides = {"scenario.horizon_days": 30, "scenario.fighters_per_agent": 50}
+    path = scn.resolve_path("panjshir-2021")
+    spec0 = scn.load(path, None, overrides)
+    ident = identity(path, spec0, ["none"], 1, drawing(spec0, overrides, draw=True))
+    out = tmp_path / "cmp"
+    (out / ".parts").mkdir(parents=True)
+    (out / ".redoubt").write_text("compare\n")  # as an interrupted `redoubt compare` leaves it
+    older = {k: v for k, v in ident.items() if k != "outcome_record"}  # a plan as redoubt wrote it before
+    (out / ".parts" / "plan.json").write_text(json.dumps(older))
+    from redoubt.studies.compare import run_compare
+
+    with pytest.raises(OutputError, match="another plan .*outcome_record"):
+        run_compare("panjshir-2021", ["none"], 2, 1, 1, out, quiet=True, executor="serial", overrides=overrides)
+    assert sorted(p.name for p in out.rglob("*")) == [".parts", ".redoubt", "plan.json"]
+    assert json.loads((out / ".parts" / "plan.json").read_text()) == older

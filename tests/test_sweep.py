@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from redoubt.core.model import ValleyModel
+from redoubt.core.outcome import OUTCOME_RECORD
 from redoubt.inputs.scenario import ScenarioError
 from redoubt.studies import sweep
 
@@ -173,14 +174,16 @@ def test_the_coordinating_process_never_imports_mesa(tmp_path):
 
 @pytest.mark.slow
 def test_a_sweep_written_by_an_older_layout_is_not_resumed_into(tmp_path):
-    """Parts from before a run ended at its fall (FORMAT 2) describe run-on ends: never mixed with new ones."""
+    """Parts from before a run ended at its fall describe run-on ends, in another outcome record: never mixed
+    with new ones."""
     out = sweep.run_sweep(SMALL, tmp_path / "old", executor="serial", quiet=True)
     manifest = json.loads((out / "manifest.json").read_text())
-    (out / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
+    del manifest["outcome_record"]  # as redoubt wrote its manifest before
+    (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ScenarioError, match="older redoubt"):
         sweep.run_sweep(SMALL, out, executor="serial", quiet=True)
     sweep.run_sweep(SMALL, out, executor="serial", quiet=True, force=True)
-    assert json.loads((out / "manifest.json").read_text())["format"] == sweep.FORMAT
+    assert json.loads((out / "manifest.json").read_text())["outcome_record"] == OUTCOME_RECORD
 
 
 @pytest.mark.slow

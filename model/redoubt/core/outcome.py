@@ -8,6 +8,7 @@ never silently dropped. This module does not import Mesa: a sweep's coordinating
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import types
 import typing
@@ -110,6 +111,9 @@ def schema_of(record_cls) -> pa.Schema:
 
 
 OUTCOME_SCHEMA = schema_of(Outcome)
+# Changes whenever the record's fields do: runs of an interrupted study made under another record are not
+# mixed with new ones (missing fields would read as nulls).
+OUTCOME_RECORD = hashlib.sha256(",".join(OUTCOME_SCHEMA.names).encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- parameter columns ----------------------

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..core.outcome import CAUSES
+from ..core.outcome import CAUSES, OUTCOME_RECORD
 from ..inputs import scenario as scn
 from ..inputs.bounded import plain_name
 from .executors import Progress, make_executor, run_specs
@@ -104,11 +104,12 @@ def default_baseline(path: Path, variants: list[str], overrides: dict | None = N
 def identity(path: Path, spec0: dict, variants: list[str], seed: int, overrides: dict,
              runs_per_draw: int = 1) -> dict:
     """What makes two comparisons the same (their runs interchangeable): the scenario's files as they are
-    now, the variants in order, the master seed, the overrides and how runs share draws. Replications may
-    grow: more runs extend the comparison."""
+    now, the variants in order, the master seed, the overrides, how runs share draws and the outcome record's
+    fields. Replications may grow: more runs extend the comparison."""
     ident = {"scenario": str(Path(path).resolve()), "scenario_sha256": scn.files_digest(spec0),
              "variants": list(variants), "master_seed": int(seed),
-             "overrides": json.loads(json.dumps(overrides, sort_keys=True, default=str))}
+             "overrides": json.loads(json.dumps(overrides, sort_keys=True, default=str)),
+             "outcome_record": OUTCOME_RECORD}
     return ident if runs_per_draw == 1 else {**ident, "runs_per_draw": int(runs_per_draw)}
 
 

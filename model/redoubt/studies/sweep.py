@@ -41,6 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..core.outcome import OUTCOME_RECORD
 from ..inputs import scenario as scn
 from ..inputs.bounded import plain_name
 from ..inputs.scenario import Field, ScenarioError
@@ -295,8 +296,7 @@ def plan(spec: dict, table: pd.DataFrame) -> list[RunSpec]:
 
 
 # ---------------------------------------------------------------- running --------------------------------
-FORMAT = 3  # the layout: series/part-*.parquet beside outcomes/part-*.parquet, by point key; 3: a run ends at its
-# fall (the run-on in run_on_* fields), so parts from before (2) are not mixed with new ones
+FORMAT = 2  # the directory layout: 2 = series/part-*.parquet beside outcomes/part-*.parquet, by point key
 
 
 def run_sweep(source, out: str | Path | None = None, *, executor: str = "processes", jobs: int | None = None,
@@ -346,7 +346,7 @@ def another_sweep(out: Path, spec: dict) -> str | None:
     if not (out / "manifest.json").exists():
         return None
     old = _read_manifest(out)
-    if old.get("format") != FORMAT:
+    if old.get("format") != FORMAT or old.get("outcome_record") != OUTCOME_RECORD:  # runs not to mix with new ones
         return "was written by an older redoubt (another layout or outcome record)"
     if old.get("identity") != identity_hash(spec):
         return "holds a sweep with a different spec (scenario, variant, design, seed or factors changed)"
@@ -368,7 +368,7 @@ def _run_into(out: Path, spec: dict, table: pd.DataFrame, specs: list[RunSpec], 
     now = dt.datetime.now().isoformat(timespec="seconds")
     manifest_path = out / "manifest.json"
     started = _read_manifest(out).get("started", now) if manifest_path.exists() else now
-    manifest = {"name": spec["name"], "format": FORMAT,
+    manifest = {"name": spec["name"], "format": FORMAT, "outcome_record": OUTCOME_RECORD,
                 "spec": {k: v for k, v in spec.items() if not k.startswith("_")},
                 "spec_file": spec["_source"], "spec_hash": spec_hash(spec), "identity": identity_hash(spec),
                 "design": {"kind": spec["design"], "points": len(table), "factors": list(spec["factors"]),
