@@ -256,3 +256,22 @@ def test_workers_die_with_their_parent(tmp_path, sig):
     assert not alive, [c.pid for c in alive]
     if sig != signal.SIGKILL:  # stopped as Ctrl-C stops it: quietly, exit 130
         assert p.returncode == 130 and "Traceback" not in err, err
+
+
+def test_a_worker_killed_mid_result_never_hangs_the_exit():
+    """A sweep stopped by SIGTERM hung at exit once: a worker killed while writing its chunk's result left half
+    a message in the pool's result pipe, and the pool's manager thread (which the interpreter joins at exit)
+    waited for the rest forever. Half a message is put in the pipe here, then the executor is killed."""
+    import struct
+    import time
+
+    from redoubt.studies.executors import ProcessExecutor
+
+    ex = ProcessExecutor(1)
+    ex.pool.submit(time.sleep, 3600)
+    manager = ex.pool._executor_manager_thread
+    # the pipe's framing: a 4-byte length, then the bytes; a million announced, ten sent
+    os.write(ex.pool._result_queue._writer.fileno(), struct.pack("!i", 1_000_000) + b"x" * 10)
+    ex.close(kill=True)
+    manager.join(timeout=120)  # a bound against a hang, not a timing
+    assert not manager.is_alive()

@@ -158,10 +158,20 @@ class ProcessExecutor:
     def close(self, kill: bool = False):
         """Shut the pool down; kill=True (on Ctrl-C, SIGTERM or an error) stops the workers at once
         instead of waiting for the chunks they are running."""
+        results = self.pool._result_queue
         if kill:
-            for proc in list((self.pool._processes or {}).values()):
+            workers = list((self.pool._processes or {}).values())
+            for proc in workers:
                 proc.kill()
+            for proc in workers:
+                proc.join()
         self.pool.shutdown(wait=not kill, cancel_futures=True)
+        if kill and results is not None:
+            # A worker killed while writing its chunk's result leaves half a message in the pool's result
+            # pipe: the pool's manager thread then waits for the rest forever, and the interpreter waits for
+            # that thread at exit (a SIGTERM'd sweep hung there). With every worker dead, closing this
+            # process's copy of the pipe's write end ends the pipe, so the thread sees the end and stops.
+            results._writer.close()
         self._closed.set()
         self._reader.join()
         if not kill:  # the workers have exited: every report they sent is in the pipe
