@@ -10,24 +10,21 @@ memory is read (psutil) after the warm-up, with all sessions open, and after the
     REDOUBT_BENCH_IMAGES=1 .venv/bin/python benchmarks/bench_page_memory.py --solara-only   # with images
 Writes benchmarks/results/page_memory.json. Needs Debian's chromium and the viz and test extras.
 
-Measured on 2026-11-27 (this 2-core machine, 30 sessions, cull 5 s). Before: 460 MB after the warm-up, 786 MB
-with all open, 786 MB after they closed (nothing given back). Now (a closed session's kernel collects and trims
-the C allocator; models built, stepped and drawn on one page thread): 388 MB after the warm-up, 792 MB with 30
-open, 521 MB after they closed, and a second round of 30 ends at 525 MB (+4 MB). Every model and figure is freed
-(gc finds none); what stays, about 4.5 MB a session of the largest number open at once, is a high-water mark
-that later sessions reuse: the stacks and allocator arenas of the server's worker threads (anyio keeps idle
-workers until the next call) and fragmentation of the C heap. It does not grow with the number of sessions over
-time.
+Measured on 2026-11-28 (this 2-core machine, 30 sessions, cull 5 s; the memory of the server and its page
+model process together). Now the models live in a process of their own (interfaces/page_worker.py), ended
+with the last model, and the server runs with C's allocator (PYTHONMALLOC=malloc, set by `redoubt viz`):
+391 MB after the warm-up, 993 MB with 30 open, 426 MB after they closed, and a second round of 30 ends at
+426 MB (+0.2 MB): 36 MB kept. Those 36 MB are Solara's own high-water mark (its sessions' widgets and
+connections, reused by later sessions), none of it the models': a Solara page with a text and a button and no
+model keeps 18-24 MB of 30 sessions (`--solara-only`: 95-97 MB after the warm-up, 112-119 MB with 30 open
+and after they closed, 113-121 MB after a second round), and ours has some forty widgets a session.
 
-Of those 137 MB, Solara keeps about 18 MB on its own: `--solara-only` (a page with a text and a button, no model)
-measured 95 MB after the warm-up, 112 MB with 30 open, 112 MB after they closed, 113 MB after a second round.
-With two PNG images a step of the page's size (`REDOUBT_BENCH_IMAGES=1 ... --solara-only`: noise, 120 KB each,
-no model, no matplotlib, memory given back on close as the page does) Solara keeps 56-61 MB: 98 MB after the
-warm-up, 189 MB with 30 open, 154 MB after they closed, 158 MB after a second round. On the page itself the
-images are not the bulk: with drawing replaced by a 1-pixel PNG (a temporary patch of app._draw) it still kept
-127 MB (386 / 679 / 512 / 513 MB), so what stays comes from the models and views built per session, though every
-one of them is freed. A fixed mmap threshold (MALLOC_MMAP_THRESHOLD_=65536 or 16384 in the server's environment,
-so that large buffers are always given back) changed nothing: 385 / 786 / 517 / 518 MB.
+The steps that led here, 30 sessions each: with the models in the server (built, stepped and drawn on one
+page thread; a closed session's kernel collected and the C heap trimmed) 388 / 792 / 521 / 525 MB, 133 MB
+kept although gc found no model or figure left: Python's allocator keeps an arena while any object in it
+lives. Before that (no collection, no trim), 460 / 786 / 786 MB, nothing given back. Tried and not kept: a fixed
+mmap threshold (MALLOC_MMAP_THRESHOLD_=65536 or 16384: no change); C's allocator with the models still in the
+server (44 MB kept); the models' process with Python's allocator in the server (48 MB kept).
 """
 
 from __future__ import annotations

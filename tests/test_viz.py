@@ -383,9 +383,68 @@ def test_viz_warns_off_loopback_and_keeps_a_closed_session_a_minute(monkeypatch,
 
     monkeypatch.setattr(sp, "Popen", Server)
     monkeypatch.delenv("SOLARA_KERNEL_CULL_TIMEOUT", raising=False)
+    monkeypatch.delenv("PYTHONMALLOC", raising=False)
     assert main(["viz", "--host", host, "--port", "8799"]) == 0
     assert ("no authentication" in capsys.readouterr().err) == warned
     assert seen["env"]["SOLARA_KERNEL_CULL_TIMEOUT"] == "60s" and host in seen["argv"]
+    assert seen["env"]["PYTHONMALLOC"] == "malloc"  # the server gives back more of what sessions used
     monkeypatch.setenv("SOLARA_KERNEL_CULL_TIMEOUT", "2h")
     main(["viz", "--host", host, "--port", "8799"])
     assert seen["env"]["SOLARA_KERNEL_CULL_TIMEOUT"] == "2h"
+
+
+# ---------------------------------------------------------------- the page's model process -----------------
+def test_page_models_run_in_a_process_of_their_own_day_for_day_and_it_ends_with_the_last():
+    """Issue 26 (6): the page's models live in a process that ends when the last is released, so that their
+    memory goes back to the system; a page model is the same model, day for day, as one built here."""
+    from redoubt.interfaces.app import WORKER, PageModel, _snapshot, give_back_memory, make_view
+
+    page, here = PageModel(rng=3, fighters_per_agent=50), ValleyModel(rng=3, fighters_per_agent=50)
+    proc = WORKER._proc
+    assert proc is not None and proc.pid != os.getpid() and proc.poll() is None
+    for _ in range(4):
+        page.step()
+        here.step()
+    assert (page.day, page.steps, page.running) == (here.day, here.steps, here.running) == (4, 4, True)
+    for kind, words in (("map", True), ("timeline", False)):
+        remote, local = page.picture(kind, words), _snapshot(here, make_view(here, kind), words)
+        assert remote[2] is None and remote[1:] == local[1:], kind  # status line and monitors
+        assert remote[0][:4] == b"\x89PNG" and remote[0] == local[0], kind  # the same picture, byte for byte
+    give_back_memory(None)  # as when its session closes: the models built outside a session (this test's)
+    assert not WORKER.running and proc.wait(timeout=60) == 0  # a bound against a hang, not a timing
+    with pytest.raises(Exception, match="no longer in the page's model process"):
+        page.step()  # released: one line, and Reset builds another
+    assert "press Reset" in page.picture("map")[2]
+    again = PageModel(rng=3, fighters_per_agent=50)
+    assert WORKER.running and again.day == 0
+    give_back_memory(None)
+
+
+def test_a_lost_model_process_is_one_line_and_a_new_model_starts_another():
+    from redoubt.interfaces.app import WORKER, PageModel, give_back_memory
+    from redoubt.interfaces.page_worker import WorkerStopped
+
+    page = PageModel(rng=1, fighters_per_agent=50)
+    WORKER._proc.kill()  # killed from outside (out of memory, an operator)
+    with pytest.raises(WorkerStopped, match="press Reset"):
+        page.step()
+    png, _, error, _ = page.picture("map", True)
+    assert png is None and "press Reset" in error and "\n" not in error
+    fresh = PageModel(rng=1, fighters_per_agent=50)
+    fresh.step()
+    assert fresh.day == 1
+    with pytest.raises(Exception, match="no such variant"):  # a bad control: the model's own error, here
+        PageModel(rng=1, variant="nope")
+    give_back_memory(None)
+    assert not WORKER.running
+
+
+def test_the_controls_follow_an_edited_scenario_file(tmp_path):
+    """The controls are read once a scenario file (the server builds no model per session), and again when
+    the file changes: a user who edits it and reloads the page sees the new starting values."""
+    f = tmp_path / "mine.toml"
+    f.write_text('extends = "panjshir-2021"\n[changes]\n"sides.defender.strength" = 4000\n')
+    assert controls(f)["defender_strength"]["value"] == 4000
+    f.write_text('extends = "panjshir-2021"\n[changes]\n"sides.defender.strength" = 3000\n')
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))  # a later edit, whatever the clock
+    assert controls(f)["defender_strength"]["value"] == 3000

@@ -11,46 +11,35 @@ Needs the `viz` extra: pip install 'redoubt-valley[viz]'.
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import functools
 import gc
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import solara
 import solara.lab
-from matplotlib.figure import Figure
 from mesa.visualization.solara_viz import ModelController, ModelCreator, ShowSteps
 from mesa.visualization.utils import update_counter
 
 from ..core.model import ValleyModel
-from ..inputs.scenario import DEFAULT_SCENARIO, variant_names
-from .drawing import MapView, TimelineView, date_of, status_words
+from ..inputs.scenario import DEFAULT_SCENARIO, resolve_path, variant_names
+from .page_worker import DPI, MAP_SIZE_IN, TIMELINE_SIZE_IN, PageWorker, make_view, monitors, picture  # noqa: F401
 
 SCENARIO = os.environ.get("REDOUBT_VIZ_SCENARIO") or DEFAULT_SCENARIO
 PLAY_INTERVAL_MS = 10
-MAP_SIZE_IN, TIMELINE_SIZE_IN, DPI = (9.6, 5.4), (11.0, 5.6), 80  # about as shown at 1400 px wide
 RELEASE_DELAY_S = 1.0  # after a session's kernel is closed, so its objects are gone when the memory is given back
 
 
-def give_back_memory() -> None:
-    """Collect what closed sessions left and hand the C allocator's free pages back to the system: the
-    models' arrays and the figures' buffers are freed by Python, but glibc keeps the pages of its per-thread
-    arenas (measured: 10 sessions closed, 106 MB kept without this, 45 MB with it, and no further growth)."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, musl): Python's own release is all there is
-        pass
-
-
-# One thread builds, steps and draws every session's model, in the order asked. Sessions playing at once take
-# turns (each gets a fair share of the machine: with a thread each, one session ran at 11 days a second and
-# four others at 1.3-4.5), and the models' and figures' memory stays in that thread's allocator arena, which
-# give_back_memory trims when a session closes.
+# One thread talks to the page's model process (and draws a notebook's own models), in the order asked:
+# sessions playing at once take turns (each gets a fair share of the machine: with a thread each, one session
+# ran at 11 days a second and four others at 1.3-4.5).
 _PAGE_THREAD = "redoubt-page"
 _PAGE_WORK = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_PAGE_THREAD)
+WORKER = PageWorker()
 
 
 def on_page_thread(fn, *args, **kwargs):
@@ -60,23 +49,62 @@ def on_page_thread(fn, *args, **kwargs):
     return _PAGE_WORK.submit(fn, *args, **kwargs).result()
 
 
-class PageModel(ValleyModel):
-    """ValleyModel as the page runs it: built and stepped on the page's thread (see on_page_thread); the
-    same model, day for day (Mesa's Reset builds another of this class)."""
+_SESSION_MODELS: dict[str, list] = {}  # a browser session's kernel id -> the handles of the models built in it
+
+
+def _session_id() -> str | None:
+    """The Solara kernel (browser session) this thread works for, if any."""
+    from solara.server import kernel_context
+
+    return kernel_context.get_current_context().id if kernel_context.has_current_context() else None
+
+
+def give_back_memory(session: str | None = None) -> None:
+    """What a closed session left goes: the model process drops its models (and ends when it holds none,
+    giving all their memory back), and the server's own garbage is collected and the C allocator's free pages
+    handed back (Solara's widgets; glibc keeps the pages of its arenas otherwise)."""
+    on_page_thread(WORKER.release, _SESSION_MODELS.pop(session, []))
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): Python's own release is all there is
+        pass
+
+
+class PageModel:
+    """ValleyModel as the page runs it: the model lives in the page's model process (page_worker), and this is
+    its handle on the page: Mesa's controller steps it, the map and charts come back drawn. The same model, day
+    for day (its constructor takes ValleyModel's parameters; Mesa's Reset builds another of this class)."""
 
     @functools.wraps(ValleyModel.__init__)  # its signature: SolaraViz's Reset reads the parameters from it
     def __init__(self, *args, **kwargs):
-        on_page_thread(super().__init__, *args, **kwargs)
+        self._handle, built = on_page_thread(WORKER.build, args, kwargs)
+        _SESSION_MODELS.setdefault(_session_id(), []).append(self._handle)  # released when the session closes
+        self.spec = built["spec"]
+        self._update(built["state"])
+        weakref.finalize(self, WORKER.drop, self._handle).atexit = False  # a Reset's old model, dropped
+
+    def _update(self, state: dict) -> None:
+        self.running, self.time, self.steps, self.day = state["running"], state["time"], state["steps"], state["day"]
 
     def step(self) -> None:
-        on_page_thread(super().step)
+        self._update(on_page_thread(WORKER.call, "step", self._handle))
+
+    def picture(self, kind: str, words: bool = False):
+        """(png, status line, error, monitors) of the "map" or the "timeline", drawn in the model process."""
+        try:
+            return on_page_thread(WORKER.call, "picture", self._handle, kind, words)
+        except Exception as exc:  # noqa: BLE001 - one line in the card; the rest of the page goes on
+            return None, "", f"{kind} could not be drawn: {type(exc).__name__}: {exc}".splitlines()[0], []
 
 
 @solara.lab.on_kernel_start
 def _release_on_close():
     """Each browser session's kernel, when it closes, gives its memory back (see give_back_memory)."""
+    session = _session_id()
+
     def cleanup():
-        threading.Timer(RELEASE_DELAY_S, give_back_memory).start()
+        threading.Timer(RELEASE_DELAY_S, give_back_memory, args=(session,)).start()
     return cleanup
 
 # Controls: (shortcut, label, kind, low, high, step). Their starting values are the scenario's own.
@@ -98,6 +126,14 @@ def controls(scenario_file=SCENARIO) -> dict:
     """SolaraViz model parameters: the variant, the sliders starting at the scenario's values as the model
     resolves them (the attacker pool is the waves' total), and a numeric seed (a text seed would reach
     the model as a string). A slider's value applies over the chosen variant's."""
+    path = resolve_path(scenario_file)
+    changed = path.stat().st_mtime_ns if path.exists() else None  # an edited file is read again
+    return copy.deepcopy(_controls(str(scenario_file), changed))
+
+
+@functools.lru_cache(maxsize=16)
+def _controls(scenario_file: str, changed: int | None) -> dict:
+    # once a scenario file (as last changed): the server builds no model per session
     start = ValleyModel(scenario_file, rng=0).parameters()
     variants = variant_names(scenario_file) or ["base"]
     params = {
@@ -115,34 +151,17 @@ def controls(scenario_file=SCENARIO) -> dict:
     return params
 
 
-def monitors(model) -> list[tuple[str, str]]:
-    """The numbers beside the map, as NetLogo users expect them: (label, value)."""
-    return [("day", f"{model.day} ({date_of(model, model.day):%d %b %Y})"),
-            (f"{model.defenders.name} active", f"{model.defenders.strength():,}"),
-            (f"{model.attackers.name} active", f"{model.attackers.strength():,}"),
-            ("food, days at the start draw", f"{model.days_at_reference('food'):.0f}"),
-            ("ammunition, days at the start draw", f"{model.days_at_reference('ammo'):.0f}"),
-            ("km of road held", f"{model.valley.road_km_held():.0f}")]
-
-
 def _snapshot(model, view, words: bool = False):
-    """The view updated and drawn, and the status line, from the model between two days (its lock: a step
-    never lands half-way through a drawing), on the page's thread; a failure is one line in this card, never
-    the whole page."""
-    return on_page_thread(_draw, model, view, words)
+    """A model of this process (a notebook's own) drawn on the page's thread: see page_worker.picture."""
+    return on_page_thread(picture, model, view, words)
 
 
-def _draw(model, view, words: bool):
-    try:
-        with model.lock:
-            view.update()
-            png = view.png()
-            said = (f"{date_of(model, model.day):%d %B %Y}, day {model.day} ({model.spec['_variant']}): "
-                    f"{status_words(model)}.") if words else ""
-            numbers = monitors(model) if words else []
-        return png, said, None, numbers
-    except Exception as exc:  # noqa: BLE001 - shown in the card; the rest of the page goes on
-        return None, "", f"{type(view).__name__} could not be drawn: {type(exc).__name__}: {exc}".splitlines()[0], []
+def _shown(model, kind: str, words: bool = False):
+    """(png, status line, error, monitors) of a page model (drawn in the model process) or of a model of
+    this process (a view made once per model, drawn here)."""
+    remote = isinstance(model, PageModel)
+    view = solara.use_memo(lambda: None if remote else on_page_thread(make_view, model, kind), dependencies=[model])
+    return model.picture(kind, words) if remote else _snapshot(model, view, words)
 
 
 @solara.component
@@ -150,9 +169,7 @@ def ValleyMap(model):
     """Where things stand: the status in words over the map, the numbers beside it (they wrap below it on a
     narrow screen)."""
     update_counter.get()
-    view = solara.use_memo(lambda: on_page_thread(lambda: MapView(model, Figure(figsize=MAP_SIZE_IN, dpi=DPI))),
-                           dependencies=[model])
-    png, said, error, numbers = _snapshot(model, view, words=True)
+    png, said, error, numbers = _shown(model, "map", words=True)
     with solara.Column(gap="4px"):  # plain text: solara.Markdown would fetch KaTeX from a CDN
         if error:
             solara.Error(error)
@@ -174,10 +191,7 @@ def ValleyMap(model):
 @solara.component
 def Timeline(model):
     update_counter.get()
-    view = solara.use_memo(
-        lambda: on_page_thread(lambda: TimelineView(model, Figure(figsize=TIMELINE_SIZE_IN, dpi=DPI))),
-        dependencies=[model])
-    png, _, error, _ = _snapshot(model, view)
+    png, _, error, _ = _shown(model, "timeline")
     if error:
         solara.Error(error)
     else:
