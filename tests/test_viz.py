@@ -448,3 +448,20 @@ def test_the_controls_follow_an_edited_scenario_file(tmp_path):
     f.write_text('extends = "panjshir-2021"\n[changes]\n"sides.defender.strength" = 3000\n')
     os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))  # a later edit, whatever the clock
     assert controls(f)["defender_strength"]["value"] == 3000
+
+
+def test_a_page_still_playing_when_the_server_stops_ends_quietly(monkeypatch):
+    """Ctrl-C while a session plays: the server's executor takes no more work, and the play loop ends without
+    a traceback in the terminal (Mesa's loop prints any exception's)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from redoubt.interfaces import app
+
+    page = app.PageModel(rng=1, fighters_per_agent=50)
+    stopped = ThreadPoolExecutor(1)
+    stopped.shutdown()
+    monkeypatch.setattr(app, "_PAGE_WORK", stopped)  # as at the interpreter's exit
+    page.step()
+    assert page.running is False and page.day == 0
+    monkeypatch.undo()
+    app.give_back_memory(None)

@@ -46,7 +46,15 @@ def on_page_thread(fn, *args, **kwargs):
     """fn(*args, **kwargs) on the page's thread, waiting for its turn (directly if already there)."""
     if threading.current_thread().name.startswith(_PAGE_THREAD):
         return fn(*args, **kwargs)
-    return _PAGE_WORK.submit(fn, *args, **kwargs).result()
+    try:
+        future = _PAGE_WORK.submit(fn, *args, **kwargs)
+    except RuntimeError as exc:  # the server is exiting (Ctrl-C) and its executor takes no more work
+        raise ServerStopping("the page's server is stopping") from exc
+    return future.result()
+
+
+class ServerStopping(RuntimeError):
+    """The server is exiting: a session still playing stops quietly."""
 
 
 _SESSION_MODELS: dict[str, list] = {}  # a browser session's kernel id -> the handles of the models built in it
@@ -88,7 +96,10 @@ class PageModel:
         self.running, self.time, self.steps, self.day = state["running"], state["time"], state["steps"], state["day"]
 
     def step(self) -> None:
-        self._update(on_page_thread(WORKER.call, "step", self._handle))
+        try:
+            self._update(on_page_thread(WORKER.call, "step", self._handle))
+        except ServerStopping:
+            self.running = False  # Mesa's play loop ends here, without a traceback in the terminal
 
     def picture(self, kind: str, words: bool = False):
         """(png, status line, error, monitors) of the "map" or the "timeline", drawn in the model process."""
