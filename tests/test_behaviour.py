@@ -28,15 +28,30 @@ def _one(kw: dict) -> tuple[int, float]:
     return int(out["held_to_winter"]), float(out["days_held"])
 
 
+_POOL: list[ProcessPoolExecutor] = []  # one pool of two workers for the module (set by the fixture below)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pool():
+    # spawn, not fork: the test process has threads (a forked child could deadlock on their locks). One pool
+    # for all the module's tests: each new one cost two interpreters importing the model.
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as executor:
+        _POOL.append(executor)
+        yield executor
+        _POOL.clear()
+
+
+def on_both_cores(fn, kws: list[dict]) -> np.ndarray:
+    return np.array(list(_POOL[0].map(fn, kws, chunksize=10)))
+
+
 def runs(**params) -> np.ndarray:
     """(held 0/1, days held) for seeds 0..RUNS-1 with these parameters, on both cores."""
-    # spawn, not fork: the test process has threads (a forked child could deadlock on their locks)
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return np.array(list(pool.map(_one, [dict(rng=s, **params) for s in range(RUNS)], chunksize=10)))
+    return on_both_cores(_one, [dict(rng=s, **params) for s in range(RUNS)])
 
 
 @pytest.fixture(scope="module")
-def ample():
+def ample(pool):
     return runs(**AMPLE)
 
 
@@ -107,10 +122,8 @@ def _gorge_day(kw: dict) -> float:
 def test_doubling_the_attackers_takes_the_chokepoint_sooner():
     """Issue 21 (6): twice the attackers (24,000 committed) behind the gorge take it sooner: the paired change in
     the day it falls has its whole 95% interval below zero."""
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        base = np.array(list(pool.map(_gorge_day, [dict(rng=s) for s in range(RUNS)], chunksize=10)))
-        double = np.array(list(pool.map(_gorge_day, [dict(rng=s, attacker_committed=24000) for s in range(RUNS)],
-                                         chunksize=10)))
+    base = on_both_cores(_gorge_day, [dict(rng=s) for s in range(RUNS)])
+    double = on_both_cores(_gorge_day, [dict(rng=s, attacker_committed=24000) for s in range(RUNS)])
     diff = double - base
     hi = diff.mean() + 1.96 * diff.std(ddof=1) / math.sqrt(len(diff))
     assert hi < 0, f"gorge taken on day {base.mean():.1f} -> {double.mean():.1f} (95% upper end {hi:+.2f})"
