@@ -249,10 +249,6 @@ class PageWorker:
                 except WorkerStopped:
                     pass
 
-    def close(self) -> None:
-        with self._lock:
-            self._stop()
-
 
 if __name__ == "__main__":
     serve()
