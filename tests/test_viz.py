@@ -465,3 +465,47 @@ def test_a_page_still_playing_when_the_server_stops_ends_quietly(monkeypatch):
     assert page.running is False and page.day == 0
     monkeypatch.undo()
     app.give_back_memory(None)
+
+
+def test_reset_applies_the_controls_to_a_page_model_in_the_model_process():
+    """As the page serves it (PageModel: the model in the model process), wired as SolaraViz wires the sidebar:
+    Reset applies the controls, the run-on checkbox included, Step advances, and what is shown is the same
+    model's, built here."""
+    from redoubt.interfaces.app import PageModel, give_back_memory
+
+    model = solara.reactive(PageModel(rng=1, fighters_per_agent=50))
+
+    @solara.component
+    def Sidebar():
+        params = solara.use_reactive({})
+        ModelController(model, model_parameters=params, play_interval=solara.use_reactive(10),
+                        render_interval=solara.use_reactive(1), use_threads=solara.use_reactive(False))
+        ModelCreator(model, controls(), model_parameters=params)
+        ValleyMap(model.value)
+        Timeline(model.value)
+
+    _, rc = solara.render(Sidebar(), handle_error=False)
+    rc.find(v.Select, label="Resupply (variant)").widget.v_model = "air"
+    rc.find(v.Slider, label="Defenders").widget.v_model = 4000
+    rc.find(v.Slider, label="Seed").widget.v_model = 9
+    rc.find(v.Checkbox, label="Follow the resistance after the fall").widget.v_model = True
+    first = model.value
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    m = model.value
+    assert isinstance(m, PageModel) and m is not first and m.day == 0
+    assert m.spec["_variant"] == "air" and m.spec["sides"]["defender"]["strength"] == 4000
+    assert m.spec["collapse"]["run_on_after_fall"] is True
+    for _ in range(3):
+        rc.find(v.Btn, children=["Step"]).widget.click()
+    assert model.value is m and m.day == 3
+    settings = {k: c["value"] if isinstance(c, dict) else c for k, c in controls().items()}
+    settings.update(variant="air", defender_strength=4000, rng=9, collapse__run_on_after_fall=True)
+    reference = ValleyModel(**settings)
+    for _ in range(3):
+        reference.step()
+    shown = [w for w in rc.find(v.Sheet).widgets if "day 3 (air)" in repr(w.children)]
+    assert shown, "the page shows the new day"
+    text = " ".join(repr(w.children) for w in rc.find(v.Sheet).widgets)
+    assert f"{reference.defenders.strength():,}" in text and f"{reference.attackers.strength():,}" in text
+    rc.close()
+    give_back_memory(None)
