@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -275,3 +276,40 @@ def test_a_worker_killed_mid_result_never_hangs_the_exit():
     ex.close(kill=True)
     manager.join(timeout=120)  # a bound against a hang, not a timing
     assert not manager.is_alive()
+
+
+class _Item:
+    def __init__(self, key, marker):
+        self.key, self.marker = key, marker
+
+
+def _die_once(chunk, on_run=None):
+    """A worker's work that kills its worker the first time (as the OOM killer would)."""
+    marker = Path(chunk[0].marker)
+    if not marker.exists():
+        marker.write_text("died once")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return [item.key for item in chunk]
+
+
+def test_a_worker_killed_mid_result_never_hangs_the_sweep(tmp_path):
+    """The same half message, and then a worker dies: the pool's manager thread, stuck on the half message,
+    never notices, so its futures would wait forever (a sweep hung). The executor sees a dead worker the pool
+    has not noticed, ends the pool, and runs the chunk again in a fresh one."""
+    import struct
+
+    from redoubt.studies.executors import ProcessExecutor
+
+    ex = ProcessExecutor(1)
+    got = []
+
+    def sweep():
+        got.extend(r for _, r in ex.map_unordered(_die_once, [[_Item(7, tmp_path / "marker")]]))
+
+    os.write(ex.pool._result_queue._writer.fileno(), struct.pack("!i", 1_000_000) + b"x" * 10)
+    t = threading.Thread(target=sweep, daemon=True)
+    t.start()
+    t.join(timeout=300)  # a bound against a hang, not a timing
+    assert not t.is_alive() and got == [[7]] and (tmp_path / "marker").exists()
+    ex.close()
+

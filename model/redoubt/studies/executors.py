@@ -90,6 +90,9 @@ def _worker_init(parent_pid: int, run_finished=None) -> None:
         os._exit(1)
 
 
+WATCH_S = 1.0  # how often a waiting sweep checks that its pool has noticed a dead worker
+
+
 class ProcessExecutor:
     """Local worker processes (spawned: no state inherited from the parent), a bounded number of chunks
     in flight. A chunk whose worker died is retried once in a fresh pool."""
@@ -122,6 +125,7 @@ class ProcessExecutor:
 
         pending = list(chunks)[::-1]
         in_flight, tries = {}, {}
+        unseen = 0  # waits in a row that ended with a worker dead and the pool unaware of it
         while pending or in_flight:
             broken = False
             while pending and len(in_flight) < 2 * self.workers and not broken:
@@ -134,7 +138,12 @@ class ProcessExecutor:
             if broken:  # keep what finished before the pool broke
                 done = {fut for fut in in_flight if fut.done()}
             else:
-                done = wait(in_flight, return_when=FIRST_COMPLETED)[0]
+                done = wait(in_flight, timeout=WATCH_S, return_when=FIRST_COMPLETED)[0]
+                unseen = unseen + 1 if not done and self._a_worker_died_unseen() else 0
+                if unseen >= 2:  # a worker dead and the pool still unaware a whole WATCH_S later: it is stuck
+                    self._end_pool()  # its chunks in flight fail as a broken pool's, and are retried below
+                    unseen = 0
+                    continue
             for fut in done:
                 chunk = in_flight.pop(fut)
                 try:
@@ -158,26 +167,40 @@ class ProcessExecutor:
     def close(self, kill: bool = False):
         """Shut the pool down; kill=True (on Ctrl-C, SIGTERM or an error) stops the workers at once
         instead of waiting for the chunks they are running."""
-        results = self.pool._result_queue
         if kill:
-            workers = list((self.pool._processes or {}).values())
-            for proc in workers:
-                proc.kill()
-            for proc in workers:
-                proc.join()
+            self._end_pool()
         self.pool.shutdown(wait=not kill, cancel_futures=True)
-        if kill and results is not None:
-            # A worker killed while writing its chunk's result leaves half a message in the pool's result
-            # pipe: the pool's manager thread then waits for the rest forever, and the interpreter waits for
-            # that thread at exit (a SIGTERM'd sweep hung there). With every worker dead, closing this
-            # process's copy of the pipe's write end ends the pipe, so the thread sees the end and stops.
-            results._writer.close()
         self._closed.set()
         self._reader.join()
         if not kill:  # the workers have exited: every report they sent is in the pipe
             self._read_waiting_reports()
         self._reports.close()
         self._report_to.close()
+
+    def _a_worker_died_unseen(self) -> bool:
+        """A worker of the pool has died and the pool has not noticed (it notices within milliseconds unless
+        its manager thread is stuck on half a result: see _end_pool)."""
+        workers = list((self.pool._processes or {}).values())
+        return not self.pool._broken and any(proc.exitcode is not None for proc in workers)
+
+    def _end_pool(self) -> None:
+        """Kill the pool's workers and end its result pipe. A worker killed while writing its chunk's result
+        (SIGTERM to the sweep, the OOM killer) leaves half a message in that pipe: the pool's manager thread
+        then waits for the rest forever, never noticing a dead worker (a sweep would hang), and the
+        interpreter waits for that thread at exit (a SIGTERM'd sweep hung there). With every worker dead,
+        closing this process's copy of the pipe's write end ends the pipe: the thread sees the end, the pool
+        breaks, and its chunks in flight fail as a broken pool's."""
+        workers = list((self.pool._processes or {}).values())
+        for proc in workers:
+            proc.kill()
+        for proc in workers:
+            proc.join()
+        results = self.pool._result_queue
+        if results is not None:
+            results._writer.close()
+        manager = self.pool._executor_manager_thread
+        if manager is not None:
+            manager.join(timeout=60)  # a bound against a hang: it ends as soon as it reads the pipe's end
 
     def _read_waiting_reports(self) -> None:
         while self._reports.poll(0):
