@@ -41,11 +41,11 @@ def test_controls_start_at_the_scenario_values():
     assert {k for k, *_ in SLIDERS} <= set(c)
 
 
-def test_reset_applies_the_controls_and_step_advances():
-    model = solara.reactive(ValleyModel(rng=1, fighters_per_agent=50))
-
+def render_sidebar(model):
+    """What SolaraViz puts in its sidebar, wired the same way, with the map and charts of `model` (a reactive):
+    the render context, to find and click its widgets."""
     @solara.component
-    def Sidebar():  # what SolaraViz puts in its sidebar, wired the same way
+    def Sidebar():
         params = solara.use_reactive({})
         ModelController(model, model_parameters=params, play_interval=solara.use_reactive(10),
                         render_interval=solara.use_reactive(1), use_threads=solara.use_reactive(False))
@@ -53,7 +53,12 @@ def test_reset_applies_the_controls_and_step_advances():
         ValleyMap(model.value)
         Timeline(model.value)
 
-    _, rc = solara.render(Sidebar(), handle_error=False)
+    return solara.render(Sidebar(), handle_error=False)[1]
+
+
+def test_reset_applies_the_controls_and_step_advances():
+    model = solara.reactive(ValleyModel(rng=1, fighters_per_agent=50))
+    rc = render_sidebar(model)
     rc.find(v.Select, label="Resupply (variant)").widget.v_model = "air+passes"
     rc.find(v.Slider, label="Defenders").widget.v_model = 3500
     rc.find(v.Slider, label="Fighters per agent").widget.v_model = 20
@@ -274,8 +279,8 @@ def test_map_names_never_overlap_each_other_or_a_place_at_the_page_size(scenario
     import itertools
 
     from matplotlib.figure import Figure
-    from redoubt.interfaces.app import DPI, MAP_SIZE_IN
     from redoubt.interfaces.drawing import MapView
+    from redoubt.interfaces.page_worker import DPI, MAP_SIZE_IN
 
     for size in (MAP_SIZE_IN, (10, 4.4)):
         model = ValleyModel(scenario, rng=1)
@@ -295,8 +300,8 @@ def test_map_counts_never_overlap_each_other_or_a_name_as_a_run_goes_on(scenario
     import itertools
 
     from matplotlib.figure import Figure
-    from redoubt.interfaces.app import DPI, MAP_SIZE_IN
     from redoubt.interfaces.drawing import MapView
+    from redoubt.interfaces.page_worker import DPI, MAP_SIZE_IN
 
     model = ValleyModel(scenario, rng=1)
     view = MapView(model, Figure(figsize=MAP_SIZE_IN, dpi=DPI))
@@ -474,17 +479,7 @@ def test_reset_applies_the_controls_to_a_page_model_in_the_model_process():
     from redoubt.interfaces.app import PageModel, give_back_memory
 
     model = solara.reactive(PageModel(rng=1, fighters_per_agent=50))
-
-    @solara.component
-    def Sidebar():
-        params = solara.use_reactive({})
-        ModelController(model, model_parameters=params, play_interval=solara.use_reactive(10),
-                        render_interval=solara.use_reactive(1), use_threads=solara.use_reactive(False))
-        ModelCreator(model, controls(), model_parameters=params)
-        ValleyMap(model.value)
-        Timeline(model.value)
-
-    _, rc = solara.render(Sidebar(), handle_error=False)
+    rc = render_sidebar(model)
     rc.find(v.Select, label="Resupply (variant)").widget.v_model = "air"
     rc.find(v.Slider, label="Defenders").widget.v_model = 4000
     rc.find(v.Slider, label="Seed").widget.v_model = 9

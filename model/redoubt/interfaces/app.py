@@ -27,7 +27,7 @@ from mesa.visualization.utils import update_counter
 
 from ..core.model import ValleyModel
 from ..inputs.scenario import DEFAULT_SCENARIO, resolve_path, variant_names
-from .page_worker import DPI, MAP_SIZE_IN, TIMELINE_SIZE_IN, PageWorker, make_view, monitors, picture  # noqa: F401
+from .page_worker import PageWorker, make_view, picture
 
 SCENARIO = os.environ.get("REDOUBT_VIZ_SCENARIO") or DEFAULT_SCENARIO
 PLAY_INTERVAL_MS = 10

@@ -177,11 +177,13 @@ class ProcessExecutor:
         self._reports.close()
         self._report_to.close()
 
+    def _workers(self) -> list:
+        return list((self.pool._processes or {}).values())
+
     def _a_worker_died_unseen(self) -> bool:
         """A worker of the pool has died and the pool has not noticed (it notices within milliseconds unless
         its manager thread is stuck on half a result: see _end_pool)."""
-        workers = list((self.pool._processes or {}).values())
-        return not self.pool._broken and any(proc.exitcode is not None for proc in workers)
+        return not self.pool._broken and any(proc.exitcode is not None for proc in self._workers())
 
     def _end_pool(self) -> None:
         """Kill the pool's workers and end its result pipe. A worker killed while writing its chunk's result
@@ -190,7 +192,7 @@ class ProcessExecutor:
         interpreter waits for that thread at exit (a SIGTERM'd sweep hung there). With every worker dead,
         closing this process's copy of the pipe's write end ends the pipe: the thread sees the end, the pool
         breaks, and its chunks in flight fail as a broken pool's."""
-        workers = list((self.pool._processes or {}).values())
+        workers = self._workers()
         for proc in workers:
             proc.kill()
         for proc in workers:
