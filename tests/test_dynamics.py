@@ -250,10 +250,8 @@ def test_a_commander_killed_shakes_the_place():
     killed = processes.leaders_killed(dfd, share, m.situation(), m.streams.cohesion)
     assert killed[gorge] and killed.sum() == 1
     assert [e.place for e in m.events if e.what == "leader killed"] == [v.names[gorge]]
-    rows = dfd.rows_at(gorge)
-    loc, holding = dfd.loc[rows], np.ones(len(rows), bool)
-    shift = processes.cohesion_shift(dfd, m.attackers, m.situation(), loc, holding, share, m.streams.cohesion)
-    assert np.all(shift <= -0.3 + 1e-12)
+    shift, local = processes.cohesion_terms(dfd, m.attackers, m.situation(), share, m.streams.cohesion)
+    assert shift + local[gorge] <= -0.3 + 1e-12  # felt by every group holding there
 
 
 def test_those_gone_to_ground_regroup_once_the_main_force_has_gone():

@@ -12,7 +12,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from . import kernels
+from . import fused, kernels
 from .ledger import Ledger
 from .params import Side
 
@@ -338,9 +338,7 @@ class Force:
 
     def place_morale(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean morale of the fighters present at each place, and how many they are."""
-        m = self.present
-        r = self.rows
-        return kernels.place_means(self.loc[:r][m], self.size[:r][m], self.morale[:r][m], self.n_places)
+        return fused.place_means(self.size, self.state, self.morale, self.loc, self.rows, self.n_places)
 
     @property
     def other_side(self) -> str:

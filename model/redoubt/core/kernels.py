@@ -113,13 +113,6 @@ def infiltration_probability(density, *, rate, density_ref, visibility_factor=1.
     return np.clip(rate * visibility_factor * np.exp(-d / density_ref), 0.0, 1.0)
 
 
-def place_means(loc, size, value, n):
-    """Fighter-weighted mean of `value` per place (0 where no one is) and the fighters there."""
-    weight = np.bincount(loc, weights=size, minlength=n).astype(float)
-    total = np.bincount(loc, weights=size * value, minlength=n)
-    return np.divide(total, weight, out=np.zeros(n), where=weight > 0), weight
-
-
 def neighbour_pull(mean, weight, adjacency, rate):
     """Contagion of morale: each place's mean moves `rate` of the way towards its neighbours' mean (weighted
     by their fighters). Zero where the place, or all its neighbours, have no one."""

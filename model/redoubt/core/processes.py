@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from . import kernels
+from . import fused, kernels
 from .forces import HOLDING, HUNGRY_BELOW, Force
 from .kernels import ration
 from .params import Switches
@@ -40,49 +40,35 @@ def update_morale(force: Force, enemy: Force, s: Situation, civilian_shortfall: 
                   streams: Streams) -> None:
     """Drift back to the side's base morale; shocks from local losses, hunger, no ammunition and hungry
     civilians (and, with switches.cohesion / .encirclement, the cohesion shocks and contagion); then desertion
-    (anywhere), breaking points, and surrender (local pacts, in battle or encircled)."""
+    (anywhere), breaking points, and surrender (local pacts, in battle or encircled). The per-group passes are
+    fused loops (`fused.py`); the draws are numpy's, over the same groups in the same order."""
     p, r = force.p, force.rows
-    idx = np.nonzero(force.size[:r] > 0)[0]
-    if len(idx) == 0:
+    if not force.size[:r].any():
         return
-    strength_before = s.strength_before_fight[force.side]
-    m = force.morale[idx]
-    m += p.morale_recovery * (p.morale - m)
-    loc = force.loc[idx]
-    loss_share = np.divide(force.losses_today, strength_before, out=np.zeros(len(strength_before)),
-                           where=strength_before > 0)
-    holding = force.state[idx] == HOLDING  # a group on the move was not in today's fight where it left
-    m -= p.morale_loss_shock * loss_share[loc] * holding
-    if switches.logistics:
-        m -= p.morale_hunger * force.hungry[idx]
-        m -= p.morale_no_ammo * (force.ammo[idx] < p.out_of_ammo_kg * force.size[idx])
-        m -= p.morale_civilian_hunger * civilian_shortfall
+    before = s.strength_before_fight[force.side]
+    loss_share = np.divide(force.losses_today, before, out=np.zeros(len(before)), where=before > 0)
     encircled = s.encircled if force.side == "defender" else np.zeros(s.valley.n, bool)
-    if switches.encirclement:
-        m -= p.morale_encircled * encircled[loc]
-    if switches.cohesion:
-        m += cohesion_shift(force, enemy, s, loc, holding, loss_share, streams.cohesion)
-    force.morale[idx] = np.clip(m, 0.0, 1.0)
+    shift, local = cohesion_terms(force, enemy, s, loss_share, streams.cohesion) if switches.cohesion else (0.0, None)
+    fused.morale_shocks(force.size, force.state, force.morale, force.loc, force.hungry, force.ammo, r,
+                        p.morale_recovery, p.morale, p.morale_loss_shock * loss_share, switches.logistics,
+                        p.morale_hunger, p.morale_no_ammo, p.out_of_ammo_kg,
+                        p.morale_civilian_hunger * civilian_shortfall, switches.encirclement,
+                        p.morale_encircled * encircled, switches.cohesion, shift,
+                        loss_share if local is None else local)
     force.left_today = 0  # from here on, today's defections: tomorrow's news
     if switches.cohesion:
-        break_where_below(force, *spread_morale(force, idx, s.valley.adjacency), s, switches, streams)
-        idx = idx[force.size[idx] > 0]
+        break_where_below(force, *spread_morale(force, s.valley.adjacency), s, switches, streams)
     rng = streams.morale
-    m = force.morale[idx]
-    below = p.desert_below
-    p_desert = np.where(m < below, p.desert_rate * (below - m) / max(below, 1e-9), 0.0)
-    deserters = kernels.binomial_where(rng, force.size[idx], np.clip(p_desert, 0, 1))
-    desert(force, idx, deserters, switches, streams.dispersal)
-    idx = idx[force.size[idx] > 0]
-    loc = force.loc[idx]
-    at_place = force.state[idx] == HOLDING
-    cut_off = encircled[loc] & at_place
-    in_battle = s.contested[loc] & at_place
-    limit = np.where(cut_off, max(p.surrender_below, p.encircled_surrender_below), p.surrender_below)
-    p_surr = np.where((in_battle | cut_off) & (force.morale[idx] < limit), p.surrender_rate, 0.0)
-    gave_up = kernels.binomial_where(rng, force.size[idx], p_surr)
-    force.surrendered_encircled += int(gave_up[cut_off].sum())
-    force.take_out(idx, gave_up, "surrendered")
+    rows, n, chance = fused.desertion_chances(force.size, force.morale, r, p.desert_below, p.desert_rate)
+    if len(rows):
+        desert(force, rows, rng.binomial(n, chance), switches, streams.dispersal)
+    rows, n, chance, cut_off = fused.surrender_chances(
+        force.size, force.state, force.morale, force.loc, r, s.contested, encircled, p.surrender_below,
+        max(p.surrender_below, p.encircled_surrender_below), p.surrender_rate)
+    if len(rows):
+        gave_up = rng.binomial(n, chance)
+        force.surrendered_encircled += int(gave_up[cut_off].sum())
+        force.take_out(rows, gave_up, "surrendered")
 
 
 # ------------------------------------------------------------ cohesion (switches.cohesion) ---------------------
@@ -94,11 +80,11 @@ def draw_breaking_points(force: Force, rng: np.random.Generator) -> None:
     force.break_point = kernels.commander_thresholds(rng, p.break_below, p.cohesion_spread, force.n_places)
 
 
-def cohesion_shift(force: Force, enemy: Force, s: Situation, loc: np.ndarray, holding: np.ndarray,
-                   loss_share: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Today's cohesion shocks per group: the news of defections (the whole side), key places and depots lost
-    (the whole side), the enemy on a place behind (outflanked), the local leader killed, and success: the
-    enemy's local losses raise morale as one's own lower it."""
+def cohesion_terms(force: Force, enemy: Force, s: Situation, loss_share: np.ndarray,
+                   rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """Today's cohesion shocks: the side's `shift` (the news of defections, key places and depots lost) and a
+    `local` one per place, felt by the groups holding there (the enemy on a place behind: outflanked; the local
+    leader killed; and success: the enemy's local losses raise morale as one's own lower it)."""
     p = force.p
     strength = force.strength() + force.left_today
     news = force.left_today / strength if strength > 0 else 0.0
@@ -106,11 +92,10 @@ def cohesion_shift(force: Force, enemy: Force, s: Situation, loc: np.ndarray, ho
     enemy_losses = np.divide(enemy.losses_today, before, out=np.zeros(len(before)), where=before > 0)
     shift = -p.morale_news * news - force.pending_shock
     force.pending_shock = 0.0
-    outflanked = s.outflanked[force.side]
     leader_lost = leaders_killed(force, loss_share, s, rng)
-    local = (p.morale_success * enemy_losses[loc] - p.morale_outflanked * outflanked[loc]
-             - p.morale_leader_loss * leader_lost[loc])
-    return shift + local * holding
+    local = (p.morale_success * enemy_losses - p.morale_outflanked * s.outflanked[force.side]
+             - p.morale_leader_loss * leader_lost)
+    return shift, local
 
 
 def leaders_killed(force: Force, loss_share: np.ndarray, s: Situation, rng: np.random.Generator) -> np.ndarray:
@@ -123,13 +108,12 @@ def leaders_killed(force: Force, loss_share: np.ndarray, s: Situation, rng: np.r
     return killed
 
 
-def spread_morale(force: Force, idx: np.ndarray, adjacency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Contagion: each place's morale moves towards its neighbours' (the groups there shift together).
+def spread_morale(force: Force, adjacency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Contagion: each place's morale moves towards its neighbours' (the groups holding there shift together).
     Returns each place's mean morale after it, and the fighters there."""
     mean, weight = force.place_morale()
     pull = kernels.neighbour_pull(mean, weight, adjacency, force.p.morale_contagion)
-    at_place = force.state[idx] == HOLDING
-    force.morale[idx] = np.clip(force.morale[idx] + pull[force.loc[idx]] * at_place, 0.0, 1.0)
+    fused.pull_morale(force.size, force.state, force.morale, force.loc, force.rows, pull)
     return mean + pull, weight  # a mean of values in [0, 1] moved towards another: no clipping needed
 
 

@@ -94,6 +94,8 @@ class Valley:
             nb.sort(key=lambda t: t[0])
         self.links_version = 0  # bumped when a link opens or closes: the day's travel times are found again
         self._travel: dict[tuple[float, float], tuple] = {}  # per speed: (snow slowdown, version, days per link)
+        self._routes: dict[tuple, tuple[float, tuple[int, ...]]] = {}  # route()'s answers for today's ground
+        self._routes_for: tuple[bytes, int] | None = None  # the snow and links those answers were found on
         self.hops = self._hop_matrix()
         self.adjacency = (self.hops == 1).astype(float)  # for contagion between neighbouring places
         held_by = {"defender": Control.DEFENDER, "attacker": Control.ATTACKER, "none": Control.NONE}
@@ -183,7 +185,23 @@ class Valley:
         """Quickest route (Dijkstra, ties by index) avoiding `blocked` locations (bool array) and
         closed links, each place entered costing `penalty` days more if given; returns (days, path) or
         (inf, []). Hand-written rather than networkx's: the tie
-        order must be fixed (reproducibility), and it runs many times a day on a small graph."""
+        order must be fixed (reproducibility), and it runs many times a day on a small graph. The answer depends
+        on nothing else, so it is kept until the snow or a link changes: a stalled front asks the same each day."""
+        ground = (np.asarray(snow_slow).tobytes(), self.links_version)
+        if ground != self._routes_for:
+            self._routes.clear()
+            self._routes_for = ground
+        key = (src, dst, speed_km_per_day, path_slowdown, np.asarray(blocked, bool).tobytes(),
+               None if penalty is None else np.asarray(penalty, float).tobytes())
+        known = self._routes.get(key)
+        if known is None:
+            days, path = self._quickest(src, dst, speed_km_per_day, path_slowdown, snow_slow, blocked, penalty)
+            known = self._routes[key] = (days, tuple(path))
+        return known[0], list(known[1])
+
+    def _quickest(self, src: int, dst: int, speed_km_per_day: float, path_slowdown: float, snow_slow,
+                  blocked, penalty: np.ndarray | None) -> tuple[float, list]:
+        """Dijkstra for `route`."""
         travel = self.travel_days(speed_km_per_day, path_slowdown, snow_slow)
         blocked = blocked.tolist() if isinstance(blocked, np.ndarray) else blocked
         penalty = penalty.tolist() if isinstance(penalty, np.ndarray) else penalty

@@ -1,0 +1,114 @@
+"""A day's per-group arithmetic, each pass over a side's rows fused into one compiled loop (numba).
+
+A side has hundreds to thousands of groups; written as numpy expressions, a process is a few dozen passes over
+them, and their calls, not their arithmetic, were most of a run's time (issue 24). Each kernel here is that
+same expression done element by element in the same order, with no fast-math: every value is bit for bit what
+the numpy expression gives (`scripts/fingerprint.py` holds the whole model to it; tests/test_fused.py each kernel).
+What they do not do: draw (the random draws stay numpy's, on the process's own stream, over the same rows in the
+same order), or sum floats across groups (numpy sums pairwise: the kernels hand back the values and the caller
+sums them with numpy). Compiled once and cached beside the module (`cache=True`): a spawned sweep worker loads them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+HOLDING = 0  # forces.State.HOLDING (not imported: this module depends on nothing of the model's)
+
+
+@njit(cache=True)
+def morale_shocks(size, state, morale, loc, hungry, ammo, rows, recovery, base, loss_term, logistics, hunger,
+                  no_ammo, out_of_ammo_kg, civilian_term, encirclement, encircled_term, cohesion, shift,
+                  local_term):
+    """The day's morale of each group with someone in it (rows < `rows`): back towards `base` by `recovery`, then
+    the shocks: `loss_term` per place (the local losses), hunger and no ammunition (`logistics`), the civilians'
+    hunger (`civilian_term`), encirclement (`encircled_term` per place) and, with `cohesion`, the side's `shift`
+    and the per-place `local_term`. The place terms hit only groups holding there (those on the move were not in
+    the day's fight). Clipped to [0, 1], in place."""
+    for i in range(rows):
+        if size[i] <= 0:
+            continue
+        held = 1.0 if state[i] == HOLDING else 0.0
+        at = loc[i]
+        m = morale[i]
+        m = m + recovery * (base - m)
+        m = m - loss_term[at] * held
+        if logistics:
+            m = m - hunger * (1.0 if hungry[i] else 0.0)
+            m = m - no_ammo * (1.0 if ammo[i] < out_of_ammo_kg * size[i] else 0.0)
+            m = m - civilian_term
+        if encirclement:
+            m = m - encircled_term[at]
+        if cohesion:
+            m = m + (shift + local_term[at] * held)
+        morale[i] = min(max(m, 0.0), 1.0)
+
+
+@njit(cache=True)
+def place_means(size, state, value, loc, rows, n_places):
+    """Fighter-weighted mean of `value` over the groups holding at each place (0 where no one is), and the
+    fighters there: numpy's bincount of the present rows, in row order."""
+    weight = np.zeros(n_places)
+    total = np.zeros(n_places)
+    for i in range(rows):
+        if size[i] > 0 and state[i] == HOLDING:
+            weight[loc[i]] += size[i]
+            total[loc[i]] += size[i] * value[i]
+    mean = np.zeros(n_places)
+    for k in range(n_places):
+        if weight[k] > 0:
+            mean[k] = total[k] / weight[k]
+    return mean, weight
+
+
+@njit(cache=True)
+def pull_morale(size, state, morale, loc, rows, pull):
+    """Each group with someone in it and holding moves by its place's `pull` (contagion), clipped to [0, 1]."""
+    for i in range(rows):
+        if size[i] <= 0:
+            continue
+        held = 1.0 if state[i] == HOLDING else 0.0
+        morale[i] = min(max(morale[i] + pull[loc[i]] * held, 0.0), 1.0)
+
+
+@njit(cache=True)
+def desertion_chances(size, morale, rows, below, rate):
+    """The groups that may lose deserters today (someone in them, morale under `below`): their rows, sizes and
+    chances (rate x how far under, clipped to [0, 1]), in row order: what numpy's binomial draws over."""
+    out_rows = np.empty(rows, np.int64)
+    out_n = np.empty(rows, np.int64)
+    out_p = np.empty(rows)
+    k = 0
+    scale = max(below, 1e-9)
+    for i in range(rows):
+        if size[i] <= 0:
+            continue
+        m = morale[i]
+        p = rate * (below - m) / scale if m < below else 0.0
+        p = min(max(p, 0.0), 1.0)
+        if p > 0:
+            out_rows[k], out_n[k], out_p[k] = i, size[i], p
+            k += 1
+    return out_rows[:k], out_n[:k], out_p[:k]
+
+
+@njit(cache=True)
+def surrender_chances(size, state, morale, loc, rows, contested, encircled, below, encircled_below, rate):
+    """The groups that may surrender today: holding where there is a fight (`contested`) or cut off
+    (`encircled`), with morale under `below` (`encircled_below` when cut off). Their rows, sizes, chances and
+    whether cut off, in row order."""
+    out_rows = np.empty(rows, np.int64)
+    out_n = np.empty(rows, np.int64)
+    out_p = np.empty(rows)
+    out_cut = np.empty(rows, np.bool_)
+    k = 0
+    for i in range(rows):
+        if size[i] <= 0 or state[i] != HOLDING or rate <= 0:
+            continue
+        cut = encircled[loc[i]]
+        limit = encircled_below if cut else below
+        if (contested[loc[i]] or cut) and morale[i] < limit:
+            out_rows[k], out_n[k], out_p[k], out_cut[k] = i, size[i], rate, cut
+            k += 1
+    return out_rows[:k], out_n[:k], out_p[:k], out_cut[:k]

@@ -1,0 +1,110 @@
+"""The fused per-group loops (redoubt.core.fused) give, bit for bit, what the numpy expressions they replaced give:
+each kernel against that expression (written out here) on random sides, empty, moving and cut-off groups included.
+scripts/fingerprint.py holds the whole model to the same."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from redoubt.core import fused
+
+HOLDING = 0
+N_PLACES = 7
+
+
+def side(seed: int, rows: int = 300, capacity: int = 320):
+    """A side's columns, as a Force keeps them (unused rows past `rows`), with empty and moving groups."""
+    g = np.random.default_rng(seed)
+    size = np.where(g.random(capacity) < 0.15, 0, g.integers(1, 11, capacity)).astype(np.int64)
+    size[rows:] = 0
+    return dict(
+        size=size,
+        state=np.where(g.random(capacity) < 0.2, g.integers(1, 3, capacity), HOLDING).astype(np.int8),
+        morale=g.random(capacity),
+        loc=g.integers(0, N_PLACES, capacity).astype(np.int64),
+        hungry=g.random(capacity) < 0.3,
+        ammo=g.random(capacity) * 20,
+        rows=rows,
+        g=g,
+    )
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("switches", [(True, True, True), (False, False, False), (True, False, True)])
+def test_morale_shocks_is_the_numpy_expression(seed, switches):
+    logistics, encirclement, cohesion = switches
+    s = side(seed)
+    g, r = s["g"], s["rows"]
+    loss_term, encircled_term, local = g.random(N_PLACES) * 0.3, g.random(N_PLACES) * 0.1, g.normal(0, 0.1, N_PLACES)
+    shift, civilian = float(g.normal(0, 0.05)), float(g.random() * 0.02)
+    idx = np.nonzero(s["size"][:r] > 0)[0]
+    m, loc = s["morale"][idx].copy(), s["loc"][idx]
+    holding = s["state"][idx] == HOLDING
+    m += 0.1 * (0.7 - m)
+    m -= loss_term[loc] * holding
+    if logistics:
+        m -= 0.05 * s["hungry"][idx]
+        m -= 0.04 * (s["ammo"][idx] < 1.5 * s["size"][idx])
+        m -= civilian
+    if encirclement:
+        m -= encircled_term[loc]
+    if cohesion:
+        m += shift + local[loc] * holding
+    want = s["morale"].copy()
+    want[idx] = np.clip(m, 0.0, 1.0)
+    fused.morale_shocks(s["size"], s["state"], s["morale"], s["loc"], s["hungry"], s["ammo"], r, 0.1, 0.7,
+                        loss_term, logistics, 0.05, 0.04, 1.5, civilian, encirclement, encircled_term, cohesion,
+                        shift, local)
+    np.testing.assert_array_equal(s["morale"], want)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_place_means_and_pull_are_the_numpy_expressions(seed):
+    s = side(seed)
+    r = s["rows"]
+    present = (s["size"][:r] > 0) & (s["state"][:r] == HOLDING)
+    loc, size, value = s["loc"][:r][present], s["size"][:r][present], s["morale"][:r][present]
+    weight = np.bincount(loc, weights=size, minlength=N_PLACES).astype(float)
+    total = np.bincount(loc, weights=size * value, minlength=N_PLACES)
+    mean = np.divide(total, weight, out=np.zeros(N_PLACES), where=weight > 0)
+    got_mean, got_weight = fused.place_means(s["size"], s["state"], s["morale"], s["loc"], r, N_PLACES)
+    np.testing.assert_array_equal(got_mean, mean)
+    np.testing.assert_array_equal(got_weight, weight)
+
+    pull = s["g"].normal(0, 0.2, N_PLACES)
+    idx = np.nonzero(s["size"][:r] > 0)[0]
+    want = s["morale"].copy()
+    want[idx] = np.clip(want[idx] + pull[s["loc"][idx]] * (s["state"][idx] == HOLDING), 0.0, 1.0)
+    fused.pull_morale(s["size"], s["state"], s["morale"], s["loc"], r, pull)
+    np.testing.assert_array_equal(s["morale"], want)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_groups_that_may_desert_or_surrender_are_those_numpy_drew_over(seed):
+    s = side(seed)
+    g, r = s["g"], s["rows"]
+    idx = np.nonzero(s["size"][:r] > 0)[0]
+    m = s["morale"][idx]
+    below, rate = 0.4, 0.3
+    p = np.clip(np.where(m < below, rate * (below - m) / max(below, 1e-9), 0.0), 0, 1)
+    some = (s["size"][idx] > 0) & (p > 0)
+    rows, n, chance = fused.desertion_chances(s["size"], s["morale"], r, below, rate)
+    np.testing.assert_array_equal(rows, idx[some])
+    np.testing.assert_array_equal(n, s["size"][idx][some])
+    np.testing.assert_array_equal(chance, p[some])
+
+    contested, encircled = g.random(N_PLACES) < 0.5, g.random(N_PLACES) < 0.3
+    loc, at_place = s["loc"][idx], s["state"][idx] == HOLDING
+    cut_off = encircled[loc] & at_place
+    in_battle = contested[loc] & at_place
+    limit = np.where(cut_off, max(0.3, 0.5), 0.3)
+    p_surr = np.where((in_battle | cut_off) & (m < limit), 0.2, 0.0)
+    some = (s["size"][idx] > 0) & (p_surr > 0)
+    rows, n, chance, cut = fused.surrender_chances(s["size"], s["state"], s["morale"], s["loc"], r, contested,
+                                                   encircled, 0.3, 0.5, 0.2)
+    np.testing.assert_array_equal(rows, idx[some])
+    np.testing.assert_array_equal(n, s["size"][idx][some])
+    np.testing.assert_array_equal(chance, p_surr[some])
+    np.testing.assert_array_equal(cut, cut_off[some])
+    assert len(fused.surrender_chances(s["size"], s["state"], s["morale"], s["loc"], r, contested, encircled,
+                                       0.3, 0.5, 0.0)[0]) == 0  # no chance, no draw
