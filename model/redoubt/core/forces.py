@@ -12,7 +12,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from . import fused, kernels
+from . import fused
 from .ledger import Ledger
 from .params import Side
 
