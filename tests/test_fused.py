@@ -108,3 +108,34 @@ def test_the_groups_that_may_desert_or_surrender_are_those_numpy_drew_over(seed)
     np.testing.assert_array_equal(cut, cut_off[some])
     assert len(fused.surrender_chances(s["size"], s["state"], s["morale"], s["loc"], r, contested, encircled,
                                        0.3, 0.5, 0.0)[0]) == 0  # no chance, no draw
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_eating_firing_and_shortfalls_are_the_numpy_expressions(seed):
+    s = side(seed)
+    g, r = s["g"], s["rows"]
+    food = g.random(len(s["size"])) * 40
+    ration_at, engaged = 1.0 + g.random(N_PLACES), g.random(N_PLACES) < 0.4
+    idx = np.nonzero(s["size"][:r] > 0)[0]
+    want_food, want_ammo, want_hungry = food.copy(), s["ammo"].copy(), s["hungry"].copy()
+    need = s["size"][idx] * ration_at[s["loc"][idx]]
+    eaten = np.minimum(want_food[idx], need)
+    want_food[idx] -= eaten
+    want_hungry[idx] = eaten < need * 0.999
+    idle = ~engaged[s["loc"][idx]] | (s["state"][idx] != HOLDING)
+    fired = np.where(idle, np.minimum(want_ammo[idx], s["size"][idx] * 0.3), 0.0)
+    want_ammo[idx] -= fired
+    got_eaten, got_fired = fused.eat_and_fire(s["size"], s["state"], s["loc"], food, s["ammo"], s["hungry"], r,
+                                              ration_at, engaged, 0.3, 0.999)
+    for got, want in ((got_eaten, eaten), (got_fired, fired), (food, want_food), (s["ammo"], want_ammo),
+                      (s["hungry"], want_hungry)):
+        np.testing.assert_array_equal(got, want)
+
+    present = np.nonzero((s["size"][:r] > 0) & (s["state"][:r] == HOLDING))[0]
+    locs, reach = s["loc"][present], g.random(N_PLACES) < 0.6
+    rows = present[reach[locs]]
+    sizes = s["size"][rows]
+    got_rows, got_food, got_ammo = fused.shortfalls(s["size"], food, s["ammo"], present, locs, reach, 3.0, 1.2, 15.0)
+    np.testing.assert_array_equal(got_rows, rows)
+    np.testing.assert_array_equal(got_food, np.maximum(sizes * 3.0 * 1.2 - food[rows], 0.0))
+    np.testing.assert_array_equal(got_ammo, np.maximum(sizes * 15.0 - s["ammo"][rows], 0.0))

@@ -9,7 +9,7 @@ import numpy as np
 from mesa import Agent
 from mesa.discrete_space import FixedAgent
 
-from . import kernels
+from . import fused, kernels
 from .kernels import share_out
 from .params import AirResupply, PassResupply, WeatherParams
 from .space import Control
@@ -58,13 +58,13 @@ class SupplyStore(FixedAgent):
             self._reach = v.hops_from(self.cell.idx, enemy_ground) <= self.reach_hops
             self._reach_for = key
         rows, locs = force.present_rows()
-        idx = rows[self._reach[locs]]
+        p = force.p
+        idx, food_want, ammo_want = fused.shortfalls(force.size, force.food, force.ammo, rows, locs, self._reach,
+                                                     p.carry_food_days, p.food_kg_per_day, p.carry_ammo_kg)
         if len(idx) == 0:
             return
-        sizes = force.size[idx]
-        for attr, have in (("food", force.food), ("ammo", force.ammo)):
-            full = force.full_food(sizes) if attr == "food" else force.full_ammo(sizes)
-            given = share_out(getattr(self, attr), np.maximum(full - have[idx], 0.0))
+        for attr, want, have in (("food", food_want, force.food), ("ammo", ammo_want, force.ammo)):
+            given = share_out(getattr(self, attr), want)
             have[idx] += given
             setattr(self, attr, getattr(self, attr) - given.sum())
 

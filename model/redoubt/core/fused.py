@@ -112,3 +112,44 @@ def surrender_chances(size, state, morale, loc, rows, contested, encircled, belo
             out_rows[k], out_n[k], out_p[k], out_cut[k] = i, size[i], rate, cut
             k += 1
     return out_rows[:k], out_n[:k], out_p[:k], out_cut[:k]
+
+
+@njit(cache=True)
+def eat_and_fire(size, state, loc, food, ammo, hungry, rows, ration_at, engaged, idle_ammo_rate, hungry_below):
+    """A day's ration (`ration_at` per fighter, by place) eaten from what each group with someone in it carries,
+    hungry when under `hungry_below` of the need; and ammunition fired at low intensity (`idle_ammo_rate` per
+    fighter) by groups not holding where there was a fight (`engaged`). In place; returns what each of those
+    groups ate and fired, in row order (the caller sums them)."""
+    eaten = np.empty(rows)
+    fired = np.empty(rows)
+    k = 0
+    for i in range(rows):
+        if size[i] <= 0:
+            continue
+        need = size[i] * ration_at[loc[i]]
+        ate = min(food[i], need)
+        food[i] -= ate
+        hungry[i] = ate < need * hungry_below
+        fire = min(ammo[i], size[i] * idle_ammo_rate) if not engaged[loc[i]] or state[i] != HOLDING else 0.0
+        ammo[i] -= fire
+        eaten[k], fired[k] = ate, fire
+        k += 1
+    return eaten[:k], fired[:k]
+
+
+@njit(cache=True)
+def shortfalls(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_load):
+    """Of the groups `rows` (at places `locs`), those at a place within `reach`, and what each lacks of a full
+    load: `food_days` of `food_per_day` a fighter, and `ammo_load` a fighter (never below 0)."""
+    out = np.empty(len(rows), np.int64)
+    food_want = np.empty(len(rows))
+    ammo_want = np.empty(len(rows))
+    k = 0
+    for j in range(len(rows)):
+        if reach[locs[j]]:
+            i = rows[j]
+            out[k] = i
+            food_want[k] = max(size[i] * food_days * food_per_day - food[i], 0.0)
+            ammo_want[k] = max(size[i] * ammo_load - ammo[i], 0.0)
+            k += 1
+    return out[:k], food_want[:k], ammo_want[:k]

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from . import fused, kernels
-from .forces import HOLDING, HUNGRY_BELOW, Force
+from .forces import HUNGRY_BELOW, Force
 from .kernels import ration
 from .params import Switches
 from .situation import Situation
@@ -21,18 +21,12 @@ from .streams import Streams
 # ------------------------------------------------------------ supplies -----------------------------------------
 def consume(force: Force, temperature: np.ndarray, engaged_locs: np.ndarray, cold_food_per_degree: float) -> None:
     """Eat a day's ration (more in the cold) and fire at low intensity where not in battle."""
-    m = force.active
-    if not m.any():
-        return
-    idx = np.nonzero(m)[0]
-    need = force.size[idx] * ration(force.p.food_kg_per_day, temperature[force.loc[idx]], cold_food_per_degree)
-    eaten = np.minimum(force.food[idx], need)
-    force.food[idx] -= eaten
-    force.hungry[idx] = eaten < need * HUNGRY_BELOW
-    idle = ~engaged_locs[force.loc[idx]] | (force.state[idx] != HOLDING)
-    fired = np.where(idle, np.minimum(force.ammo[idx], force.size[idx] * force.p.ammo_kg_per_day_idle), 0.0)
-    force.ammo[idx] -= fired
-    force.ledger.consume(eaten.sum(), fired.sum())
+    p = force.p
+    eaten, fired = fused.eat_and_fire(force.size, force.state, force.loc, force.food, force.ammo, force.hungry,
+                                      force.rows, ration(p.food_kg_per_day, temperature, cold_food_per_degree),
+                                      engaged_locs, p.ammo_kg_per_day_idle, HUNGRY_BELOW)
+    if len(eaten):
+        force.ledger.consume(eaten.sum(), fired.sum())
 
 
 # ------------------------------------------------------------ morale -------------------------------------------
