@@ -9,7 +9,9 @@ Every error names the file, the key and the rule broken, and is raised before an
 from __future__ import annotations
 
 import copy
+import functools
 import math
+import pickle
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -152,15 +154,29 @@ def read_toml(path: Path, what: str = "scenario file") -> dict:
         text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(where, "(file)", f"cannot be read: {exc}") from None
+    try:
+        return pickle.loads(_parse(text))  # a fresh copy: callers change what they are given
+    except _Unreadable as exc:
+        raise ScenarioError(where, "(file)", str(exc)) from None
+
+
+class _Unreadable(Exception):
+    """Why a file's text cannot be parsed (read_toml names the file)."""
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(text: str) -> bytes:
+    """A file's text, checked and parsed, pickled. A study builds a model from the same file thousands of times:
+    the file is read each time (an edit is seen at once), but the same text is scanned and parsed once."""
     broken = scan(text)
     if broken is not None:
-        raise ScenarioError(where, "(file)", f"{broken[1]}: refused before parsing")
+        raise _Unreadable(f"{broken[1]}: refused before parsing")
     try:
-        return tomllib.loads(text)
+        return pickle.dumps(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(where, "(file)", f"malformed TOML: {exc}") from None
+        raise _Unreadable(f"malformed TOML: {exc}") from None
     except RecursionError:  # a safety net: scan() bounds the nesting well below this
-        raise ScenarioError(where, "(file)", "nests too deep to read") from None
+        raise _Unreadable("nests too deep to read") from None
 
 
 def load(scenario: str | Path | dict = DEFAULT_SCENARIO, variant: str | None = None,
