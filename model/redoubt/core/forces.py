@@ -234,35 +234,24 @@ class Force:
     def take_out(self, rows: np.ndarray, lost: np.ndarray, how: str) -> tuple[float, float]:
         """Remove `lost[i]` fighters from group rows[i], by one of TALLIES. Their carried supplies are
         captured (surrendered, turned: they go to the enemy) or destroyed (lost to the valley's accounts:
-        killed, deserted, stood down under a pact, withdrawn elsewhere)."""
-        keep = lost > 0
-        rows, lost = rows[keep], lost[keep]
-        if len(rows) == 0:
+        killed, deserted, stood down under a pact, withdrawn elsewhere). An emptied group is out of action and
+        leaves the model."""
+        food, ammo, emptied, n = fused.take_out(self.size, self.food, self.ammo, self.state, rows, lost, OUT)
+        if len(food) == 0:
             return 0.0, 0.0
-        frac = lost / self.size[rows]
-        food, ammo = self.food[rows] * frac, self.ammo[rows] * frac
-        self.food[rows] -= food
-        self.ammo[rows] -= ammo
-        self.size[rows] -= lost
         self._moved()
+        food_kg, ammo_kg = food.sum(), ammo.sum()
         if how in ("surrendered", "turned"):
-            self.ledger.capture(food.sum(), ammo.sum())
+            self.ledger.capture(food_kg, ammo_kg)
         else:
-            self.ledger.destroy(food.sum(), ammo.sum())
-        n = int(lost.sum())
+            self.ledger.destroy(food_kg, ammo_kg)
         setattr(self, how, getattr(self, how) + n)
         if how in LEFT:
             self.left_today += n
-        self._remove_empty(rows)
-        return float(food.sum()), float(ammo.sum())
-
-    def _remove_empty(self, rows: np.ndarray) -> None:
-        gone = rows[self.size[rows] == 0]
-        for row in gone:  # an empty group is out of action and leaves the model
-            self.food[row] = self.ammo[row] = 0.0  # exactly zero: frac was 1
-            self.state[row] = OUT
-            if self.facades is not None:
-                self.facades.emptied(int(row))
+        if self.facades is not None:
+            for row in emptied.tolist():
+                self.facades.emptied(row)
+        return float(food_kg), float(ammo_kg)
 
     def rows_at(self, loc: int) -> np.ndarray:
         return np.nonzero(self.present & (self.loc[: self.rows] == loc))[0]

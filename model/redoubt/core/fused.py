@@ -153,3 +153,34 @@ def shortfalls(size, food, ammo, rows, locs, reach, food_days, food_per_day, amm
             ammo_want[k] = max(size[i] * ammo_load - ammo[i], 0.0)
             k += 1
     return out[:k], food_want[:k], ammo_want[:k]
+
+
+@njit(cache=True)
+def take_out(size, food, ammo, state, rows, lost, out_state):
+    """Take `lost[j]` fighters out of group rows[j] with their share of what it carries; a group left empty
+    carries exactly nothing and is `out_state`. In place; returns, for the groups that lost someone (in
+    order), the food and ammunition that went with them, the rows left empty, and the fighters taken."""
+    n = len(rows)
+    food_gone = np.empty(n)
+    ammo_gone = np.empty(n)
+    emptied = np.empty(n, np.int64)
+    k = e = 0
+    total = 0
+    for j in range(n):
+        if lost[j] <= 0:
+            continue
+        i = rows[j]
+        frac = lost[j] / size[i]
+        f, a = food[i] * frac, ammo[i] * frac
+        food[i] -= f
+        ammo[i] -= a
+        size[i] -= lost[j]
+        total += lost[j]
+        food_gone[k], ammo_gone[k] = f, a
+        k += 1
+        if size[i] == 0:
+            food[i] = ammo[i] = 0.0  # exactly zero: frac was 1
+            state[i] = out_state
+            emptied[e] = i
+            e += 1
+    return food_gone[:k], ammo_gone[:k], emptied[:e], total
