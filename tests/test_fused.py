@@ -139,3 +139,63 @@ def test_eating_firing_and_shortfalls_are_the_numpy_expressions(seed):
     np.testing.assert_array_equal(got_rows, rows)
     np.testing.assert_array_equal(got_food, np.maximum(sizes * 3.0 * 1.2 - food[rows], 0.0))
     np.testing.assert_array_equal(got_ammo, np.maximum(sizes * 15.0 - s["ammo"][rows], 0.0))
+
+
+def heap_dijkstra(src, dst, travel, blocked, penalty):
+    """The route search as it was written with a binary heap (ties by index), the reference for quickest."""
+    import heapq
+    import math
+
+    dist, prev, heap = {src: 0.0}, {}, [(0.0, src)]
+    while heap:
+        d, u = heapq.heappop(heap)
+        if u == dst:
+            path = [u]
+            while u in prev:
+                u = prev[u]
+                path.append(u)
+            return d, path[::-1]
+        if d > dist.get(u, math.inf):
+            continue
+        for v, w in travel[u]:
+            if (blocked[v] and v != dst) or w == math.inf:
+                continue
+            if penalty is not None:
+                w += penalty[v]
+            if d + w < dist.get(v, math.inf):
+                dist[v], prev[v] = d + w, u
+                heapq.heappush(heap, (d + w, v))
+    return math.inf, []
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_quickest_is_the_heap_search(seed):
+    """Random graphs with many equal times (ties), closed links, double links, blocked places and penalties."""
+    g = np.random.default_rng(seed)
+    n = int(g.integers(2, 14))
+    travel = [[] for _ in range(n)]
+    for _ in range(int(g.integers(1, 3 * n))):
+        a, b = (int(x) for x in g.integers(0, n, 2))
+        if a != b:
+            w = float(g.choice([0.5, 1.0, 1.5, np.inf])) if g.random() < 0.7 else float(g.random() * 3)
+            travel[a].append((b, w))
+            travel[b].append((a, w))
+    for nb in travel:
+        nb.sort(key=lambda t: t[0])
+    first = np.cumsum([0] + [len(nb) for nb in travel]).astype(np.int64)
+    to = np.array([v for nb in travel for v, _ in nb], np.int64)
+    days = np.array([w for nb in travel for _, w in nb], float)
+    for _ in range(10):
+        src, dst = (int(x) for x in g.integers(0, n, 2))
+        blocked = g.random(n) < 0.2
+        penalty = (g.random(n) < 0.3) * 30.0 if g.random() < 0.5 else None
+        want = heap_dijkstra(src, dst, travel, blocked, penalty)
+        got_days, got_path = fused.quickest(src, dst, first, to, days, blocked,
+                                            np.zeros(n) if penalty is None else penalty)
+        assert (got_days, got_path.tolist()) == want
+
+
+def test_the_kernels_know_the_holding_state():
+    from redoubt.core.forces import State
+
+    assert fused.HOLDING == State.HOLDING

@@ -184,3 +184,44 @@ def take_out(size, food, ammo, state, rows, lost, out_state):
             emptied[e] = i
             e += 1
     return food_gone[:k], ammo_gone[:k], emptied[:e], total
+
+
+@njit(cache=True)
+def quickest(start, stop, first_link, link_to, link_days, blocked, penalty):
+    """Dijkstra from `start` to `stop` over the links of each place u (link_to[first_link[u]:first_link[u + 1]],
+    taking link_days; inf: closed), never through a `blocked` place but `stop`, each place entered costing
+    `penalty` days more. Places are settled nearest first, ties by index, and a way is only replaced by a
+    strictly quicker one: the order a binary heap of (days, place) gives. Returns (days, path) or (inf, [])."""
+    n = len(first_link) - 1
+    dist = np.full(n, np.inf)
+    prev = np.full(n, -1, np.int64)
+    done = np.zeros(n, np.bool_)
+    dist[start] = 0.0
+    while True:
+        u, d = -1, np.inf
+        for k in range(n):
+            if not done[k] and dist[k] < d:
+                u, d = k, dist[k]
+        if u < 0:
+            return np.inf, np.empty(0, np.int64)
+        if u == stop:
+            steps = 1
+            k = u
+            while prev[k] >= 0:
+                k = prev[k]
+                steps += 1
+            path = np.empty(steps, np.int64)
+            k = u
+            for j in range(steps - 1, -1, -1):
+                path[j] = k
+                k = prev[k]
+            return d, path
+        done[u] = True
+        for e in range(first_link[u], first_link[u + 1]):
+            v, w = link_to[e], link_days[e]
+            if (blocked[v] and v != stop) or w == np.inf:
+                continue
+            w = w + penalty[v]
+            if d + w < dist[v]:
+                dist[v] = d + w
+                prev[v] = u

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import heapq
-import math
 from enum import IntEnum
 
 import networkx as nx
 import numpy as np
 from mesa.discrete_space import Cell, Network
 
+from . import fused
 from .params import Params, Place
 
 
@@ -92,6 +91,11 @@ class Valley:
             self.neighbours[ib].append((ia, data))
         for nb in self.neighbours:
             nb.sort(key=lambda t: t[0])
+        # The same links as arrays, for the compiled route search: place u's run from first_link[u] to
+        # first_link[u + 1] in link_to (and in travel_days' answer), in the order of neighbours[u].
+        self.first_link = np.cumsum([0] + [len(nb) for nb in self.neighbours]).astype(np.int64)
+        self.link_to = np.array([v for nb in self.neighbours for v, _ in nb], np.int64)
+        self._no_penalty = np.zeros(self.n)
         self.links_version = 0  # bumped when a link opens or closes: the day's travel times are found again
         self._travel: dict[tuple[float, float], tuple] = {}  # per speed: (snow slowdown, version, days per link)
         self._routes: dict[tuple, tuple[float, tuple[int, ...]]] = {}  # route()'s answers for today's ground
@@ -167,67 +171,40 @@ class Valley:
             base = data["days"] if data["days"] > 0 else data["km"] / (speed_km_per_day / path_slowdown)
         return base * max(snow_slow[a], snow_slow[b])
 
-    def travel_days(self, speed_km_per_day: float, path_slowdown: float, snow_slow) -> list[list[tuple[int, float]]]:
-        """Each place's neighbours with today's travel days to them (inf: closed), found once a day and speed:
-        the day's snow slowdown is a new array each day, and the links' open state changes only with
-        `links_version`."""
+    def travel_days(self, speed_km_per_day: float, path_slowdown: float, snow_slow) -> np.ndarray:
+        """Today's travel days over each link from each place (inf: closed), in the order of `link_to`: found
+        once a day and speed (the day's snow slowdown is a new array each day, and the links' open state changes
+        only with `links_version`)."""
         key = (speed_km_per_day, path_slowdown)
         cached = self._travel.get(key)
         if cached is not None and cached[0] is snow_slow and cached[1] == self.links_version:
             return cached[2]
-        days = [[(v, self.link_days(data, u, v, speed_km_per_day, path_slowdown, snow_slow)) for v, data in nb]
-                for u, nb in enumerate(self.neighbours)]
+        days = np.array([self.link_days(data, u, v, speed_km_per_day, path_slowdown, snow_slow)
+                         for u, nb in enumerate(self.neighbours) for v, data in nb], float)
         self._travel[key] = (snow_slow, self.links_version, days)  # holds the array: its id is not reused
         return days
 
     def route(self, src: int, dst: int, speed_km_per_day: float, path_slowdown: float, snow_slow,
               blocked, penalty: np.ndarray | None = None) -> tuple[float, list]:
-        """Quickest route (Dijkstra, ties by index) avoiding `blocked` locations (bool array) and
-        closed links, each place entered costing `penalty` days more if given; returns (days, path) or
-        (inf, []). Hand-written rather than networkx's: the tie
-        order must be fixed (reproducibility), and it runs many times a day on a small graph. The answer depends
-        on nothing else, so it is kept until the snow or a link changes: a stalled front asks the same each day."""
+        """Quickest route (Dijkstra, ties by index: `fused.quickest`) avoiding `blocked` locations (bool array)
+        and closed links, each place entered costing `penalty` days more if given; returns (days, path) or
+        (inf, []). Hand-written rather than networkx's: the tie order must be fixed (reproducibility), and it
+        runs many times a day on a small graph. The answer depends on nothing else, so it is kept until the snow
+        or a link changes: a stalled front asks the same each day."""
         ground = (np.asarray(snow_slow).tobytes(), self.links_version)
         if ground != self._routes_for:
             self._routes.clear()
             self._routes_for = ground
-        key = (src, dst, speed_km_per_day, path_slowdown, np.asarray(blocked, bool).tobytes(),
-               None if penalty is None else np.asarray(penalty, float).tobytes())
+        blocked = np.asarray(blocked, bool)
+        penalty = self._no_penalty if penalty is None else np.asarray(penalty, float)
+        key = (src, dst, speed_km_per_day, path_slowdown, blocked.tobytes(), penalty.tobytes())
         known = self._routes.get(key)
         if known is None:
-            days, path = self._quickest(src, dst, speed_km_per_day, path_slowdown, snow_slow, blocked, penalty)
-            known = self._routes[key] = (days, tuple(path))
+            days, path = fused.quickest(src, dst, self.first_link, self.link_to,
+                                        self.travel_days(speed_km_per_day, path_slowdown, snow_slow), blocked,
+                                        penalty)
+            known = self._routes[key] = (float(days), tuple(path.tolist()))
         return known[0], list(known[1])
-
-    def _quickest(self, src: int, dst: int, speed_km_per_day: float, path_slowdown: float, snow_slow,
-                  blocked, penalty: np.ndarray | None) -> tuple[float, list]:
-        """Dijkstra for `route`."""
-        travel = self.travel_days(speed_km_per_day, path_slowdown, snow_slow)
-        blocked = blocked.tolist() if isinstance(blocked, np.ndarray) else blocked
-        penalty = penalty.tolist() if isinstance(penalty, np.ndarray) else penalty
-        inf = math.inf
-        dist = {src: 0.0}
-        prev: dict[int, int] = {}
-        heap = [(0.0, src)]
-        while heap:
-            d, u = heapq.heappop(heap)
-            if u == dst:
-                path = [u]
-                while u in prev:
-                    u = prev[u]
-                    path.append(u)
-                return d, path[::-1]
-            if d > dist.get(u, inf):
-                continue
-            for v, w in travel[u]:
-                if (blocked[v] and v != dst) or w == inf:
-                    continue
-                if penalty is not None:
-                    w += penalty[v]
-                if d + w < dist.get(v, inf):
-                    dist[v], prev[v] = d + w, u
-                    heapq.heappush(heap, (d + w, v))
-        return np.inf, []
 
     def road_lost_share(self) -> float:
         """Share of the road's places the attacker holds."""
