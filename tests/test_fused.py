@@ -198,4 +198,4 @@ def test_quickest_is_the_heap_search(seed):
 def test_the_kernels_know_the_holding_state():
     from redoubt.core.forces import State
 
-    assert fused.HOLDING == State.HOLDING
+    assert (fused.HOLDING, fused.OUT) == (State.HOLDING, State.OUT)

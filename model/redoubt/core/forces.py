@@ -236,7 +236,7 @@ class Force:
         captured (surrendered, turned: they go to the enemy) or destroyed (lost to the valley's accounts:
         killed, deserted, stood down under a pact, withdrawn elsewhere). An emptied group is out of action and
         leaves the model."""
-        food, ammo, emptied, n = fused.take_out(self.size, self.food, self.ammo, self.state, rows, lost, OUT)
+        food, ammo, emptied, n = fused.take_out(self.size, self.food, self.ammo, self.state, rows, lost)
         if len(food) == 0:
             return 0.0, 0.0
         self._moved()
