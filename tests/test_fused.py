@@ -199,3 +199,35 @@ def test_the_kernels_know_the_holding_state():
     from redoubt.core.forces import State
 
     assert (fused.HOLDING, fused.OUT) == (State.HOLDING, State.OUT)
+
+
+def test_numpy_sum_is_numpys_sum():
+    """Pairwise summation, block for block: every length up to 1,100, then longer ones (up to 200,000)."""
+    g = np.random.default_rng(0)
+    lengths = list(range(0, 1100)) + [int(n) for n in g.integers(1100, 200_000, 60)]
+    for n in lengths:
+        a = (g.random(n) - 0.3) * float(g.choice([1.0, 1e6, 1e-3]))
+        assert fused.numpy_sum(a) == a.sum(), n
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("stocks", [(1e9, 1e9), (500.0, 80.0), (0.0, 30.0)])
+def test_a_stores_top_up_is_the_numpy_way(seed, stocks):
+    """Enough for all, short (shared out in proportion), and nothing of one commodity."""
+    from redoubt.core.kernels import share_out
+
+    s = side(seed)
+    g, r = s["g"], s["rows"]
+    food = g.random(len(s["size"])) * 40
+    present = np.nonzero((s["size"][:r] > 0) & (s["state"][:r] == HOLDING))[0]
+    locs, reach = s["loc"][present], g.random(N_PLACES) < 0.6
+    want_food, want_ammo, left = food.copy(), s["ammo"].copy(), {}
+    idx, food_want, ammo_want = fused.shortfalls(s["size"], food, s["ammo"], present, locs, reach, 3.0, 1.2, 15.0)
+    for (name, have, want), stock in zip((("food", want_food, food_want), ("ammo", want_ammo, ammo_want)), stocks):
+        given = share_out(stock, want)
+        have[idx] += given
+        left[name] = stock - given.sum()
+    got = fused.top_up(s["size"], food, s["ammo"], present, locs, reach, 3.0, 1.2, 15.0, *stocks)
+    assert got == (left["food"], left["ammo"])
+    np.testing.assert_array_equal(food, want_food)
+    np.testing.assert_array_equal(s["ammo"], want_ammo)

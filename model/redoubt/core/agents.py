@@ -10,7 +10,6 @@ from mesa import Agent
 from mesa.discrete_space import FixedAgent
 
 from . import fused, kernels
-from .kernels import share_out
 from .params import AirResupply, PassResupply, WeatherParams
 from .space import Control
 
@@ -59,14 +58,11 @@ class SupplyStore(FixedAgent):
             self._reach_for = key
         rows, locs = force.present_rows()
         p = force.p
-        idx, food_want, ammo_want = fused.shortfalls(force.size, force.food, force.ammo, rows, locs, self._reach,
-                                                     p.carry_food_days, p.food_kg_per_day, p.carry_ammo_kg)
-        if len(idx) == 0:
-            return
-        for attr, want, have in (("food", food_want, force.food), ("ammo", ammo_want, force.ammo)):
-            given = share_out(getattr(self, attr), want)
-            have[idx] += given
-            setattr(self, attr, getattr(self, attr) - given.sum())
+        food, ammo = fused.top_up(force.size, force.food, force.ammo, rows, locs, self._reach, p.carry_food_days,
+                                  p.food_kg_per_day, p.carry_ammo_kg, self.food, self.ammo)
+        # numpy floats, as numpy's sums left them: Python's sum() adds plain floats with compensation (3.12+), so
+        # the stores' totals would change in their last digits
+        self.food, self.ammo = np.float64(food), np.float64(ammo)
 
     def feed(self, kg: float) -> float:
         given = min(self.food, kg)

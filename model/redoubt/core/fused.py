@@ -5,8 +5,8 @@ them, and their calls, not their arithmetic, were most of a run's time (issue 24
 same expression done element by element in the same order, with no fast-math: every value is bit for bit what
 the numpy expression gives (`scripts/fingerprint.py` holds the whole model to it; tests/test_fused.py each kernel).
 What they do not do: draw (the random draws stay numpy's, on the process's own stream, over the same rows in the
-same order), or sum floats across groups (numpy sums pairwise: the kernels hand back the values and the caller
-sums them with numpy). Compiled once and cached beside the module (`cache=True`): a spawned sweep worker loads them.
+same order). A float summed across groups is summed as numpy sums (`numpy_sum`: pairwise, in blocks of eight).
+Compiled once and cached beside the module (`cache=True`): a spawned sweep worker loads them.
 """
 
 from __future__ import annotations
@@ -228,3 +228,104 @@ def quickest(start, stop, first_link, link_to, link_days, blocked, penalty):
             if d + w < dist[v]:
                 dist[v] = d + w
                 prev[v] = u
+
+
+@njit(cache=True)
+def _block_sum(a, lo, n):
+    """numpy's sum of a block of at most 128 (numpy/_core/src/umath/loops_utils.h.src): under 8 one by one,
+    else eight running sums added in pairs, then the rest."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def numpy_sum(a):
+    """`a.sum()` for a 1-d float64 array, bit for bit: numpy's pairwise summation (a block of more than 128 is
+    split in two at a multiple of 8 below its half, and the halves' sums added), its recursion unrolled on a
+    stack (numba's cache mishandles a recursive function). tests/test_fused.py checks it against numpy."""
+    n = len(a)
+    if n <= 128:
+        return 0.0 + _block_sum(a, 0, n)
+    lo = np.empty(64, np.int64)  # the blocks being split: start, length, and how far (0: none, 1: left summed)
+    ln = np.empty(64, np.int64)
+    stage = np.empty(64, np.int64)
+    left = np.empty(64)
+    lo[0], ln[0], stage[0] = 0, n, 0
+    top = 0
+    done = 0.0  # the sum of the block just finished
+    finished = False
+    while True:
+        if finished:  # hand the finished block's sum to its parent
+            if top < 0:
+                return 0.0 + done
+            if stage[top] == 0:
+                left[top] = done
+                stage[top] = 1
+                finished = False
+            else:
+                done = left[top] + done
+                top -= 1
+                continue
+        m = ln[top]
+        half = m // 2
+        half -= half % 8
+        if stage[top] == 0:
+            start, size = lo[top], half
+        else:
+            start, size = lo[top] + half, m - half
+        if size <= 128:
+            done = _block_sum(a, start, size)
+            finished = True
+        else:
+            top += 1
+            lo[top], ln[top], stage[top] = start, size, 0
+
+
+@njit(cache=True)
+def _share_out(amount, demand):
+    """kernels.share_out: `amount` split over `demand` in proportion, never more than asked."""
+    total = numpy_sum(demand)
+    if total <= 0 or amount <= 0:
+        return np.zeros(len(demand))
+    if amount >= total:
+        return demand.copy()
+    return demand * (amount / total)
+
+
+@njit(cache=True)
+def top_up(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_load, food_stock, ammo_stock):
+    """A store's issue: of the groups `rows` (at places `locs`), those at a place within `reach` have their loads
+    topped up towards full (`shortfalls`) from the store's stocks, shared out in proportion to what each lacks
+    when there is not enough. In place; returns the stocks left."""
+    idx, food_want, ammo_want = shortfalls(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_load)
+    if len(idx) == 0:
+        return food_stock, ammo_stock
+    given = _share_out(food_stock, food_want)
+    for j in range(len(idx)):
+        food[idx[j]] += given[j]
+    food_stock = food_stock - numpy_sum(given)
+    given = _share_out(ammo_stock, ammo_want)
+    for j in range(len(idx)):
+        ammo[idx[j]] += given[j]
+    return food_stock, ammo_stock - numpy_sum(given)
