@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 import threading
@@ -39,6 +40,25 @@ class Event(NamedTuple):
     to: str = ""  # where to, for moves
     fighters: int = 0  # how many fighters moved
     note: str = ""  # e.g. the store's name
+
+
+class DailyCollector(DataCollector):
+    """Mesa's DataCollector, for this model's own reporters (outcome.DAILY and ANSWER: functions of the model
+    that return a number, a string or None). After the first day, which Mesa's own collect checks and records,
+    a day's values are kept as they are rather than deep-copied one by one: they cannot change, and the copies
+    were a few percent of a run. Another kind of value, or agent reporters, go through Mesa's way."""
+
+    def collect(self, model):
+        if not self._validated or self.agent_reporters or self.agenttype_reporters:
+            return super().collect(model)
+        if hasattr(self, "_collection_steps"):
+            self._collection_steps.append(model.time)
+        for var, reporter in self.model_reporters.items():
+            value = reporter(model)
+            self.model_vars[var].append(value if type(value) in _KEPT_AS_IS else copy.deepcopy(value))
+
+
+_KEPT_AS_IS = frozenset({int, float, str, bool, type(None), np.float64, np.int64, np.bool_})
 
 
 class Wave(NamedTuple):
@@ -100,7 +120,8 @@ class ValleyModel(mesa.Model):
         self._draw_thresholds()
         for force in (self.attackers, self.defenders):  # each cell's agents include the fighters there
             Contingent.create_agents(self, self.valley.n, force=force, cell=list(self.valley.locations))
-        self.datacollector = DataCollector(model_reporters={**DAILY, **ANSWER})  # ANSWER: for batch_run rows
+        self._measured: dict | None = None  # while a day's row is collected (step)
+        self.datacollector = DailyCollector(model_reporters={**DAILY, **ANSWER})  # ANSWER: for batch_run rows
         self.datacollector.collect(self)
         self.lock = threading.RLock()  # held for a step and by readers in other threads: never see half a day
 
@@ -346,7 +367,11 @@ class ValleyModel(mesa.Model):
                 getattr(self, phase)()
                 if not self.running:
                     break
-            collector.collect(self)
+            self._measured = {}  # the day's stocks, found once for the row's several columns that read them
+            try:
+                collector.collect(self)
+            finally:
+                self._measured = None
 
     def __getstate__(self):  # a lock does not pickle; a copy gets a lock of its own
         state = self.__dict__.copy()
@@ -650,7 +675,7 @@ class ValleyModel(mesa.Model):
         the run-on, followed with its own collector and its own fields (`RUN_ON`)."""
         self.end_reason = "fell"
         self.at_fall = self._record()
-        self.run_on_collector = DataCollector(model_reporters=DAILY)
+        self.run_on_collector = DailyCollector(model_reporters=DAILY)
 
     def floor_lost(self) -> bool:
         """The attacker holds every key place and collapse.floor_road_share of the road's places."""
@@ -686,12 +711,29 @@ class ValleyModel(mesa.Model):
     # ------------------------------------------------------------ measures -----------------------------
     def stock(self, commodity: str, side: str = "defender") -> float:
         """kg in the side's open stores."""
+        if self._measured is not None:
+            return self._measure(self._stock, commodity, side)
+        return self._stock(commodity, side)
+
+    def _stock(self, commodity: str, side: str) -> float:
         return float(sum(getattr(s, commodity) for s in self.stores_of(side)))
+
+    def _measure(self, how, commodity: str, side: str) -> float:
+        key = (how.__name__, commodity, side)
+        if key not in self._measured:
+            self._measured[key] = how(commodity, side)
+        return self._measured[key]
 
     def initial_stock(self, commodity: str) -> float:
         return self.ledgers["defender"].flows["initial"][commodity]
 
     def carried(self, commodity: str, side: str = "defender") -> float:
+        """kg the side's fighters carry."""
+        if self._measured is not None:
+            return self._measure(self._carried, commodity, side)
+        return self._carried(commodity, side)
+
+    def _carried(self, commodity: str, side: str) -> float:
         f = self.force(side)
         return float(getattr(f, commodity)[: f.rows].sum())
 

@@ -97,7 +97,7 @@ class Valley:
         self.link_to = np.array([v for nb in self.neighbours for v, _ in nb], np.int64)
         self._no_penalty = np.zeros(self.n)
         self.links_version = 0  # bumped when a link opens or closes: the day's travel times are found again
-        self._travel: dict[tuple[float, float], tuple] = {}  # per speed: (snow slowdown, version, days per link)
+        self._travel: dict[tuple[float, float], tuple] = {}  # per speed: ((snow slowdown, version), days per link)
         self._routes: dict[tuple, tuple[float, tuple[int, ...]]] = {}  # route()'s answers for today's ground
         self._routes_for: tuple[bytes, int] | None = None  # the snow and links those answers were found on
         self.hops = self._hop_matrix()
@@ -173,15 +173,15 @@ class Valley:
 
     def travel_days(self, speed_km_per_day: float, path_slowdown: float, snow_slow) -> np.ndarray:
         """Today's travel days over each link from each place (inf: closed), in the order of `link_to`: found
-        once a day and speed (the day's snow slowdown is a new array each day, and the links' open state changes
-        only with `links_version`)."""
+        again for a speed when the snow's slowdown or a link (`links_version`) has changed."""
         key = (speed_km_per_day, path_slowdown)
+        ground = (np.asarray(snow_slow).tobytes(), self.links_version)
         cached = self._travel.get(key)
-        if cached is not None and cached[0] is snow_slow and cached[1] == self.links_version:
-            return cached[2]
+        if cached is not None and cached[0] == ground:
+            return cached[1]
         days = np.array([self.link_days(data, u, v, speed_km_per_day, path_slowdown, snow_slow)
                          for u, nb in enumerate(self.neighbours) for v, data in nb], float)
-        self._travel[key] = (snow_slow, self.links_version, days)  # holds the array: its id is not reused
+        self._travel[key] = (ground, days)
         return days
 
     def route(self, src: int, dst: int, speed_km_per_day: float, path_slowdown: float, snow_slow,
