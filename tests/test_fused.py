@@ -231,3 +231,44 @@ def test_a_stores_top_up_is_the_numpy_way(seed, stocks):
     assert got == (left["food"], left["ammo"])
     np.testing.assert_array_equal(food, want_food)
     np.testing.assert_array_equal(s["ammo"], want_ammo)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_reachable_is_the_breadth_first_search(seed):
+    g = np.random.default_rng(seed)
+    n = int(g.integers(2, 14))
+    links = [[] for _ in range(n)]
+    for _ in range(int(g.integers(0, 2 * n))):
+        a, b = (int(x) for x in g.integers(0, n, 2))
+        if a != b:
+            links[a].append(b)
+            links[b].append(a)
+    sources, blocked = g.random(n) < 0.3, g.random(n) < 0.3
+    seen = sources & ~blocked
+    frontier = list(map(int, np.nonzero(seen)[0]))
+    while frontier:
+        nxt = []
+        for u in frontier:
+            for v in links[u]:
+                if not seen[v] and not blocked[v]:
+                    seen[v] = True
+                    nxt.append(v)
+        frontier = nxt
+    first = np.cumsum([0] + [len(nb) for nb in links]).astype(np.int64)
+    to = np.array([v for nb in links for v in nb], np.int64)
+    np.testing.assert_array_equal(fused.reachable(sources, blocked, first, to), seen)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_arrivals_are_the_numpy_expression(seed):
+    s = side(seed)
+    g, r = s["g"], s["rows"]
+    state = np.where(g.random(len(s["size"])) < 0.1, fused.OUT, s["state"]).astype(np.int8)
+    dest, eta = g.integers(0, N_PLACES, len(state)).astype(np.int64), g.integers(0, 10, len(state)).astype(np.int64)
+    want_loc, want_dest, want_state = s["loc"].copy(), dest.copy(), state.copy()
+    m = (s["size"][:r] > 0) & (state[:r] != HOLDING) & (state[:r] != fused.OUT) & (eta[:r] <= 5)
+    idx = np.nonzero(m)[0]
+    want_loc[idx], want_dest[idx], want_state[idx] = dest[idx], -1, HOLDING
+    assert fused.arrive(s["size"], state, s["loc"], dest, eta, r, 5) == m.any()
+    for got, want in ((s["loc"], want_loc), (dest, want_dest), (state, want_state)):
+        np.testing.assert_array_equal(got, want)

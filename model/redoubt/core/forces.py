@@ -295,11 +295,8 @@ class Force:
         return n
 
     def arrive(self, day: int) -> None:
-        r = self.rows
-        m = (self.size[:r] > 0) & (self.state[:r] != HOLDING) & (self.state[:r] != OUT) & (self.eta[:r] <= day)
-        if m.any():
-            idx = np.nonzero(m)[0]
-            self.loc[idx], self.dest[idx], self.state[idx] = self.dest[idx], -1, HOLDING
+        """Groups on the move whose day of arrival has come reach their destination."""
+        if fused.arrive(self.size, self.state, self.loc, self.dest, self.eta, self.rows, day):
             self._moved()
 
     def spend_ammo_at(self, loc: int, used: float) -> None:

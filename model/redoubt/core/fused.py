@@ -329,3 +329,40 @@ def top_up(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_lo
     for j in range(len(idx)):
         ammo[idx[j]] += given[j]
     return food_stock, ammo_stock - numpy_sum(given)
+
+
+@njit(cache=True)
+def reachable(sources, blocked, first_link, link_to):
+    """Places reachable from any of `sources` (bool per place) over links, never through a `blocked` one (nor
+    from a blocked source): a breadth-first search over the links as `quickest` takes them."""
+    n = len(sources)
+    seen = np.zeros(n, np.bool_)
+    queue = np.empty(n, np.int64)
+    head = tail = 0
+    for u in range(n):
+        if sources[u] and not blocked[u]:
+            seen[u] = True
+            queue[tail] = u
+            tail += 1
+    while head < tail:
+        u = queue[head]
+        head += 1
+        for e in range(first_link[u], first_link[u + 1]):
+            v = link_to[e]
+            if not seen[v] and not blocked[v]:
+                seen[v] = True
+                queue[tail] = v
+                tail += 1
+    return seen
+
+
+@njit(cache=True)
+def arrive(size, state, loc, dest, eta, rows, day):
+    """Groups on the move (advancing or retreating) whose day of arrival has come reach their destination and
+    hold there. In place; whether any did."""
+    moved = False
+    for i in range(rows):
+        if size[i] > 0 and state[i] != HOLDING and state[i] != OUT and eta[i] <= day:
+            loc[i], dest[i], state[i] = dest[i], -1, HOLDING
+            moved = True
+    return moved

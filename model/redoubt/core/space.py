@@ -134,17 +134,7 @@ class Valley:
 
     def reachable(self, sources: np.ndarray, blocked: np.ndarray) -> np.ndarray:
         """Places reachable from any of `sources` (bool array) without passing through a blocked one."""
-        seen = sources & ~blocked
-        frontier = list(map(int, np.nonzero(seen)[0]))
-        while frontier:
-            nxt = []
-            for u in frontier:
-                for v, _ in self.neighbours[u]:
-                    if not seen[v] and not blocked[v]:
-                        seen[v] = True
-                        nxt.append(v)
-            frontier = nxt
-        return seen
+        return fused.reachable(np.asarray(sources, bool), np.asarray(blocked, bool), self.first_link, self.link_to)
 
     def cell(self, idx: int) -> Location:
         return self.locations[idx]
