@@ -6,7 +6,8 @@ same 400 runs in a plain loop, and a worker's start-up (importing the model in a
 - sweep: `redoubt sweep` (`python -m redoubt sweep`, a fresh process) on the same 400 runs (one design
   point, 400 replications, the default resolution, no daily series), 2 local processes, into a temporary
   directory: planning, workers, Parquet parts and the manifest included;
-- start-up: a fresh `python -c "import redoubt.core.model"`, median of 5.
+- start-up: a fresh `python -c "import redoubt.core.model"`, median of 5; and what a fresh process's first run
+  costs beyond its later ones (loading the compiled kernels from their cache), median of 5.
 
 The runs differ in seed (the sweep derives its seeds from the master seed), not in kind: both are default
 Panjshir runs, so the comparison is of throughput (runs a second). Rounds alternate; medians reported.
@@ -58,6 +59,24 @@ def start_up() -> float:
     return time.perf_counter() - t0
 
 
+FIRST_RUN = """import time
+from redoubt import ValleyModel
+t = []
+for s in (1, 2, 3):
+    t0 = time.perf_counter()
+    ValleyModel(rng=s).run()
+    t.append(time.perf_counter() - t0)
+print(t[0] - min(t[1:]))
+"""
+
+
+def first_run_extra() -> float:
+    """What a fresh process's first run costs beyond a later one: loading the compiled kernels (fused.py) from
+    their cache, and whatever else is done once."""
+    out = subprocess.run([sys.executable, "-c", FIRST_RUN], check=True, capture_output=True, text=True)
+    return float(out.stdout.strip())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=400)
@@ -68,12 +87,14 @@ def main() -> int:
         b.append(bare(args.runs))
         s.append(sweep(args.runs))
     imports = [start_up() for _ in range(5)]
+    first = [first_run_extra() for _ in range(5)]
     out = {
         "runs": args.runs, "jobs": 2, "rounds": args.rounds,
         "bare_two_processes_s": {"median": round(statistics.median(b), 2), "min": round(min(b), 2)},
         "sweep_two_jobs_s": {"median": round(statistics.median(s), 2), "min": round(min(s), 2)},
         "sweep_throughput_over_bare": round(statistics.median(b) / statistics.median(s), 3),
         "worker_start_up_s": round(statistics.median(imports), 3),
+        "worker_first_run_extra_s": round(statistics.median(first), 3),
         "python": platform.python_version(), "machine": platform.platform(),
     }
     print(json.dumps(out, indent=2))

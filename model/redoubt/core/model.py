@@ -712,17 +712,18 @@ class ValleyModel(mesa.Model):
     def stock(self, commodity: str, side: str = "defender") -> float:
         """kg in the side's open stores."""
         if self._measured is not None:
-            return self._measure(self._stock, commodity, side)
+            return self._measure(self._measured, self._stock, commodity, side)
         return self._stock(commodity, side)
 
     def _stock(self, commodity: str, side: str) -> float:
         return float(sum(getattr(s, commodity) for s in self.stores_of(side)))
 
-    def _measure(self, how, commodity: str, side: str) -> float:
+    @staticmethod
+    def _measure(measured: dict, how, commodity: str, side: str) -> float:
         key = (how.__name__, commodity, side)
-        if key not in self._measured:
-            self._measured[key] = how(commodity, side)
-        return self._measured[key]
+        if key not in measured:
+            measured[key] = how(commodity, side)
+        return measured[key]
 
     def initial_stock(self, commodity: str) -> float:
         return self.ledgers["defender"].flows["initial"][commodity]
@@ -730,7 +731,7 @@ class ValleyModel(mesa.Model):
     def carried(self, commodity: str, side: str = "defender") -> float:
         """kg the side's fighters carry."""
         if self._measured is not None:
-            return self._measure(self._carried, commodity, side)
+            return self._measure(self._measured, self._carried, commodity, side)
         return self._carried(commodity, side)
 
     def _carried(self, commodity: str, side: str) -> float:
