@@ -272,3 +272,15 @@ def test_arrivals_are_the_numpy_expression(seed):
     assert fused.arrive(s["size"], state, s["loc"], dest, eta, r, 5) == m.any()
     for got, want in ((s["loc"], want_loc), (dest, want_dest), (state, want_state)):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_present_is_the_numpy_expression(seed):
+    s = side(seed)
+    r = s["rows"]
+    m = (s["size"][:r] > 0) & (s["state"][:r] == HOLDING)
+    idx, locs, counts = fused.present(s["size"], s["state"], s["loc"], r, N_PLACES)
+    np.testing.assert_array_equal(idx, np.nonzero(m)[0])
+    np.testing.assert_array_equal(locs, s["loc"][:r][m])
+    np.testing.assert_array_equal(counts, np.bincount(s["loc"][:r][m], weights=s["size"][:r][m],
+                                                      minlength=N_PLACES).astype(np.int64))

@@ -126,9 +126,13 @@ class Force:
     def present_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """The rows of `present` and their locations, kept as `present` is; read them, do not change them."""
         if self._present_rows is None:
-            idx = np.nonzero(self.present)[0]
-            self._present_rows = (idx, self.loc[idx])
+            self._find_present()
+        assert self._present_rows is not None
         return self._present_rows
+
+    def _find_present(self) -> None:
+        idx, locs, self._counts = fused.present(self.size, self.state, self.loc, self.rows, self.n_places)
+        self._present_rows = (idx, locs)
 
     def strength(self) -> int:
         return int(self.size[: self.rows].sum())
@@ -137,9 +141,8 @@ class Force:
         """Fighters present per location (a fresh array: callers may change it). Kept until a group's size,
         place or state next changes (`_moved`): the model asks for it a dozen times a day."""
         if self._counts is None:
-            m = self.present
-            self._counts = np.bincount(self.loc[: self.rows][m], weights=self.size[: self.rows][m],
-                                       minlength=self.n_places).astype(np.int64)
+            self._find_present()
+        assert self._counts is not None
         return self._counts.copy()
 
     def _moved(self) -> None:
@@ -147,9 +150,8 @@ class Force:
         self._counts = self._present = self._present_rows = None
 
     def ammo_at(self) -> np.ndarray:
-        m = self.present
-        return np.bincount(self.loc[: self.rows][m], weights=self.ammo[: self.rows][m],
-                           minlength=self.n_places)
+        idx, locs = self.present_rows()
+        return np.bincount(locs, weights=self.ammo[idx], minlength=self.n_places)
 
     def _grow(self, k: int) -> np.ndarray:
         need = self.rows + k
@@ -254,7 +256,8 @@ class Force:
         return float(food_kg), float(ammo_kg)
 
     def rows_at(self, loc: int) -> np.ndarray:
-        return np.nonzero(self.present & (self.loc[: self.rows] == loc))[0]
+        idx, locs = self.present_rows()
+        return idx[locs == loc]
 
     def pick_at(self, loc: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """n fighters at a location chosen at random fighter by fighter (not group by group), with the stream

@@ -366,3 +366,19 @@ def arrive(size, state, loc, dest, eta, rows, day):
             loc[i], dest[i], state[i] = dest[i], -1, HOLDING
             moved = True
     return moved
+
+
+@njit(cache=True)
+def present(size, state, loc, rows, n_places):
+    """The groups with someone in them holding at a place (their rows, ascending, and places), and the fighters
+    at each place."""
+    idx = np.empty(rows, np.int64)
+    at = np.empty(rows, np.int64)
+    counts = np.zeros(n_places, np.int64)
+    k = 0
+    for i in range(rows):
+        if size[i] > 0 and state[i] == HOLDING:
+            idx[k], at[k] = i, loc[i]
+            counts[loc[i]] += size[i]
+            k += 1
+    return idx[:k], at[:k], counts
