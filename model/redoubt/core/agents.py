@@ -100,7 +100,12 @@ class Weather(Agent):
         self.depth_ref = 0.0  # cm at the reference elevation
         self.snowfall_cm = 0.0
         self.noise = 0.0
-        self.temperature = self._seasonal(self.doy(0), v.elevation) if enabled else np.full(v.n, params.temp_mean)
+        # How much colder each place, and the snow's reference elevation, are than the temperature's reference
+        self.cooling = kernels.lapse_cooling(v.elevation, ref_elevation=params.temp_ref_elevation,
+                                             lapse_per_km=params.lapse_per_km)
+        self.ref_cooling = kernels.lapse_cooling(params.ref_elevation, ref_elevation=params.temp_ref_elevation,
+                                                 lapse_per_km=params.lapse_per_km)
+        self.temperature = self._seasonal(self.doy(0)) - self.cooling if enabled else np.full(v.n, params.temp_mean)
         self.slowdown = np.ones(v.n)
         # The mountain paths (their edge data on space.G) and the highest point of each, where snow shuts them
         self.paths = [data for _, _, data in v.graph.edges(data=True) if data["kind"] == "path"]
@@ -112,12 +117,10 @@ class Weather(Agent):
     def doy(self, day: int) -> int:
         return self.model.start_doy + day
 
-    def _seasonal(self, doy: int, elevation):
-        """The seasonal mean temperature (no day-to-day noise) at an elevation."""
+    def _seasonal(self, doy: int):
+        """The seasonal mean temperature (no day-to-day noise) at the temperature's reference elevation."""
         p = self.p
-        return kernels.seasonal_temperature(doy, elevation, mean=p.temp_mean, amplitude=p.temp_amplitude,
-                                            peak_doy=p.temp_peak_doy, ref_elevation=p.temp_ref_elevation,
-                                            lapse_per_km=p.lapse_per_km)
+        return kernels.seasonal_mean(doy, mean=p.temp_mean, amplitude=p.temp_amplitude, peak_doy=p.temp_peak_doy)
 
     def step(self) -> None:
         v, p, rng = self.model.valley, self.p, self.model.streams.weather
@@ -127,8 +130,9 @@ class Weather(Agent):
         doy = self.doy(self.model.day)
         since = doy - self.first_snow_doy
         self.noise = p.temp_noise_autocorr * self.noise + rng.normal(0.0, p.temp_noise_sd)
-        self.temperature = self._seasonal(doy, v.elevation) + self.noise
-        t_ref = float(self._seasonal(doy, p.ref_elevation)) + self.noise
+        season = self._seasonal(doy)
+        self.temperature = season - self.cooling + self.noise
+        t_ref = float(season - self.ref_cooling) + self.noise
         snowing = rng.random() < float(kernels.snowfall_probability(since, base=p.snow_prob,
                                                                      growth=p.snow_prob_growth))
         amount = rng.exponential(p.snow_mean_cm)  # drawn every day: the stream does not shift
@@ -136,10 +140,14 @@ class Weather(Agent):
         self.depth_ref = float(kernels.melt(self.depth_ref, t_ref, p.melt_cm_per_degree)) + self.snowfall_cm
         line = kernels.snowline(since, autumn=p.snowline_autumn, winter=p.snowline_winter,
                                 days=p.snowline_days)
-        v.snow_cm = kernels.snow_depth_at(self.depth_ref, v.elevation, line, p.ref_elevation)
+        snow_lies = bool(np.isfinite(line))  # before the first snow there is no snowline: no snow anywhere
+        v.snow_cm = kernels.snow_depth_at(self.depth_ref, v.elevation, line, p.ref_elevation) if snow_lies \
+            else np.zeros(v.n)
         self.slowdown = kernels.travel_slowdown(v.snow_cm, p.slow_per_cm)
         if self.paths:  # paths close in snow (edge data lives on space.G)
-            shut = kernels.snow_depth_at(self.depth_ref, self.path_elevation, line, p.ref_elevation) >= p.path_closed_cm
+            depth = kernels.snow_depth_at(self.depth_ref, self.path_elevation, line, p.ref_elevation) if snow_lies \
+                else np.zeros(len(self.paths))
+            shut = depth >= p.path_closed_cm
             for data, closed in zip(self.paths, shut.tolist()):
                 if data.get("open", True) == closed:  # it changes today
                     data["open"] = not closed

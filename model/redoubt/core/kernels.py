@@ -24,10 +24,15 @@ def binomial_where(rng: np.random.Generator, n, p) -> np.ndarray:
     return out
 
 
-def seasonal_temperature(doy, elevation, *, mean, amplitude, peak_doy, ref_elevation, lapse_per_km):
-    """Mean daily temperature (deg C) by day of year and elevation: a cosine year and a lapse rate."""
-    season = mean + amplitude * np.cos(2 * np.pi * (np.asarray(doy) - peak_doy) / 365.25)
-    return season - lapse_per_km * (np.asarray(elevation) - ref_elevation) / 1000.0
+def seasonal_mean(doy, *, mean, amplitude, peak_doy):
+    """The year's cosine: mean daily temperature (deg C) at the temperature's reference elevation by day of
+    year. At another elevation, less its `lapse_cooling`."""
+    return mean + amplitude * np.cos(2 * np.pi * (np.asarray(doy) - peak_doy) / 365.25)
+
+
+def lapse_cooling(elevation, *, ref_elevation, lapse_per_km):
+    """How much colder (deg C) an elevation is than the reference elevation."""
+    return lapse_per_km * (np.asarray(elevation) - ref_elevation) / 1000.0
 
 
 def snowline(days_since_first_snow, *, autumn, winter, days):
