@@ -284,3 +284,25 @@ def test_present_is_the_numpy_expression(seed):
     np.testing.assert_array_equal(locs, s["loc"][:r][m])
     np.testing.assert_array_equal(counts, np.bincount(s["loc"][:r][m], weights=s["size"][:r][m],
                                                       minlength=N_PLACES).astype(np.int64))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_per_place_kernels_are_the_numpy_expressions(seed):
+    g = np.random.default_rng(seed)
+    part, whole = g.integers(0, 50, N_PLACES), np.where(g.random(N_PLACES) < 0.3, 0, g.integers(1, 400, N_PLACES))
+    share = np.divide(part, whole, out=np.zeros(N_PLACES), where=whole > 0)
+    np.testing.assert_array_equal(fused.shares(part, whole), share)
+    np.testing.assert_array_equal(fused.chances(share * 5, 0.7), np.clip(0.7 * (share * 5), 0.0, 1.0))
+
+    mean, weight = g.random(N_PLACES), np.where(g.random(N_PLACES) < 0.3, 0.0, g.integers(1, 300, N_PLACES) * 1.0)
+    adjacency = (g.random((N_PLACES, N_PLACES)) < 0.3).astype(float)
+    nb_weight, nb_total = adjacency @ weight, adjacency @ (weight * mean)
+    target = np.divide(nb_total, nb_weight, out=np.array(mean, dtype=float), where=nb_weight > 0)
+    want = np.where((weight > 0) & (nb_weight > 0), 0.25 * (target - mean), 0.0)
+    np.testing.assert_array_equal(fused.pull_towards(mean, weight, nb_weight, nb_total, 0.25), want)
+
+    own, enemy = (g.random(N_PLACES) < 0.5) * g.integers(1, 9, N_PLACES), (g.random(N_PLACES) < 0.5) * 3
+    behind = g.random((N_PLACES, N_PLACES)) < 0.3
+    for b in (behind, behind.T):  # the defenders' view is the transpose (not contiguous)
+        want = (own > 0) & (b & ((enemy > 0) & (own == 0))[None, :]).any(axis=1)
+        np.testing.assert_array_equal(fused.outflanked(own, enemy, b), want)

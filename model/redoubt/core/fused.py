@@ -382,3 +382,49 @@ def present(size, state, loc, rows, n_places):
             counts[loc[i]] += size[i]
             k += 1
     return idx[:k], at[:k], counts
+
+
+# ---------------------------------------------------------------- per place (a handful of values each) -------
+@njit(cache=True)
+def shares(part, whole):
+    """part / whole per place, 0 where whole is 0 (numpy's divide with `where`)."""
+    out = np.zeros(len(part))
+    for k in range(len(part)):
+        if whole[k] > 0:
+            out[k] = part[k] / whole[k]
+    return out
+
+
+@njit(cache=True)
+def chances(share, rate):
+    """rate x share, clipped to [0, 1]."""
+    out = np.empty(len(share))
+    for k in range(len(share)):
+        out[k] = min(max(rate * share[k], 0.0), 1.0)
+    return out
+
+
+@njit(cache=True)
+def pull_towards(mean, weight, nb_weight, nb_total, rate):
+    """kernels.neighbour_pull after its two sums: `rate` of the way from each place's mean towards its
+    neighbours' (nb_total / nb_weight); zero where the place, or all its neighbours, have no one."""
+    out = np.zeros(len(mean))
+    for k in range(len(mean)):
+        if weight[k] > 0 and nb_weight[k] > 0:
+            out[k] = rate * (nb_total[k] / nb_weight[k] - mean[k])
+    return out
+
+
+@njit(cache=True)
+def outflanked(own, enemy, behind):
+    """Places where a side has fighters (`own`) and the enemy alone holds a place behind it (`behind[i, j]`: j is
+    behind i)."""
+    n = len(own)
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        if own[i] > 0:
+            for j in range(n):
+                if behind[i, j] and enemy[j] > 0 and own[j] == 0:
+                    out[i] = True
+                    break
+    return out

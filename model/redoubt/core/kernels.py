@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import fused
+
 
 def binomial_where(rng: np.random.Generator, n, p) -> np.ndarray:
     """`rng.binomial(n, p)`, drawn only where n > 0 and p > 0: numpy's binomial returns 0 there without
@@ -121,10 +123,7 @@ def infiltration_probability(density, *, rate, density_ref, visibility_factor=1.
 def neighbour_pull(mean, weight, adjacency, rate):
     """Contagion of morale: each place's mean moves `rate` of the way towards its neighbours' mean (weighted
     by their fighters). Zero where the place, or all its neighbours, have no one."""
-    nb_weight = adjacency @ weight
-    nb_total = adjacency @ (weight * mean)
-    target = np.divide(nb_total, nb_weight, out=np.array(mean, dtype=float), where=nb_weight > 0)
-    return np.where((weight > 0) & (nb_weight > 0), rate * (target - mean), 0.0)
+    return fused.pull_towards(mean, weight, adjacency @ weight, adjacency @ (weight * mean), rate)
 
 
 def flight_share(shortfall, road_lost, *, rate, hunger, fighting):

@@ -15,7 +15,7 @@ from mesa.experimental.scenarios import Scenario
 
 from ..inputs.scenario import DEFAULT_SCENARIO, SCHEMA, load, load_params, params_to_overrides, read_parameter_sets
 from ..inputs.uncertain import draws_anything, is_integer
-from . import combat, kernels, processes, uncertain
+from . import combat, fused, kernels, processes, uncertain
 from .agents import ResupplySource, SupplyStore, Weather
 from .commands import AttackerCommand, DefenderCommand
 from .fighters import Contingent, FighterAgents
@@ -448,8 +448,7 @@ class ValleyModel(mesa.Model):
         out = {}
         for side, own, enemy, behind in (("attacker", A, D, self.nearer_to_entry),
                                          ("defender", D, A, self.nearer_to_entry.T)):
-            alone = (enemy > 0) & (own == 0)
-            out[side] = (own > 0) & (behind & alone[None, :]).any(axis=1)
+            out[side] = fused.outflanked(own, enemy, behind)
         return out
 
     def _decisions(self) -> None:

@@ -40,7 +40,7 @@ def update_morale(force: Force, enemy: Force, s: Situation, civilian_shortfall: 
     if not force.size[:r].any():
         return
     before = s.strength_before_fight[force.side]
-    loss_share = np.divide(force.losses_today, before, out=np.zeros(len(before)), where=before > 0)
+    loss_share = fused.shares(force.losses_today, before)
     encircled = s.encircled if force.side == "defender" else np.zeros(s.valley.n, bool)
     shift, local = cohesion_terms(force, enemy, s, loss_share, streams.cohesion) if switches.cohesion else (0.0, None)
     fused.morale_shocks(force.size, force.state, force.morale, force.loc, force.hungry, force.ammo, r,
@@ -83,7 +83,7 @@ def cohesion_terms(force: Force, enemy: Force, s: Situation, loss_share: np.ndar
     strength = force.strength() + force.left_today
     news = force.left_today / strength if strength > 0 else 0.0
     before = s.strength_before_fight[enemy.side]
-    enemy_losses = np.divide(enemy.losses_today, before, out=np.zeros(len(before)), where=before > 0)
+    enemy_losses = fused.shares(enemy.losses_today, before)
     shift = -p.morale_news * news - force.pending_shock
     force.pending_shock = 0.0
     leader_lost = leaders_killed(force, loss_share, s, rng)
@@ -95,7 +95,7 @@ def cohesion_terms(force: Force, enemy: Force, s: Situation, loss_share: np.ndar
 def leaders_killed(force: Force, loss_share: np.ndarray, s: Situation, rng: np.random.Generator) -> np.ndarray:
     """Places whose commander was killed today: a chance leader_risk x the share of the local stack lost (one
     draw per place every day). A new commander takes over (with the place's thresholds)."""
-    chance = np.clip(force.p.leader_risk * loss_share, 0.0, 1.0)
+    chance = fused.chances(loss_share, force.p.leader_risk)
     killed = rng.random(force.n_places) < chance
     for loc in map(int, np.nonzero(killed)[0]):
         s.log("leader killed", force.name, loc)
