@@ -61,6 +61,9 @@ class DailyCollector(DataCollector):
 _KEPT_AS_IS = frozenset({int, float, str, bool, type(None), np.float64, np.int64, np.bool_})
 
 
+ENEMY_CONTROL = {side: int(Control.enemy_of(side)) for side in ("attacker", "defender")}
+
+
 class Wave(NamedTuple):
     """Fighters arriving from outside: at time t (days since the start), n of them, at location index entry."""
 
@@ -598,8 +601,9 @@ class ValleyModel(mesa.Model):
         v.control[(A > 0) & (D == 0)] = Control.ATTACKER
         v.control[(D > 0) & (A == 0)] = Control.DEFENDER
         shock = self.switches.cohesion
+        control = v.control.tolist()  # plain ints: seven stores a day compared with an IntEnum add up
         for store in self.stores:
-            if store.open and v.control[store.cell.idx] == Control.enemy_of(store.side):
+            if store.open and control[store.cell.idx] == ENEMY_CONTROL[store.side]:
                 store.capture()
                 if shock:
                     self.force(store.side).pending_shock += self.force(store.side).p.morale_key_loss
