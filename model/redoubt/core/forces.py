@@ -286,12 +286,11 @@ class Force:
         cum = np.cumsum(self.size[rows])
         n = min(int(n), int(cum[-1]))
         k = int(np.searchsorted(cum, n))  # rows[:k] whole, rows[k] maybe split
-        whole = [int(r) for r in rows[:k]]
+        chosen = rows[:k]
         taken = int(cum[k - 1]) if k else 0
         if taken < n:
             row = int(rows[k])
-            whole.append(row if self.size[row] == n - taken else self.split(row, n - taken))
-        chosen = np.array(whole, dtype=np.int64)
+            chosen = np.append(chosen, row if self.size[row] == n - taken else self.split(row, n - taken))
         self.dest[chosen], self.state[chosen] = dst, state
         self._moved()
         self.eta[chosen] = day + max(1, math.ceil(days - 1e-9))
