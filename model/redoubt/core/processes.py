@@ -1,7 +1,8 @@
 """What a side's fighters do each day, as functions of its columns (`forces.Force`) and the day's state
 (`situation.Situation`): eating, morale and what follows from it (desertion, breaking, surrender), cohesion,
-going to ground and regrouping, and the defenders' local pacts. The arithmetic is in `kernels.py`; the random
-draws come from the stream of each process (`streams.py`), given by the caller."""
+going to ground and regrouping, and the defenders' local pacts. The arithmetic is in `kernels.py`, and the passes
+over a side's groups in `fused.py` (compiled loops); the random draws come from the stream of each process
+(`streams.py`), given by the caller, and stay numpy's."""
 
 from __future__ import annotations
 
