@@ -239,6 +239,7 @@ class Force:
         killed, deserted, stood down under a pact, withdrawn elsewhere). An emptied group is out of action and
         leaves the model."""
         food, ammo, emptied, n = fused.take_out(self.size, self.food, self.ammo, self.state, rows, lost)
+        n = int(n)  # a Python int, compiled or not (NUMBA_DISABLE_JIT runs the kernels as Python)
         if len(food) == 0:
             return 0.0, 0.0
         self._moved()
