@@ -6,7 +6,9 @@ same expression done element by element in the same order, with no fast-math: ev
 the numpy expression gives (`scripts/fingerprint.py` holds the whole model to it; tests/test_fused.py each kernel).
 What they do not do: draw (the random draws stay numpy's, on the process's own stream, over the same rows in the
 same order). A float summed across groups is summed as numpy sums (`numpy_sum`: pairwise, in blocks of eight).
-Compiled once and cached beside the module (`cache=True`): a spawned sweep worker loads them.
+Compiled once and cached beside the module (`cache=True`; where that is not writable, numba's cache in the user's
+home): a spawned sweep worker loads them. NUMBA_DISABLE_JIT=1 runs them as Python, slowly and with the same
+results (the fingerprint's --quick cases checked): for stepping through one in a debugger.
 """
 
 from __future__ import annotations
