@@ -52,8 +52,15 @@ SCHEMA: dict = {**schema_of(Params), "variants": None}  # variants: a table of o
 
 
 def load_params(spec: dict) -> Params:
-    """The typed records of a resolved scenario (what `load` returns)."""
-    return record_of(Params, spec)
+    """The typed records of a resolved scenario (what `load` returns). Records are frozen all the way down, so
+    the runs of one design point share one set: found once per process for the same scenario (keyed by the
+    pickled dict, so only the same values can match)."""
+    return _params_of(pickle.dumps(spec))
+
+
+@functools.lru_cache(maxsize=16)
+def _params_of(spec: bytes) -> Params:
+    return record_of(Params, pickle.loads(spec))
 
 
 # Flat keyword names the model class accepts (batch_run, SolaraViz, notebooks), mapped to dotted keys.
