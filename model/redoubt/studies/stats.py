@@ -13,9 +13,9 @@ def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, flo
     """Proportion and its Wilson score interval (nan for no runs); the closed form, as scipy's binomtest gives it."""
     if n == 0:
         return math.nan, math.nan, math.nan
-    from scipy.stats import norm
+    from scipy.special import ndtri  # scipy.stats.norm.ppf's own function; importing scipy.stats costs 0.5 s
 
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = float(ndtri(0.5 + confidence / 2))
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
@@ -133,9 +133,9 @@ def pairs_needed(only_other: int, only_base: int, n: int, power: float = 0.8, al
     delta, psi = abs(only_other - only_base) / n, (only_other + only_base) / n
     if delta == 0:
         return math.inf
-    from scipy.stats import norm
+    from scipy.special import ndtri  # norm.ppf
 
-    za, zb = norm.ppf(1 - alpha / 2), norm.ppf(power)
+    za, zb = ndtri(1 - alpha / 2), ndtri(power)
     return math.ceil((za * math.sqrt(psi) + zb * math.sqrt(max(psi - delta**2, 0.0))) ** 2 / delta**2)
 
 
@@ -184,9 +184,9 @@ def clusters_needed(differences, power: float = 0.8, alpha: float = 0.05) -> flo
         return math.nan
     if d.mean() == 0:
         return math.inf
-    from scipy.stats import norm
+    from scipy.special import ndtri  # norm.ppf
 
-    za, zb = norm.ppf(1 - alpha / 2), norm.ppf(power)
+    za, zb = ndtri(1 - alpha / 2), ndtri(power)
     return float(max(2, math.ceil(((za + zb) * d.std(ddof=1) / abs(d.mean())) ** 2)))
 
 
