@@ -277,11 +277,23 @@ def make_executor(kind: str, workers: int, scheduler: str | None = None):
 
 def chunked(specs: list[RunSpec], workers: int, target_chunks_per_worker: int = 8,
             max_chunk: int = 100) -> list[list[RunSpec]]:
-    """Chunks of consecutive runs: enough chunks to balance load, each big enough to amortise a task."""
+    """Chunks of consecutive runs: enough chunks to balance load, each big enough to amortise a task. The last
+    round of them shrinks (each a share of what is left, down to an eighth of a chunk): the workers finish
+    together instead of one running a whole chunk while the others wait."""
     if not specs:
         return []
-    size = max(1, min(max_chunk, math.ceil(len(specs) / (workers * target_chunks_per_worker))))
-    return [specs[i:i + size] for i in range(0, len(specs), size)]
+    n = len(specs)
+    size = max(1, min(max_chunk, math.ceil(n / (workers * target_chunks_per_worker))))
+    smallest = max(1, math.ceil(size / 8))
+    chunks, i = [], 0
+    while i < n - workers * size:
+        chunks.append(specs[i:i + size])
+        i += size
+    while i < n:
+        step = max(smallest, min(size, math.ceil((n - i) / (2 * workers))))
+        chunks.append(specs[i:i + step])
+        i += step
+    return chunks
 
 
 def run_specs(specs: list[RunSpec], parts_dir: Path, executor, *, series_dir: Path | None = None,
