@@ -306,3 +306,32 @@ def test_the_per_place_kernels_are_the_numpy_expressions(seed):
     for b in (behind, behind.T):  # the defenders' view is the transpose (not contiguous)
         want = (own > 0) & (b & ((enemy > 0) & (own == 0))[None, :]).any(axis=1)
         np.testing.assert_array_equal(fused.outflanked(own, enemy, b), want)
+
+
+RUN_AS_PYTHON = """
+import hashlib, json, sys
+from redoubt import ValleyModel
+out = []
+for seed, variant in ((3, "base"), (4, "air+passes")):
+    m = ValleyModel(rng=seed, variant=variant, horizon_days=25)
+    o = m.run()
+    out.append([json.dumps(o, sort_keys=True, default=str), m.daily().to_json(), repr(m.events)])
+print(hashlib.sha256(json.dumps(out).encode()).hexdigest())
+"""
+
+
+@pytest.mark.subprocess
+def test_the_kernels_run_as_python_give_the_same_runs():
+    """NUMBA_DISABLE_JIT=1 (for a debugger) runs the kernels as plain Python: the same runs, to the last digit."""
+    import os
+    import subprocess
+    import sys
+
+    digests = []
+    for jit_off in ("1", "0"):
+        env = {**os.environ, "NUMBA_DISABLE_JIT": jit_off}
+        done = subprocess.run([sys.executable, "-c", RUN_AS_PYTHON], env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr
+        digests.append(done.stdout.strip())
+    assert digests[0] == digests[1]
