@@ -88,7 +88,6 @@ class Force:
         self.facades = None  # the Mesa agents viewing the rows (fighters.FighterAgents), if any
         self.rows = 0
         self._counts: np.ndarray | None = None
-        self._present: np.ndarray | None = None
         self._present_rows: tuple[np.ndarray, np.ndarray] | None = None
         self.initial = self.arrived = 0
         for how in TALLIES:
@@ -110,21 +109,9 @@ class Force:
         self.area_fire = params.fire == "area"
 
     # ------------------------------------------------------------ bookkeeping ---------------------------
-    @property
-    def active(self) -> np.ndarray:
-        return self.size[: self.rows] > 0
-
-    @property
-    def present(self) -> np.ndarray:
-        """Active and at a location (not in transit). Kept, as counts(), until fighters next move or are
-        lost (`_moved`); read it, do not change it."""
-        if self._present is None:
-            r = self.rows
-            self._present = (self.size[:r] > 0) & (self.state[:r] == HOLDING)
-        return self._present
-
     def present_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """The rows of `present` and their locations, kept as `present` is; read them, do not change them."""
+        """The rows of the groups present (someone in them, at a location, not in transit) and their locations.
+        Kept, as counts(), until fighters next move or are lost (`_moved`); read them, do not change them."""
         if self._present_rows is None:
             self._find_present()
         assert self._present_rows is not None
@@ -146,8 +133,8 @@ class Force:
         return self._counts.copy()
 
     def _moved(self) -> None:
-        """Sizes, places or states changed: counts() and present must be computed again."""
-        self._counts = self._present = self._present_rows = None
+        """Sizes, places or states changed: counts() and present_rows() must be found again."""
+        self._counts = self._present_rows = None
 
     def ammo_at(self) -> np.ndarray:
         idx, locs = self.present_rows()

@@ -305,8 +305,8 @@ def numpy_sum(a):
 
 
 @njit(cache=True)
-def _share_out(amount, demand):
-    """kernels.share_out: `amount` split over `demand` in proportion, never more than asked."""
+def share_out(amount, demand):
+    """`amount` split over `demand` (1-d floats) in proportion, never more than asked (kernels.share_out)."""
     total = numpy_sum(demand)
     if total <= 0 or amount <= 0:
         return np.zeros(len(demand))
@@ -323,11 +323,11 @@ def top_up(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_lo
     idx, food_want, ammo_want = shortfalls(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_load)
     if len(idx) == 0:
         return food_stock, ammo_stock
-    given = _share_out(food_stock, food_want)
+    given = share_out(food_stock, food_want)
     for j in range(len(idx)):
         food[idx[j]] += given[j]
     food_stock = food_stock - numpy_sum(given)
-    given = _share_out(ammo_stock, ammo_want)
+    given = share_out(ammo_stock, ammo_want)
     for j in range(len(idx)):
         ammo[idx[j]] += given[j]
     return food_stock, ammo_stock - numpy_sum(given)

@@ -73,14 +73,8 @@ def travel_slowdown(snow_cm, slow_per_cm):
 
 
 def share_out(amount, demand):
-    """Split `amount` over `demand` (array) proportionally, never more than asked. Returns issued array."""
-    demand = np.asarray(demand, dtype=float)
-    total = demand.sum()
-    if total <= 0 or amount <= 0:
-        return np.zeros_like(demand)
-    if amount >= total:
-        return demand.copy()
-    return demand * (amount / total)
+    """Split `amount` over `demand` (a sequence) proportionally, never more than asked. Returns issued array."""
+    return fused.share_out(float(amount), np.asarray(demand, dtype=float))
 
 
 def threshold_probability(ratio, threshold, spread):
