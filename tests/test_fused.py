@@ -244,7 +244,7 @@ def test_a_stores_top_up_is_the_numpy_way(seed, stocks):
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_reachable_is_the_breadth_first_search(seed):
+def test_reachable_and_hops_are_the_breadth_first_search(seed):
     g = np.random.default_rng(seed)
     n = int(g.integers(2, 14))
     links = [[] for _ in range(n)]
@@ -265,6 +265,19 @@ def test_reachable_is_the_breadth_first_search(seed):
                     nxt.append(v)
         frontier = nxt
     np.testing.assert_array_equal(fused.reachable(sources, blocked, *as_arrays(links)), seen)
+    for src in range(n):  # the hop counts, as Valley.hops_from found them in Python before
+        want = np.full(n, np.iinfo(np.int32).max, dtype=np.int64)
+        if not blocked[src]:
+            want[src], frontier = 0, [src]
+            while frontier:
+                nxt = []
+                for u in frontier:
+                    for v in sorted(links[u]):
+                        if want[v] > want[u] + 1 and not blocked[v]:
+                            want[v] = want[u] + 1
+                            nxt.append(v)
+                frontier = nxt
+        np.testing.assert_array_equal(fused.hops(src, blocked, *as_arrays(links)), want)
 
 
 @pytest.mark.parametrize("seed", range(8))

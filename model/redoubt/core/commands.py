@@ -198,6 +198,9 @@ class AttackerCommand(Command):
         """Send a stack on its way to the objective: along the way through the fewest defended places, as far
         as the place before the first of them (the objective itself if nothing defended is on the way), less
         its fixing force; False if it is there already, or nothing is left to send."""
+        n -= self.fixing_force(loc, D)
+        if n <= 0:
+            return False  # all of it fixes the defenders beside it (asked first: it needs no route)
         v, no_block = self.valley, np.zeros(self.valley.n, bool)
         # The way through the fewest defended places (then the quickest), as far as the first of them: the
         # stack stops next to it, and the converging attack decides when to go in.
@@ -209,9 +212,6 @@ class AttackerCommand(Command):
         dst = path[-1]
         days, _ = self.route(loc, dst, D > 0, s)
         if not np.isfinite(days):
-            return False
-        n -= self.fixing_force(loc, D)
-        if n <= 0:
             return False
         sent = self.force.send(loc, n, dst, days, ADVANCING, s.day, self.streams.movement)
         A[loc] -= sent

@@ -334,6 +334,30 @@ def top_up(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_lo
 
 
 @njit(cache=True)
+def hops(src, blocked, first_link, link_to):
+    """Hops from `src` to every place over links, never through a `blocked` one (unreached, or a blocked src:
+    int32's largest): a breadth-first search (hop counts do not depend on the order links are taken in)."""
+    n = len(blocked)
+    out = np.full(n, np.iinfo(np.int32).max, np.int64)
+    if blocked[src]:
+        return out
+    out[src] = 0
+    queue = np.empty(n, np.int64)
+    queue[0] = src
+    head, tail = 0, 1
+    while head < tail:
+        u = queue[head]
+        head += 1
+        for e in range(first_link[u], first_link[u + 1]):
+            v = link_to[e]
+            if out[v] > out[u] + 1 and not blocked[v]:
+                out[v] = out[u] + 1
+                queue[tail] = v
+                tail += 1
+    return out
+
+
+@njit(cache=True)
 def reachable(sources, blocked, first_link, link_to):
     """Places reachable from any of `sources` (bool per place) over links, never through a `blocked` one (nor
     from a blocked source): a breadth-first search over the links as `quickest` takes them."""

@@ -115,22 +115,8 @@ class Valley:
         return np.stack([self.hops_from(s, open_ground) for s in range(self.n)])
 
     def hops_from(self, src: int, blocked: np.ndarray) -> np.ndarray:
-        """Hops from src to every location without passing through a blocked one (unreached: large).
-        A plain BFS over the sorted neighbour lists: fixed order, and cheaper than networkx here."""
-        hops = np.full(self.n, np.iinfo(np.int32).max, dtype=np.int64)
-        if blocked[src]:
-            return hops
-        hops[src] = 0
-        frontier = [src]
-        while frontier:
-            nxt = []
-            for u in frontier:
-                for v, _ in self.neighbours[u]:
-                    if hops[v] > hops[u] + 1 and not blocked[v]:
-                        hops[v] = hops[u] + 1
-                        nxt.append(v)
-            frontier = nxt
-        return hops
+        """Hops from src to every location without passing through a blocked one (unreached: large)."""
+        return fused.hops(int(src), np.asarray(blocked, bool), self.first_link, self.link_to)
 
     def reachable(self, sources: np.ndarray, blocked: np.ndarray) -> np.ndarray:
         """Places reachable from any of `sources` (bool array) without passing through a blocked one."""
