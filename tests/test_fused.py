@@ -328,6 +328,12 @@ def test_the_per_place_kernels_are_the_numpy_expressions(seed):
         want = (own > 0) & (b & ((enemy > 0) & (own == 0))[None, :]).any(axis=1)
         np.testing.assert_array_equal(fused.outflanked(own, enemy, b), want)
 
+    for n_road in (1, 2, N_PLACES):  # the road's km neither end of whose leg the attacker holds (control 2 here)
+        road, control = g.permutation(N_PLACES)[:n_road], g.integers(0, 3, N_PLACES).astype(np.int8)
+        legs = np.diff(np.sort(g.random(n_road) * 60))
+        ok = control[road] != 2
+        assert fused.km_held(control, road, legs, 2) == float(np.sum(legs[ok[:-1] & ok[1:]]))
+
 
 RUN_AS_PYTHON = """
 import hashlib, json, sys

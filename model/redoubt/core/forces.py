@@ -89,6 +89,7 @@ class Force:
         self.rows = 0
         self._counts: np.ndarray | None = None
         self._present_rows: tuple[np.ndarray, np.ndarray] | None = None
+        self._strength: int | None = None
         self.initial = self.arrived = 0
         for how in TALLIES:
             setattr(self, how, 0)
@@ -122,7 +123,10 @@ class Force:
         self._present_rows = (idx, locs)
 
     def strength(self) -> int:
-        return int(self.size[: self.rows].sum())
+        """Fighters in the side's groups, in the valley or on the way. Kept, as counts(), until `_moved`."""
+        if self._strength is None:
+            self._strength = int(self.size[: self.rows].sum())
+        return self._strength
 
     def counts(self) -> np.ndarray:
         """Fighters present per location (a fresh array: callers may change it). Kept until a group's size,
@@ -134,7 +138,7 @@ class Force:
 
     def _moved(self) -> None:
         """Sizes, places or states changed: counts() and present_rows() must be found again."""
-        self._counts = self._present_rows = None
+        self._counts = self._present_rows = self._strength = None
 
     def ammo_at(self) -> np.ndarray:
         idx, locs = self.present_rows()

@@ -442,6 +442,19 @@ def pull_towards(mean, weight, nb_weight, nb_total, rate):
 
 
 @njit(cache=True)
+def km_held(control, road_order, legs, attacker):
+    """The road's km between consecutive road places neither of which `attacker` holds: the legs picked out
+    and summed as numpy sums them."""
+    picked = np.empty(len(legs))
+    k = 0
+    for j in range(len(legs)):
+        if control[road_order[j]] != attacker and control[road_order[j + 1]] != attacker:
+            picked[k] = legs[j]
+            k += 1
+    return numpy_sum(picked[:k])
+
+
+@njit(cache=True)
 def outflanked(own, enemy, behind):
     """Places where a side has fighters (`own`) and the enemy alone holds a place behind it (`behind[i, j]`: j is
     behind i)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import math
 import threading
 from typing import NamedTuple
@@ -59,6 +60,12 @@ class DailyCollector(DataCollector):
 
 
 _KEPT_AS_IS = frozenset({int, float, str, bool, type(None), np.float64, np.int64, np.bool_})
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_date(start: dt.date, day: int) -> str:
+    """start + day days, as ISO text: a row's date, found once per day of the season rather than once per run."""
+    return (start + dt.timedelta(days=day)).isoformat()
 
 
 ENEMY_CONTROL = {side: int(Control.enemy_of(side)) for side in ("attacker", "defender")}
@@ -331,7 +338,7 @@ class ValleyModel(mesa.Model):
 
     def date_on(self, day: int) -> str:
         """The calendar date (ISO) of a day since the start."""
-        return (self.start_date + dt.timedelta(days=int(day))).isoformat()
+        return _iso_date(self.start_date, int(day))
 
     # ------------------------------------------------------------ the day ------------------------------
     # ODD 1.3, in this order (docs/ODD.md names each phase); a phase that ends the run ends the day.

@@ -101,6 +101,7 @@ class Valley:
         self._routes: dict[tuple, tuple[float, tuple[int, ...]]] = {}  # route()'s answers for today's ground
         self._routes_for: tuple[bytes, int] | None = None  # the snow and links those answers were found on
         self.hops = self._hop_matrix()
+        self._road_legs = np.diff(self.km[self.road_order])  # km between consecutive road places (fixed)
         self.adjacency = (self.hops == 1).astype(float)  # for contagion between neighbouring places
         held_by = {"defender": Control.DEFENDER, "attacker": Control.ATTACKER, "none": Control.NONE}
         self.control = np.array([held_by[loc.held_by] for loc in locs], dtype=np.int8)
@@ -189,7 +190,4 @@ class Valley:
 
     def road_km_held(self) -> float:
         """Road length (km) between consecutive road locations neither of which the attacker holds."""
-        r = self.road_order
-        ok = self.control[r] != Control.ATTACKER
-        seg = np.diff(self.km[r])
-        return float(np.sum(seg[ok[:-1] & ok[1:]]))
+        return float(fused.km_held(self.control, self.road_order, self._road_legs, int(Control.ATTACKER)))
