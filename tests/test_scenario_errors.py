@@ -161,3 +161,19 @@ def test_malformed_scenarios_fail_cleanly_or_run(picks, drop):
     m = ValleyModel(spec, rng=1)
     for _ in range(3):
         m.step()
+
+
+def test_a_table_checked_again_is_a_fresh_copy_with_the_same_errors():
+    """validate() checks the same table once per process: each caller still gets its own dict, and a broken table
+    the same error every time (errors are not kept)."""
+    from redoubt.inputs.scenario import load, validate
+
+    raw = {k: v for k, v in load("panjshir-2021").items() if not k.startswith("_") and k not in ("variants",
+                                                                                                 "uncertain")}
+    first = validate(raw, "<dict>")
+    first["sides"]["defender"]["strength"] = -1
+    assert validate(raw, "<dict>")["sides"]["defender"]["strength"] != -1
+    broken = {**raw, "scenario": {**raw["scenario"], "horizon_days": -3}}
+    for _ in range(2):
+        with pytest.raises(ScenarioError, match="horizon_days"):
+            validate(broken, "x.toml")

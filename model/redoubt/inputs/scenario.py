@@ -343,7 +343,22 @@ MAX_LOCATIONS, MAX_LINKS = 2_000, 20_000  # a valley is tens of places; the mode
 
 
 def validate(raw: dict, source: str = "<dict>") -> dict:
-    """Check types and ranges leaf by leaf, then the rules that tie keys together."""
+    """Check types and ranges leaf by leaf, then the rules that tie keys together. The same table is checked
+    once per process (a study builds thousands of models from one scenario): keyed by its pickled values and
+    the source its errors name; a table that does not pickle is checked each time."""
+    try:
+        key = pickle.dumps(raw)
+    except Exception:  # noqa: BLE001 - not a plain table (a dict handed in by a caller): check it as it is
+        return _validate(raw, source)
+    return pickle.loads(_validated(key, source))
+
+
+@functools.lru_cache(maxsize=32)
+def _validated(raw: bytes, source: str) -> bytes:
+    return pickle.dumps(_validate(pickle.loads(raw), source))
+
+
+def _validate(raw: dict, source: str) -> dict:
     for key, most in (("locations", MAX_LOCATIONS), ("links", MAX_LINKS)):
         items = raw.get(key)
         if isinstance(items, list) and len(items) > most:
