@@ -103,3 +103,20 @@ def test_switches_turn_mechanisms_off(switch):
         assert not [e for e in m.events if e[1] in ("flank", "fall back", "pause")]
     if switch == "weather":
         assert m.weather.depth_ref == 0 and m.end_reason != "winter"
+
+
+def test_the_seasons_curves_are_the_same_past_the_horizon():
+    """The weather's curves are tabled for the horizon; a model stepped on beyond it (by hand, or a run-on)
+    finds them afresh: the same values either way."""
+    from redoubt.core import kernels
+
+    m = ValleyModel(rng=2, horizon_days=25, weather__first_snow_doy_mean=240, weather__first_snow_doy_sd=0)
+    w, p = m.weather, m.params.weather
+    for day in range(1, 60):
+        doy, since = w.doy(day), w.doy(day) - w.first_snow_doy
+        want = (float(w._seasonal(doy)), float(kernels.snowfall_probability(since, base=p.snow_prob,
+                                                                            growth=p.snow_prob_growth)),
+                float(kernels.snowline(since, autumn=p.snowline_autumn, winter=p.snowline_winter,
+                                       days=p.snowline_days)))
+        assert tuple(map(float, w._curves_on(day, doy, since))) == want
+        assert (day < len(w._curves[0])) == (day <= m.horizon + 1)

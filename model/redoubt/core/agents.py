@@ -113,8 +113,17 @@ class Weather(Agent):
                                         for a, b, data in v.graph.edges(data=True) if data["kind"] == "path"], float)
         self.grounded = False
         self.winter = False
+        # The season's curves by day of the run (they depend on the day alone): found for the whole horizon at
+        # once, as the same expressions over an array (element by element the values a day's call gives)
+        days = np.arange(model.horizon + 2)
+        since = self.doy(days) - self.first_snow_doy
+        self._curves = (self._seasonal(self.doy(days)),
+                        kernels.snowfall_probability(since, base=params.snow_prob, growth=params.snow_prob_growth),
+                        kernels.snowline(since, autumn=params.snowline_autumn, winter=params.snowline_winter,
+                                         days=params.snowline_days))
 
-    def doy(self, day: int) -> int:
+    def doy(self, day):
+        """The day of the year of a day (or days) of the run."""
         return self.model.start_doy + day
 
     def _seasonal(self, doy: int):
@@ -130,16 +139,13 @@ class Weather(Agent):
         doy = self.doy(self.model.day)
         since = doy - self.first_snow_doy
         self.noise = p.temp_noise_autocorr * self.noise + rng.normal(0.0, p.temp_noise_sd)
-        season = self._seasonal(doy)
+        season, chance, line = self._curves_on(self.model.day, doy, since)
         self.temperature = season - self.cooling + self.noise
         t_ref = float(season - self.ref_cooling) + self.noise
-        snowing = rng.random() < float(kernels.snowfall_probability(since, base=p.snow_prob,
-                                                                     growth=p.snow_prob_growth))
+        snowing = rng.random() < chance
         amount = rng.exponential(p.snow_mean_cm)  # drawn every day: the stream does not shift
         self.snowfall_cm = (p.first_snow_cm if since == 0 else (amount if snowing else 0.0)) if since >= 0 else 0.0
         self.depth_ref = float(kernels.melt(self.depth_ref, t_ref, p.melt_cm_per_degree)) + self.snowfall_cm
-        line = kernels.snowline(since, autumn=p.snowline_autumn, winter=p.snowline_winter,
-                                days=p.snowline_days)
         snow_lies = bool(np.isfinite(line))  # before the first snow there is no snowline: no snow anywhere
         v.snow_cm = kernels.snow_depth_at(self.depth_ref, v.elevation, line, p.ref_elevation) if snow_lies \
             else np.zeros(v.n)
@@ -155,6 +161,17 @@ class Weather(Agent):
         cloud = p.cloud_grounding_prob_winter if since >= 0 else p.cloud_grounding_prob
         self.grounded = self.snowfall_cm > 0 or rng.random() < cloud
         self.winter = doy >= self.winter_doy
+
+    def _curves_on(self, day: int, doy: int, since: int) -> tuple[np.float64, float, np.float64]:
+        """The season's mean temperature, the chance of snowfall and the snowline on a day of the run (from the
+        table, or found afresh past the horizon, on a run-on)."""
+        season, chance, line = self._curves
+        if day < len(season):
+            return season[day], float(chance[day]), line[day]
+        p = self.p
+        return (self._seasonal(doy), float(kernels.snowfall_probability(since, base=p.snow_prob,
+                                                                         growth=p.snow_prob_growth)),
+                kernels.snowline(since, autumn=p.snowline_autumn, winter=p.snowline_winter, days=p.snowline_days))
 
     def pass_open_on_foot(self, loc: int) -> float:
         """Share of a pass's foot capacity open today (1 clear, 0 closed)."""
