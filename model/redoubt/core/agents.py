@@ -176,7 +176,7 @@ class Weather(Agent):
     def pass_open_on_foot(self, loc: int) -> float:
         """Share of a pass's foot capacity open today (1 clear, 0 closed)."""
         v = self.model.valley
-        return float(np.clip(1.0 - v.snow_cm[loc] / max(v.closes_foot_cm[loc], 1e-9), 0.0, 1.0))
+        return min(max(float(1.0 - v.snow_cm[loc] / max(v.closes_foot_cm[loc], 1e-9)), 0.0), 1.0)  # np.clip's value
 
 
 class ResupplySource(Agent):
