@@ -88,12 +88,46 @@ def test_extends_errors_name_the_file_and_key(tmp_path, capsys):
 def test_patterns_name_known_episodes_and_sources():
     cfg = calibrate.load_config()
     for p in cfg["patterns"]:
-        assert p["episode"] in EPISODES and len(p["source"]) > 40 and p["recorded"].year >= 2026
+        assert p["episode"] in EPISODES + cfg["checks"] and len(p["source"]) > 40 and p["recorded"].year >= 2026
     assert [p for p in cfg["patterns"] if p["use"] == "test"]
     assert all(p["episode"] == cfg["test"]["episode"] for p in cfg["patterns"] if p["use"] == "test")
     assert cfg["test"]["episode"] not in cfg["episodes"]  # the test episode is never a calibration episode
     for episode in cfg["episodes"]:  # each calibration episode has what its sources leave open as a prior
         assert load(f"history/{episode}")["uncertain"]["inputs"]
+
+
+def test_the_check_episode_is_another_valley_and_sets_only_what_its_sources_leave_open():
+    """Swat 2009 (an out-of-sample check): the scenario swat-2009 as it is, with only the ranges its own sources gave
+    drawn per run; its patterns are checks, never calibration or test patterns."""
+    cfg = calibrate.load_config()
+    assert cfg["checks"] == ["swat-2009"]
+    raw = tomllib.loads((bundled_dir() / "history" / "swat-2009.toml").read_text())
+    assert raw.pop("extends") == "swat-2009" and set(raw) == {"scenario", "uncertain"}
+    spec, base = load("history/swat-2009"), load("swat-2009")
+    for key in ("locations", "links", "stores", "sides", "stocks", "civilians", "collapse", "switches", "resupply"):
+        assert spec[key] == base[key], key
+    assert set(spec["uncertain"]["inputs"]) == {"sides.defender.strength", "sides.attacker.committed"}
+    uses = {p["use"] for p in cfg["patterns"] if p["episode"] == "swat-2009"}
+    assert "check" in uses and not uses & {"calibrate", "test"}
+
+
+def test_a_check_is_refused_where_it_would_fit_or_be_the_test(tmp_path, capsys):
+    text = (bundled_dir() / "history" / "calibration.toml").read_text()
+    (tmp_path / "observed.toml").write_text((bundled_dir() / "history" / "observed.toml").read_text())
+    bad = tmp_path / "calibration.toml"
+    for checks, needle in [('["panjshir-1982"]', "named twice"), ('["panjshir-2021"]', "named twice"),
+                           ('["swat-2009", "swat-2009"]', "named twice"), ('["panjshir-1984-x"]', "no such episode")]:
+        bad.write_text(text.replace('episodes = ["swat-2009"]', f"episodes = {checks}"))
+        with pytest.raises(ScenarioError, match=needle):
+            calibrate.load_config(bad)
+    observed = (bundled_dir() / "history" / "observed.toml").read_text().replace('use = "check"', 'use = "none"')
+    (tmp_path / "observed.toml").write_text(observed)
+    bad.write_text(text)
+    with pytest.raises(ScenarioError, match="no check pattern"):
+        calibrate.load_config(bad)
+    assert main(["calibrate", "--check", "panjshir-1984", "--quiet", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "not a check episode" in err and "swat-2009" in err and not (tmp_path / "c").exists()
 
 
 def test_a_calibration_file_with_a_bad_prior_is_refused(tmp_path):
@@ -144,6 +178,12 @@ def test_calibrate_runs_end_to_end_on_a_tiny_design(tmp_path, capsys):
                  "--out", str(out), "--test"]) == 0
     said = capsys.readouterr().out
     assert "Result:" in said and "panjshir-1996" in said and (out / "test.md").exists()
+    # a check, on another valley: judged the same way, said to be not preregistered, with its joint history
+    assert main(["calibrate", str(cfg), "--samples", "4", "--replications", "2", "--jobs", "2", "--quiet",
+                 "--out", str(out), "--check", "swat-2009"]) == 0
+    said = capsys.readouterr().out
+    assert "Out-of-sample check: swat-2009" in said and "Not preregistered" in said
+    assert "all of them in the same run" in said and (out / "check-swat-2009.md").exists()
     # another design into the same directory: refused, naming the calibration file and the way out
     again = ["calibrate", str(cfg), "--samples", "2", "--replications", "1", "--jobs", "2", "--quiet",
              "--out", str(out)]
@@ -151,6 +191,7 @@ def test_calibrate_runs_end_to_end_on_a_tiny_design(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "calibration.toml" in err and "--force" in err
     assert main([*again, "--force"]) == 0
+    assert not (out / "check-swat-2009.md").exists() and not (out / "test.md").exists()  # derived: gone with it
 
 
 def test_the_test_needs_the_calibration_first(tmp_path, capsys):

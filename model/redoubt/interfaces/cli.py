@@ -277,6 +277,12 @@ def cmd_calibrate(args) -> int:
         print((out / "test.md").read_text())
         print(f"written: {out / 'test.md'}, {out / 'test.csv'}")
         return 0
+    if args.check:
+        calibrate.run_check(cfg, out, args.check, jobs=args.jobs, quiet=args.quiet, force=args.force)
+        table, report = calibrate.check_results(args.check)
+        print((out / report).read_text())
+        print(f"written: {out / report}, {out / table}")
+        return 0
     fit = calibrate.run(cfg, out, jobs=args.jobs, quiet=args.quiet, force=args.force)
     print(f"{int((fit['weights'] > 0).sum())} of {len(fit['design'])} parameter sets carry weight on "
           f"{', '.join(cfg['episodes'])} (effective sample size {fit['ess']:.1f}); the test episode "
@@ -390,19 +396,25 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=cmd_viz)
 
     k = sub.add_parser("calibrate", help="fit the unsourced behaviour parameters on earlier episodes (ABC); "
-                       "--test: the preregistered test on 2021", description="Run the calibration of "
-                       "scenarios/history/calibration.toml: a Latin hypercube over the priors, each point run on "
+                       "--test: the preregistered test on 2021; --check: another episode",
+                       description="Run the calibration of scenarios/history/calibration.toml: a Latin "
+                       "hypercube over the priors, each point run on "
                        "every calibration episode, weighted by how often its runs match each episode's observed "
                        "history (approximate Bayesian computation); writes the posterior and its report. With "
-                       "--test, run the test episode at the same points and judge it by the file's criterion. "
+                       "--test, run the test episode at the same points and judge it by the file's criterion; with "
+                       "--check NAME, an episode of the file's [checks] the same way. "
                        "Resumable (run it again after an interruption).")
     k.add_argument("config", nargs="?", default="history/calibration", help="calibration file (default "
                    "history/calibration)")
     k.add_argument("--samples", type=_int_at_least(2, 10_000), help="design points (default: the file's)")
     k.add_argument("--replications", type=_replications, help="runs per point and episode (default: the file's)")
     k.add_argument("--out", help="output directory (default runs/calibration)")
-    k.add_argument("--test", action="store_true", help="the test episode, judged against the posterior of the "
-                   "calibration already in --out")
+    judged = k.add_mutually_exclusive_group()
+    judged.add_argument("--test", action="store_true", help="the test episode, judged against the posterior of the "
+                        "calibration already in --out")
+    judged.add_argument("--check", metavar="EPISODE", help="an out-of-sample check (an episode under the file's "
+                        "[checks]), judged as the test is, against the calibration already in --out; not "
+                        "preregistered")
     k.add_argument("--quiet", action="store_true", help="no progress bars")
     k.add_argument("--force", action="store_true", help="start an episode again when its sweep has changed "
                    "(other priors or sizes, an edited scenario file)")

@@ -1,5 +1,6 @@
-"""Calibration on the valley's earlier offensives by approximate Bayesian computation (`redoubt calibrate`), and
-the preregistered out-of-sample test on 2021 (`redoubt calibrate --test`).
+"""Calibration on the valley's earlier offensives by approximate Bayesian computation (`redoubt calibrate`), the
+preregistered out-of-sample test on 2021 (`redoubt calibrate --test`), and out-of-sample checks on other episodes
+(`redoubt calibrate --check NAME`: judged by the test's criterion, not preregistered).
 
 The method (docs/validation.md gives the reasons and references):
 1. a Latin hypercube of `samples` points over the behaviour parameters' prior ranges (the sweep engine's lhs
@@ -14,7 +15,8 @@ The method (docs/validation.md gives the reasons and references):
    against its prior (shrinkage), the episode inputs' posteriors, leave-one-episode-out predictions, and the
    recovery of known parameters from data the model made itself.
 Outputs under the out directory: posterior.toml (the weighted sets: `[uncertain] parameters` of a scenario),
-parameters.csv, hindcast.csv, recovery.csv and calibration.md; with --test, test.csv and test.md.
+parameters.csv, hindcast.csv, recovery.csv and calibration.md; with --test, test.csv and test.md; with --check
+NAME, check-NAME.csv and check-NAME.md.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from .parts import write_atomic_text
 
 CONFIG = "history/calibration"
 PATTERNS = ("floor_lost_day", "resistance_survives", "road_held_share")
-USES = ("calibrate", "test", "none")
+USES = ("calibrate", "test", "check", "none")
 RESULTS = ("posterior.toml", "parameters.csv", "hindcast.csv", "recovery.csv", "calibration.md")
 TEST_RESULTS = ("test.csv", "test.md")
 
@@ -54,12 +56,13 @@ def load_config(name: str | Path = CONFIG) -> dict:
             "recovery_truths": scn.Field(int, 10, min=0, max=1000)},
         "test": {
             "episode": scn.Field(str), "interval": scn.Field(scn.NUM, 0.9, min=0.5, max=0.999),
-            "min_probability": scn.Field(scn.NUM, 0.05, min=0, max=1)}}
+            "min_probability": scn.Field(scn.NUM, 0.05, min=0, max=1)},
+        "checks": {"episodes": scn.Field(list, [])}}
     for table in ("calibration", "test"):
         if table not in raw:
             raise err(table, f"is required: a [{table}] table")
-    cfg = scn.walk(schema, {k: raw[k] for k in schema}, str(path))
-    cfg = {**cfg["calibration"], "test": cfg["test"]}
+    cfg = scn.walk(schema, {k: raw.get(k, {}) for k in schema}, str(path))
+    cfg = {**cfg["calibration"], "test": cfg["test"], "checks": cfg["checks"]["episodes"]}
     priors = raw.get("priors") or {}
     if not isinstance(priors, dict) or not priors:
         raise err("priors", "at least one prior is required: [priors.\"dotted.key\"] range = [low, high]")
@@ -76,8 +79,10 @@ def load_config(name: str | Path = CONFIG) -> dict:
         if field.type not in (scn.NUM, int):
             raise err(f"priors.{key}", "is not a number, so it cannot be calibrated")
         cfg["priors"][key] = [float(r[0]), float(r[1])]
-    for i, episode in enumerate([*cfg["episodes"], cfg["test"]["episode"]]):
-        key = f"calibration.episodes.{i}" if i < len(cfg["episodes"]) else "test.episode"
+    named = [(f"calibration.episodes.{i}", e) for i, e in enumerate(cfg["episodes"])]
+    named += [("test.episode", cfg["test"]["episode"])] + [(f"checks.episodes.{i}", e) for i, e in
+                                                           enumerate(cfg["checks"])]
+    for key, episode in named:
         if not isinstance(episode, str) or plain_name(episode, "") != episode:
             raise err(key, f"an episode is a plain name (got {episode!r})")
         if not scn.resolve_path(f"history/{episode}").is_file():
@@ -86,12 +91,19 @@ def load_config(name: str | Path = CONFIG) -> dict:
         raise err("calibration.episodes", "at least one calibration episode is required")
     if cfg["test"]["episode"] in cfg["episodes"]:
         raise err("test.episode", "the test episode is never a calibration episode")
+    for i, episode in enumerate(cfg["checks"]):
+        if episode in cfg["episodes"] or episode == cfg["test"]["episode"] or cfg["checks"].index(episode) != i:
+            raise err(f"checks.episodes.{i}", f"{episode} is named twice (a check is neither a calibration episode "
+                      "nor the test, and is listed once)")
     cfg["patterns"] = load_patterns(path.with_name("observed.toml"))
     for episode in cfg["episodes"]:
         if not [p for p in cfg["patterns"] if p["episode"] == episode and p["use"] == "calibrate"]:
             raise err("calibration.episodes", f"episode {episode} has no calibration pattern in observed.toml")
     if not [p for p in cfg["patterns"] if p["episode"] == cfg["test"]["episode"] and p["use"] == "test"]:
         raise err("test.episode", f"{cfg['test']['episode']} has no test pattern in observed.toml")
+    for i, episode in enumerate(cfg["checks"]):
+        if not [p for p in cfg["patterns"] if p["episode"] == episode and p["use"] == "check"]:
+            raise err(f"checks.episodes.{i}", f"{episode} has no check pattern in observed.toml")
     cfg["_source"] = str(path)
     return cfg
 
@@ -260,7 +272,9 @@ def run(cfg: dict, out: Path, jobs: int | None = None, quiet: bool = False, exec
 
     target = OutputDir(out, "calibrate").claim(force=force, resume=True)  # one writer; a user's folder is refused
     try:
-        for name in (*RESULTS, *TEST_RESULTS):  # derived from the sweeps: never left beside a newer design
+        derived = [*RESULTS, *TEST_RESULTS, *(n for e in cfg["checks"] for n in check_results(e))]
+        derived += [p.name for p in target.path.glob("check-*.*")]  # a check since dropped from the file too
+        for name in derived:  # derived from the sweeps: never left beside a newer design
             (target.path / name).unlink(missing_ok=True)
         results = _run_episodes(cfg, out, cfg["episodes"], jobs, quiet, executor, force)
         fit = fit_posterior(cfg, results)
@@ -489,43 +503,63 @@ def report(cfg: dict, fit: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-# ---------------------------------------------------------------- the test -------------------------------
+# ---------------------------------------------------------------- the test and the checks ----------------
+def check_results(episode: str) -> tuple[str, str]:
+    return f"check-{episode}.csv", f"check-{episode}.md"
+
+
 def run_test(cfg: dict, out: Path, jobs: int | None = None, quiet: bool = False, executor: str = "processes",
          force: bool = False) -> dict:
     """The preregistered test: the test episode run at the calibration's design points, its patterns under the
     prior and the posterior predictive, and the criterion of the calibration file, pass or fail. Needs the
     calibration's sweeps in `out` (run `redoubt calibrate` first)."""
+    return _run_judged(cfg, out, cfg["test"]["episode"], "test", TEST_RESULTS, jobs, quiet, executor, force)
+
+
+def run_check(cfg: dict, out: Path, episode: str, jobs: int | None = None, quiet: bool = False,
+              executor: str = "processes", force: bool = False) -> dict:
+    """An out-of-sample check: another episode (listed under [checks]) run and judged as the test is, by the same
+    criterion, against its "check" patterns. Not preregistered: say so wherever its result is read."""
+    if episode not in cfg["checks"]:
+        known = ", ".join(cfg["checks"]) or "(none)"
+        raise ScenarioError(cfg["_source"], "checks.episodes", f"{plain_name(episode, '?')!r} is not a check "
+                            f"episode here; listed: {known}")
+    return _run_judged(cfg, out, episode, "check", check_results(episode), jobs, quiet, executor, force)
+
+
+def _run_judged(cfg: dict, out: Path, episode: str, use: str, names: tuple[str, str], jobs, quiet, executor,
+                force) -> dict:
     from .outputs import OutputDir
     from .sweep import load
 
     missing = [e for e in cfg["episodes"] if not (out / e / "manifest.json").exists()]
     if missing:
-        raise ScenarioError(cfg["_source"], "test", f"the calibration has not been run into {out} (no sweep for "
+        raise ScenarioError(cfg["_source"], use, f"the calibration has not been run into {out} (no sweep for "
                             f"{', '.join(missing)}): run `redoubt calibrate` first")
     target = OutputDir(out, "calibrate").claim(force=force, resume=True)
     try:
         results = {e: load(out / e, series=True) for e in cfg["episodes"]}
         fit = fit_posterior(cfg, results, with_recovery=False)
-        episode = cfg["test"]["episode"]
         data = _run_episodes(cfg, out, [episode], jobs, quiet, executor, force)[episode]
-        result = judge(cfg, fit, data)
-        write_atomic_text(result["table"].to_csv(index=False), out / "test.csv")
-        write_atomic_text(verdict_report(cfg, fit, result), out / "test.md")
+        result = judge(cfg, fit, data, episode, use)
+        write_atomic_text(result["table"].to_csv(index=False), out / names[0])
+        write_atomic_text(verdict_report(cfg, fit, result, episode, use), out / names[1])
         return result
     finally:
         target.close()
 
 
-def judge(cfg: dict, fit: dict, data: dict) -> dict:
-    """The test patterns under the prior and posterior predictive, and the criterion: the observed value inside
-    the central `interval` of the posterior predictive, and P(inside the observation window) >= min_probability."""
-    episode, crit = cfg["test"]["episode"], cfg["test"]
+def judge(cfg: dict, fit: dict, data: dict, episode: str | None = None, use: str = "test") -> dict:
+    """The episode's patterns of this use (the test's, or a check's) under the prior and posterior predictive, and
+    the test's criterion: the observed value inside the central `interval` of the posterior predictive, and
+    P(inside the observation window) >= min_probability."""
+    episode, crit = episode or cfg["test"]["episode"], cfg["test"]
     keys = fit["design"]["point_key"].to_numpy()
     o, series = data["outcomes"], data["series"]
     flat = np.full(len(keys), 1.0 / len(keys))
     rows, passed = [], True
     tail = (1 - crit["interval"]) / 2
-    for p in [p for p in cfg["patterns"] if p["episode"] == episode and p["use"] == "test"]:
+    for p in [p for p in cfg["patterns"] if p["episode"] == episode and p["use"] == use]:
         v = pattern_values(o, series, p)
         seen = as_observed(v, p).to_numpy()
         for label, pw in (("prior", flat), ("posterior", fit["weights"])):
@@ -546,22 +580,44 @@ def judge(cfg: dict, fit: dict, data: dict) -> dict:
             if label == "posterior":
                 passed &= row["passes"]
             rows.append(row)
+    judged = [p for p in cfg["patterns"] if p["episode"] == episode and p["use"] == use]
+    if len(judged) > 1:  # beside the criterion (pattern by pattern): how often the whole history came in one run
+        together = all_as_observed([pattern_values(o, series, p) for p in judged], judged, o.index).to_numpy()
+        for label, pw in (("prior", flat), ("posterior", fit["weights"])):
+            rw = _run_weights(o, keys, pw)
+            rows.append({"pattern": "all of them in the same run", "sets": label, "runs": int((rw > 0).sum()),
+                         "p_in_window": float((rw * together).sum() / rw.sum()) if rw.sum() > 0 else math.nan})
     return {"table": pd.DataFrame(rows), "passed": bool(passed), "outcomes": o}
 
 
-def verdict_report(cfg: dict, fit: dict, result: dict) -> str:
+def _observed(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    return "-" if value is None or pd.isna(value) else _f(value)
+
+
+def verdict_report(cfg: dict, fit: dict, result: dict, episode: str | None = None, use: str = "test") -> str:
     crit = cfg["test"]
-    lines = [f"Test episode: {crit['episode']}, run at the calibration's {len(fit['design'])} points × "
-             f"{cfg['replications']} runs (each drawing the episode's uncertain inputs).",
-             f"Criterion (preregistered in {cfg['_source']}): the observed value inside the central "
-             f"{crit['interval']:.0%} of the posterior predictive, and P(inside the observation window) at least "
-             f"{crit['min_probability']:.0%}.", "",
+    episode = episode or crit["episode"]
+    criterion = (f"the observed value inside the central {crit['interval']:.0%} of the posterior predictive, and "
+                 f"P(inside the observation window) at least {crit['min_probability']:.0%}")
+    if use == "test":
+        head = [f"Test episode: {episode}, run at the calibration's {len(fit['design'])} points × "
+                f"{cfg['replications']} runs (each drawing the episode's uncertain inputs).",
+                f"Criterion (preregistered in {cfg['_source']}): {criterion}."]
+    else:
+        head = [f"Out-of-sample check: {episode}, run at the calibration's {len(fit['design'])} points × "
+                f"{cfg['replications']} runs (each drawing the episode's uncertain inputs), judged against its "
+                f"\"check\" patterns (observed.toml) by the test's criterion ({cfg['_source']}): {criterion}.",
+                "Not preregistered: the model had been run on this episode before its patterns were scored. It "
+                "was not used to fit anything."]
+    lines = [*head, "",
              f"**Result: {'PASS' if result['passed'] else 'FAIL'}**", "",
              "| pattern | predictive | P(in the observation window) | median | central interval | observed | "
              "inside |", "|---|---|---|---|---|---|---|"]
     for _, r in result["table"].iterrows():
         span = "-" if pd.isna(r.get("median", np.nan)) else f"{_f(r['lo'])}-{_f(r['hi'])}"
         lines.append(f"| {r['pattern']} | {r['sets']} | {r.get('p_in_window', float('nan')):.1%} | "
-                     f"{_f(r.get('median', np.nan))} | {span} | {r.get('observed', '-')} | "
-                     f"{'yes' if r.get('inside') else 'no'} |")
+                     f"{_f(r.get('median', np.nan))} | {span} | {_observed(r.get('observed'))} | "
+                     f"{'-' if pd.isna(r.get('inside', np.nan)) else 'yes' if r['inside'] else 'no'} |")
     return "\n".join(lines) + "\n"
