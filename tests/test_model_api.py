@@ -118,5 +118,5 @@ def test_the_seasons_curves_are_the_same_past_the_horizon():
                                                                             growth=p.snow_prob_growth)),
                 float(kernels.snowline(since, autumn=p.snowline_autumn, winter=p.snowline_winter,
                                        days=p.snowline_days)))
-        assert tuple(map(float, w._curves_on(day, doy, since))) == want
+        assert tuple(map(float, w._curves_on(day))) == want
         assert (day < len(w._curves[0])) == (day <= m.horizon + 1)

@@ -115,12 +115,7 @@ class Weather(Agent):
         self.winter = False
         # The season's curves by day of the run (they depend on the day alone): found for the whole horizon at
         # once, as the same expressions over an array (element by element the values a day's call gives)
-        days = np.arange(model.horizon + 2)
-        since = self.doy(days) - self.first_snow_doy
-        self._curves = (self._seasonal(self.doy(days)),
-                        kernels.snowfall_probability(since, base=params.snow_prob, growth=params.snow_prob_growth),
-                        kernels.snowline(since, autumn=params.snowline_autumn, winter=params.snowline_winter,
-                                         days=params.snowline_days))
+        self._curves = self._curves_for(np.arange(model.horizon + 2))
 
     def doy(self, day):
         """The day of the year of a day (or days) of the run."""
@@ -139,7 +134,7 @@ class Weather(Agent):
         doy = self.doy(self.model.day)
         since = doy - self.first_snow_doy
         self.noise = p.temp_noise_autocorr * self.noise + rng.normal(0.0, p.temp_noise_sd)
-        season, chance, line = self._curves_on(self.model.day, doy, since)
+        season, chance, line = self._curves_on(self.model.day)
         self.temperature = season - self.cooling + self.noise
         t_ref = float(season - self.ref_cooling) + self.noise
         snowing = rng.random() < chance
@@ -162,16 +157,20 @@ class Weather(Agent):
         self.grounded = self.snowfall_cm > 0 or rng.random() < cloud
         self.winter = doy >= self.winter_doy
 
-    def _curves_on(self, day: int, doy: int, since: int) -> tuple[np.float64, float, np.float64]:
-        """The season's mean temperature, the chance of snowfall and the snowline on a day of the run (from the
-        table, or found afresh past the horizon, on a run-on)."""
-        season, chance, line = self._curves
-        if day < len(season):
-            return season[day], float(chance[day]), line[day]
-        p = self.p
-        return (self._seasonal(doy), float(kernels.snowfall_probability(since, base=p.snow_prob,
-                                                                         growth=p.snow_prob_growth)),
+    def _curves_for(self, days):
+        """The season's mean temperature, the chance of snowfall and the snowline on a day (or days) of the run."""
+        p, doy = self.p, self.doy(days)
+        since = doy - self.first_snow_doy
+        return (self._seasonal(doy), kernels.snowfall_probability(since, base=p.snow_prob, growth=p.snow_prob_growth),
                 kernels.snowline(since, autumn=p.snowline_autumn, winter=p.snowline_winter, days=p.snowline_days))
+
+    def _curves_on(self, day: int) -> tuple[np.float64, float, np.float64]:
+        """The season's curves on a day of the run: from the table, or found afresh past the horizon (a run-on)."""
+        if day < len(self._curves[0]):
+            season, chance, line = (curve[day] for curve in self._curves)
+        else:
+            season, chance, line = self._curves_for(day)
+        return season, float(chance), line
 
     def pass_open_on_foot(self, loc: int) -> float:
         """Share of a pass's foot capacity open today (1 clear, 0 closed)."""

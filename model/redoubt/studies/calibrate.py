@@ -272,9 +272,8 @@ def run(cfg: dict, out: Path, jobs: int | None = None, quiet: bool = False, exec
 
     target = OutputDir(out, "calibrate").claim(force=force, resume=True)  # one writer; a user's folder is refused
     try:
-        derived = [*RESULTS, *TEST_RESULTS, *(n for e in cfg["checks"] for n in check_results(e))]
-        derived += [p.name for p in target.path.glob("check-*.*")]  # a check since dropped from the file too
-        for name in derived:  # derived from the sweeps: never left beside a newer design
+        checks = [p.name for p in target.path.glob("check-*.*")]  # any check's, listed in the file or not now
+        for name in (*RESULTS, *TEST_RESULTS, *checks):  # derived from the sweeps: never left beside a newer design
             (target.path / name).unlink(missing_ok=True)
         results = _run_episodes(cfg, out, cfg["episodes"], jobs, quiet, executor, force)
         fit = fit_posterior(cfg, results)
