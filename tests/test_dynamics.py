@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from redoubt import ValleyModel
-from redoubt.core import kernels, processes
+from redoubt.core import fused, kernels, processes
 from redoubt.core.outcome import RUN_ON
 from redoubt.core.params import NEEDS
 from redoubt.core.space import Control
@@ -241,17 +241,23 @@ def test_what_fell_means():
 
 def test_a_commander_killed_shakes_the_place():
     """Leaders: with every fighter at a place lost in a day (share 1) and leader_risk 1 the commander is
-    killed for certain; the place's fighters lose morale_leader_loss beyond the other shocks."""
+    killed for certain; the place's fighters lose morale_leader_loss beyond the other shocks, and the run's log
+    says so."""
     m = ValleyModel(rng=5, sides__defender__leader_risk=1.0, sides__defender__morale_leader_loss=0.3)
     v, dfd = m.valley, m.defenders
     gorge = v.by_id(1)
     share = np.zeros(v.n)
     share[gorge] = 1.0
-    killed = processes.leaders_killed(dfd, share, m.situation(), m.streams.cohesion)
+    local, killed = fused.cohesion_local(share, np.zeros(v.n), np.zeros(v.n, bool), m.streams.cohesion.random(v.n),
+                                         dfd.p.leader_risk, dfd.p.morale_success, dfd.p.morale_outflanked,
+                                         dfd.p.morale_leader_loss)
     assert killed[gorge] and killed.sum() == 1
+    assert local[gorge] <= -0.3 + 1e-12  # felt by every group holding there
+    # In the day's morale update: the stack at the gorge all lost (as the fight counts it), its commander with it
+    there = int(dfd.counts()[gorge])
+    m.strength_before_fight["defender"][gorge] = dfd.losses_today[gorge] = there
+    processes.update_morale(dfd, m.attackers, m.situation(), 0.0, m.switches, m.streams)
     assert [e.place for e in m.events if e.what == "leader killed"] == [v.names[gorge]]
-    shift, local = processes.cohesion_terms(dfd, m.attackers, m.situation(), share, m.streams.cohesion)
-    assert shift + local[gorge] <= -0.3 + 1e-12  # felt by every group holding there
 
 
 def test_those_gone_to_ground_regroup_once_the_main_force_has_gone():

@@ -335,6 +335,55 @@ def test_the_per_place_kernels_are_the_numpy_expressions(seed):
         assert fused.km_held(control, road, legs, 2) == float(np.sum(legs[ok[:-1] & ok[1:]]))
 
 
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("cohesion", [True, False])
+def test_a_days_morale_is_the_numpy_passes_it_fused(seed, cohesion):
+    """fused.day_morale and fused.spread_morale against the passes they fuse, written as numpy: the shares lost,
+    the cohesion shocks (leaders killed by the day's draws), the shocks, the place means, the contagion and the
+    places that break."""
+    s = side(seed)
+    g, r = s["g"], s["rows"]
+    losses, before = g.integers(0, 30, N_PLACES), np.where(g.random(N_PLACES) < 0.3, 0, g.integers(30, 90, N_PLACES))
+    enemy_losses, enemy_before = g.integers(0, 20, N_PLACES), g.integers(0, 60, N_PLACES)
+    outflanked, draws, encircled = g.random(N_PLACES) < 0.3, g.random(N_PLACES), g.random(N_PLACES) < 0.2
+    risk, success, outflanked_shock, leader_shock, shift = 0.6, 0.2, 0.05, 0.1, float(g.normal(0, 0.05))
+    args = (0.05, 0.6, 0.3, True, 0.1, 0.1, 0.5, 0.01, True, 0.08 * encircled)
+
+    loss_share = np.divide(losses, before, out=np.zeros(N_PLACES), where=before > 0)
+    killed = draws < np.clip(risk * loss_share, 0.0, 1.0)
+    local = success * np.divide(enemy_losses, enemy_before, out=np.zeros(N_PLACES), where=enemy_before > 0) \
+        - outflanked_shock * outflanked - leader_shock * killed
+    want = s["morale"].copy()
+    recovery, base, loss_shock, logistics, hunger, no_ammo, out_of_ammo, civilian, encirclement, enc_term = args
+    fused.morale_shocks(s["size"], s["state"], want, s["loc"], s["hungry"], s["ammo"], r, recovery, base,
+                        loss_shock * loss_share, logistics, hunger, no_ammo, out_of_ammo, civilian, encirclement,
+                        enc_term, cohesion, shift, local if cohesion else loss_share)
+
+    got_killed, mean, weight = fused.day_morale(
+        s["size"], s["state"], s["morale"], s["loc"], s["hungry"], s["ammo"], r, losses, before, *args[:-1],
+        enc_term, cohesion, shift, enemy_losses, enemy_before, outflanked, draws, risk, success, outflanked_shock,
+        leader_shock)
+    np.testing.assert_array_equal(s["morale"], want)
+    np.testing.assert_array_equal(got_killed, killed & cohesion)
+    if not cohesion:
+        return
+    want_mean, want_weight = fused.place_means(s["size"], s["state"], want, s["loc"], r, N_PLACES)
+    np.testing.assert_array_equal(mean, want_mean)
+    np.testing.assert_array_equal(weight, want_weight)
+    local_got, killed_got = fused.cohesion_local(loss_share, np.divide(enemy_losses, enemy_before, out=np.zeros(
+        N_PLACES), where=enemy_before > 0), outflanked, draws, risk, success, outflanked_shock, leader_shock)
+    np.testing.assert_array_equal(local_got, local)
+
+    adjacency = (g.random((N_PLACES, N_PLACES)) < 0.4).astype(float)
+    break_point = g.random(N_PLACES) * 0.8
+    nb_weight, nb_total = adjacency @ weight, adjacency @ (weight * mean)
+    pull = fused.pull_towards(mean, weight, nb_weight, nb_total, 0.25)
+    fused.pull_morale(s["size"], s["state"], want, s["loc"], r, pull)
+    breaking = fused.spread_morale(s["size"], s["state"], s["morale"], s["loc"], r, mean, weight, pull, break_point)
+    np.testing.assert_array_equal(s["morale"], want)
+    np.testing.assert_array_equal(breaking, np.nonzero((weight > 0) & (mean + pull < break_point))[0])
+
+
 RUN_AS_PYTHON = """
 import hashlib, json, sys
 from redoubt import ValleyModel

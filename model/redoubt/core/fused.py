@@ -51,6 +51,64 @@ def morale_shocks(size, state, morale, loc, hungry, ammo, rows, recovery, base, 
 
 
 @njit(cache=True)
+def cohesion_local(loss_share, enemy_share, outflanked, leader_draws, leader_risk, success, outflanked_shock,
+                   leader_shock):
+    """The cohesion shock felt at each place (`local`), and the places whose commander was killed today: killed
+    where the place's draw (`leader_draws`, one uniform per place) is under leader_risk x the share of the local
+    stack lost; then +success x the enemy's local share lost, -outflanked_shock where outflanked, -leader_shock
+    where the commander was killed (numpy's `a * e - b * o - c * k`, bools as 1.0 and 0.0)."""
+    n = len(loss_share)
+    chance = chances(loss_share, leader_risk)
+    killed = np.zeros(n, np.bool_)
+    local = np.empty(n)
+    for k in range(n):
+        killed[k] = leader_draws[k] < chance[k]
+        local[k] = (success * enemy_share[k] - outflanked_shock * (1.0 if outflanked[k] else 0.0)
+                    - leader_shock * (1.0 if killed[k] else 0.0))
+    return local, killed
+
+
+@njit(cache=True)
+def day_morale(size, state, morale, loc, hungry, ammo, rows, losses, before, recovery, base, loss_shock, logistics,
+               hunger, no_ammo, out_of_ammo_kg, civilian_term, encirclement, encircled_term, cohesion, shift,
+               enemy_losses, enemy_before, outflanked, leader_draws, leader_risk, success, outflanked_shock,
+               leader_shock):
+    """A side's morale update up to the contagion, in one call (processes.update_morale): the share of each
+    place's stack lost today (`losses` of `before`), with `cohesion` the local shocks (`cohesion_local`), then
+    `morale_shocks`. Returns the places whose commander was killed, and (with `cohesion`, for the contagion)
+    each place's mean morale after the shocks and its fighters (`place_means`)."""
+    n = len(losses)
+    loss_share = shares(losses, before)
+    local = loss_share
+    killed = np.zeros(n, np.bool_)
+    if cohesion:
+        local, killed = cohesion_local(loss_share, shares(enemy_losses, enemy_before), outflanked, leader_draws,
+                                       leader_risk, success, outflanked_shock, leader_shock)
+    morale_shocks(size, state, morale, loc, hungry, ammo, rows, recovery, base, loss_shock * loss_share, logistics,
+                  hunger, no_ammo, out_of_ammo_kg, civilian_term, encirclement, encircled_term, cohesion, shift,
+                  local)
+    if not cohesion:
+        return killed, np.zeros(n), np.zeros(n)
+    mean, weight = place_means(size, state, morale, loc, rows, n)
+    return killed, mean, weight
+
+
+@njit(cache=True)
+def spread_morale(size, state, morale, loc, rows, mean, weight, pull, break_point):
+    """Contagion: each group holding at a place moves by the place's `pull` (`pull_morale`); returns the places
+    that break: someone there (`weight`) and their mean morale after it (`mean` + `pull`) under the commander's
+    `break_point`."""
+    pull_morale(size, state, morale, loc, rows, pull)
+    out = np.empty(len(mean), np.int64)
+    k = 0
+    for j in range(len(mean)):
+        if weight[j] > 0 and mean[j] + pull[j] < break_point[j]:
+            out[k] = j
+            k += 1
+    return out[:k]
+
+
+@njit(cache=True)
 def place_means(size, state, value, loc, rows, n_places):
     """Fighter-weighted mean of `value` over the groups holding at each place (0 where no one is), and the
     fighters there: numpy's bincount of the present rows, in row order."""

@@ -31,28 +31,36 @@ def consume(force: Force, temperature: np.ndarray, engaged_locs: np.ndarray, col
 
 
 # ------------------------------------------------------------ morale -------------------------------------------
+NO_DRAWS = np.zeros(0)  # the leaders' draws without switches.cohesion (none are made, none are read)
+
+
 def update_morale(force: Force, enemy: Force, s: Situation, civilian_shortfall: float, switches: Switches,
                   streams: Streams) -> None:
     """Drift back to the side's base morale; shocks from local losses, hunger, no ammunition and hungry
-    civilians (and, with switches.cohesion / .encirclement, the cohesion shocks and contagion); then desertion
-    (anywhere), breaking points, and surrender (local pacts, in battle or encircled). The per-group passes are
+    civilians (and, with switches.cohesion / .encirclement, the cohesion shocks and contagion); then breaking
+    points, desertion (anywhere) and surrender (local pacts, in battle or encircled). The per-group passes are
     fused loops (`fused.py`); the draws are numpy's, over the same groups in the same order."""
     p, r = force.p, force.rows
-    if not force.size[:r].any():
+    if force.strength() == 0:
         return
-    before = s.strength_before_fight[force.side]
-    loss_share = fused.shares(force.losses_today, before)
     encircled = s.encircled if force.side == "defender" else np.zeros(s.valley.n, bool)
-    shift, local = cohesion_terms(force, enemy, s, loss_share, streams.cohesion) if switches.cohesion else (0.0, None)
-    fused.morale_shocks(force.size, force.state, force.morale, force.loc, force.hungry, force.ammo, r,
-                        p.morale_recovery, p.morale, p.morale_loss_shock * loss_share, switches.logistics,
-                        p.morale_hunger, p.morale_no_ammo, p.out_of_ammo_kg,
-                        p.morale_civilian_hunger * civilian_shortfall, switches.encirclement,
-                        p.morale_encircled * encircled, switches.cohesion, shift,
-                        loss_share if local is None else local)
+    shift, leader_draws = 0.0, NO_DRAWS
+    if switches.cohesion:
+        shift = side_shock(force)
+        leader_draws = streams.cohesion.random(force.n_places)  # one per place every day: the stream's order
+    killed, mean, weight = fused.day_morale(
+        force.size, force.state, force.morale, force.loc, force.hungry, force.ammo, r, force.losses_today,
+        s.strength_before_fight[force.side], p.morale_recovery, p.morale, p.morale_loss_shock, switches.logistics,
+        p.morale_hunger, p.morale_no_ammo, p.out_of_ammo_kg, p.morale_civilian_hunger * civilian_shortfall,
+        switches.encirclement, p.morale_encircled * encircled, switches.cohesion, shift, enemy.losses_today,
+        s.strength_before_fight[enemy.side], s.outflanked[force.side], leader_draws, p.leader_risk,
+        p.morale_success, p.morale_outflanked, p.morale_leader_loss)
     force.left_today = 0  # from here on, today's defections: tomorrow's news
     if switches.cohesion:
-        break_where_below(force, *spread_morale(force, s.valley.adjacency), s, switches, streams)
+        for loc in map(int, np.nonzero(killed)[0]):
+            s.log("leader killed", force.name, loc)  # a new commander takes over, with the place's thresholds
+        break_where_below(force, spread_morale(force, mean, weight, s.valley.adjacency), weight, s, switches,
+                          streams)
     rng = streams.morale
     rows, n, chance = fused.desertion_chances(force.size, force.morale, r, p.desert_below, p.desert_rate)
     if len(rows):
@@ -75,48 +83,32 @@ def draw_breaking_points(force: Force, rng: np.random.Generator) -> None:
     force.break_point = kernels.commander_thresholds(rng, p.break_below, p.cohesion_spread, force.n_places)
 
 
-def cohesion_terms(force: Force, enemy: Force, s: Situation, loss_share: np.ndarray,
-                   rng: np.random.Generator) -> tuple[float, np.ndarray]:
-    """Today's cohesion shocks: the side's `shift` (the news of defections, key places and depots lost) and a
-    `local` one per place, felt by the groups holding there (the enemy on a place behind: outflanked; the local
-    leader killed; and success: the enemy's local losses raise morale as one's own lower it)."""
-    p = force.p
+def side_shock(force: Force) -> float:
+    """Today's cohesion shock to the whole side: the news of defections since the last update (their share of
+    the side) and the key places and depots lost (`pending_shock`, spent here). The shocks per place (the enemy
+    on a place behind: outflanked; the local commander killed, a chance leader_risk x the share of the local
+    stack lost; success: the enemy's local losses raise morale as one's own lower it) are `fused.cohesion_local`."""
     strength = force.strength() + force.left_today
     news = force.left_today / strength if strength > 0 else 0.0
-    before = s.strength_before_fight[enemy.side]
-    enemy_losses = fused.shares(enemy.losses_today, before)
-    shift = -p.morale_news * news - force.pending_shock
+    shift = -force.p.morale_news * news - force.pending_shock
     force.pending_shock = 0.0
-    leader_lost = leaders_killed(force, loss_share, s, rng)
-    local = (p.morale_success * enemy_losses - p.morale_outflanked * s.outflanked[force.side]
-             - p.morale_leader_loss * leader_lost)
-    return shift, local
+    return shift
 
 
-def leaders_killed(force: Force, loss_share: np.ndarray, s: Situation, rng: np.random.Generator) -> np.ndarray:
-    """Places whose commander was killed today: a chance leader_risk x the share of the local stack lost (one
-    draw per place every day). A new commander takes over (with the place's thresholds)."""
-    chance = fused.chances(loss_share, force.p.leader_risk)
-    killed = rng.random(force.n_places) < chance
-    for loc in map(int, np.nonzero(killed)[0]):
-        s.log("leader killed", force.name, loc)
-    return killed
-
-
-def spread_morale(force: Force, adjacency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Contagion: each place's morale moves towards its neighbours' (the groups holding there shift together).
-    Returns each place's mean morale after it, and the fighters there."""
-    mean, weight = force.place_morale()
+def spread_morale(force: Force, mean: np.ndarray, weight: np.ndarray, adjacency: np.ndarray) -> np.ndarray:
+    """Contagion: each place's morale (`mean`, of `weight` fighters) moves towards its neighbours'
+    (`kernels.neighbour_pull`; the groups holding there shift together). Returns the places that break."""
     pull = kernels.neighbour_pull(mean, weight, adjacency, force.p.morale_contagion)
-    fused.pull_morale(force.size, force.state, force.morale, force.loc, force.rows, pull)
-    return mean + pull, weight  # a mean of values in [0, 1] moved towards another: no clipping needed
+    return fused.spread_morale(force.size, force.state, force.morale, force.loc, force.rows, mean, weight, pull,
+                               force.break_point)
 
 
-def break_where_below(force: Force, mean: np.ndarray, weight: np.ndarray, s: Situation, switches: Switches,
+def break_where_below(force: Force, breaking: np.ndarray, weight: np.ndarray, s: Situation, switches: Switches,
                       streams: Streams) -> None:
-    """A place whose fighters' mean morale is below its commander's breaking point breaks: break_share of
-    them desert at once (the rest may fall back, desert or surrender in the days after)."""
-    for loc in map(int, np.nonzero((weight > 0) & (mean < force.break_point))[0]):
+    """A place whose fighters' mean morale is below its commander's breaking point breaks (`breaking`, of
+    `weight` fighters each): break_share of them desert at once (the rest may fall back, desert or surrender in
+    the days after)."""
+    for loc in map(int, breaking):
         rows, lost = force.pick_at(loc, math.ceil(force.p.break_share * weight[loc]), streams.cohesion)
         desert(force, rows, lost, switches, streams.dispersal)
         s.log("break", force.name, loc, fighters=int(lost.sum()))
