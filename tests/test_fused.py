@@ -125,10 +125,10 @@ def test_eating_firing_and_shortfalls_are_the_numpy_expressions(seed):
     idle = ~engaged[s["loc"][idx]] | (s["state"][idx] != HOLDING)
     fired = np.where(idle, np.minimum(want_ammo[idx], s["size"][idx] * 0.3), 0.0)
     want_ammo[idx] -= fired
-    got_eaten, got_fired = fused.eat_and_fire(s["size"], s["state"], s["loc"], food, s["ammo"], s["hungry"], r,
-                                              ration_at, engaged, 0.3, 0.999)
-    for got, want in ((got_eaten, eaten), (got_fired, fired), (food, want_food), (s["ammo"], want_ammo),
-                      (s["hungry"], want_hungry)):
+    got_eaten, got_fired, groups = fused.eat_and_fire(s["size"], s["state"], s["loc"], food, s["ammo"], s["hungry"],
+                                                      r, ration_at, engaged, 0.3, 0.999)
+    assert (got_eaten, got_fired, groups) == (eaten.sum(), fired.sum(), len(idx))  # numpy's sums, to the last bit
+    for got, want in ((food, want_food), (s["ammo"], want_ammo), (s["hungry"], want_hungry)):
         np.testing.assert_array_equal(got, want)
 
     present = np.nonzero((s["size"][:r] > 0) & (s["state"][:r] == HOLDING))[0]
@@ -237,10 +237,23 @@ def test_a_stores_top_up_is_the_numpy_way(seed, stocks):
         given = share_out(stock, want)
         have[idx] += given
         left[name] = stock - given.sum()
+    before = food.copy(), s["ammo"].copy()
     got = fused.top_up(s["size"], food, s["ammo"], present, locs, reach, 3.0, 1.2, 15.0, *stocks)
     assert got == (left["food"], left["ammo"])
     np.testing.assert_array_equal(food, want_food)
     np.testing.assert_array_equal(s["ammo"], want_ammo)
+
+    # Several stores in one pass: the same as each store's top_up in turn
+    reaches = np.array([reach, g.random(N_PLACES) < 0.5, np.ones(N_PLACES, bool)])
+    food_stocks, ammo_stocks = np.array([stocks[0], 50.0, 1e6]), np.array([stocks[1], 0.0, 30.0])
+    turn_food, turn_ammo = before[0].copy(), before[1].copy()
+    want_left = [fused.top_up(s["size"], turn_food, turn_ammo, present, locs, reaches[k], 3.0, 1.2, 15.0,
+                              food_stocks[k], ammo_stocks[k]) for k in range(3)]
+    food, ammo = before
+    fused.top_up_each(s["size"], food, ammo, present, locs, reaches, 3.0, 1.2, 15.0, food_stocks, ammo_stocks)
+    assert list(zip(food_stocks, ammo_stocks)) == want_left
+    np.testing.assert_array_equal(food, turn_food)
+    np.testing.assert_array_equal(ammo, turn_ammo)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -305,6 +318,62 @@ def test_present_is_the_numpy_expression(seed):
     np.testing.assert_array_equal(locs, s["loc"][:r][m])
     np.testing.assert_array_equal(counts, np.bincount(s["loc"][:r][m], weights=s["size"][:r][m],
                                                       minlength=N_PLACES).astype(np.int64))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_taking_fighters_out_is_the_numpy_expression(seed):
+    s = side(seed)
+    g, r = s["g"], s["rows"]
+    food = g.random(len(s["size"])) * 40
+    rows = g.permutation(np.nonzero(s["size"][:r] > 0)[0])[:60]
+    lost = np.where(g.random(len(rows)) < 0.3, s["size"][rows], g.integers(0, 3, len(rows)))
+    lost = np.minimum(lost, s["size"][rows])
+    some = lost > 0
+    frac = lost[some] / s["size"][rows[some]]
+    want_food, want_ammo, want_size = food.copy(), s["ammo"].copy(), s["size"].copy()
+    food_gone, ammo_gone = want_food[rows[some]] * frac, want_ammo[rows[some]] * frac
+    want_food[rows[some]] -= food_gone
+    want_ammo[rows[some]] -= ammo_gone
+    want_size[rows[some]] -= lost[some]
+    empty = rows[some][want_size[rows[some]] == 0]
+    want_food[empty] = want_ammo[empty] = 0.0
+    got_food, got_ammo, emptied, n, groups = fused.take_out(s["size"], food, s["ammo"], s["state"], rows, lost)
+    assert (got_food, got_ammo, n, groups) == (food_gone.sum(), ammo_gone.sum(), lost.sum(), some.sum())
+    np.testing.assert_array_equal(emptied, empty)
+    for got, want in ((food, want_food), (s["ammo"], want_ammo), (s["size"], want_size)):
+        np.testing.assert_array_equal(got, want)
+    assert (s["state"][empty] == 3).all()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_sending_and_spending_are_the_numpy_ways(seed):
+    """send_rows: the whole groups numpy's cumulative sum and search picked (and the one to split); spend: the
+    ammunition taken in proportion to what each group carries."""
+    s = side(seed)
+    g, r = s["g"], s["rows"]
+    rows = g.permutation(np.nonzero(s["size"][:r] > 0)[0])[:40]
+    cum = np.cumsum(s["size"][rows])
+    for n in (1, int(cum[3]), int(cum[3]) + 1, int(cum[-1]), int(cum[-1]) + 50):
+        dest, state, eta = np.full(len(s["size"]), -1), s["state"].copy(), np.zeros(len(s["size"]), np.int64)
+        want_n = min(n, int(cum[-1]))
+        k = int(np.searchsorted(cum, want_n))  # rows[:k] whole, rows[k] whole or split
+        taken = int(cum[k - 1]) if k else 0
+        whole = rows[:k] if taken == want_n or s["size"][rows[k]] != want_n - taken else rows[:k + 1]
+        split = (int(rows[k]), want_n - taken) if len(whole) == k and taken < want_n else (-1, 0)
+        sent, row, part = fused.send_rows(s["size"], dest, state, eta, rows, n, 5, 1, 12)
+        assert (sent, (row, part)) == (want_n, split)
+        np.testing.assert_array_equal(np.nonzero(dest == 5)[0], np.sort(whole))
+        assert (state[whole] == 1).all() and (eta[whole] == 12).all()
+
+    ammo = s["ammo"].copy()
+    for used in (0.5, 1e9):
+        have = ammo[rows]
+        take = have * min(1.0, used / have.sum())
+        want = ammo.copy()
+        want[rows] -= take
+        assert fused.spend(ammo, rows, used) == take.sum()
+        np.testing.assert_array_equal(ammo, want)
+    assert fused.spend(ammo, rows, 3.0) == 0.0  # nothing left to take
 
 
 @pytest.mark.parametrize("seed", range(8))

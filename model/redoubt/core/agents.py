@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from mesa import Agent
@@ -12,6 +13,9 @@ from mesa.discrete_space import FixedAgent
 from . import fused, kernels
 from .params import AirResupply, PassResupply, WeatherParams
 from .space import Control
+
+if TYPE_CHECKING:
+    from .forces import Force
 
 
 class SupplyStore(FixedAgent):
@@ -45,24 +49,37 @@ class SupplyStore(FixedAgent):
         if self.open and (self.line_food or self.line_ammo):
             self.receive(self.line_food, self.line_ammo)
 
-    def issue(self, enemy_ground: np.ndarray) -> None:
-        """Top up the loads of this side's fighters present within reach, as far as the stock goes.
-        Reach runs over ground the enemy does not hold alone (`enemy_ground`): a cut-off position is
-        not supplied."""
-        if not self.open or (self.food <= 0 and self.ammo <= 0):
-            return  # nothing to give (and nothing changes if nothing is given)
-        force, v = self.model.force(self.side), self.model.valley
+    @property
+    def can_issue(self) -> bool:
+        return self.open and (self.food > 0 or self.ammo > 0)  # nothing changes if nothing is given
+
+    def reach(self, enemy_ground: np.ndarray) -> np.ndarray:
+        """The places it issues to: within reach_hops over ground the enemy does not hold alone (`enemy_ground`):
+        a cut-off position is not supplied. Kept until who holds what changes (it seldom does)."""
         key = enemy_ground.tobytes()
-        if key != self._reach_for:  # who holds what changes seldom: keep the reach until it does
-            self._reach = v.hops_from(self.cell.idx, enemy_ground) <= self.reach_hops
+        if key != self._reach_for:
+            self._reach = self.model.valley.hops_from(self.cell.idx, enemy_ground) <= self.reach_hops
             self._reach_for = key
+        return self._reach
+
+    @staticmethod
+    def issue(stores: Sequence[SupplyStore], force: Force, enemy_ground: np.ndarray) -> None:
+        """Each of a side's `stores`, in turn, tops up the loads of the side's fighters (`force`) present within
+        its reach, as far as its stock goes: one compiled pass over all of them (`fused.top_up_each`)."""
+        giving = [store for store in stores if store.can_issue]
+        if not giving:
+            return
+        food = np.array([store.food for store in giving], float)
+        ammo = np.array([store.ammo for store in giving], float)
         rows, locs = force.present_rows()
         p = force.p
-        food, ammo = fused.top_up(force.size, force.food, force.ammo, rows, locs, self._reach, p.carry_food_days,
-                                  p.food_kg_per_day, p.carry_ammo_kg, self.food, self.ammo)
-        # numpy floats, as numpy's sums left them: Python's sum() adds plain floats with compensation (3.12+), so
-        # the stores' totals would change in their last digits
-        self.food, self.ammo = np.float64(food), np.float64(ammo)
+        fused.top_up_each(force.size, force.food, force.ammo, rows, locs,
+                          np.array([store.reach(enemy_ground) for store in giving]), p.carry_food_days,
+                          p.food_kg_per_day, p.carry_ammo_kg, food, ammo)
+        for store, left_food, left_ammo in zip(giving, food, ammo):
+            # numpy floats, as numpy's sums left them: Python's sum() adds plain floats with compensation (3.12+),
+            # so the stores' totals would change in their last digits
+            store.food, store.ammo = left_food, left_ammo
 
     def feed(self, kg: float) -> float:
         given = min(self.food, kg)

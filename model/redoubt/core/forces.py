@@ -229,12 +229,11 @@ class Force:
         captured (surrendered, turned: they go to the enemy) or destroyed (lost to the valley's accounts:
         killed, deserted, stood down under a pact, withdrawn elsewhere). An emptied group is out of action and
         leaves the model."""
-        food, ammo, emptied, n = fused.take_out(self.size, self.food, self.ammo, self.state, rows, lost)
+        food_kg, ammo_kg, emptied, n, groups = fused.take_out(self.size, self.food, self.ammo, self.state, rows, lost)
         n = int(n)  # a Python int, compiled or not (NUMBA_DISABLE_JIT runs the kernels as Python)
-        if len(food) == 0:
+        if groups == 0:
             return 0.0, 0.0
         self._moved()
-        food_kg, ammo_kg = food.sum(), ammo.sum()
         if how in ("surrendered", "turned"):
             self.ledger.capture(food_kg, ammo_kg)
         else:
@@ -259,8 +258,8 @@ class Force:
         if n <= 0 or len(rows) == 0:
             return rows[:0], rows[:0]
         sizes = self.size[rows]
-        n = min(int(n), int(sizes.sum()))
-        return rows, sizes.copy() if n == sizes.sum() else rng.multivariate_hypergeometric(sizes, n)
+        there = int(sizes.sum())
+        return rows, sizes if n >= there else rng.multivariate_hypergeometric(sizes, int(n))
 
     def lose_at(self, loc: int, n: int, how: str, rng: np.random.Generator) -> int:
         """Take n fighters out at a location (`pick_at`) by one of TALLIES; how many went."""
@@ -274,19 +273,14 @@ class Force:
         rows = self.rows_at(src)
         if n <= 0 or len(rows) == 0 or not np.isfinite(days):
             return 0
-        rows = rows[rng.permutation(len(rows))]
-        cum = np.cumsum(self.size[rows])
-        n = min(int(n), int(cum[-1]))
-        k = int(np.searchsorted(cum, n))  # rows[:k] whole, rows[k] maybe split
-        chosen = rows[:k]
-        taken = int(cum[k - 1]) if k else 0
-        if taken < n:
-            row = int(rows[k])
-            chosen = np.append(chosen, row if self.size[row] == n - taken else self.split(row, n - taken))
-        self.dest[chosen], self.state[chosen] = dst, state
+        arrival = day + max(1, math.ceil(days - 1e-9))
+        sent, row, part = fused.send_rows(self.size, self.dest, self.state, self.eta, rows[rng.permutation(len(rows))],
+                                          int(n), dst, state, arrival)
+        if part:  # the last group is split: part of it goes
+            new = self.split(int(row), int(part))
+            self.dest[new], self.state[new], self.eta[new] = dst, state, arrival
         self._moved()
-        self.eta[chosen] = day + max(1, math.ceil(days - 1e-9))
-        return n
+        return int(sent)
 
     def arrive(self, day: int) -> None:
         """Groups on the move whose day of arrival has come reach their destination."""
@@ -297,12 +291,7 @@ class Force:
         """Take ammunition fired in battle from the groups at a location, in proportion to what they carry."""
         if used <= 0:
             return
-        rows = self.rows_at(loc)
-        have = self.ammo[rows]
-        total = have.sum()
-        take = have * min(1.0, used / total) if total > 0 else have * 0
-        self.ammo[rows] -= take
-        self.ledger.consume(0.0, take.sum())
+        self.ledger.consume(0.0, fused.spend(self.ammo, self.rows_at(loc), used))
 
     def end_day_losses(self) -> None:
         self.loss_window.append(self.losses_today.copy())

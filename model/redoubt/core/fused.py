@@ -181,8 +181,8 @@ def surrender_chances(size, state, morale, loc, rows, contested, encircled, belo
 def eat_and_fire(size, state, loc, food, ammo, hungry, rows, ration_at, engaged, idle_ammo_rate, hungry_below):
     """A day's ration (`ration_at` per fighter, by place) eaten from what each group with someone in it carries,
     hungry when under `hungry_below` of the need; and ammunition fired at low intensity (`idle_ammo_rate` per
-    fighter) by groups not holding where there was a fight (`engaged`). In place; returns what each of those
-    groups ate and fired, in row order (the caller sums them)."""
+    fighter) by groups not holding where there was a fight (`engaged`). In place; returns what those groups ate
+    and fired in all (summed over them in row order, as numpy sums) and how many they were."""
     eaten = np.empty(rows)
     fired = np.empty(rows)
     k = 0
@@ -197,7 +197,7 @@ def eat_and_fire(size, state, loc, food, ammo, hungry, rows, ration_at, engaged,
         ammo[i] -= fire
         eaten[k], fired[k] = ate, fire
         k += 1
-    return eaten[:k], fired[:k]
+    return numpy_sum(eaten[:k]), numpy_sum(fired[:k]), k
 
 
 @njit(cache=True)
@@ -221,8 +221,9 @@ def shortfalls(size, food, ammo, rows, locs, reach, food_days, food_per_day, amm
 @njit(cache=True)
 def take_out(size, food, ammo, state, rows, lost):
     """Take `lost[j]` fighters out of group rows[j] with their share of what it carries; a group left empty
-    carries exactly nothing and is OUT. In place; returns, for the groups that lost someone (in
-    order), the food and ammunition that went with them, the rows left empty, and the fighters taken."""
+    carries exactly nothing and is OUT. In place; returns the food and ammunition that went with them (summed
+    over the groups that lost someone, in order, as numpy sums), the rows left empty, the fighters taken and
+    how many groups lost someone."""
     n = len(rows)
     food_gone = np.empty(n)
     ammo_gone = np.empty(n)
@@ -246,7 +247,7 @@ def take_out(size, food, ammo, state, rows, lost):
             state[i] = OUT
             emptied[e] = i
             e += 1
-    return food_gone[:k], ammo_gone[:k], emptied[:e], total
+    return numpy_sum(food_gone[:k]), numpy_sum(ammo_gone[:k]), emptied[:e], total, k
 
 
 @njit(cache=True)
@@ -392,6 +393,15 @@ def top_up(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_lo
 
 
 @njit(cache=True)
+def top_up_each(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_load, food_stocks, ammo_stocks):
+    """`top_up` from several stores in turn (store s reaching the places `reach[s]`, with stocks food_stocks[s] and
+    ammo_stocks[s], left in them)."""
+    for s in range(len(food_stocks)):
+        food_stocks[s], ammo_stocks[s] = top_up(size, food, ammo, rows, locs, reach[s], food_days, food_per_day,
+                                                ammo_load, food_stocks[s], ammo_stocks[s])
+
+
+@njit(cache=True)
 def hops(src, blocked, first_link, link_to):
     """Hops from `src` to every place over links, never through a `blocked` one (unreached, or a blocked src:
     int32's largest): a breadth-first search (hop counts do not depend on the order links are taken in)."""
@@ -438,6 +448,36 @@ def reachable(sources, blocked, first_link, link_to):
                 queue[tail] = v
                 tail += 1
     return seen
+
+
+@njit(cache=True)
+def send_rows(size, dest, state, eta, rows, n, dst, new_state, arrival):
+    """Start up to n fighters from the groups `rows` (in the order given: the caller's random order) towards
+    `dst`: whole groups while they fit, in place; the next group, if only part of it is wanted, is left to the
+    caller to split. Returns the fighters sent or to send, that group's row (-1: none) and how many of it."""
+    total = 0
+    for j in range(len(rows)):
+        i = rows[j]
+        if total + size[i] > n:
+            return n, i, n - total
+        dest[i], state[i], eta[i] = dst, new_state, arrival
+        total += size[i]
+        if total == n:
+            break
+    return total, -1, 0
+
+
+@njit(cache=True)
+def spend(ammo, rows, used):
+    """Take `used` kg of ammunition from the groups `rows`, in proportion to what each carries (all of it if they
+    carry less); in place. Returns the kg taken (numpy's sum of what each gave)."""
+    have = ammo[rows]
+    total = numpy_sum(have)
+    share = min(1.0, used / total) if total > 0 else 0.0
+    take = have * share
+    for j in range(len(rows)):
+        ammo[rows[j]] -= take[j]
+    return numpy_sum(take)
 
 
 @njit(cache=True)

@@ -489,10 +489,9 @@ class ValleyModel(mesa.Model):
         for source in self.sources:
             source.deliver()
         control = self.valley.control
-        enemy_ground = {side: (control == Control.enemy_of(side)) & (self.force(side).counts() == 0)
-                        for side in ("attacker", "defender")}  # once a day, not once per store
-        for store in self.stores:
-            store.issue(enemy_ground[store.side])
+        for side in ("attacker", "defender"):
+            enemy_ground = (control == Control.enemy_of(side)) & (self.force(side).counts() == 0)
+            SupplyStore.issue(self.stores_of(side), self.force(side), enemy_ground)
         self._feed_civilians()
 
     def _consume(self) -> None:
