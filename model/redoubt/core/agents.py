@@ -12,7 +12,7 @@ from mesa.discrete_space import FixedAgent
 
 from . import fused, kernels
 from .params import AirResupply, PassResupply, WeatherParams
-from .space import Control
+from .space import ATTACKER_HELD
 
 if TYPE_CHECKING:
     from .forces import Force
@@ -212,11 +212,11 @@ class ResupplySource(Agent):
         v = self.model.valley
         for lid in candidates:
             loc = v.by_id(lid)
-            if v.control[loc] == Control.ATTACKER:
+            if v.control[loc] == ATTACKER_HELD:
                 continue
             stores = sorted((s for s in self.model.stores_of("defender") if s.open),
                             key=lambda s: (v.hops[loc, s.cell.idx], s.unique_id))
-            stores = [s for s in stores if v.hops[loc, s.cell.idx] <= 1 and v.control[s.cell.idx] != Control.ATTACKER]
+            stores = [s for s in stores if v.hops[loc, s.cell.idx] <= 1 and v.control[s.cell.idx] != ATTACKER_HELD]
             if stores:
                 return stores[0]
         return None
@@ -272,14 +272,14 @@ class ResupplySource(Agent):
         """Does the attacker hold every outside place beyond this pass, where the porters' loads start?"""
         v = self.model.valley
         beyond = [nb for nb, _ in v.neighbours[loc] if v.is_outside[nb]]
-        return bool(beyond) and all(v.control[nb] == Control.ATTACKER for nb in beyond)
+        return bool(beyond) and all(v.control[nb] == ATTACKER_HELD for nb in beyond)
 
     def _carry(self, p: PassResupply) -> None:
         model, v = self.model, self.model.valley
         attackers_at = model.attackers.counts()
         for lid in p.pass_locations:
             loc = v.by_id(lid)
-            if v.control[loc] == Control.ATTACKER or attackers_at[loc] > 0:
+            if v.control[loc] == ATTACKER_HELD or attackers_at[loc] > 0:
                 continue  # the attacker holds the pass: the route is cut
             open_share = model.weather.pass_open_on_foot(loc)
             kg = p.t_per_day * 1000.0 * open_share / len(p.pass_locations)

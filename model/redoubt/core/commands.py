@@ -16,7 +16,7 @@ from .forces import ADVANCING, RETREATING, Force
 from .kernels import commander_nerve
 from .params import Switches
 from .situation import Situation
-from .space import Control, Valley
+from .space import ATTACKER_HELD, DEFENDER_HELD, Control, Valley
 from .streams import Streams
 
 MAX_SEND = 10**9  # "all of them": an attack no number of fighters could win takes everyone available
@@ -304,7 +304,7 @@ class AttackerCommand(Command):
         other = self.enemy
         for target in v.road_order:
             target = int(target)
-            if v.km[target] <= v.km[fwd] or v.control[target] == Control.ATTACKER:
+            if v.km[target] <= v.km[fwd] or v.control[target] == ATTACKER_HELD:
                 continue
             odds = self.odds(self.force, n, other, D[target], target)
             if D[target] > 0 and odds < self.p.advance_odds:
@@ -324,7 +324,7 @@ class AttackerCommand(Command):
         if lost <= self.p.pause_loss_share * (A[loc] + lost) or self.p.pause_days == 0:
             return
         back = [nb for nb, d in v.neighbours[loc]
-                if D[nb] == 0 and v.control[nb] != Control.DEFENDER and s.passable(nb, d)]
+                if D[nb] == 0 and v.control[nb] != DEFENDER_HELD and s.passable(nb, d)]
         if not back:
             return
         dst = min(back, key=lambda i: (v.hops[self.attacker_entry, i], i))
@@ -394,7 +394,7 @@ class DefenderCommand(Command):
             if spare <= 0:
                 continue
             for nb, link in v.neighbours[loc]:
-                if v.control[nb] != Control.ATTACKER or v.is_outside[nb] or D[nb] > 0 or not s.passable(nb, link):
+                if v.control[nb] != ATTACKER_HELD or v.is_outside[nb] or D[nb] > 0 or not s.passable(nb, link):
                     continue
                 if A[nb] == 0:
                     n, what = min(spare, int(v.frontage[nb])), "reoccupy"
@@ -428,7 +428,7 @@ class DefenderCommand(Command):
     def _move_reserve(self, A) -> None:
         """If the reserve's location is lost or in battle, the reserve's base moves up the valley."""
         v = self.valley
-        while self.reserve is not None and (v.control[self.reserve] == Control.ATTACKER or A[self.reserve] > 0):
+        while self.reserve is not None and (v.control[self.reserve] == ATTACKER_HELD or A[self.reserve] > 0):
             self.reserve = v.next_up_road(self.reserve)
 
     def _reinforce(self, loc, odds, A, D, s: Situation) -> None:
@@ -454,7 +454,7 @@ class DefenderCommand(Command):
         if self.switches.evasion:
             self._evade(loc, D, s)
         options = [nb for nb, d in v.neighbours[loc]
-                   if A[nb] == 0 and v.control[nb] != Control.ATTACKER and not v.is_outside[nb]
+                   if A[nb] == 0 and v.control[nb] != ATTACKER_HELD and not v.is_outside[nb]
                    and s.passable(nb, d)]
         if not options or D[loc] <= 0:
             return  # cornered: they fight on where they are

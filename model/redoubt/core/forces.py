@@ -274,6 +274,7 @@ class Force:
         if n <= 0 or len(rows) == 0 or not np.isfinite(days):
             return 0
         arrival = day + max(1, math.ceil(days - 1e-9))
+        state = int(state)  # a plain int: numpy and a compiled call take a State (an IntEnum) on their slow paths
         sent, row, part = fused.send_rows(self.size, self.dest, self.state, self.eta, rows[rng.permutation(len(rows))],
                                           int(n), dst, state, arrival)
         if part:  # the last group is split: part of it goes

@@ -25,7 +25,7 @@ from .ledger import COMMODITIES, Ledger
 from .outcome import ANSWER, CAUSES, DAILY, HELD, RUN_ON, SERIES, Outcome, as_numbers, resolved_parameters
 from .params import ScenarioInfo, Side, Sides, effective
 from .situation import Situation
-from .space import Control, Valley
+from .space import ATTACKER_HELD, Control, Valley
 from .streams import Streams
 
 __all__ = ["CAUSES", "SERIES", "Event", "ValleyModel", "run_once"]
@@ -615,7 +615,7 @@ class ValleyModel(mesa.Model):
                     self.force(store.side).pending_shock += self.force(store.side).p.morale_key_loss
         if shock:
             for k in self.key_places:
-                if held_before[k] != Control.ATTACKER and v.control[k] == Control.ATTACKER:
+                if held_before[k] != ATTACKER_HELD and v.control[k] == ATTACKER_HELD:
                     self.defenders.pending_shock += self.defenders.p.morale_key_loss
         touched = v.is_road & ((A > 0) | (v.control == Control.ATTACKER))
         front = float(v.km[touched].max()) if touched.any() else float(v.km[v.mouth])
@@ -657,7 +657,7 @@ class ValleyModel(mesa.Model):
             active, total = dfd.strength(), self.initial_defenders + dfd.arrived
             if active == 0 or active < c.min_defender_share * total:
                 self.fell_by = "too few defenders"
-            elif any(v.control[k] == Control.ATTACKER for k in self.key_places):
+            elif any(v.control[k] == ATTACKER_HELD for k in self.key_places):
                 self.fell_by = "key place lost"
             elif c.fall_without_organised_resistance and not organised:  # no defence left, whoever holds what
                 self.fell_by = "no organised resistance"
@@ -689,7 +689,7 @@ class ValleyModel(mesa.Model):
     def floor_lost(self) -> bool:
         """The attacker holds every key place and collapse.floor_road_share of the road's places."""
         v = self.valley
-        return all(v.control[k] == Control.ATTACKER for k in self.key_places) and \
+        return all(v.control[k] == ATTACKER_HELD for k in self.key_places) and \
             v.road_lost_share() >= self.params.collapse.floor_road_share
 
     def organised_places(self) -> int:

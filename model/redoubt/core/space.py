@@ -28,6 +28,11 @@ class Control(IntEnum):
         return cls.DEFENDER if side == "attacker" else cls.ATTACKER
 
 
+# Control's values as plain ints, for comparing one place's entry of `Valley.control` (a numpy scalar): numpy takes a
+# plain int on its fast path and an IntEnum on its slow one (0.1 us a comparison against 1.6)
+ATTACKER_HELD, DEFENDER_HELD = int(Control.ATTACKER), int(Control.DEFENDER)
+
+
 class Location(Cell):
     """A place in the valley with its terrain. Dynamic state (control, snow) lives in Valley arrays."""
 
