@@ -320,7 +320,7 @@ class AttackerCommand(Command):
     def _maybe_pause(self, loc, A, D, s: Situation) -> None:
         """After heavy losses in the last days, break off: fall back one location and wait."""
         v = self.valley
-        lost = int(self.force.recent_losses()[loc])
+        lost = self.force.recent_losses_at(loc)
         if lost <= self.p.pause_loss_share * (A[loc] + lost) or self.p.pause_days == 0:
             return
         back = [nb for nb, d in v.neighbours[loc]

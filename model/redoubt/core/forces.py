@@ -298,8 +298,9 @@ class Force:
         self.loss_window.append(self.losses_today.copy())
         self.losses_today[:] = 0
 
-    def recent_losses(self) -> np.ndarray:
-        return np.sum(self.loss_window, axis=0)
+    def recent_losses_at(self, loc: int) -> int:
+        """Fighters lost at a place over the last pause_window_days."""
+        return sum(int(day[loc]) for day in self.loss_window)
 
 
     def forget_losses(self) -> None:

@@ -287,6 +287,7 @@ class ValleyModel(mesa.Model):
             self.stores.append(SupplyStore(self, cell, st.name, side, food, ammo, st.reach_hops,
                                            st.feeds_civilians, line_f, line_a))
             self.ledgers[side].add_initial(food, ammo)
+        self._stores_of = {side: [s for s in self.stores if s.side == side] for side in ("attacker", "defender")}
 
     # ------------------------------------------------------------ helpers ------------------------------
     # Mesa's views of the agents: the fighters' agents are made when first read (fighters.FighterAgents).
@@ -314,7 +315,8 @@ class ValleyModel(mesa.Model):
         return self.attackers if side == "attacker" else self.defenders
 
     def stores_of(self, side: str) -> list[SupplyStore]:
-        return [s for s in self.stores if s.side == side]
+        """The side's stores, in creation order (read them, do not change the list: it is kept)."""
+        return self._stores_of[side]
 
     def situation(self) -> Situation:
         """The day's shared state as it stands, for the processes and commands that act on it."""
@@ -698,7 +700,7 @@ class ValleyModel(mesa.Model):
         c = self.params.collapse
         mean, weight = self.defenders.place_morale()
         inside = ~self.valley.is_outside
-        return int(np.sum(inside & (weight >= c.organised_min_fighters) & (mean > c.organised_morale)))
+        return int(np.count_nonzero(inside & (weight >= c.organised_min_fighters) & (mean > c.organised_morale)))
 
     def _cause(self) -> str:
         """Supply exhaustion if the defenders were down to their last day of food or ammunition; else the
