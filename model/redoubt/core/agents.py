@@ -128,6 +128,8 @@ class Weather(Agent):
         self.paths = [data for _, _, data in v.graph.edges(data=True) if data["kind"] == "path"]
         self.path_elevation = np.array([data["elevation"] or max(v.elevation[v.index[a]], v.elevation[v.index[b]])
                                         for a, b, data in v.graph.edges(data=True) if data["kind"] == "path"], float)
+        # where snow is found each day: the places, then the paths' highest points (one pass over both)
+        self.snow_elevation = np.concatenate([np.asarray(v.elevation, float), self.path_elevation])
         self.grounded = False
         self.winter = False
         # The season's curves by day of the run (they depend on the day alone): found for the whole horizon at
@@ -159,13 +161,12 @@ class Weather(Agent):
         self.snowfall_cm = (p.first_snow_cm if since == 0 else (amount if snowing else 0.0)) if since >= 0 else 0.0
         self.depth_ref = float(kernels.melt(self.depth_ref, t_ref, p.melt_cm_per_degree)) + self.snowfall_cm
         snow_lies = bool(np.isfinite(line))  # before the first snow there is no snowline: no snow anywhere
-        v.snow_cm = kernels.snow_depth_at(self.depth_ref, v.elevation, line, p.ref_elevation) if snow_lies \
-            else np.zeros(v.n)
+        depth = kernels.snow_depth_at(self.depth_ref, self.snow_elevation, line, p.ref_elevation) if snow_lies \
+            else np.zeros(len(self.snow_elevation))
+        v.snow_cm = depth[: v.n]
         self.slowdown = kernels.travel_slowdown(v.snow_cm, p.slow_per_cm)
         if self.paths:  # paths close in snow (edge data lives on space.G)
-            depth = kernels.snow_depth_at(self.depth_ref, self.path_elevation, line, p.ref_elevation) if snow_lies \
-                else np.zeros(len(self.paths))
-            shut = depth >= p.path_closed_cm
+            shut = depth[v.n:] >= p.path_closed_cm
             for data, closed in zip(self.paths, shut.tolist()):
                 if data.get("open", True) == closed:  # it changes today
                     data["open"] = not closed
