@@ -1,0 +1,82 @@
+"""Instructions per default Panjshir run, counted by valgrind's callgrind: a speed meter that a busy or shared
+machine does not move (wall-clock figures here vary by 10-30% from one minute to the next, more than most single
+changes save; the instruction count of the same code is the same to 0.1%).
+
+Runs in a child process under `valgrind --tool=callgrind --instr-atstart=no`: the child imports the model and
+makes a warm-up run at native speed, collects garbage, switches counting on (`callgrind_control -i on`), makes
+`--runs` default runs (seeds 0, 1, ...) and leaves with os._exit, so neither the imports nor the interpreter's
+shutdown are counted. NUMBA_CPU_NAME=generic, in the warm-up outside valgrind and in the child: the compiled
+kernels are then the ones cached for that name, loaded rather than compiled under valgrind (whose CPU is not the
+host's). Instructions are not time: a compiled loop retires several an instruction cycle, the interpreter fewer,
+so a change to the Python side is worth more in seconds than its share of instructions says.
+
+    .venv/bin/python benchmarks/bench_instructions.py [--runs 3] [--tree PATH]
+
+`--tree`: another checkout (its `model/` first on the path) to compare with: a change's before and after. Writes
+benchmarks/results/instructions.json. Needs valgrind (Debian: valgrind); about a
+minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = """
+import gc, os, subprocess, sys
+from redoubt import ValleyModel
+ValleyModel(rng=99).run()
+if len(sys.argv) > 1:
+    gc.collect()
+    subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], capture_output=True, check=True)
+    for seed in range(int(sys.argv[1])):
+        ValleyModel(rng=seed).run()
+    os._exit(0)
+"""
+
+
+def count(tree: Path, runs: int) -> int:
+    """Instructions callgrind counted over `runs` default runs of the model in `tree`."""
+    env = {**os.environ, "NUMBA_CPU_NAME": "generic", "PYTHONPATH": str(tree / "model")}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "child.py"
+        script.write_text(CHILD)
+        subprocess.run([sys.executable, str(script)], env=env, cwd=tmp, check=True)  # warm the generic cache
+        done = subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                               f"--callgrind-out-file={tmp}/callgrind.out", sys.executable, str(script), str(runs)],
+                              env=env, cwd=tmp, capture_output=True, text=True, check=True)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if not found:
+        raise SystemExit(f"bench_instructions: no count in callgrind's report:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--tree", type=Path, help="another checkout to count beside this one")
+    args = ap.parse_args()
+    if not shutil.which("valgrind"):
+        raise SystemExit("bench_instructions: valgrind is not installed (Debian: apt-get install valgrind)")
+    here = Path(__file__).resolve().parents[1]
+    result = {"instructions_per_default_run_millions": round(count(here, args.runs) / args.runs / 1e6, 1),
+              "runs": args.runs, "seeds": f"0-{args.runs - 1}", "python": platform.python_version(),
+              "machine": platform.platform()}
+    if args.tree:
+        other = count(args.tree.resolve(), args.runs) / args.runs / 1e6
+        result["other_tree"] = {"path": str(args.tree), "instructions_per_default_run_millions": round(other, 1),
+                                "this_over_other": round(result["instructions_per_default_run_millions"] / other, 3)}
+    print(json.dumps(result, indent=2))
+    (here / "benchmarks" / "results" / "instructions.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
