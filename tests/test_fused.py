@@ -54,8 +54,17 @@ def test_morale_shocks_is_the_numpy_expression(seed, switches):
     want[idx] = np.clip(m, 0.0, 1.0)
     fused.morale_shocks(s["size"], s["state"], s["morale"], s["loc"], s["hungry"], s["ammo"], r, 0.1, 0.7,
                         loss_term, logistics, 0.05, 0.04, 1.5, civilian, encirclement, encircled_term, cohesion,
-                        shift, local)
+                        shift, local, np.zeros(0), np.zeros(0))
     np.testing.assert_array_equal(s["morale"], want)
+    # the place sums gathered in the same pass are place_means' (on the morale after the shocks)
+    weight, total = np.zeros(N_PLACES), np.zeros(N_PLACES)
+    again = s["morale"].copy()
+    fused.morale_shocks(s["size"], s["state"], again, s["loc"], s["hungry"], s["ammo"], r, 0.1, 0.7,
+                        loss_term, logistics, 0.05, 0.04, 1.5, civilian, encirclement, encircled_term, cohesion,
+                        shift, local, weight, total)
+    mean, want_weight = fused.place_means(s["size"], s["state"], again, s["loc"], r, N_PLACES)
+    np.testing.assert_array_equal(weight, want_weight)
+    np.testing.assert_array_equal(np.divide(total, weight, out=np.zeros(N_PLACES), where=weight > 0), mean)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -426,7 +435,7 @@ def test_a_days_morale_is_the_numpy_passes_it_fused(seed, cohesion):
     recovery, base, loss_shock, logistics, hunger, no_ammo, out_of_ammo, civilian, encirclement, enc_term = args
     fused.morale_shocks(s["size"], s["state"], want, s["loc"], s["hungry"], s["ammo"], r, recovery, base,
                         loss_shock * loss_share, logistics, hunger, no_ammo, out_of_ammo, civilian, encirclement,
-                        enc_term, cohesion, shift, local if cohesion else loss_share)
+                        enc_term, cohesion, shift, local if cohesion else loss_share, np.zeros(0), np.zeros(0))
 
     got_killed, mean, weight = fused.day_morale(
         s["size"], s["state"], s["morale"], s["loc"], s["hungry"], s["ammo"], r, losses, before, *args[:-1],

@@ -25,12 +25,14 @@ OUT = 3
 @njit(cache=True)
 def morale_shocks(size, state, morale, loc, hungry, ammo, rows, recovery, base, loss_term, logistics, hunger,
                   no_ammo, out_of_ammo_kg, civilian_term, encirclement, encircled_term, cohesion, shift,
-                  local_term):
+                  local_term, weight, total):
     """The day's morale of each group with someone in it (rows < `rows`): back towards `base` by `recovery`, then
     the shocks: `loss_term` per place (the local losses), hunger and no ammunition (`logistics`), the civilians'
     hunger (`civilian_term`), encirclement (`encircled_term` per place) and, with `cohesion`, the side's `shift`
     and the per-place `local_term`. The place terms hit only groups holding there (those on the move were not in
-    the day's fight). Clipped to [0, 1], in place."""
+    the day's fight). Clipped to [0, 1], in place. If `weight` is not empty, each holding group's fighters, and
+    fighters x new morale, are added to its place's `weight` and `total` (place_means' sums, in the same pass)."""
+    gather = len(weight) > 0
     for i in range(rows):
         if size[i] <= 0:
             continue
@@ -48,6 +50,9 @@ def morale_shocks(size, state, morale, loc, hungry, ammo, rows, recovery, base, 
         if cohesion:
             m = m + (shift + local_term[at] * held)
         morale[i] = min(max(m, 0.0), 1.0)
+        if gather and state[i] == HOLDING:
+            weight[at] += size[i]
+            total[at] += size[i] * morale[i]
 
 
 @njit(cache=True)
@@ -76,7 +81,7 @@ def day_morale(size, state, morale, loc, hungry, ammo, rows, losses, before, rec
     """A side's morale update up to the contagion, in one call (processes.update_morale): the share of each
     place's stack lost today (`losses` of `before`), with `cohesion` the local shocks (`cohesion_local`), then
     `morale_shocks`. Returns the places whose commander was killed, and (with `cohesion`, for the contagion)
-    each place's mean morale after the shocks and its fighters (`place_means`)."""
+    each place's mean morale after the shocks and its fighters (as `place_means` finds them)."""
     n = len(losses)
     loss_share = shares(losses, before)
     local = loss_share
@@ -84,12 +89,17 @@ def day_morale(size, state, morale, loc, hungry, ammo, rows, losses, before, rec
     if cohesion:
         local, killed = cohesion_local(loss_share, shares(enemy_losses, enemy_before), outflanked, leader_draws,
                                        leader_risk, success, outflanked_shock, leader_shock)
+    weight = np.zeros(n if cohesion else 0)  # the contagion's place means, gathered in the same pass
+    total = np.zeros(n if cohesion else 0)
     morale_shocks(size, state, morale, loc, hungry, ammo, rows, recovery, base, loss_shock * loss_share, logistics,
                   hunger, no_ammo, out_of_ammo_kg, civilian_term, encirclement, encircled_term, cohesion, shift,
-                  local)
+                  local, weight, total)
     if not cohesion:
         return killed, np.zeros(n), np.zeros(n)
-    mean, weight = place_means(size, state, morale, loc, rows, n)
+    mean = np.zeros(n)
+    for k in range(n):
+        if weight[k] > 0:
+            mean[k] = total[k] / weight[k]
     return killed, mean, weight
 
 
