@@ -72,7 +72,10 @@ def main() -> None:
               "machine": platform.platform()}
     if args.tree:
         other = count(args.tree.resolve(), args.runs) / args.runs / 1e6
-        result["other_tree"] = {"path": str(args.tree), "instructions_per_default_run_millions": round(other, 1),
+        commit = subprocess.run(["git", "-C", str(args.tree), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
+        result["other_tree"] = {"path": str(args.tree), "commit": commit or None,
+                                "instructions_per_default_run_millions": round(other, 1),
                                 "this_over_other": round(result["instructions_per_default_run_millions"] / other, 3)}
     print(json.dumps(result, indent=2))
     (here / "benchmarks" / "results" / "instructions.json").write_text(json.dumps(result, indent=2) + "\n")
