@@ -302,7 +302,6 @@ class Force:
         """Fighters lost at a place over the last pause_window_days."""
         return sum(int(day[loc]) for day in self.loss_window)
 
-
     def forget_losses(self) -> None:
         """The recent losses no longer weigh (a pause has been taken for them)."""
         self.loss_window.extend([np.zeros_like(self.losses_today)] * (self.loss_window.maxlen or 0))

@@ -23,9 +23,10 @@ from .streams import Streams
 def consume(force: Force, temperature: np.ndarray, engaged_locs: np.ndarray, cold_food_per_degree: float) -> None:
     """Eat a day's ration (more in the cold) and fire at low intensity where not in battle."""
     p = force.p
-    eaten, fired, groups = fused.eat_and_fire(force.size, force.state, force.loc, force.food, force.ammo, force.hungry,
-                                      force.rows, ration(p.food_kg_per_day, temperature, cold_food_per_degree),
-                                      engaged_locs, p.ammo_kg_per_day_idle, HUNGRY_BELOW)
+    eaten, fired, groups = fused.eat_and_fire(
+        force.size, force.state, force.loc, force.food, force.ammo, force.hungry, force.rows,
+        ration(p.food_kg_per_day, temperature, cold_food_per_degree), engaged_locs, p.ammo_kg_per_day_idle,
+        HUNGRY_BELOW)
     if groups:
         force.ledger.consume(eaten, fired)
 
