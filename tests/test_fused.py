@@ -346,12 +346,18 @@ def test_taking_fighters_out_is_the_numpy_expression(seed):
     want_size[rows[some]] -= lost[some]
     empty = rows[some][want_size[rows[some]] == 0]
     want_food[empty] = want_ammo[empty] = 0.0
-    got_food, got_ammo, emptied, n, groups = fused.take_out(s["size"], food, s["ammo"], s["state"], rows, lost)
+    counts = fused.present(s["size"], s["state"], s["loc"], r, N_PLACES)[2]
+    holding_emptied = bool((s["state"][empty] == HOLDING).any())
+    got_food, got_ammo, emptied, n, groups, got_holding_emptied = fused.take_out(
+        s["size"], food, s["ammo"], s["state"], s["loc"], rows, lost, counts)
     assert (got_food, got_ammo, n, groups) == (food_gone.sum(), ammo_gone.sum(), lost.sum(), some.sum())
     np.testing.assert_array_equal(emptied, empty)
     for got, want in ((food, want_food), (s["ammo"], want_ammo), (s["size"], want_size)):
         np.testing.assert_array_equal(got, want)
     assert (s["state"][empty] == 3).all()
+    # the counts kept up to date in the pass are those found afresh; a holding group emptied is said
+    np.testing.assert_array_equal(counts, fused.present(s["size"], s["state"], s["loc"], r, N_PLACES)[2])
+    assert got_holding_emptied == holding_emptied
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -489,3 +495,20 @@ def test_the_kernels_run_as_python_give_the_same_runs():
         assert done.returncode == 0, done.stderr
         digests.append(done.stdout.strip())
     assert digests[0] == digests[1]
+
+
+def test_a_sides_kept_counts_are_those_found_afresh():
+    """Force keeps counts(), present_rows() and strength() through take_out (updated in its pass) rather than
+    finding them again: after a run's days of losses, sends and arrivals they are what a fresh pass finds."""
+    from redoubt import ValleyModel
+
+    m = ValleyModel(rng=3)
+    for _ in range(40):
+        m.step()
+        for force in (m.attackers, m.defenders):
+            idx, locs, counts = fused.present(force.size, force.state, force.loc, force.rows, force.n_places)
+            np.testing.assert_array_equal(force.counts(), counts)
+            got_idx, got_locs = force.present_rows()
+            np.testing.assert_array_equal(got_idx, idx)
+            np.testing.assert_array_equal(got_locs, locs)
+            assert force.strength() == int(force.size[: force.rows].sum())

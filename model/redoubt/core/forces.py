@@ -52,6 +52,8 @@ LEFT = ("deserted", "surrendered", "stood_down", "turned")  # what the rest of t
 # A ration eaten to within rounding error of the need is not hunger (a numerical tolerance, not a parameter).
 HUNGRY_BELOW = 0.999
 
+NO_COUNTS = np.zeros(0, np.int64)  # take_out's counts to keep when none are kept
+
 
 class Force:
     """One side's fighters (columns, one row per group) and its tallies (initial, arrived, killed, deserted, ...).
@@ -229,11 +231,17 @@ class Force:
         captured (surrendered, turned: they go to the enemy) or destroyed (lost to the valley's accounts:
         killed, deserted, stood down under a pact, withdrawn elsewhere). An emptied group is out of action and
         leaves the model."""
-        food_kg, ammo_kg, emptied, n, groups = fused.take_out(self.size, self.food, self.ammo, self.state, rows, lost)
+        counts = self._counts if self._counts is not None else NO_COUNTS
+        food_kg, ammo_kg, emptied, n, groups, holding_emptied = fused.take_out(
+            self.size, self.food, self.ammo, self.state, self.loc, rows, lost, counts)
         n = int(n)  # a Python int, compiled or not (NUMBA_DISABLE_JIT runs the kernels as Python)
         if groups == 0:
             return 0.0, 0.0
-        self._moved()
+        # counts() was kept up to date in the pass; the present rows stand unless a group holding at a place left
+        if holding_emptied:
+            self._present_rows = None
+        if self._strength is not None:
+            self._strength -= n
         if how in ("surrendered", "turned"):
             self.ledger.capture(food_kg, ammo_kg)
         else:

@@ -229,21 +229,29 @@ def shortfalls(size, food, ammo, rows, locs, reach, food_days, food_per_day, amm
 
 
 @njit(cache=True)
-def take_out(size, food, ammo, state, rows, lost):
+def take_out(size, food, ammo, state, loc, rows, lost, counts):
     """Take `lost[j]` fighters out of group rows[j] with their share of what it carries; a group left empty
-    carries exactly nothing and is OUT. In place; returns the food and ammunition that went with them (summed
-    over the groups that lost someone, in order, as numpy sums), the rows left empty, the fighters taken and
-    how many groups lost someone."""
+    carries exactly nothing and is OUT. In place, and `counts` (the fighters holding at each place, if not empty)
+    kept up to date. Returns the food and ammunition that went with them (summed over the groups that lost
+    someone, in order, as numpy sums), the rows left empty, the fighters taken, how many groups lost someone and
+    whether a group holding at a place was left empty."""
     n = len(rows)
     food_gone = np.empty(n)
     ammo_gone = np.empty(n)
     emptied = np.empty(n, np.int64)
     k = e = 0
     total = 0
+    count = len(counts) > 0
+    holding_emptied = False
     for j in range(n):
         if lost[j] <= 0:
             continue
         i = rows[j]
+        if state[i] == HOLDING:
+            if count:
+                counts[loc[i]] -= lost[j]
+            if size[i] == lost[j]:
+                holding_emptied = True
         frac = lost[j] / size[i]
         f, a = food[i] * frac, ammo[i] * frac
         food[i] -= f
@@ -257,7 +265,7 @@ def take_out(size, food, ammo, state, rows, lost):
             state[i] = OUT
             emptied[e] = i
             e += 1
-    return numpy_sum(food_gone[:k]), numpy_sum(ammo_gone[:k]), emptied[:e], total, k
+    return numpy_sum(food_gone[:k]), numpy_sum(ammo_gone[:k]), emptied[:e], total, k, holding_emptied
 
 
 @njit(cache=True)
