@@ -11,6 +11,10 @@ Three workloads, each timed in rounds that alternate, reported as medians and mi
   eats (a subtraction), and one in ten moves to a random neighbouring place (the decisions). That is about
   the per-agent work of a day of ours, done one agent at a time.
 
+Best of (`--best-rounds`): the same seeds again, round after round, with Boltzmann after each: each seed's fastest
+run, their median, over Boltzmann's fastest. The machine's load only ever adds time, so the fastest of several runs
+of the same work is the steadier figure where the load varies (the medians' ratio moved by ±10% within minutes
+here); both are reported.
 Per agent-day: seconds / (agents x steps); per fighter-day for redoubt: seconds / (sum over days of the
 fighters in the valley). `default_run_in_agent_steps`: a default run's time in Boltzmann agent-steps.
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import statistics
 import time
@@ -100,6 +105,8 @@ def analogue(seed: int, agents: int, steps: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--best-rounds", type=int, default=5,
+                    help="rounds of the best-of measure (each of the --rounds seeds again, then Boltzmann, each round)")
     args = ap.parse_args()
     panjshir(0), boltzmann(0)  # warm up imports and caches
     ours, boltz, ana, shape = [], [], [], []
@@ -109,6 +116,13 @@ def main() -> None:
         shape.append((days, groups, fighter_days))
         boltz.append(boltzmann(r))
         ana.append(analogue(r, groups, days))
+    # Best of: each seed's fastest of several runs of the same work (the machine's load only ever adds time), their
+    # median over the seeds, against Boltzmann's fastest: the ratio a quiet machine gives, steadier than the medians'
+    fastest, boltz_fastest = [math.inf] * args.rounds, math.inf
+    for _ in range(args.best_rounds):
+        for seed in range(args.rounds):
+            fastest[seed] = min(fastest[seed], panjshir(seed)[0])
+        boltz_fastest = min(boltz_fastest, boltzmann(0))
     days, groups, fighter_days = (statistics.median(x) for x in zip(*shape))
     med = {k: statistics.median(v) for k, v in (("panjshir", ours), ("boltzmann", boltz), ("analogue", ana))}
     low = {k: min(v) for k, v in (("panjshir", ours), ("boltzmann", boltz), ("analogue", ana))}
@@ -126,6 +140,10 @@ def main() -> None:
         "analogue_us_per_agent_day": round(1e6 * med["analogue"] / (groups * days), 3),
         "boltzmann_us_per_agent_step": round(1e6 * boltz_agent_step, 3),
         "default_run_in_agent_steps": round(med["panjshir"] / boltz_agent_step),
+        "best_of": {"panjshir_median_of_each_seeds_fastest_s": round(statistics.median(fastest), 4),
+                    "boltzmann_fastest_s": round(boltz_fastest, 4),
+                    "panjshir_over_boltzmann": round(statistics.median(fastest) / boltz_fastest, 3),
+                    "rounds": args.best_rounds},
         "rounds": args.rounds, "python": platform.python_version(), "mesa": mesa.__version__,
         "machine": platform.platform(),
     }
