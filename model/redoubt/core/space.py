@@ -195,4 +195,4 @@ class Valley:
 
     def road_km_held(self) -> float:
         """Road length (km) between consecutive road locations neither of which the attacker holds."""
-        return float(fused.km_held(self.control, self.road_order, self._road_legs, int(Control.ATTACKER)))
+        return float(fused.km_held(self.control, self.road_order, self._road_legs, ATTACKER_HELD))

@@ -556,13 +556,14 @@ def judge(cfg: dict, fit: dict, data: dict, episode: str | None = None, use: str
     keys = fit["design"]["point_key"].to_numpy()
     o, series = data["outcomes"], data["series"]
     flat = np.full(len(keys), 1.0 / len(keys))
+    weights = {label: _run_weights(o, keys, pw) for label, pw in (("prior", flat), ("posterior", fit["weights"]))}
+    judged = [p for p in cfg["patterns"] if p["episode"] == episode and p["use"] == use]
+    values = [pattern_values(o, series, p) for p in judged]
     rows, passed = [], True
     tail = (1 - crit["interval"]) / 2
-    for p in [p for p in cfg["patterns"] if p["episode"] == episode and p["use"] == use]:
-        v = pattern_values(o, series, p)
+    for p, v in zip(judged, values):
         seen = as_observed(v, p).to_numpy()
-        for label, pw in (("prior", flat), ("posterior", fit["weights"])):
-            rw = _run_weights(o, keys, pw)
+        for label, rw in weights.items():
             if rw.sum() <= 0:
                 rows.append({"pattern": describe(p), "sets": label, "runs": 0})
                 passed = False
@@ -579,11 +580,9 @@ def judge(cfg: dict, fit: dict, data: dict, episode: str | None = None, use: str
             if label == "posterior":
                 passed &= row["passes"]
             rows.append(row)
-    judged = [p for p in cfg["patterns"] if p["episode"] == episode and p["use"] == use]
     if len(judged) > 1:  # beside the criterion (pattern by pattern): how often the whole history came in one run
-        together = all_as_observed([pattern_values(o, series, p) for p in judged], judged, o.index).to_numpy()
-        for label, pw in (("prior", flat), ("posterior", fit["weights"])):
-            rw = _run_weights(o, keys, pw)
+        together = all_as_observed(values, judged, o.index).to_numpy()
+        for label, rw in weights.items():
             rows.append({"pattern": "all of them in the same run", "sets": label, "runs": int((rw > 0).sum()),
                          "p_in_window": float((rw * together).sum() / rw.sum()) if rw.sum() > 0 else math.nan})
     return {"table": pd.DataFrame(rows), "passed": bool(passed), "outcomes": o}
