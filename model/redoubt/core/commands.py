@@ -16,7 +16,7 @@ from .forces import ADVANCING, RETREATING, Force
 from .kernels import commander_nerve
 from .params import Switches
 from .situation import Situation
-from .space import ATTACKER_HELD, DEFENDER_HELD, Control, Valley
+from .space import ATTACKER_HELD, DEFENDER_HELD, Valley
 from .streams import Streams
 
 MAX_SEND = 10**9  # "all of them": an attack no number of fighters could win takes everyone available
@@ -168,7 +168,7 @@ class AttackerCommand(Command):
         the first place up the road it does not hold (the valley floor), else the first pass; None when there
         is nothing left to take."""
         v = self.valley
-        held = v.control == Control.ATTACKER
+        held = v.control == ATTACKER_HELD
         for order in (self.key_places, v.road_order, v.passes):
             for loc in map(int, order):
                 if not held[loc]:
@@ -286,7 +286,7 @@ class AttackerCommand(Command):
             A[loc] -= sent
 
     def _move(self, src, n, dst, A, state, s: Situation) -> None:
-        days, _ = self.route(src, dst, self.valley.control == Control.DEFENDER, s)
+        days, _ = self.route(src, dst, self.valley.control == DEFENDER_HELD, s)
         sent = self.force.send(src, n, dst, days, state, s.day, self.streams.movement)
         A[src] -= sent
         self.last_progress[src] = self.last_progress[dst] = s.day
@@ -328,7 +328,7 @@ class AttackerCommand(Command):
         if not back:
             return
         dst = min(back, key=lambda i: (v.hops[self.attacker_entry, i], i))
-        days, _ = self.route(loc, dst, v.control == Control.DEFENDER, s)
+        days, _ = self.route(loc, dst, v.control == DEFENDER_HELD, s)
         sent = self.force.send(loc, int(A[loc]), dst, days, RETREATING, s.day, self.streams.movement)
         A[loc] -= sent
         self.pause_until[dst] = s.day + self.p.pause_days
@@ -385,7 +385,7 @@ class DefenderCommand(Command):
         holders in their cover. One action per stack a day, and never out of the valley."""
         v, p = self.valley, self.p
         att = self.enemy
-        theirs = (v.control == Control.ATTACKER) & ~v.is_outside
+        theirs = (v.control == ATTACKER_HELD) & ~v.is_outside
         if not theirs.any():
             return
         next_to_theirs = v.adjacency @ theirs > 0
@@ -444,7 +444,7 @@ class DefenderCommand(Command):
         n = min(int(need), spare)  # the reserve keeps a core for the next threat
         if n <= 0:
             return
-        days, _ = self.route(R, loc, v.control == Control.ATTACKER, s)
+        days, _ = self.route(R, loc, v.control == ATTACKER_HELD, s)
         sent = self.force.send(R, n, loc, days, ADVANCING, s.day, self.streams.movement)
         D[R] -= sent
 
@@ -459,7 +459,7 @@ class DefenderCommand(Command):
         if not options or D[loc] <= 0:
             return  # cornered: they fight on where they are
         dst = max(options, key=lambda i: (v.hops[entry, i], v.is_road[i], v.km[i], -i))
-        days, _ = self.route(loc, dst, v.control == Control.ATTACKER, s)
+        days, _ = self.route(loc, dst, v.control == ATTACKER_HELD, s)
         sent = self.force.send(loc, int(D[loc]), dst, days, RETREATING, s.day, self.streams.movement)
         D[loc] -= sent
         s.log("fall back", self.force.name, loc, dst, sent)

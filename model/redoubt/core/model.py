@@ -25,7 +25,7 @@ from .ledger import COMMODITIES, Ledger
 from .outcome import ANSWER, CAUSES, DAILY, HELD, RUN_ON, SERIES, Outcome, as_numbers, resolved_parameters
 from .params import ScenarioInfo, Side, Sides, effective
 from .situation import Situation
-from .space import ATTACKER_HELD, Control, Valley
+from .space import ATTACKER_HELD, DEFENDER_HELD, Valley
 from .streams import Streams
 
 __all__ = ["CAUSES", "SERIES", "Event", "ValleyModel", "run_once"]
@@ -68,7 +68,7 @@ def _iso_date(start: dt.date, day: int) -> str:
     return (start + dt.timedelta(days=day)).isoformat()
 
 
-ENEMY_CONTROL = {side: int(Control.enemy_of(side)) for side in ("attacker", "defender")}
+ENEMY_CONTROL = {"attacker": DEFENDER_HELD, "defender": ATTACKER_HELD}  # plain ints: numpy compares them faster
 
 
 class Wave(NamedTuple):
@@ -445,7 +445,7 @@ class ValleyModel(mesa.Model):
             return
         v, passes = self.valley, self.valley.passes
         open_on_foot = v.snow_cm[passes] < np.maximum(v.closes_foot_cm[passes], 1e-9)  # pass_open_on_foot > 0
-        if not (open_on_foot & (v.control[passes] != Control.ATTACKER) & (self.attackers.counts()[passes] == 0)).any():
+        if not (open_on_foot & (v.control[passes] != ATTACKER_HELD) & (self.attackers.counts()[passes] == 0)).any():
             return
         c = self.civilians
         share = kernels.flight_share(self.civilian_shortfall, v.road_lost_share(), rate=c.flight_rate,
@@ -492,7 +492,7 @@ class ValleyModel(mesa.Model):
             source.deliver()
         control = self.valley.control
         for side in ("attacker", "defender"):
-            enemy_ground = (control == Control.enemy_of(side)) & (self.force(side).counts() == 0)
+            enemy_ground = (control == ENEMY_CONTROL[side]) & (self.force(side).counts() == 0)
             SupplyStore.issue(self.stores_of(side), self.force(side), enemy_ground)
         self._feed_civilians()
 
@@ -550,8 +550,8 @@ class ValleyModel(mesa.Model):
             res = combat.engage_each(
                 A[idx], D[idx], att_leth=att.lethality, dfd_leth=dfd.lethality,
                 att_area=att.area_fire, dfd_area=dfd.area_fire,
-                att_cover=np.where(v.control[idx] == Control.ATTACKER, cover_holder, 0.0),
-                dfd_cover=np.where(v.control[idx] == Control.DEFENDER, cover_holder, 0.0),
+                att_cover=np.where(v.control[idx] == ATTACKER_HELD, cover_holder, 0.0),
+                dfd_cover=np.where(v.control[idx] == DEFENDER_HELD, cover_holder, 0.0),
                 att_frontage=v.frontage[idx], dfd_frontage=v.frontage[idx],
                 att_ammo=att.ammo_at()[idx] if logi else no_limit,
                 dfd_ammo=dfd.ammo_at()[idx] if logi else no_limit,
@@ -606,8 +606,8 @@ class ValleyModel(mesa.Model):
         v = self.valley
         A, D = self.attackers.counts(), self.defenders.counts()
         held_before = v.control.copy()
-        v.control[(A > 0) & (D == 0)] = Control.ATTACKER
-        v.control[(D > 0) & (A == 0)] = Control.DEFENDER
+        v.control[(A > 0) & (D == 0)] = ATTACKER_HELD
+        v.control[(D > 0) & (A == 0)] = DEFENDER_HELD
         shock = self.switches.cohesion
         control = v.control.tolist()  # plain ints: seven stores a day compared with an IntEnum add up
         for store in self.stores:
@@ -619,7 +619,7 @@ class ValleyModel(mesa.Model):
             for k in self.key_places:
                 if held_before[k] != ATTACKER_HELD and v.control[k] == ATTACKER_HELD:
                     self.defenders.pending_shock += self.defenders.p.morale_key_loss
-        touched = v.is_road & ((A > 0) | (v.control == Control.ATTACKER))
+        touched = v.is_road & ((A > 0) | (v.control == ATTACKER_HELD))
         front = float(v.km[touched].max()) if touched.any() else float(v.km[v.mouth])
         if front > self.front_km:
             self.front_moved_day = self.day
@@ -631,7 +631,7 @@ class ValleyModel(mesa.Model):
         """Defended places with no way, over ground the attacker does not hold alone, to an open depot of
         theirs or to a pass out of the valley: their retreat and supply are cut."""
         v = self.valley
-        enemy = (v.control == Control.ATTACKER) | ((A > 0) & (D == 0))
+        enemy = (v.control == ATTACKER_HELD) | ((A > 0) & (D == 0))
         rear = v.is_pass.copy()
         for store in self.stores_of("defender"):
             if store.open:

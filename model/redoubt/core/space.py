@@ -100,9 +100,11 @@ class Valley:
         # first_link[u + 1] in link_to (and in travel_days' answer), in the order of neighbours[u].
         self.first_link = np.cumsum([0] + [len(nb) for nb in self.neighbours]).astype(np.int64)
         self.link_to = np.array([v for nb in self.neighbours for v, _ in nb], np.int64)
+        self.link_from = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.first_link))
         self._no_penalty = np.zeros(self.n)
         self.links_version = 0  # bumped when a link opens or closes: the day's travel times are found again
         self._travel: dict[tuple[float, float], tuple] = {}  # per speed: ((snow slowdown, version), days per link)
+        self._base_days: dict[tuple[float, float], tuple] = {}  # per speed: (version, days per link without snow)
         self._routes: dict[tuple, tuple[float, tuple[int, ...]]] = {}  # route()'s answers for today's ground
         self._routes_for: tuple[bytes, int] | None = None  # the snow and links those answers were found on
         self.hops = self._hop_matrix()
@@ -161,10 +163,21 @@ class Valley:
         cached = self._travel.get(key)
         if cached is not None and cached[0] == ground:
             return cached[1]
-        days = np.array([self.link_days(data, u, v, speed_km_per_day, path_slowdown, snow_slow)
-                         for u, nb in enumerate(self.neighbours) for v, data in nb], float)
+        snow_slow = np.asarray(snow_slow, float)
+        # link_days for every link at once (the same products, element by element)
+        days = self._days_without_snow(key) * np.maximum(snow_slow[self.link_from], snow_slow[self.link_to])
         self._travel[key] = (ground, days)
         return days
+
+    def _days_without_snow(self, key: tuple[float, float]) -> np.ndarray:
+        """Each link's days at a speed on a day without snow (inf: closed), until a link opens or closes."""
+        cached = self._base_days.get(key)
+        if cached is None or cached[0] != self.links_version:
+            no_snow = np.ones(self.n)
+            base = np.array([self.link_days(data, u, v, *key, no_snow)
+                             for u, nb in enumerate(self.neighbours) for v, data in nb], float)
+            cached = self._base_days[key] = (self.links_version, base)
+        return cached[1]
 
     def route(self, src: int, dst: int, speed_km_per_day: float, path_slowdown: float, snow_slow,
               blocked, penalty: np.ndarray | None = None) -> tuple[float, list]:
@@ -190,7 +203,7 @@ class Valley:
 
     def road_lost_share(self) -> float:
         """Share of the road's places the attacker holds."""
-        held = int(np.count_nonzero(self.control[self.road_order] == Control.ATTACKER))
+        held = int(np.count_nonzero(self.control[self.road_order] == ATTACKER_HELD))
         return held / len(self.road_order)  # what np.mean gives (a sum of ones is exact), without its overhead
 
     def road_km_held(self) -> float:
