@@ -121,14 +121,15 @@ class AttackerCommand(Command):
         # (counting those already fighting there); each attack takes only what it needs (economy of
         # force: a pocket gets a detachment, the main body keeps its purpose, the road).
         options = []
+        free, held, here = movable.tolist(), D.tolist(), A.tolist()  # plain ints: read many times, not changed here
         for target in map(int, np.nonzero(D > 0)[0]):
             if v.is_outside[target]:
                 continue
             stacks = [src for src, data in v.neighbours[target]
-                      if movable[src] > 0 and D[src] == 0 and s.passable(target, data)]
+                      if free[src] > 0 and held[src] == 0 and s.passable(target, data)]
             if stacks:
-                n = int(movable[stacks].sum()) + int(A[target])
-                odds = self.odds(self.force, n, other, D[target], target)
+                n = sum(free[src] for src in stacks) + here[target]
+                odds = self.odds(self.force, n, other, held[target], target)
                 options.append((-odds, target, stacks))
         for neg_odds, target, stacks in sorted(options):
             if -neg_odds < self.nerve[target]:
@@ -359,18 +360,19 @@ class DefenderCommand(Command):
         ammo = self.force.ammo_at()
         att = self.enemy
         self._move_reserve(A)
+        there = A.tolist()  # the attackers as plain ints: read many times, never changed by the defenders' moves
         for loc in map(int, np.nonzero(D > 0)[0]):
             if D[loc] <= 0:
                 continue
-            if A[loc] > 0:
-                odds = self.odds(att, A[loc], self.force, D[loc], loc)
+            if there[loc] > 0:
+                odds = self.odds(att, there[loc], self.force, D[loc], loc)
                 no_ammo = self.switches.logistics and ammo[loc] < p.out_of_ammo_kg * D[loc]
                 if no_ammo or self._falls_back(loc, odds):
                     self._fall_back(loc, A, D, s)
                     continue
-                threat = A[loc]
+                threat = there[loc]
             else:
-                near = [A[nb] for nb, _ in v.neighbours[loc] if A[nb] > 0]
+                near = [there[nb] for nb, _ in v.neighbours[loc] if there[nb] > 0]
                 threat = max(near) if near else 0
             if threat:
                 odds = self.odds(att, threat, self.force, D[loc], loc)
