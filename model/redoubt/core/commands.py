@@ -103,12 +103,12 @@ class AttackerCommand(Command):
         combined odds are best, if good enough; otherwise advance up an open road, or flank if stalled."""
         v, p = self.valley, self.p
         day, other = s.day, self.enemy
-        for loc in map(int, np.nonzero((A > 0) & (D > 0))[0]):
+        for loc in ((A > 0) & (D > 0)).nonzero()[0].tolist():
             self._maybe_pause(loc, A, D, s)
         if self.switches.main_effort and self.operation_over(day):
             return  # the operation has ended (its planned withdrawal has begun): those left hold what they took
         movable = np.zeros(v.n, np.int64)
-        for loc in map(int, np.nonzero(A > 0)[0]):
+        for loc in (A > 0).nonzero()[0].tolist():
             if day < self.pause_until[loc]:
                 continue
             if D[loc] > 0:  # in battle: only the surplus beyond what the fight there needs may leave
@@ -122,7 +122,7 @@ class AttackerCommand(Command):
         # force: a pocket gets a detachment, the main body keeps its purpose, the road).
         options = []
         free, held, here = movable.tolist(), D.tolist(), A.tolist()  # plain ints: read many times, not changed here
-        for target in map(int, np.nonzero(D > 0)[0]):
+        for target in (D > 0).nonzero()[0].tolist():
             if v.is_outside[target]:
                 continue
             stacks = [src for src, data in v.neighbours[target]
@@ -149,7 +149,7 @@ class AttackerCommand(Command):
             self._press_on(movable, A, D, s)
             return
         spear = self.spearhead(A)
-        for loc in map(int, np.nonzero(movable > 0)[0]):
+        for loc in (movable > 0).nonzero()[0].tolist():
             fwd = self.forward(loc)
             if D[loc] == 0 and fwd is not None and D[fwd] == 0 and s.passable(fwd, None):
                 self._move(loc, int(movable[loc]), fwd, A, ADVANCING, s)
@@ -183,8 +183,9 @@ class AttackerCommand(Command):
         place it leaves; a stack already there that stays stalled flanks. With nothing left to take, they
         hold."""
         aim = self.objective()
-        for loc in map(int, np.nonzero(movable > 0)[0]):
-            if aim is not None and self._toward(loc, int(movable[loc]), aim, A, D, s):
+        detours = DETOUR_DAYS * (D > 0)  # the same for every stack: sending one changes no defended place
+        for loc in (movable > 0).nonzero()[0].tolist():
+            if aim is not None and self._toward(loc, int(movable[loc]), aim, A, D, detours, s):
                 continue
             if D[loc] == 0 and s.day - self.last_progress[loc] >= self.p.flank_after_days:
                 self._flank(loc, int(movable[loc]), self.forward(loc), A, D, s)
@@ -195,17 +196,19 @@ class AttackerCommand(Command):
         near = [int(D[nb]) for nb, _ in self.valley.neighbours[loc] if D[nb] > 0]
         return math.ceil(self.p.fix_ratio * max(near)) if near else 0
 
-    def _toward(self, loc: int, n: int, aim: int, A: np.ndarray, D: np.ndarray, s: Situation) -> bool:
-        """Send a stack on its way to the objective: along the way through the fewest defended places, as far
-        as the place before the first of them (the objective itself if nothing defended is on the way), less
-        its fixing force; False if it is there already, or nothing is left to send."""
+    def _toward(self, loc: int, n: int, aim: int, A: np.ndarray, D: np.ndarray, detours: np.ndarray,
+                s: Situation) -> bool:
+        """Send a stack on its way to the objective: along the way through the fewest defended places (each
+        costing `detours` days), as far as the place before the first of them (the objective itself if nothing
+        defended is on the way), less its fixing force; False if it is there already, or nothing is left to
+        send."""
         n -= self.fixing_force(loc, D)
         if n <= 0:
             return False  # all of it fixes the defenders beside it (asked first: it needs no route)
         v, no_block = self.valley, np.zeros(self.valley.n, bool)
         # The way through the fewest defended places (then the quickest), as far as the first of them: the
         # stack stops next to it, and the converging attack decides when to go in.
-        _, path = self.route(loc, aim, no_block, s, penalty=DETOUR_DAYS * (D > 0))
+        _, path = self.route(loc, aim, no_block, s, penalty=detours)
         first = next((i for i, u in enumerate(path) if i and D[u] > 0), len(path))
         path = path[:first]
         if len(path) < 2:
@@ -229,7 +232,7 @@ class AttackerCommand(Command):
         v, p = self.valley, self.p
         factor = p.infiltration_bad_visibility if s.weather.grounded else 1.0
         nothing_blocked = np.zeros(v.n, bool)  # by night, past the defenders: no ground is closed to them
-        for src in map(int, np.nonzero(movable > 0)[0]):
+        for src in (movable > 0).nonzero()[0].tolist():
             for target, link in v.neighbours[src]:
                 if movable[src] <= 0:
                     break
@@ -272,7 +275,7 @@ class AttackerCommand(Command):
         the valley, not a front to mass on: it counts only when the side holds nothing else inside (else the
         main body would shuttle between the pass and the road place below it)."""
         v = self.valley
-        here = [i for i in map(int, np.nonzero(A > 0)[0]) if not v.is_outside[i]]
+        here = [i for i in (A > 0).nonzero()[0].tolist() if not v.is_outside[i]]
         here = [i for i in here if not v.is_pass[i]] or here
         return max(here, key=lambda i: (v.km[i], v.is_road[i], -i)) if here else None
 
@@ -361,7 +364,7 @@ class DefenderCommand(Command):
         att = self.enemy
         self._move_reserve(A)
         there = A.tolist()  # the attackers as plain ints: read many times, never changed by the defenders' moves
-        for loc in map(int, np.nonzero(D > 0)[0]):
+        for loc in (D > 0).nonzero()[0].tolist():
             if D[loc] <= 0:
                 continue
             if there[loc] > 0:
@@ -391,7 +394,7 @@ class DefenderCommand(Command):
         if not theirs.any():
             return
         next_to_theirs = v.adjacency @ theirs > 0
-        for loc in map(int, np.nonzero((D > 0) & (A == 0) & next_to_theirs)[0]):
+        for loc in ((D > 0) & (A == 0) & next_to_theirs).nonzero()[0].tolist():
             spare = int(D[loc] * (1.0 - p.counterattack_keep))
             if spare <= 0:
                 continue

@@ -328,6 +328,6 @@ class Force:
         or an operation's planned end."""
         free = np.where(enemy_counts == 0, self.counts(), 0)
         total = 0
-        for loc in map(int, np.nonzero(free > 0)[0]):
+        for loc in (free > 0).nonzero()[0].tolist():
             total += self.lose_at(loc, int(round(share * free[loc])), "withdrawn", rng)
         return total

@@ -541,7 +541,7 @@ class ValleyModel(mesa.Model):
         A, D = att.counts(), dfd.counts()
         contested = (A > 0) & (D > 0)
         self.contested |= contested
-        idx = np.nonzero(contested)[0]
+        idx = contested.nonzero()[0]
         if len(idx):
             logi = self.switches.logistics
             sc = self.params.scenario
@@ -559,7 +559,7 @@ class ValleyModel(mesa.Model):
                 dfd_ammo_rate=dfd.p.ammo_kg_per_day_combat if logi else 0.0,
                 dt=sc.combat_dt_days * share, substeps=max(1, round(sc.combat_substeps * share)),
                 rng=self.streams.combat, **self._support_at(A, D, idx))
-            for k, loc in enumerate(map(int, idx)):
+            for k, loc in enumerate(idx.tolist()):
                 att.losses_today[loc] += att.lose_at(loc, int(res.att_loss[k]), "killed", self.streams.combat)
                 dfd.losses_today[loc] += dfd.lose_at(loc, int(res.dfd_loss[k]), "killed", self.streams.combat)
                 if logi:
@@ -722,28 +722,29 @@ class ValleyModel(mesa.Model):
     # ------------------------------------------------------------ measures -----------------------------
     def stock(self, commodity: str, side: str = "defender") -> float:
         """kg in the side's open stores."""
-        if self._measured is not None:
-            return self._measure(self._measured, self._stock, commodity, side)
-        return self._stock(commodity, side)
+        return self._measure(self._stock, commodity, side)
 
     def _stock(self, commodity: str, side: str) -> float:
-        return float(sum(getattr(s, commodity) for s in self.stores_of(side)))
+        return float(sum([getattr(s, commodity) for s in self.stores_of(side)]))
 
-    @staticmethod
-    def _measure(measured: dict, how, commodity: str, side: str) -> float:
-        key = (how.__name__, commodity, side)
-        if key not in measured:
-            measured[key] = how(commodity, side)
-        return measured[key]
+    def _measure(self, how, commodity: str, side: str) -> float:
+        """how(commodity, side); while a day's row is collected (`_measured` is a dict), found once for the
+        row's several columns that read it."""
+        measured = self._measured
+        if measured is None:
+            return how(commodity, side)
+        key = (how, commodity, side)
+        value = measured.get(key)
+        if value is None:
+            value = measured[key] = how(commodity, side)
+        return value
 
     def initial_stock(self, commodity: str) -> float:
         return self.ledgers["defender"].flows["initial"][commodity]
 
     def carried(self, commodity: str, side: str = "defender") -> float:
         """kg the side's fighters carry."""
-        if self._measured is not None:
-            return self._measure(self._measured, self._carried, commodity, side)
-        return self._carried(commodity, side)
+        return self._measure(self._carried, commodity, side)
 
     def _carried(self, commodity: str, side: str) -> float:
         f = self.force(side)

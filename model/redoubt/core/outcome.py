@@ -14,6 +14,7 @@ import types
 import typing
 from collections.abc import Callable
 
+import numpy as np
 import pyarrow as pa
 
 from ..inputs.scenario import SCHEMA, SHORTCUTS, Field, field_at
@@ -277,7 +278,7 @@ def front_km(m):
 
 @_daily
 def contested_locations(m):
-    return int(m.contested.sum())
+    return int(np.count_nonzero(m.contested))
 
 
 @_daily

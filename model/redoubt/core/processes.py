@@ -58,7 +58,7 @@ def update_morale(force: Force, enemy: Force, s: Situation, civilian_shortfall: 
         p.morale_success, p.morale_outflanked, p.morale_leader_loss)
     force.left_today = 0  # from here on, today's defections: tomorrow's news
     if switches.cohesion:
-        for loc in map(int, np.nonzero(killed)[0]):
+        for loc in killed.nonzero()[0].tolist():
             s.log("leader killed", force.name, loc)  # a new commander takes over, with the place's thresholds
         break_where_below(force, spread_morale(force, mean, weight, s.valley.adjacency), weight, s, switches,
                           streams)
@@ -109,7 +109,7 @@ def break_where_below(force: Force, breaking: np.ndarray, weight: np.ndarray, s:
     """A place whose fighters' mean morale is below its commander's breaking point breaks (`breaking`, of
     `weight` fighters each): break_share of them desert at once (the rest may fall back, desert or surrender in
     the days after)."""
-    for loc in map(int, breaking):
+    for loc in breaking.tolist():
         rows, lost = force.pick_at(loc, math.ceil(force.p.break_share * weight[loc]), streams.cohesion)
         desert(force, rows, lost, switches, streams.dispersal)
         s.log("break", force.name, loc, fighters=int(lost.sum()))
@@ -152,7 +152,7 @@ def regroup(force: Force, enemy_inside: int, s: Situation, attacker_entry: int, 
         open_ground = v.control != Control.enemy_of(force.side)
         if enemy is not None:
             open_ground = open_ground | (enemy.counts() == 0)
-        free = np.nonzero(open_ground & ~v.is_outside)[0]
+        free = (open_ground & ~v.is_outside).nonzero()[0]
         if not len(free):
             return
         depth = v.hops[attacker_entry][free]
@@ -182,7 +182,7 @@ def make_pacts(defenders: Force, attackers: Force, A: np.ndarray, civilian_press
     if not near_enemy.any():
         return
     mean, weight = defenders.place_morale()
-    for loc in map(int, np.nonzero(near_enemy & (weight > 0) & (mean < defenders.pact_point))[0]):
+    for loc in (near_enemy & (weight > 0) & (mean < defenders.pact_point)).nonzero()[0].tolist():
         settle(defenders, attackers, loc, int(weight[loc]), s, rng)
 
 
@@ -222,7 +222,7 @@ def settle_before_contact(defenders: Force, attackers: Force, A: np.ndarray, s: 
     if not away.any():
         return
     mean, weight = defenders.place_morale()
-    for loc in map(int, np.nonzero(away & (weight > 0) & (mean < defenders.pact_point))[0]):
+    for loc in (away & (weight > 0) & (mean < defenders.pact_point)).nonzero()[0].tolist():
         settle(defenders, attackers, loc, int(weight[loc]), s, rng, note=" before contact")
 
 

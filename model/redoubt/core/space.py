@@ -83,7 +83,7 @@ class Valley:
         self.is_road = self.kind == "road"
         self.is_pass = self.kind == "pass"
         self.is_outside = self.kind == "outside"
-        self.passes = np.nonzero(self.is_pass)[0]
+        self.passes = self.is_pass.nonzero()[0]
         # Road order from the mouth (lowest km) to the head.
         road = [i for i in np.argsort(self.km, kind="stable") if self.is_road[i]]
         self.road_order = np.array(road, dtype=np.int64)
@@ -140,7 +140,7 @@ class Valley:
         """The next road location towards the head, or None at the head (or off the road)."""
         if not self.is_road[idx]:
             return None
-        pos = int(np.nonzero(self.road_order == idx)[0][0])
+        pos = int((self.road_order == idx).nonzero()[0][0])
         return int(self.road_order[pos + 1]) if pos + 1 < len(self.road_order) else None
 
     @staticmethod
