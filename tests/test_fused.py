@@ -420,6 +420,19 @@ def test_the_per_place_kernels_are_the_numpy_expressions(seed):
 
 
 @pytest.mark.parametrize("seed", range(8))
+def test_snow_depth_is_the_numpy_expression(seed):
+    g = np.random.default_rng(seed)
+    elevation = np.concatenate([g.uniform(1500, 5000, 30), [2000.0, 2999.5, 3000.0, 3000.5]])
+    for line in (g.uniform(1500, 4500), 3000.0, 2999.9, np.inf, -np.inf, np.nan):
+        for ref in (line + g.uniform(-200, 2000), 3000.0, 3000.5):
+            depth_ref = g.uniform(0, 150)
+            with np.errstate(invalid="ignore"):
+                frac = np.clip((elevation - line) / np.maximum(ref - line, 1.0), 0.0, 1.5)
+            want = np.where(np.isfinite(line), depth_ref * frac, 0.0)
+            assert fused.snow_depth(depth_ref, elevation, line, ref).tobytes() == want.tobytes()  # signed zeros too
+
+
+@pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("cohesion", [True, False])
 def test_a_days_morale_is_the_numpy_passes_it_fused(seed, cohesion):
     """fused.day_morale and fused.spread_morale against the passes they fuse, written as numpy: the shares lost,

@@ -583,3 +583,17 @@ def outflanked(own, enemy, behind):
                     out[i] = True
                     break
     return out
+
+
+@njit(cache=True)
+def snow_depth(depth_ref, elevation, line, ref_elevation):
+    """Snow depth (cm) at each `elevation`: `depth_ref` x how far it stands above the snowline `line`, as a share
+    of the reference elevation's height above it (at least 1 m), clipped to [0, 1.5]; none anywhere while there is
+    no snowline (`line` not finite). numpy's clip and where, element by element (kernels.snow_depth_at)."""
+    out = np.zeros(len(elevation))
+    if not np.isfinite(line):
+        return out
+    scale = max(ref_elevation - line, 1.0)
+    for k in range(len(elevation)):
+        out[k] = depth_ref * min(max((elevation[k] - line) / scale, 0.0), 1.5)
+    return out

@@ -44,11 +44,13 @@ def snowline(days_since_first_snow, *, autumn, winter, days):
 
 
 def snow_depth_at(depth_ref, elevation, line, ref_elevation):
-    """Snow depth (cm) at an elevation given the depth at the reference elevation and the snowline."""
-    elevation = np.asarray(elevation, dtype=float)
-    with np.errstate(invalid="ignore"):
-        frac = np.clip((elevation - line) / np.maximum(ref_elevation - line, 1.0), 0.0, 1.5)
-    return np.where(np.isfinite(line), depth_ref * frac, 0.0)
+    """Snow depth (cm) at an elevation given the depth at the reference elevation and the snowline (none while
+    there is no snowline: `line` not finite). A compiled loop (`fused.snow_depth`): the numpy expression cost
+    a run's weather a fifth of its time."""
+    scalar = np.ndim(elevation) == 0
+    depth = fused.snow_depth(float(depth_ref), np.atleast_1d(np.asarray(elevation, dtype=float)), float(line),
+                             float(ref_elevation))
+    return depth[0] if scalar else depth
 
 
 def snowfall_probability(days_since_first_snow, *, base, growth):
