@@ -92,6 +92,7 @@ class Force:
         self._counts: np.ndarray | None = None
         self._present_rows: tuple[np.ndarray, np.ndarray] | None = None
         self._strength: int | None = None
+        self._next_arrival = fused.NEVER  # no group on the move arrives before this day (arrive() skips till then)
         self.initial = self.arrived = 0
         for how in TALLIES:
             setattr(self, how, 0)
@@ -289,11 +290,16 @@ class Force:
             new = self.split(int(row), int(part))
             self.dest[new], self.state[new], self.eta[new] = dst, state, arrival
         self._moved()
+        self._next_arrival = min(self._next_arrival, arrival)
         return int(sent)
 
     def arrive(self, day: int) -> None:
-        """Groups on the move whose day of arrival has come reach their destination."""
-        if fused.arrive(self.size, self.state, self.loc, self.dest, self.eta, self.rows, day):
+        """Groups on the move whose day of arrival has come reach their destination (none can before the day
+        the first of them is due: no pass over the side's groups till then)."""
+        if day < self._next_arrival:
+            return
+        moved, self._next_arrival = fused.arrive(self.size, self.state, self.loc, self.dest, self.eta, self.rows, day)
+        if moved:
             self._moved()
 
     def spend_ammo_at(self, loc: int, used: float) -> None:

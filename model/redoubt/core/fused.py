@@ -498,16 +498,24 @@ def spend(ammo, rows, used):
     return numpy_sum(take)
 
 
+NEVER = 2**62  # the day of the next arrival when no one is on the move
+
+
 @njit(cache=True)
 def arrive(size, state, loc, dest, eta, rows, day):
     """Groups on the move (advancing or retreating) whose day of arrival has come reach their destination and
-    hold there. In place; whether any did."""
+    hold there. In place; whether any did, and the day the next of those still on the move arrives (NEVER: none
+    is)."""
     moved = False
+    next_day = NEVER
     for i in range(rows):
-        if size[i] > 0 and state[i] != HOLDING and state[i] != OUT and eta[i] <= day:
-            loc[i], dest[i], state[i] = dest[i], -1, HOLDING
-            moved = True
-    return moved
+        if size[i] > 0 and state[i] != HOLDING and state[i] != OUT:
+            if eta[i] <= day:
+                loc[i], dest[i], state[i] = dest[i], -1, HOLDING
+                moved = True
+            elif eta[i] < next_day:
+                next_day = eta[i]
+    return moved, next_day
 
 
 @njit(cache=True)
