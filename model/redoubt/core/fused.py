@@ -400,14 +400,25 @@ def top_up(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_lo
     idx, food_want, ammo_want = shortfalls(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_load)
     if len(idx) == 0:
         return food_stock, ammo_stock
-    given = share_out(food_stock, food_want)
+    return give(food, idx, food_want, food_stock), give(ammo, idx, ammo_want, ammo_stock)
+
+
+@njit(cache=True)
+def give(column, idx, want, stock):
+    """`share_out` of `stock` over `want`, added to `column` at the rows `idx`; returns the stock left (stock less
+    numpy's sum of what was given). What was given is `want` itself when the stock covers it all: its sum is the
+    total already found (no second pass, no copy); nothing when either is empty."""
+    total = numpy_sum(want)
+    if total <= 0 or stock <= 0:
+        return stock - 0.0
+    if stock >= total:
+        for j in range(len(idx)):
+            column[idx[j]] += want[j]
+        return stock - total
+    given = want * (stock / total)
     for j in range(len(idx)):
-        food[idx[j]] += given[j]
-    food_stock = food_stock - numpy_sum(given)
-    given = share_out(ammo_stock, ammo_want)
-    for j in range(len(idx)):
-        ammo[idx[j]] += given[j]
-    return food_stock, ammo_stock - numpy_sum(given)
+        column[idx[j]] += given[j]
+    return stock - numpy_sum(given)
 
 
 @njit(cache=True)
