@@ -330,6 +330,12 @@ def test_present_is_the_numpy_expression(seed):
     np.testing.assert_array_equal(locs, s["loc"][:r][m])
     np.testing.assert_array_equal(counts, np.bincount(s["loc"][:r][m], weights=s["size"][:r][m],
                                                       minlength=N_PLACES).astype(np.int64))
+    # losses empty some of them: those left are what present finds again
+    size = s["size"].copy()
+    size[idx[s["g"].random(len(idx)) < 0.3]] = 0
+    again = fused.present(size, s["state"], s["loc"], r, N_PLACES)
+    for got, want in zip(fused.still_present(idx, locs, size), again):
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -513,12 +519,14 @@ def test_the_kernels_run_as_python_give_the_same_runs():
     assert digests[0] == digests[1]
 
 
-def test_a_sides_kept_counts_are_those_found_afresh():
-    """Force keeps counts(), present_rows() and strength() through take_out (updated in its pass) rather than
-    finding them again: after a run's days of losses, sends and arrivals they are what a fresh pass finds."""
+@pytest.mark.parametrize("fighters_per_agent", [10, 1])
+def test_a_sides_kept_counts_are_those_found_afresh(fighters_per_agent):
+    """Force keeps counts(), present_rows() and strength() through take_out (updated in its pass, the present rows
+    kept but for those emptied) rather than finding them again: after a run's days of losses, sends and arrivals
+    they are what a fresh pass finds (at 1 fighter per agent every loss empties a group)."""
     from redoubt import ValleyModel
 
-    m = ValleyModel(rng=3)
+    m = ValleyModel(rng=3, fighters_per_agent=fighters_per_agent)
     for _ in range(40):
         m.step()
         for force in (m.attackers, m.defenders):

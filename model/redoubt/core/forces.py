@@ -238,9 +238,10 @@ class Force:
         n = int(n)  # a Python int, compiled or not (NUMBA_DISABLE_JIT runs the kernels as Python)
         if groups == 0:
             return 0.0, 0.0
-        # counts() was kept up to date in the pass; the present rows stand unless a group holding at a place left
-        if holding_emptied:
-            self._present_rows = None
+        # counts() was kept up to date in the pass; the present rows stand unless a group holding at a place was
+        # emptied: then those left in them
+        if holding_emptied and self._present_rows is not None:
+            self._present_rows = fused.still_present(*self._present_rows, self.size)
         if self._strength is not None:
             self._strength -= n
         if how in ("surrendered", "turned"):

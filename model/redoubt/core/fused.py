@@ -545,6 +545,20 @@ def present(size, state, loc, rows, n_places):
     return idx[:k], at[:k], counts
 
 
+@njit(cache=True)
+def still_present(idx, locs, size):
+    """Of the present rows `idx` (at places `locs`), those with someone left in them: what `present` finds again
+    after losses alone (a loss moves no one, and only empties groups)."""
+    keep_idx = np.empty(len(idx), np.int64)
+    keep_locs = np.empty(len(idx), np.int64)
+    k = 0
+    for j in range(len(idx)):
+        if size[idx[j]] > 0:
+            keep_idx[k], keep_locs[k] = idx[j], locs[j]
+            k += 1
+    return keep_idx[:k], keep_locs[:k]
+
+
 # ---------------------------------------------------------------- per place (a handful of values each) -------
 @njit(cache=True)
 def shares(part, whole):
