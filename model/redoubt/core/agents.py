@@ -25,6 +25,7 @@ class SupplyStore(FixedAgent):
     def __init__(self, model, cell, name, side, food, ammo, reach_hops, feeds_civilians, line_food, line_ammo):
         super().__init__(model)
         self.cell = cell
+        self.place = cell.idx  # its place's index, read every day (a store does not move; cell.idx is a property)
         self.name, self.side = name, side
         self.food, self.ammo = float(food), float(ammo)
         self.feeds_civilians = feeds_civilians
@@ -58,7 +59,7 @@ class SupplyStore(FixedAgent):
         a cut-off position is not supplied. Kept until who holds what changes (it seldom does)."""
         key = enemy_ground.tobytes()
         if key != self._reach_for:
-            self._reach = self.model.valley.hops_from(self.cell.idx, enemy_ground) <= self.reach_hops
+            self._reach = self.model.valley.hops_from(self.place, enemy_ground) <= self.reach_hops
             self._reach_for = key
         return self._reach
 
@@ -216,8 +217,8 @@ class ResupplySource(Agent):
             if v.control[loc] == ATTACKER_HELD:
                 continue
             stores = sorted((s for s in self.model.stores_of("defender") if s.open),
-                            key=lambda s: (v.hops[loc, s.cell.idx], s.unique_id))
-            stores = [s for s in stores if v.hops[loc, s.cell.idx] <= 1 and v.control[s.cell.idx] != ATTACKER_HELD]
+                            key=lambda s: (v.hops[loc, s.place], s.unique_id))
+            stores = [s for s in stores if v.hops[loc, s.place] <= 1 and v.control[s.place] != ATTACKER_HELD]
             if stores:
                 return stores[0]
         return None

@@ -193,8 +193,8 @@ class AttackerCommand(Command):
     def fixing_force(self, loc: int, D: np.ndarray) -> int:
         """Fighters a stack leaves at `loc` to hold the defenders next to it in place: fix_ratio per defender
         of the strongest defended neighbour (none if no defender is next to it)."""
-        near = [int(D[nb]) for nb, _ in self.valley.neighbours[loc] if D[nb] > 0]
-        return math.ceil(self.p.fix_ratio * max(near)) if near else 0
+        near = [D[nb] for nb, _ in self.valley.neighbours[loc] if D[nb] > 0]
+        return math.ceil(self.p.fix_ratio * int(max(near))) if near else 0
 
     def _toward(self, loc: int, n: int, aim: int, A: np.ndarray, D: np.ndarray, detours: np.ndarray,
                 s: Situation) -> bool:
@@ -232,14 +232,16 @@ class AttackerCommand(Command):
         v, p = self.valley, self.p
         factor = p.infiltration_bad_visibility if s.weather.grounded else 1.0
         nothing_blocked = np.zeros(v.n, bool)  # by night, past the defenders: no ground is closed to them
+        held, outside = D.tolist(), v.is_outside.tolist()  # plain values, read many times (D is not changed here)
         for src in (movable > 0).nonzero()[0].tolist():
+            hops = v.hops[src].tolist()
             for target, link in v.neighbours[src]:
                 if movable[src] <= 0:
                     break
-                if D[target] == 0 or v.is_outside[target] or not s.passable(target, link):
+                if held[target] == 0 or outside[target] or not s.passable(target, link):
                     continue
                 beyond = [u for u, link2 in v.neighbours[target]
-                          if v.hops[src, u] == 2 and D[u] == 0 and not v.is_outside[u] and s.passable(u, link2)]
+                          if hops[u] == 2 and held[u] == 0 and not outside[u] and s.passable(u, link2)]
                 if not beyond:
                     continue
                 dst = max(beyond, key=lambda u: (v.is_road[u], v.km[u], -u))
@@ -468,6 +470,6 @@ class DefenderCommand(Command):
         sent = self.force.send(loc, int(D[loc]), dst, days, RETREATING, s.day, self.streams.movement)
         D[loc] -= sent
         s.log("fall back", self.force.name, loc, dst, sent)
-        for store in [st for st in self.stores if st.cell.idx == loc and st.open]:
+        for store in [st for st in self.stores if st.place == loc and st.open]:
             if self.streams.movement.random() < self.p.destroy_on_retreat:
                 store.destroy()

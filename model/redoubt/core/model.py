@@ -611,13 +611,14 @@ class ValleyModel(mesa.Model):
         shock = self.switches.cohesion
         control = v.control.tolist()  # plain ints: seven stores a day compared with an IntEnum add up
         for store in self.stores:
-            if store.open and control[store.cell.idx] == ENEMY_CONTROL[store.side]:
+            if store.open and control[store.place] == ENEMY_CONTROL[store.side]:
                 store.capture()
                 if shock:
                     self.force(store.side).pending_shock += self.force(store.side).p.morale_key_loss
         if shock:
+            before = held_before.tolist()
             for k in self.key_places:
-                if held_before[k] != ATTACKER_HELD and v.control[k] == ATTACKER_HELD:
+                if before[k] != ATTACKER_HELD and control[k] == ATTACKER_HELD:
                     self.defenders.pending_shock += self.defenders.p.morale_key_loss
         touched = v.is_road & ((A > 0) | (v.control == ATTACKER_HELD))
         front = float(v.km[touched].max()) if touched.any() else float(v.km[v.mouth])
@@ -635,7 +636,7 @@ class ValleyModel(mesa.Model):
         rear = v.is_pass.copy()
         for store in self.stores_of("defender"):
             if store.open:
-                rear[store.cell.idx] = True
+                rear[store.place] = True
         return (D > 0) & ~v.reachable(rear, enemy)
 
 
