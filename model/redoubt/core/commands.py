@@ -396,17 +396,18 @@ class DefenderCommand(Command):
         if not theirs.any():
             return
         next_to_theirs = v.adjacency @ theirs > 0
+        there, control, outside = A.tolist(), v.control.tolist(), v.is_outside.tolist()  # plain: not changed here
         for loc in ((D > 0) & (A == 0) & next_to_theirs).nonzero()[0].tolist():
             spare = int(D[loc] * (1.0 - p.counterattack_keep))
             if spare <= 0:
                 continue
             for nb, link in v.neighbours[loc]:
-                if v.control[nb] != ATTACKER_HELD or v.is_outside[nb] or D[nb] > 0 or not s.passable(nb, link):
+                if control[nb] != ATTACKER_HELD or outside[nb] or D[nb] > 0 or not s.passable(nb, link):
                     continue
-                if A[nb] == 0:
+                if there[nb] == 0:
                     n, what = min(spare, int(v.frontage[nb])), "reoccupy"
                 else:
-                    odds = self.odds(self.force, spare, att, A[nb], nb)
+                    odds = self.odds(self.force, spare, att, there[nb], nb)
                     if odds < p.counterattack_odds:
                         continue
                     n, what = spare, "counterattack"
