@@ -330,11 +330,12 @@ def test_present_is_the_numpy_expression(seed):
     np.testing.assert_array_equal(locs, s["loc"][:r][m])
     np.testing.assert_array_equal(counts, np.bincount(s["loc"][:r][m], weights=s["size"][:r][m],
                                                       minlength=N_PLACES).astype(np.int64))
-    # losses empty some of them: those left are what present finds again
-    size = s["size"].copy()
+    # losses empty some of them, others set off: those left are what present finds again
+    size, state = s["size"].copy(), s["state"].copy()
     size[idx[s["g"].random(len(idx)) < 0.3]] = 0
-    again = fused.present(size, s["state"], s["loc"], r, N_PLACES)
-    for got, want in zip(fused.still_present(idx, locs, size), again):
+    state[idx[s["g"].random(len(idx)) < 0.2]] = 1
+    again = fused.present(size, state, s["loc"], r, N_PLACES)
+    for got, want in zip(fused.still_present(idx, locs, size, state), again):
         np.testing.assert_array_equal(got, want)
 
 
@@ -522,17 +523,45 @@ def test_the_kernels_run_as_python_give_the_same_runs():
 @pytest.mark.parametrize("fighters_per_agent", [10, 1])
 def test_a_sides_kept_counts_are_those_found_afresh(fighters_per_agent):
     """Force keeps counts(), present_rows() and strength() through take_out (updated in its pass, the present rows
-    kept but for those emptied) rather than finding them again: after a run's days of losses, sends and arrivals
-    they are what a fresh pass finds (at 1 fighter per agent every loss empties a group)."""
+    kept but for those emptied) and send (those who left taken off) rather than finding them again: they are what
+    a fresh pass finds, after each loss and send and at the end of each day of a whole run (at 1 fighter per agent
+    every loss empties a group)."""
     from redoubt import ValleyModel
+    from redoubt.core.forces import Force
 
-    m = ValleyModel(rng=3, fighters_per_agent=fighters_per_agent)
-    for _ in range(40):
-        m.step()
-        for force in (m.attackers, m.defenders):
-            idx, locs, counts = fused.present(force.size, force.state, force.loc, force.rows, force.n_places)
-            np.testing.assert_array_equal(force.counts(), counts)
-            got_idx, got_locs = force.present_rows()
-            np.testing.assert_array_equal(got_idx, idx)
-            np.testing.assert_array_equal(got_locs, locs)
-            assert force.strength() == int(force.size[: force.rows].sum())
+    def as_found_afresh(force):
+        idx, locs, counts = fused.present(force.size, force.state, force.loc, force.rows, force.n_places)
+        if force._counts is not None:
+            np.testing.assert_array_equal(force._counts, counts)
+        if force._present_rows is not None:
+            np.testing.assert_array_equal(force._present_rows[0], idx)
+            np.testing.assert_array_equal(force._present_rows[1], locs)
+        if force._strength is not None:
+            assert force._strength == int(force.size[: force.rows].sum())
+
+    def checked(method):  # as kept right after each loss and each send, not only at the end of the day
+        def call(force, *args, **kwargs):
+            out = method(force, *args, **kwargs)
+            as_found_afresh(force)
+            calls[method.__name__] += 1
+            return out
+        return call
+
+    calls = {"take_out": 0, "send": 0}
+    mp = pytest.MonkeyPatch()
+    mp.setattr(Force, "take_out", checked(Force.take_out))
+    mp.setattr(Force, "send", checked(Force.send))
+    try:
+        m = ValleyModel(rng=3, fighters_per_agent=fighters_per_agent)
+        while m.running:
+            m.step()
+            for force in (m.attackers, m.defenders):
+                idx, locs, counts = fused.present(force.size, force.state, force.loc, force.rows, force.n_places)
+                np.testing.assert_array_equal(force.counts(), counts)
+                got_idx, got_locs = force.present_rows()
+                np.testing.assert_array_equal(got_idx, idx)
+                np.testing.assert_array_equal(got_locs, locs)
+                assert force.strength() == int(force.size[: force.rows].sum())
+    finally:
+        mp.undo()
+    assert calls["take_out"] > 50 and calls["send"] > 10, calls  # both ways of keeping them were taken

@@ -214,7 +214,8 @@ class Force:
         self.ledger.deliver(float(self.food[rows].sum()), float(self.ammo[rows].sum()))
 
     def split(self, row: int, k: int) -> int:
-        """Detach k fighters of group `row` into a new group (same place, morale, share of supplies)."""
+        """Detach k fighters of group `row` into a new group (same place, morale, share of supplies). For `send`,
+        which sets the new group on its way and then brings counts() and present_rows() up to date."""
         new = int(self._grow(1)[0])
         frac = k / self.size[row]
         for name in [c for c in COLUMNS if c not in ("size", "food", "ammo")]:  # those three are divided
@@ -223,7 +224,6 @@ class Force:
         self.food[row] -= self.food[new]
         self.ammo[row] -= self.ammo[new]
         self.size[new], self.size[row] = k, self.size[row] - k
-        self._moved()
         self._new_agents(np.array([new]))
         return new
 
@@ -241,7 +241,7 @@ class Force:
         # counts() was kept up to date in the pass; the present rows stand unless a group holding at a place was
         # emptied: then those left in them
         if holding_emptied and self._present_rows is not None:
-            self._present_rows = fused.still_present(*self._present_rows, self.size)
+            self._present_rows = fused.still_present(*self._present_rows, self.size, self.state)
         if self._strength is not None:
             self._strength -= n
         if how in ("surrendered", "turned"):
@@ -290,8 +290,12 @@ class Force:
         if part:  # the last group is split: part of it goes
             new = self.split(int(row), int(part))
             self.dest[new], self.state[new], self.eta[new] = dst, state, arrival
-        self._moved()
         self._next_arrival = min(self._next_arrival, arrival)
+        if state == HOLDING or self._counts is None or self._present_rows is None:
+            self._moved()
+        else:  # those who went are no longer present at src: no pass over all the side's groups to find that
+            self._counts[src] -= sent
+            self._present_rows = fused.still_present(*self._present_rows, self.size, self.state)
         return int(sent)
 
     def arrive(self, day: int) -> None:

@@ -546,14 +546,15 @@ def present(size, state, loc, rows, n_places):
 
 
 @njit(cache=True)
-def still_present(idx, locs, size):
-    """Of the present rows `idx` (at places `locs`), those with someone left in them: what `present` finds again
-    after losses alone (a loss moves no one, and only empties groups)."""
+def still_present(idx, locs, size, state):
+    """Of the present rows `idx` (at places `locs`), those with someone left in them still holding there: what
+    `present` finds again after losses and departures alone (they empty groups or set them on the move; no
+    group comes to hold at a place)."""
     keep_idx = np.empty(len(idx), np.int64)
     keep_locs = np.empty(len(idx), np.int64)
     k = 0
     for j in range(len(idx)):
-        if size[idx[j]] > 0:
+        if size[idx[j]] > 0 and state[idx[j]] == HOLDING:
             keep_idx[k], keep_locs[k] = idx[j], locs[j]
             k += 1
     return keep_idx[:k], keep_locs[:k]
