@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import fused
+
 
 @dataclass(frozen=True)
 class Engagement:
@@ -123,61 +125,21 @@ def engage_each(att, dfd, *, att_leth: float, dfd_leth: float, att_area: bool, d
                 dfd_ammo_rate: float, dt: float, substeps: int, rng: np.random.Generator, att_support=None,
                 dfd_support=None, att_support_leth: float = 0.0, dfd_support_leth: float = 0.0,
                 att_support_rate: float = 0.0, dfd_support_rate: float = 0.0) -> Engagement:
-    """`engage` (stochastic) for the few places fought over on a day, in plain floats: the same arithmetic in
-    the same order and the same draws from `rng` (each sub-step the defenders' losses at every place, then
-    the attackers'), so the results are `engage`'s bit for bit (tests/test_combat_oracles.py), without
-    numpy's cost per call on arrays of two or three places. Per-place arguments are sequences."""
+    """`engage` (stochastic) for the few places fought over on a day, in one compiled call
+    (`fused.engage_places`): the same arithmetic in the same order and the same draws from `rng` (each sub-step
+    the defenders' losses at every place, then the attackers'), so the results are `engage`'s bit for bit and the
+    generator is left in the same state (tests/test_combat_oracles.py), without numpy's cost per call on arrays of
+    two or three places. Per-place arguments are sequences."""
     k = len(att)
-    a, d = [float(x) for x in att], [float(x) for x in dfd]
-    a_cov, d_cov = [float(x) for x in att_cover], [float(x) for x in dfd_cover]
-    a_front, d_front = [float(x) for x in att_frontage], [float(x) for x in dfd_frontage]
-    a_ammo, d_ammo = [float(x) for x in att_ammo], [float(x) for x in dfd_ammo]
-    a_used, d_used, a_lost, d_lost = [0.0] * k, [0.0] * k, [0] * k, [0] * k
-    a_sup = [0.0] * k if att_support is None else [float(x) for x in att_support]
-    d_sup = [0.0] * k if dfd_support is None else [float(x) for x in dfd_support]
-    supported = any(x > 0 for x in a_sup) or any(x > 0 for x in d_sup)
-    h = dt / substeps
-    a_lim = (lambda ammo: ammo / (att_ammo_rate * h)) if att_ammo_rate > 0 else (lambda ammo: math.inf)
-    d_lim = (lambda ammo: ammo / (dfd_ammo_rate * h)) if dfd_ammo_rate > 0 else (lambda ammo: math.inf)
-    a_slim = (lambda ammo: ammo / (att_support_rate * h)) if att_support_rate > 0 else (lambda ammo: math.inf)
-    d_slim = (lambda ammo: ammo / (dfd_support_rate * h)) if dfd_support_rate > 0 else (lambda ammo: math.inf)
-
-    def draw(targets: float, expected: float) -> int:
-        p = expected / targets if targets > 0 else 0.0
-        return int(rng.binomial(int(targets), min(max(p, 0.0), 1.0)))
-
-    for _ in range(substeps):
-        ea = [min(a[i], a_front[i]) for i in range(k)]
-        ed = [min(d[i], d_front[i]) for i in range(k)]
-        fa = [min(ea[i], a_lim(a_ammo[i])) if ed[i] > 0 else 0.0 for i in range(k)]
-        fd = [min(ed[i], d_lim(d_ammo[i])) if ea[i] > 0 else 0.0 for i in range(k)]
-        lam_d = [att_leth * fa[i] * (ed[i] if att_area else 1.0) * (1.0 - d_cov[i]) for i in range(k)]
-        lam_a = [dfd_leth * fd[i] * (ea[i] if dfd_area else 1.0) * (1.0 - a_cov[i]) for i in range(k)]
-        ld = [draw(ed[i], lam_d[i] * h) for i in range(k)]
-        la = [draw(ea[i], lam_a[i] * h) for i in range(k)]
-        ua = [fa[i] * att_ammo_rate * h for i in range(k)]
-        ud = [fd[i] * dfd_ammo_rate * h for i in range(k)]
-        if supported:
-            d_left = [d[i] - ld[i] for i in range(k)]
-            a_left = [a[i] - la[i] for i in range(k)]
-            sa = [min(a_sup[i], a_slim(a_ammo[i] - ua[i])) if d_left[i] > 0 else 0.0 for i in range(k)]
-            sd = [min(d_sup[i], d_slim(d_ammo[i] - ud[i])) if a_left[i] > 0 else 0.0 for i in range(k)]
-            lsd = [draw(d_left[i], att_support_leth * sa[i] * d_left[i] * (1.0 - d_cov[i]) * h) for i in range(k)]
-            lsa = [draw(a_left[i], dfd_support_leth * sd[i] * a_left[i] * (1.0 - a_cov[i]) * h) for i in range(k)]
-            ld = [ld[i] + lsd[i] for i in range(k)]
-            la = [la[i] + lsa[i] for i in range(k)]
-            ua = [ua[i] + sa[i] * att_support_rate * h for i in range(k)]
-            ud = [ud[i] + sd[i] * dfd_support_rate * h for i in range(k)]
-        for i in range(k):
-            a_ammo[i] -= ua[i]
-            d_ammo[i] -= ud[i]
-            a_used[i] += ua[i]
-            d_used[i] += ud[i]
-            a[i] -= la[i]
-            d[i] -= ld[i]
-            a_lost[i] += la[i]
-            d_lost[i] += ld[i]
-    return Engagement(np.array(a_lost, np.int64), np.array(d_lost, np.int64), np.array(a_used), np.array(d_used))
+    floats = lambda x: np.array(x, dtype=float)  # noqa: E731  (copies: the kernel changes some in place)
+    no_support = np.zeros(k)
+    lost_a, lost_d, used_a, used_d = fused.engage_places(
+        floats(att), floats(dfd), floats(att_cover), floats(dfd_cover), floats(att_frontage), floats(dfd_frontage),
+        floats(att_ammo), floats(dfd_ammo), no_support if att_support is None else floats(att_support),
+        no_support if dfd_support is None else floats(dfd_support), float(att_leth), float(dfd_leth),
+        bool(att_area), bool(dfd_area), float(att_ammo_rate), float(dfd_ammo_rate), float(att_support_leth),
+        float(dfd_support_leth), float(att_support_rate), float(dfd_support_rate), float(dt), int(substeps), rng)
+    return Engagement(lost_a, lost_d, used_a, used_d)
 
 
 def engaged_odds(att, dfd, *, att_leth: float, dfd_leth: float, att_area: bool, dfd_area: bool, dfd_cover: float,

@@ -4,8 +4,11 @@ A side has hundreds to thousands of groups; written as numpy expressions, a proc
 them, and their calls, not their arithmetic, were most of a run's time (issue 24). Each kernel here is that
 same expression done element by element in the same order, with no fast-math: every value is bit for bit what
 the numpy expression gives (`scripts/fingerprint.py` holds the whole model to it; tests/test_fused.py each kernel).
-What they do not do: draw (the random draws stay numpy's, on the process's own stream, over the same rows in the
-same order). A float summed across groups is summed as numpy sums (`numpy_sum`: pairwise, in blocks of eight).
+The random draws stay numpy's, on the process's own stream, over the same rows in the same order: made in Python
+between the kernels, except the fight's (`engage_places`), which draws its binomials inside the compiled loop
+through numba's support for numpy's Generator: numpy's own algorithm on the same bit generator, so the draws and
+the stream's state after them are numpy's (tests/test_combat_oracles.py holds it to numpy's `engage`). A float
+summed across groups is summed as numpy sums (`numpy_sum`: pairwise, in blocks of eight).
 Compiled once and cached beside the module (`cache=True`; where that is not writable, numba's cache in the user's
 home): a spawned sweep worker loads them. NUMBA_DISABLE_JIT=1 runs them as Python, slowly and with the same
 results (the fingerprint's --quick cases checked): for stepping through one in a debugger.
@@ -631,3 +634,92 @@ def snow_depth(depth_ref, elevation, line, ref_elevation):
     for k in range(len(elevation)):
         out[k] = depth_ref * min(max((elevation[k] - line) / scale, 0.0), 1.5)
     return out
+
+
+# ---------------------------------------------------------------- the day's fight (it draws) -----------------
+@njit(cache=True)
+def _least(a, b):
+    return b if b < a else a  # Python's min(a, b), ties and all
+
+
+@njit(cache=True)
+def _most(a, b):
+    return b if b > a else a  # Python's max(a, b)
+
+
+@njit(cache=True)
+def _binomial(rng, targets, expected):
+    """Losses among `targets` with mean `expected`: numpy's binomial on the stream (none drawn for no targets)."""
+    p = expected / targets if targets > 0 else 0.0
+    return rng.binomial(np.int64(targets), _least(_most(p, 0.0), 1.0))
+
+
+@njit(cache=True)
+def _limit(ammo, rate, h):
+    """Fighters (or weapons) the ammunition lets fire for a sub-step: no limit at a rate of zero."""
+    return ammo / (rate * h) if rate > 0 else np.inf
+
+
+@njit(cache=True)
+def engage_places(a, d, a_cov, d_cov, a_front, d_front, a_ammo, d_ammo, a_sup, d_sup, att_leth, dfd_leth, att_area,
+                  dfd_area, att_rate, dfd_rate, att_sleth, dfd_sleth, att_srate, dfd_srate, dt, substeps, rng):
+    """combat.engage (stochastic) at the k places fought over on a day, as combat.engage_each lays it out: each
+    sub-step the defenders' losses at every place are drawn, then the attackers'; with supporting fire its losses
+    after them, the defenders' then the attackers'. The arithmetic in the same order and the same draws, on the
+    same stream, as numpy's (`rng` is a numpy Generator: numba runs numpy's own binomial algorithm on its bit
+    generator, so the stream is left as numpy leaves it). `a`, `d` and the ammunition are changed in place;
+    returns the fighters lost and ammunition fired by each side at each place."""
+    k = len(a)
+    a_lost, d_lost = np.zeros(k, np.int64), np.zeros(k, np.int64)
+    a_used, d_used = np.zeros(k), np.zeros(k)
+    ea, ed, fa, fd = np.empty(k), np.empty(k), np.empty(k), np.empty(k)
+    la, ld = np.empty(k, np.int64), np.empty(k, np.int64)
+    ua, ud = np.empty(k), np.empty(k)
+    supported = False
+    for i in range(k):
+        if a_sup[i] > 0 or d_sup[i] > 0:
+            supported = True
+    h = dt / substeps
+    for _ in range(substeps):
+        for i in range(k):
+            ea[i] = _least(a[i], a_front[i])
+            ed[i] = _least(d[i], d_front[i])
+        for i in range(k):
+            fa[i] = _least(ea[i], _limit(a_ammo[i], att_rate, h)) if ed[i] > 0 else 0.0
+            fd[i] = _least(ed[i], _limit(d_ammo[i], dfd_rate, h)) if ea[i] > 0 else 0.0
+        for i in range(k):
+            lam_d = att_leth * fa[i] * (ed[i] if att_area else 1.0) * (1.0 - d_cov[i])
+            ld[i] = _binomial(rng, ed[i], lam_d * h)
+        for i in range(k):
+            lam_a = dfd_leth * fd[i] * (ea[i] if dfd_area else 1.0) * (1.0 - a_cov[i])
+            la[i] = _binomial(rng, ea[i], lam_a * h)
+        for i in range(k):
+            ua[i] = fa[i] * att_rate * h
+            ud[i] = fd[i] * dfd_rate * h
+        if supported:
+            sa, sd = np.empty(k), np.empty(k)
+            for i in range(k):
+                d_left, a_left = d[i] - ld[i], a[i] - la[i]
+                sa[i] = _least(a_sup[i], _limit(a_ammo[i] - ua[i], att_srate, h)) if d_left > 0 else 0.0
+                sd[i] = _least(d_sup[i], _limit(d_ammo[i] - ud[i], dfd_srate, h)) if a_left > 0 else 0.0
+            lsd = np.empty(k, np.int64)
+            for i in range(k):
+                d_left = d[i] - ld[i]
+                lsd[i] = _binomial(rng, d_left, att_sleth * sa[i] * d_left * (1.0 - d_cov[i]) * h)
+            for i in range(k):
+                a_left = a[i] - la[i]
+                lsa = _binomial(rng, a_left, dfd_sleth * sd[i] * a_left * (1.0 - a_cov[i]) * h)
+                ld[i] += lsd[i]
+                la[i] += lsa
+                ua[i] = ua[i] + sa[i] * att_srate * h
+                ud[i] = ud[i] + sd[i] * dfd_srate * h
+        for i in range(k):
+            a_ammo[i] -= ua[i]
+            d_ammo[i] -= ud[i]
+            a_used[i] += ua[i]
+            d_used[i] += ud[i]
+            a[i] -= la[i]
+            d[i] -= ld[i]
+            a_lost[i] += la[i]
+            d_lost[i] += ld[i]
+    return a_lost, d_lost, a_used, d_used
