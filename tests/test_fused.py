@@ -565,3 +565,30 @@ def test_a_sides_kept_counts_are_those_found_afresh(fighters_per_agent):
     finally:
         mp.undo()
     assert calls["take_out"] > 50 and calls["send"] > 10, calls  # both ways of keeping them were taken
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_splitting_a_group_copies_every_column_and_divides_its_loads(seed):
+    import inspect
+
+    from redoubt.core.forces import COLUMNS
+
+    assert set(COLUMNS) <= set(inspect.signature(fused.split_off).parameters)  # a new column must be split too
+    s = side(seed)
+    g, r = s["g"], s["rows"]
+    cols = dict(size=s["size"], loc=s["loc"], dest=g.integers(-1, N_PLACES, len(s["size"])).astype(np.int64),
+                eta=g.integers(0, 9, len(s["size"])).astype(np.int64), state=s["state"], morale=s["morale"],
+                food=g.random(len(s["size"])) * 40, ammo=s["ammo"], hungry=s["hungry"])
+    row = int(np.nonzero(cols["size"][:r] > 1)[0][0])
+    k, new = int(g.integers(1, cols["size"][row])), r
+    want = {name: col.copy() for name, col in cols.items()}
+    for name in ("loc", "dest", "eta", "state", "morale", "hungry"):
+        want[name][new] = want[name][row]
+    frac = k / want["size"][row]
+    for name in ("food", "ammo"):
+        want[name][new] = want[name][row] * frac
+        want[name][row] -= want[name][new]
+    want["size"][new], want["size"][row] = k, want["size"][row] - k
+    fused.split_off(**cols, row=row, new=new, k=k)
+    for name in COLUMNS:
+        np.testing.assert_array_equal(cols[name], want[name], err_msg=name)

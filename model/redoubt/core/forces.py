@@ -217,13 +217,8 @@ class Force:
         """Detach k fighters of group `row` into a new group (same place, morale, share of supplies). For `send`,
         which sets the new group on its way and then brings counts() and present_rows() up to date."""
         new = int(self._grow(1)[0])
-        frac = k / self.size[row]
-        for name in [c for c in COLUMNS if c not in ("size", "food", "ammo")]:  # those three are divided
-            getattr(self, name)[new] = getattr(self, name)[row]
-        self.food[new], self.ammo[new] = self.food[row] * frac, self.ammo[row] * frac
-        self.food[row] -= self.food[new]
-        self.ammo[row] -= self.ammo[new]
-        self.size[new], self.size[row] = k, self.size[row] - k
+        fused.split_off(self.size, self.loc, self.dest, self.eta, self.state, self.morale, self.food, self.ammo,
+                        self.hungry, row, new, k)
         self._new_agents(np.array([new]))
         return new
 

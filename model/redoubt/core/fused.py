@@ -500,6 +500,20 @@ def send_rows(size, dest, state, eta, rows, n, dst, new_state, arrival):
 
 
 @njit(cache=True)
+def split_off(size, loc, dest, eta, state, morale, food, ammo, hungry, row, new, k):
+    """Group `new` (an unused row) becomes k fighters of group `row`: its place, destination, day of arrival,
+    state, morale and hunger, and k / size of its food and ammunition (taken from `row`). Every column of a
+    side (forces.COLUMNS); in place."""
+    frac = k / size[row]
+    loc[new], dest[new], eta[new], state[new] = loc[row], dest[row], eta[row], state[row]
+    morale[new], hungry[new] = morale[row], hungry[row]
+    food[new], ammo[new] = food[row] * frac, ammo[row] * frac
+    food[row] -= food[new]
+    ammo[row] -= ammo[new]
+    size[new], size[row] = k, size[row] - k
+
+
+@njit(cache=True)
 def spend(ammo, rows, used):
     """Take `used` kg of ammunition from the groups `rows`, in proportion to what each carries (all of it if they
     carry less); in place. Returns the kg taken (numpy's sum of what each gave)."""
