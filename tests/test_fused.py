@@ -330,6 +330,9 @@ def test_present_is_the_numpy_expression(seed):
     np.testing.assert_array_equal(locs, s["loc"][:r][m])
     np.testing.assert_array_equal(counts, np.bincount(s["loc"][:r][m], weights=s["size"][:r][m],
                                                       minlength=N_PLACES).astype(np.int64))
+    ammo = s["ammo"]
+    np.testing.assert_array_equal(fused.place_sums(ammo, idx, locs, N_PLACES),
+                                  np.bincount(locs, weights=ammo[idx], minlength=N_PLACES))
     # losses empty some of them, others set off: those left are what present finds again
     size, state = s["size"].copy(), s["state"].copy()
     size[idx[s["g"].random(len(idx)) < 0.3]] = 0

@@ -144,8 +144,9 @@ class Force:
         self._counts = self._present_rows = self._strength = None
 
     def ammo_at(self) -> np.ndarray:
+        """kg of ammunition carried by the fighters present at each place."""
         idx, locs = self.present_rows()
-        return np.bincount(locs, weights=self.ammo[idx], minlength=self.n_places)
+        return fused.place_sums(self.ammo, idx, locs, self.n_places)
 
     def _grow(self, k: int) -> np.ndarray:
         need = self.rows + k

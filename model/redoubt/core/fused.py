@@ -122,6 +122,16 @@ def spread_morale(size, state, morale, loc, rows, mean, weight, pull, break_poin
 
 
 @njit(cache=True)
+def place_sums(value, idx, locs, n_places):
+    """`value` of the rows `idx` summed by their places `locs`, in row order: numpy's bincount(locs,
+    weights=value[idx], minlength=n_places)."""
+    out = np.zeros(n_places)
+    for j in range(len(idx)):
+        out[locs[j]] += value[idx[j]]
+    return out
+
+
+@njit(cache=True)
 def place_means(size, state, value, loc, rows, n_places):
     """Fighter-weighted mean of `value` over the groups holding at each place (0 where no one is), and the
     fighters there: numpy's bincount of the present rows, in row order."""
