@@ -4,8 +4,7 @@ and the commanders that act on it, rather than read back through the model."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -15,8 +14,7 @@ if TYPE_CHECKING:
     from .agents import Weather
 
 
-@dataclass(frozen=True)
-class Situation:
+class Situation(NamedTuple):  # a named tuple: made several times a day, five times quicker than a frozen dataclass
     day: int  # days since the start
     valley: Valley  # the ground, and who holds what (`valley.control`)
     weather: Weather  # today's Weather agent: temperature, slowdown, grounded, pass_open_on_foot
