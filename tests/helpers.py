@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 from redoubt.core import processes
 
@@ -15,7 +13,7 @@ def send(m, force, src: int, n: int, dst: int, days: float, state: int) -> int:
 
 def today(m, **changes):
     """The model's day as it stands (`m.situation()`), with some of its state replaced."""
-    return dataclasses.replace(m.situation(), **changes)
+    return m.situation()._replace(**changes)
 
 
 def morale_day(m, force, strength_before: np.ndarray, contested: np.ndarray | None = None,
