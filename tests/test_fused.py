@@ -62,7 +62,8 @@ def test_morale_shocks_is_the_numpy_expression(seed, switches):
     fused.morale_shocks(s["size"], s["state"], again, s["loc"], s["hungry"], s["ammo"], r, 0.1, 0.7,
                         loss_term, logistics, 0.05, 0.04, 1.5, civilian, encirclement, encircled_term, cohesion,
                         shift, local, weight, total)
-    mean, want_weight = fused.place_means(s["size"], s["state"], again, s["loc"], r, N_PLACES)
+    mean, want_weight = fused.place_means(s["size"], again, *fused.present(s["size"], s["state"], s["loc"], r,
+                                                                           N_PLACES)[:2], N_PLACES)
     np.testing.assert_array_equal(weight, want_weight)
     np.testing.assert_array_equal(np.divide(total, weight, out=np.zeros(N_PLACES), where=weight > 0), mean)
 
@@ -76,7 +77,8 @@ def test_place_means_and_pull_are_the_numpy_expressions(seed):
     weight = np.bincount(loc, weights=size, minlength=N_PLACES).astype(float)
     total = np.bincount(loc, weights=size * value, minlength=N_PLACES)
     mean = np.divide(total, weight, out=np.zeros(N_PLACES), where=weight > 0)
-    got_mean, got_weight = fused.place_means(s["size"], s["state"], s["morale"], s["loc"], r, N_PLACES)
+    got_mean, got_weight = fused.place_means(s["size"], s["morale"], *fused.present(s["size"], s["state"], s["loc"],
+                                                                                    r, N_PLACES)[:2], N_PLACES)
     np.testing.assert_array_equal(got_mean, mean)
     np.testing.assert_array_equal(got_weight, weight)
 
@@ -109,13 +111,14 @@ def test_the_groups_that_may_desert_or_surrender_are_those_numpy_drew_over(seed)
     limit = np.where(cut_off, max(0.3, 0.5), 0.3)
     p_surr = np.where((in_battle | cut_off) & (m < limit), 0.2, 0.0)
     some = (s["size"][idx] > 0) & (p_surr > 0)
-    rows, n, chance, cut = fused.surrender_chances(s["size"], s["state"], s["morale"], s["loc"], r, contested,
+    present, present_locs, _ = fused.present(s["size"], s["state"], s["loc"], r, N_PLACES)
+    rows, n, chance, cut = fused.surrender_chances(s["size"], s["morale"], present, present_locs, contested,
                                                    encircled, 0.3, 0.5, 0.2)
     np.testing.assert_array_equal(rows, idx[some])
     np.testing.assert_array_equal(n, s["size"][idx][some])
     np.testing.assert_array_equal(chance, p_surr[some])
     np.testing.assert_array_equal(cut, cut_off[some])
-    assert len(fused.surrender_chances(s["size"], s["state"], s["morale"], s["loc"], r, contested, encircled,
+    assert len(fused.surrender_chances(s["size"], s["morale"], present, present_locs, contested, encircled,
                                        0.3, 0.5, 0.0)[0]) == 0  # no chance, no draw
 
 
@@ -477,7 +480,8 @@ def test_a_days_morale_is_the_numpy_passes_it_fused(seed, cohesion):
     np.testing.assert_array_equal(got_killed, killed & cohesion)
     if not cohesion:
         return
-    want_mean, want_weight = fused.place_means(s["size"], s["state"], want, s["loc"], r, N_PLACES)
+    want_mean, want_weight = fused.place_means(s["size"], want, *fused.present(s["size"], s["state"], s["loc"], r,
+                                                                               N_PLACES)[:2], N_PLACES)
     np.testing.assert_array_equal(mean, want_mean)
     np.testing.assert_array_equal(weight, want_weight)
     local_got, killed_got = fused.cohesion_local(loss_share, np.divide(enemy_losses, enemy_before, out=np.zeros(
@@ -537,8 +541,9 @@ def test_a_sides_kept_counts_are_those_found_afresh(fighters_per_agent):
         if force._counts is not None:
             np.testing.assert_array_equal(force._counts, counts)
         if force._present_rows is not None:
-            np.testing.assert_array_equal(force._present_rows[0], idx)
-            np.testing.assert_array_equal(force._present_rows[1], locs)
+            got_idx, got_locs = force.present_rows()  # those left taken off here, if it was not already
+            np.testing.assert_array_equal(got_idx, idx)
+            np.testing.assert_array_equal(got_locs, locs)
         if force._strength is not None:
             assert force._strength == int(force.size[: force.rows].sum())
 

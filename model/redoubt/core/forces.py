@@ -91,6 +91,7 @@ class Force:
         self.rows = 0
         self._counts: np.ndarray | None = None
         self._present_rows: tuple[np.ndarray, np.ndarray] | None = None
+        self._present_left = False  # some of the present rows may have been emptied or set off since found
         self._strength: int | None = None
         self._next_arrival = fused.NEVER  # no group on the move arrives before this day (arrive() skips till then)
         self.initial = self.arrived = 0
@@ -118,12 +119,16 @@ class Force:
         Kept, as counts(), until fighters next move or are lost (`_moved`); read them, do not change them."""
         if self._present_rows is None:
             self._find_present()
+        elif self._present_left:  # losses or departures since: those still holding, without a pass over all rows
+            self._present_rows = fused.still_present(*self._present_rows, self.size, self.state)
+            self._present_left = False
         assert self._present_rows is not None
         return self._present_rows
 
     def _find_present(self) -> None:
         idx, locs, self._counts = fused.present(self.size, self.state, self.loc, self.rows, self.n_places)
         self._present_rows = (idx, locs)
+        self._present_left = False
 
     def strength(self) -> int:
         """Fighters in the side's groups, in the valley or on the way. Kept, as counts(), until `_moved`."""
@@ -142,6 +147,7 @@ class Force:
     def _moved(self) -> None:
         """Sizes, places or states changed: counts() and present_rows() must be found again."""
         self._counts = self._present_rows = self._strength = None
+        self._present_left = False
 
     def ammo_at(self) -> np.ndarray:
         """kg of ammunition carried by the fighters present at each place."""
@@ -235,9 +241,9 @@ class Force:
         if groups == 0:
             return 0.0, 0.0
         # counts() was kept up to date in the pass; the present rows stand unless a group holding at a place was
-        # emptied: then those left in them
-        if holding_emptied and self._present_rows is not None:
-            self._present_rows = fused.still_present(*self._present_rows, self.size, self.state)
+        # emptied (then those left in them, when next read)
+        if holding_emptied:
+            self._present_left = True
         if self._strength is not None:
             self._strength -= n
         if how in ("surrendered", "turned"):
@@ -289,9 +295,9 @@ class Force:
         self._next_arrival = min(self._next_arrival, arrival)
         if state == HOLDING or self._counts is None or self._present_rows is None:
             self._moved()
-        else:  # those who went are no longer present at src: no pass over all the side's groups to find that
+        else:  # those who went are no longer present at src (taken off the present rows when next read)
             self._counts[src] -= sent
-            self._present_rows = fused.still_present(*self._present_rows, self.size, self.state)
+            self._present_left = True
         return int(sent)
 
     def arrive(self, day: int) -> None:
@@ -323,7 +329,7 @@ class Force:
 
     def place_morale(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean morale of the fighters present at each place, and how many they are."""
-        return fused.place_means(self.size, self.state, self.morale, self.loc, self.rows, self.n_places)
+        return fused.place_means(self.size, self.morale, *self.present_rows(), self.n_places)
 
     @property
     def other_side(self) -> str:

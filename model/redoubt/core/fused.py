@@ -132,15 +132,16 @@ def place_sums(value, idx, locs, n_places):
 
 
 @njit(cache=True)
-def place_means(size, state, value, loc, rows, n_places):
-    """Fighter-weighted mean of `value` over the groups holding at each place (0 where no one is), and the
-    fighters there: numpy's bincount of the present rows, in row order."""
+def place_means(size, value, idx, locs, n_places):
+    """Fighter-weighted mean of `value` over the groups present (`idx`, ascending, holding at `locs`: `present`)
+    at each place (0 where no one is), and the fighters there: numpy's bincount of the present rows, in row
+    order."""
     weight = np.zeros(n_places)
     total = np.zeros(n_places)
-    for i in range(rows):
-        if size[i] > 0 and state[i] == HOLDING:
-            weight[loc[i]] += size[i]
-            total[loc[i]] += size[i] * value[i]
+    for j in range(len(idx)):
+        i, at = idx[j], locs[j]
+        weight[at] += size[i]
+        total[at] += size[i] * value[i]
     mean = np.zeros(n_places)
     for k in range(n_places):
         if weight[k] > 0:
@@ -180,21 +181,21 @@ def desertion_chances(size, morale, rows, below, rate):
 
 
 @njit(cache=True)
-def surrender_chances(size, state, morale, loc, rows, contested, encircled, below, encircled_below, rate):
-    """The groups that may surrender today: holding where there is a fight (`contested`) or cut off
-    (`encircled`), with morale under `below` (`encircled_below` when cut off). Their rows, sizes, chances and
-    whether cut off, in row order."""
-    out_rows = np.empty(rows, np.int64)
-    out_n = np.empty(rows, np.int64)
-    out_p = np.empty(rows)
-    out_cut = np.empty(rows, np.bool_)
+def surrender_chances(size, morale, idx, locs, contested, encircled, below, encircled_below, rate):
+    """The groups that may surrender today: of those present (`idx`, ascending, holding at `locs`: `present`),
+    where there is a fight (`contested`) or cut off (`encircled`), with morale under `below` (`encircled_below`
+    when cut off). Their rows, sizes, chances and whether cut off, in row order."""
+    n = len(idx) if rate > 0 else 0
+    out_rows = np.empty(n, np.int64)
+    out_n = np.empty(n, np.int64)
+    out_p = np.empty(n)
+    out_cut = np.empty(n, np.bool_)
     k = 0
-    for i in range(rows):
-        if size[i] <= 0 or state[i] != HOLDING or rate <= 0:
-            continue
-        cut = encircled[loc[i]]
+    for j in range(n):
+        i, at = idx[j], locs[j]
+        cut = encircled[at]
         limit = encircled_below if cut else below
-        if (contested[loc[i]] or cut) and morale[i] < limit:
+        if (contested[at] or cut) and morale[i] < limit:
             out_rows[k], out_n[k], out_p[k], out_cut[k] = i, size[i], rate, cut
             k += 1
     return out_rows[:k], out_n[:k], out_p[:k], out_cut[:k]

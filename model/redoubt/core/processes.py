@@ -67,7 +67,7 @@ def update_morale(force: Force, enemy: Force, s: Situation, civilian_shortfall: 
     if len(rows):
         desert(force, rows, rng.binomial(n, chance), switches, streams.dispersal)
     rows, n, chance, cut_off = fused.surrender_chances(
-        force.size, force.state, force.morale, force.loc, r, s.contested, encircled, p.surrender_below,
+        force.size, force.morale, *force.present_rows(), s.contested, encircled, p.surrender_below,
         max(p.surrender_below, p.encircled_surrender_below), p.surrender_rate)
     if len(rows):
         gave_up = rng.binomial(n, chance)
