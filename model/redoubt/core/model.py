@@ -443,9 +443,11 @@ class ValleyModel(mesa.Model):
         calm, more when hungry and as the road is lost (switches.civilian_flight)."""
         if not self.switches.civilian_flight or self.population <= 0:
             return
-        v, passes = self.valley, self.valley.passes
-        open_on_foot = v.snow_cm[passes] < np.maximum(v.closes_foot_cm[passes], 1e-9)  # pass_open_on_foot > 0
-        if not (open_on_foot & (v.control[passes] != ATTACKER_HELD) & (self.attackers.counts()[passes] == 0)).any():
+        v, attackers = self.valley, self.attackers.counts()
+        # a pass open on foot (pass_open_on_foot > 0) that the attacker neither holds nor stands on (a few passes:
+        # plain values, not arrays)
+        if not any(v.snow_cm[k] < max(v.closes_foot_cm[k], 1e-9) and v.control[k] != ATTACKER_HELD and attackers[k] == 0
+                   for k in v.passes.tolist()):
             return
         c = self.civilians
         share = kernels.flight_share(self.civilian_shortfall, v.road_lost_share(), rate=c.flight_rate,
