@@ -99,11 +99,7 @@ def day_morale(size, state, morale, loc, hungry, ammo, rows, losses, before, rec
                   local, weight, total)
     if not cohesion:
         return killed, np.zeros(n), np.zeros(n)
-    mean = np.zeros(n)
-    for k in range(n):
-        if weight[k] > 0:
-            mean[k] = total[k] / weight[k]
-    return killed, mean, weight
+    return killed, means(total, weight), weight
 
 
 @njit(cache=True)
@@ -142,11 +138,17 @@ def place_means(size, value, idx, locs, n_places):
         i, at = idx[j], locs[j]
         weight[at] += size[i]
         total[at] += size[i] * value[i]
-    mean = np.zeros(n_places)
-    for k in range(n_places):
+    return means(total, weight), weight
+
+
+@njit(cache=True)
+def means(total, weight):
+    """Each place's `total` over its `weight` (0 where the weight is 0): numpy's divide with where=weight > 0."""
+    out = np.zeros(len(total))
+    for k in range(len(total)):
         if weight[k] > 0:
-            mean[k] = total[k] / weight[k]
-    return mean, weight
+            out[k] = total[k] / weight[k]
+    return out
 
 
 @njit(cache=True)

@@ -611,7 +611,7 @@ class ValleyModel(mesa.Model):
         v.control[(A > 0) & (D == 0)] = ATTACKER_HELD
         v.control[(D > 0) & (A == 0)] = DEFENDER_HELD
         shock = self.switches.cohesion
-        control = v.control.tolist()  # plain ints: seven stores a day compared with an IntEnum add up
+        control = v.control.tolist()  # plain ints: read for seven stores and the key places each day
         for store in self.stores:
             if store.open and control[store.place] == ENEMY_CONTROL[store.side]:
                 store.capture()
