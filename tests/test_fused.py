@@ -600,3 +600,19 @@ def test_splitting_a_group_copies_every_column_and_divides_its_loads(seed):
     fused.split_off(**cols, row=row, new=new, k=k)
     for name in COLUMNS:
         np.testing.assert_array_equal(cols[name], want[name], err_msg=name)
+
+
+@pytest.mark.parametrize("scenario", ["panjshir-2021", "swat-2009"])
+def test_the_places_offered_terms_are_the_numpy_expression(scenario):
+    from redoubt import ValleyModel
+
+    v = ValleyModel(scenario, rng=0).valley
+    g = np.random.default_rng(7)
+    for _ in range(200):
+        A = np.where(g.random(v.n) < 0.7, 0, g.integers(1, 50, v.n)).astype(np.int64)
+        draws, chance = g.random(v.n), float(g.random())
+        near = (A > 0) | (v.adjacency @ (A > 0) > 0)
+        for in_contact, where in ((True, near), (False, ~near)):
+            want = (where & ~v.is_outside & (draws < chance)).nonzero()[0]
+            got = fused.offered(draws, chance, A, in_contact, v.is_outside, v.first_link, v.link_to)
+            np.testing.assert_array_equal(got, want)

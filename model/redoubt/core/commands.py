@@ -395,9 +395,11 @@ class DefenderCommand(Command):
         theirs = (v.control == ATTACKER_HELD) & ~v.is_outside
         if not theirs.any():
             return
-        next_to_theirs = v.adjacency @ theirs > 0
         there, control, outside = A.tolist(), v.control.tolist(), v.is_outside.tolist()  # plain: not changed here
-        for loc in ((D > 0) & (A == 0) & next_to_theirs).nonzero()[0].tolist():
+        next_to_theirs = theirs.tolist()
+        for loc in ((D > 0) & (A == 0)).nonzero()[0].tolist():
+            if not any(next_to_theirs[nb] for nb, _ in v.neighbours[loc]):
+                continue  # no neighbour of theirs to retake
             spare = int(D[loc] * (1.0 - p.counterattack_keep))
             if spare <= 0:
                 continue

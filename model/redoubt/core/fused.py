@@ -650,6 +650,28 @@ def outflanked(own, enemy, behind):
 
 
 @njit(cache=True)
+def offered(draws, chance, enemy, in_contact, outside, first_link, link_to):
+    """The places offered terms today (processes.make_pacts, settle_before_contact), ascending: inside the valley
+    (not `outside`), today's draw under `chance`, and with the enemy at the place or a neighbour (`enemy` > 0 there;
+    numpy's (enemy > 0) | (adjacency @ (enemy > 0) > 0)) if `in_contact`, without if not."""
+    n = len(draws)
+    out = np.empty(n, np.int64)
+    k = 0
+    for u in range(n):
+        if outside[u] or not draws[u] < chance:
+            continue
+        near = enemy[u] > 0
+        e = first_link[u]
+        while not near and e < first_link[u + 1]:
+            near = enemy[link_to[e]] > 0
+            e += 1
+        if near == in_contact:
+            out[k] = u
+            k += 1
+    return out[:k]
+
+
+@njit(cache=True)
 def snow_depth(depth_ref, elevation, line, ref_elevation):
     """Snow depth (cm) at each `elevation`: `depth_ref` x how far it stands above the snowline `line`, as a share
     of the reference elevation's height above it (at least 1 m), clipped to [0, 1.5]; none anywhere while there is

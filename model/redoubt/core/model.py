@@ -186,6 +186,9 @@ class ValleyModel(mesa.Model):
         self.defender_entry = self.valley.by_id(dfd.arrive_at) if dfd.arrive_at != -1 else None
         self.attacker_entry = self.valley.by_id(att.arrive_at) if att.arrive_at != -1 else self.valley.mouth
         self.waves = self._scaled_waves(att, self.attacker_entry)  # the attacker's
+        # read every day (overstretch): what the waves bring in all, and when the last of them is due
+        self._wave_fighters = sum(w.n for w in self.waves)
+        self._last_wave_t = max((w.t for w in self.waves), default=-math.inf)
         self.defender_waves = self._scaled_waves(dfd, self.defender_entry)  # from outside (over a pass, say)
 
     def _set_commands(self) -> None:
@@ -288,6 +291,7 @@ class ValleyModel(mesa.Model):
                                            st.feeds_civilians, line_f, line_a))
             self.ledgers[side].add_initial(food, ammo)
         self._stores_of = {side: [s for s in self.stores if s.side == side] for side in ("attacker", "defender")}
+        self._supplied = [s for s in self.stores if s.line_food or s.line_ammo]  # fed from outside each day
 
     # ------------------------------------------------------------ helpers ------------------------------
     # Mesa's views of the agents: the fighters' agents are made when first read (fighters.FighterAgents).
@@ -427,8 +431,8 @@ class ValleyModel(mesa.Model):
             n = self.attackers.withdraw(o.recall_share, self.defenders.counts(), rng)
             if n:
                 self.log_event("recalled", self.attackers.name, self.attacker_entry, fighters=n)
-        sent = sum(w.n for w in self.waves) + self.attackers.initial + self.attackers_extra
-        stalled = self.day - self.front_moved_day >= o.stall_days and all(w.t < self.day for w in self.waves)
+        sent = self._wave_fighters + self.attackers.initial + self.attackers_extra
+        stalled = self.day - self.front_moved_day >= o.stall_days and self._last_wave_t < self.day
         if self.switches.main_effort and self.attacker_command.operation_over(self.day):
             stalled = False  # an ended operation is not a stalled one: no one is sent to push it on
         n = min(o.reinforce_size, o.pool_limit - sent)
@@ -488,7 +492,7 @@ class ValleyModel(mesa.Model):
     def _logistics(self) -> None:
         if not self.switches.logistics:
             return
-        for store in self.stores:
+        for store in self._supplied:
             store.supply_line()
         for source in self.sources:
             source.deliver()

@@ -178,12 +178,20 @@ def make_pacts(defenders: Force, attackers: Force, A: np.ndarray, civilian_press
     v, p = s.valley, defenders.p
     chance = min(1.0, p.pact_rate * (1.0 + civilian_pressure))
     draws = rng.random(v.n)  # one per place every day: the stream does not depend on who is where
-    near_enemy = ((A > 0) | (v.adjacency @ (A > 0) > 0)) & ~v.is_outside & (draws < chance)
-    if not near_enemy.any():
-        return
+    places = fused.offered(draws, chance, A, True, v.is_outside, v.first_link, v.link_to)  # the enemy at or next to
+    if len(places):
+        _settle_where_below(defenders, attackers, places, s, rng)
+
+
+def _settle_where_below(defenders: Force, attackers: Force, places: np.ndarray, s: Situation,
+                        rng: np.random.Generator, note: str = "") -> None:
+    """Of the places offered terms (`places`, ascending), those whose commander settles: someone there, their mean
+    morale below the commander's pact threshold (as it stood before any of today's pacts)."""
     mean, weight = defenders.place_morale()
-    for loc in (near_enemy & (weight > 0) & (mean < defenders.pact_point)).nonzero()[0].tolist():
-        settle(defenders, attackers, loc, int(weight[loc]), s, rng)
+    point = defenders.pact_point
+    for loc in places.tolist():
+        if weight[loc] > 0 and mean[loc] < point[loc]:
+            settle(defenders, attackers, loc, int(weight[loc]), s, rng, note)
 
 
 def settle(defenders: Force, attackers: Force, loc: int, total: int, s: Situation, rng: np.random.Generator,
@@ -218,12 +226,9 @@ def settle_before_contact(defenders: Force, attackers: Force, A: np.ndarray, s: 
     stream)."""
     v, p = s.valley, defenders.p
     draws = rng.random(v.n)
-    away = ~((A > 0) | (v.adjacency @ (A > 0) > 0)) & ~v.is_outside & (draws < p.pact_rate * p.outside_pact_share)
-    if not away.any():
-        return
-    mean, weight = defenders.place_morale()
-    for loc in (away & (weight > 0) & (mean < defenders.pact_point)).nonzero()[0].tolist():
-        settle(defenders, attackers, loc, int(weight[loc]), s, rng, note=" before contact")
+    places = fused.offered(draws, p.pact_rate * p.outside_pact_share, A, False, v.is_outside, v.first_link, v.link_to)
+    if len(places):
+        _settle_where_below(defenders, attackers, places, s, rng, note=" before contact")
 
 
 def unravel(defenders: Force, reserve: int | None, s: Situation, rng: np.random.Generator) -> None:
