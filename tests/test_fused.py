@@ -529,8 +529,8 @@ def test_the_kernels_run_as_python_give_the_same_runs():
 
 @pytest.mark.parametrize("fighters_per_agent", [10, 1])
 def test_a_sides_kept_counts_are_those_found_afresh(fighters_per_agent):
-    """Force keeps counts(), present_rows() and strength() through take_out (updated in its pass, the present rows
-    kept but for those emptied) and send (those who left taken off) rather than finding them again: they are what
+    """Force keeps counts(), present_rows() and strength() through take_out and account (updated in the kernels'
+    passes, the present rows kept but for those emptied) and send (those who left taken off) rather than finding them again: they are what
     a fresh pass finds, after each loss and send and at the end of each day of a whole run (at 1 fighter per agent
     every loss empties a group)."""
     from redoubt import ValleyModel
@@ -555,10 +555,10 @@ def test_a_sides_kept_counts_are_those_found_afresh(fighters_per_agent):
             return out
         return call
 
-    calls = {"take_out": 0, "send": 0}
+    calls = {"take_out": 0, "account": 0, "send": 0}  # account: take_outs made in a compiled call
     mp = pytest.MonkeyPatch()
-    mp.setattr(Force, "take_out", checked(Force.take_out))
-    mp.setattr(Force, "send", checked(Force.send))
+    for method in calls:
+        mp.setattr(Force, method, checked(getattr(Force, method)))
     try:
         m = ValleyModel(rng=3, fighters_per_agent=fighters_per_agent)
         while m.running:
@@ -572,7 +572,7 @@ def test_a_sides_kept_counts_are_those_found_afresh(fighters_per_agent):
                 assert force.strength() == int(force.size[: force.rows].sum())
     finally:
         mp.undo()
-    assert calls["take_out"] > 50 and calls["send"] > 10, calls  # both ways of keeping them were taken
+    assert calls["take_out"] > 10 and calls["account"] > 50 and calls["send"] > 10, calls  # every way was taken
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -616,3 +616,102 @@ def test_the_places_offered_terms_are_the_numpy_expression(scenario):
             want = (where & ~v.is_outside & (draws < chance)).nonzero()[0]
             got = fused.offered(draws, chance, A, in_contact, v.is_outside, v.first_link, v.link_to)
             np.testing.assert_array_equal(got, want)
+
+
+def _columns(seed):
+    """A side's columns with loads, and its counts as a Force keeps them."""
+    s = side(seed)
+    s["food"] = s["g"].random(len(s["size"])) * 40
+    s["counts"] = fused.present(s["size"], s["state"], s["loc"], s["rows"], N_PLACES)[2]
+    return s
+
+
+def _take_out(c, rows, lost):
+    return fused.take_out(c["size"], c["food"], c["ammo"], c["state"], c["loc"], rows, lost, c["counts"])
+
+
+def _as_taken(results):
+    """take_out results in fused._taken's form (took, gone, emptied)."""
+    took, gone, emptied = np.zeros((len(results), 4), np.int64), np.zeros((len(results), 2)), []
+    for t, (food, ammo, left_empty, total, groups, holding_emptied) in enumerate(results):
+        emptied.extend(left_empty.tolist())
+        took[t] = total, groups, holding_emptied, len(emptied)
+        gone[t] = food, ammo
+    return took, gone, np.array(emptied, np.int64)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("share", [0.35, 0.0, 1.0])
+def test_deserting_draws_and_takes_out_as_numpy_did(seed, share):
+    """fused.desert: numpy's binomial over all those leaving (it draws nothing where n = 0), then two take_outs;
+    the results, the columns and the dispersal stream's state after are numpy's."""
+    want, got = _columns(seed), _columns(seed)
+    g = want["g"]
+    rows = g.permutation(np.nonzero(want["size"][: want["rows"]] > 0)[0])[:80]
+    leaving = np.minimum(want["size"][rows], g.integers(0, 4, len(rows)) * (g.random(len(rows)) < 0.5))
+    a, b = np.random.default_rng(seed + 100), np.random.default_rng(seed + 100)
+    to_ground = a.binomial(leaving, share) if share > 0 else np.zeros(len(rows), np.int64)
+    expected = _as_taken([_take_out(want, rows, to_ground), _take_out(want, rows, leaving - to_ground)])
+    result = fused.desert(got["size"], got["food"], got["ammo"], got["state"], got["loc"], rows, leaving,
+                          got["counts"], share, fused.box(b))
+    for x, y in zip(result, expected):
+        np.testing.assert_array_equal(x, y)
+    for col in ("size", "food", "ammo", "state", "counts"):
+        np.testing.assert_array_equal(got[col], want[col])
+    assert a.random() == b.random()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_days_desertion_and_surrender_are_the_numpy_steps(seed):
+    """fused.desert_and_surrender in one call is the steps processes.update_morale took with numpy: the desertion
+    chances, numpy's binomials on the morale stream, `desert` (the dispersal stream), the groups still present,
+    the surrender chances and their binomials; the same results, columns and streams' states after."""
+    want, got = _columns(seed), _columns(seed)
+    g, r = want["g"], want["rows"]
+    contested, encircled = g.random(N_PLACES) < 0.5, g.random(N_PLACES) < 0.3
+    idx, locs, _ = fused.present(want["size"], want["state"], want["loc"], r, N_PLACES)
+    args = (0.45, 0.5, 0.3, 0.35, 0.5, 0.25)  # desertion below, rate; ground share; surrender below, cut off, rate
+    m_a, m_b = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
+    d_a, d_b = np.random.default_rng(seed + 2), np.random.default_rng(seed + 2)
+
+    rows, n, chance = fused.desertion_chances(want["size"], want["morale"], r, args[0], args[1])
+    leaving = m_a.binomial(n, chance)
+    to_ground = d_a.binomial(leaving, args[2])
+    results = [_take_out(want, rows, to_ground), _take_out(want, rows, leaving - to_ground)]
+    here, at = fused.still_present(idx, locs, want["size"], want["state"])
+    rows, n, chance, cut = fused.surrender_chances(want["size"], want["morale"], here, at, contested, encircled,
+                                                   *args[3:])
+    gave_up = m_a.binomial(n, chance)
+    results.append(_take_out(want, rows, gave_up))
+    assert len(rows) and results[1][4]  # the case has both desertion and surrender
+
+    took, gone, emptied, cut_off = fused.desert_and_surrender(
+        got["size"], got["morale"], got["food"], got["ammo"], got["state"], got["loc"], r, got["counts"], idx, locs,
+        contested, encircled, *args, fused.box(m_b), fused.box(d_b))
+    for x, y in zip((took, gone, emptied), _as_taken(results)):
+        np.testing.assert_array_equal(x, y)
+    assert cut_off == gave_up[cut].sum()
+    for col in ("size", "food", "ammo", "state", "counts"):
+        np.testing.assert_array_equal(got[col], want[col])
+    assert m_a.random() == m_b.random() and d_a.random() == d_b.random()
+
+
+def test_a_boxed_stream_draws_the_streams_own_numbers():
+    """Streams.box: a kernel drawing through the box draws from the stream itself (its state moves on); a copy
+    of the streams (pickled) makes its own box."""
+    import pickle
+
+    from redoubt.core.streams import Streams
+
+    s, t = Streams(np.random.SeedSequence(5)), Streams(np.random.SeedSequence(5))
+    box = s.box("morale")
+    assert s.box("morale") is box
+    rows = np.arange(40)
+    size = np.full(40, 9, np.int64)
+    cols = dict(food=np.ones(40), ammo=np.ones(40), state=np.zeros(40, np.int8), loc=np.zeros(40, np.int64))
+    fused.desert(size, cols["food"], cols["ammo"], cols["state"], cols["loc"], rows, np.full(40, 3, np.int64),
+                 np.zeros(0, np.int64), 0.5, box)
+    t.morale.binomial(np.full(40, 3), 0.5)
+    assert s.morale.random() == t.morale.random()
+    copied = pickle.loads(pickle.dumps(s))
+    assert copied.box("morale") is not box and copied.morale.random() == s.morale.random()

@@ -73,19 +73,3 @@ def test_a_process_switched_off_leaves_the_weather_alone(process):
     n = min(len(d_on), len(d_off))
     for col in ("snow_ref_cm", "temperature_c"):
         assert np.array_equal(d_on[col].to_numpy()[:n], d_off[col].to_numpy()[:n]), col
-
-
-def test_binomial_drawn_only_where_it_can_be_nonzero_is_numpys_binomial():
-    """kernels.binomial_where gives rng.binomial's results and leaves the generator in the same state: numpy
-    draws nothing for n = 0 or p = 0 (checked over 500 arrays with many such elements, and p = 1)."""
-    from redoubt.core.kernels import binomial_where
-
-    for t in range(500):
-        g = np.random.default_rng(t)
-        k = int(g.integers(1, 300))
-        n = g.integers(0, 50, k) * (g.random(k) < 0.6)
-        p = g.random(k) * (g.random(k) < 0.3)
-        p[g.random(k) < 0.05] = 1.0
-        a, b = np.random.default_rng(t + 7), np.random.default_rng(t + 7)
-        np.testing.assert_array_equal(a.binomial(n, p), binomial_where(b, n, p))
-        assert a.random() == b.random()

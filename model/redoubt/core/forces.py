@@ -234,9 +234,26 @@ class Force:
         captured (surrendered, turned: they go to the enemy) or destroyed (lost to the valley's accounts:
         killed, deserted, stood down under a pact, withdrawn elsewhere). An emptied group is out of action and
         leaves the model."""
-        counts = self._counts if self._counts is not None else NO_COUNTS
         food_kg, ammo_kg, emptied, n, groups, holding_emptied = fused.take_out(
-            self.size, self.food, self.ammo, self.state, self.loc, rows, lost, counts)
+            self.size, self.food, self.ammo, self.state, self.loc, rows, lost, self.kept_counts())
+        return self._taken(food_kg, ammo_kg, emptied, n, groups, holding_emptied, how)
+
+    def kept_counts(self) -> np.ndarray:
+        """The counts kept (counts()'s own array, for a kernel that keeps them up to date: `fused.take_out`), or an
+        empty array when there are none to keep."""
+        return self._counts if self._counts is not None else NO_COUNTS
+
+    def account(self, took: np.ndarray, gone: np.ndarray, emptied: np.ndarray, hows: tuple[str, ...]) -> None:
+        """Several take_outs made in one compiled call, in order (`fused._taken`'s form: row t of `took` and `gone`
+        for `hows[t]`, its emptied rows ending at took[t, 3] in `emptied`): each accounted as `take_out` would."""
+        start = 0
+        for (n, groups, holding_emptied, end), (food_kg, ammo_kg), how in zip(took.tolist(), gone.tolist(), hows):
+            self._taken(food_kg, ammo_kg, emptied[start:end], n, groups, holding_emptied, how)
+            start = end
+
+    def _taken(self, food_kg, ammo_kg, emptied, n, groups, holding_emptied, how: str) -> tuple[float, float]:
+        """What follows a take_out (`fused.take_out`'s result): the tallies, the ledger, the kept strength and present
+        rows, the agents of emptied groups."""
         n = int(n)  # a Python int, compiled or not (NUMBA_DISABLE_JIT runs the kernels as Python)
         if groups == 0:
             return 0.0, 0.0

@@ -17,12 +17,46 @@ results (the fingerprint's --quick cases checked): for stepping through one in a
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import config, njit
+from numba.core import types as nb_types
+from numba.experimental import structref
 
 # forces.State's values (not imported: this module depends on nothing of the model's; an IntEnum argument would
 # also cost a compiled call 20 us more than an int)
 HOLDING = 0
 OUT = 3
+
+
+# ---------------------------------------------------------------- a process's stream, as the kernels hold it ------
+if config.DISABLE_JIT:  # the kernels run as Python: a plain holder
+    class StreamBox:
+        """A numpy Generator held for the kernels (`box`)."""
+
+        __slots__ = ("rng",)
+
+        def __init__(self, rng):
+            self.rng = rng
+
+    def box(rng):
+        return StreamBox(rng)
+else:
+    @structref.register
+    class _StreamBoxType(nb_types.StructRef):
+        def preprocess_fields(self, fields):
+            return tuple((name, nb_types.unliteral(typ)) for name, typ in fields)
+
+    class StreamBox(structref.StructRefProxy):
+        """A numpy Generator held for the kernels (`box`): a kernel draws through `box.rng`, the Generator itself
+        (the same bit generator, its state shared), so the draws are numpy's algorithms on the process's stream.
+        Handing the Generator to a compiled call costs numba ~9 us each time (it unboxes the bit generator through
+        ctypes); a box, made once per run (`Streams.box`), costs under 1 us."""
+
+    structref.define_proxy(StreamBox, _StreamBoxType, ["rng"])
+
+    @njit(cache=True)
+    def box(rng):
+        """`rng` (a numpy Generator) in a StreamBox."""
+        return StreamBox(rng)
 
 
 @njit(cache=True)
@@ -184,9 +218,10 @@ def desertion_chances(size, morale, rows, below, rate):
 
 @njit(cache=True)
 def surrender_chances(size, morale, idx, locs, contested, encircled, below, encircled_below, rate):
-    """The groups that may surrender today: of those present (`idx`, ascending, holding at `locs`: `present`),
-    where there is a fight (`contested`) or cut off (`encircled`), with morale under `below` (`encircled_below`
-    when cut off). Their rows, sizes, chances and whether cut off, in row order."""
+    """The groups that may surrender today: of those present (`idx`, ascending, holding at `locs`: `present`; one
+    emptied since, by desertion, is passed over as `still_present` would), where there is a fight (`contested`)
+    or cut off (`encircled`), with morale under `below` (`encircled_below` when cut off). Their rows, sizes,
+    chances and whether cut off, in row order."""
     n = len(idx) if rate > 0 else 0
     out_rows = np.empty(n, np.int64)
     out_n = np.empty(n, np.int64)
@@ -195,12 +230,84 @@ def surrender_chances(size, morale, idx, locs, contested, encircled, below, enci
     k = 0
     for j in range(n):
         i, at = idx[j], locs[j]
+        if size[i] <= 0:
+            continue
         cut = encircled[at]
         limit = encircled_below if cut else below
         if (contested[at] or cut) and morale[i] < limit:
             out_rows[k], out_n[k], out_p[k], out_cut[k] = i, size[i], rate, cut
             k += 1
     return out_rows[:k], out_n[:k], out_p[:k], out_cut[:k]
+
+
+@njit(cache=True)
+def desert(size, food, ammo, state, loc, rows, leaving, counts, ground_share, dispersal):
+    """Those who leave (`leaving[j]` of group rows[j]): with ground_share > 0, that share of them go to ground
+    (one binomial from the dispersal stream, `dispersal`, for each group someone leaves, in row order: numpy's
+    binomial where n > 0) and are taken out first ("dispersed"); the rest desert for good ("deserted"). Returns
+    both take_outs in `_taken`'s form (the first takes no one when ground_share is 0)."""
+    to_ground = np.zeros(len(rows), np.int64)
+    if ground_share > 0:
+        for j in range(len(rows)):
+            if leaving[j] > 0:
+                to_ground[j] = dispersal.rng.binomial(leaving[j], ground_share)
+    took = np.zeros((2, 4), np.int64)
+    gone = np.zeros((2, 2))
+    emptied = np.empty(len(rows), np.int64)
+    e = _taken(took, gone, emptied, 0, 0, take_out(size, food, ammo, state, loc, rows, to_ground, counts))
+    e = _taken(took, gone, emptied, e, 1, take_out(size, food, ammo, state, loc, rows, leaving - to_ground, counts))
+    return took, gone, emptied[:e]
+
+
+@njit(cache=True)
+def desert_and_surrender(size, morale, food, ammo, state, loc, rows, counts, idx, locs, contested, encircled,
+                         desert_below, desert_rate, ground_share, surrender_below, encircled_below, surrender_rate,
+                         morale_stream, dispersal_stream):
+    """A side's day of desertion and surrender after its morale update, in one call: those in groups under
+    desert_below may desert (`desertion_chances`; a binomial each from the morale stream, in row order), some of
+    them going to ground (`desert`); then, of the groups still present (`idx`, `locs`: present before, less those
+    emptied by it), those that may surrender (`surrender_chances`; a binomial each from the morale stream) give up.
+    The draws are numpy's, in numpy's order. Returns the three take_outs ("dispersed", "deserted",
+    "surrendered") in `_taken`'s form, and how many surrendered cut off."""
+    took = np.zeros((3, 4), np.int64)
+    gone = np.zeros((3, 2))
+    emptied = np.empty(rows, np.int64)
+    e = 0
+    d_rows, d_n, d_p = desertion_chances(size, morale, rows, desert_below, desert_rate)
+    if len(d_rows):
+        leaving = np.empty(len(d_rows), np.int64)
+        for j in range(len(d_rows)):
+            leaving[j] = morale_stream.rng.binomial(d_n[j], d_p[j])
+        went, lost, left_empty = desert(size, food, ammo, state, loc, d_rows, leaving, counts, ground_share,
+                                        dispersal_stream)
+        took[:2] = went
+        gone[:2] = lost
+        emptied[:len(left_empty)] = left_empty
+        e = len(left_empty)
+    s_rows, s_n, s_p, s_cut = surrender_chances(size, morale, idx, locs, contested, encircled, surrender_below,
+                                                 encircled_below, surrender_rate)
+    cut_off = 0
+    if len(s_rows):
+        gave_up = np.empty(len(s_rows), np.int64)
+        for j in range(len(s_rows)):
+            gave_up[j] = morale_stream.rng.binomial(s_n[j], s_p[j])
+            if s_cut[j]:
+                cut_off += gave_up[j]
+        e = _taken(took, gone, emptied, e, 2, take_out(size, food, ammo, state, loc, s_rows, gave_up, counts))
+    return took, gone, emptied[:e], cut_off
+
+
+@njit(cache=True)
+def _taken(took, gone, emptied, e, t, result):
+    """A take_out's result filed as row t of `took` (fighters, groups, whether a group holding at a place was left
+    empty, where its emptied rows end in `emptied`) and of `gone` (food, ammunition); its emptied rows appended to
+    `emptied` from e. Returns the new end."""
+    food, ammo, left_empty, total, groups, holding_emptied = result
+    emptied[e:e + len(left_empty)] = left_empty
+    e += len(left_empty)
+    took[t, 0], took[t, 1], took[t, 2], took[t, 3] = total, groups, 1 if holding_emptied else 0, e
+    gone[t, 0], gone[t, 1] = food, ammo
+    return e
 
 
 @njit(cache=True)

@@ -7,25 +7,6 @@ import numpy as np
 from . import fused
 
 
-def binomial_where(rng: np.random.Generator, n, p) -> np.ndarray:
-    """`rng.binomial(n, p)`, drawn only where n > 0 and p > 0: numpy's binomial returns 0 there without
-    drawing, so the results and the generator's state are the same (tests/test_streams.py), without the cost
-    of a draw per element when most are certain zeros (a whole side's groups, few of them deserting)."""
-    n = np.asarray(n)
-    p = np.asarray(p, dtype=float)
-    out = np.zeros(n.shape, np.int64)
-    if p.ndim == 0:  # one p for all: numpy draws the same as with it repeated
-        if p > 0:
-            some = n > 0
-            if some.any():
-                out[some] = rng.binomial(n[some], float(p))
-        return out
-    some = (n > 0) & (p > 0)
-    if some.any():
-        out[some] = rng.binomial(n[some], p[some])
-    return out
-
-
 def seasonal_mean(doy, *, mean, amplitude, peak_doy):
     """The year's cosine: mean daily temperature (deg C) at the temperature's reference elevation by day of
     year. At another elevation, less its `lapse_cooling`."""

@@ -62,17 +62,14 @@ def update_morale(force: Force, enemy: Force, s: Situation, civilian_shortfall: 
             s.log("leader killed", force.name, loc)  # a new commander takes over, with the place's thresholds
         break_where_below(force, spread_morale(force, mean, weight, s.valley.adjacency), weight, s, switches,
                           streams)
-    rng = streams.morale
-    rows, n, chance = fused.desertion_chances(force.size, force.morale, r, p.desert_below, p.desert_rate)
-    if len(rows):
-        desert(force, rows, rng.binomial(n, chance), switches, streams.dispersal)
-    rows, n, chance, cut_off = fused.surrender_chances(
-        force.size, force.morale, *force.present_rows(), s.contested, encircled, p.surrender_below,
-        max(p.surrender_below, p.encircled_surrender_below), p.surrender_rate)
-    if len(rows):
-        gave_up = rng.binomial(n, chance)
-        force.surrendered_encircled += int(gave_up[cut_off].sum())
-        force.take_out(rows, gave_up, "surrendered")
+    idx, locs = force.present_rows()
+    took, gone, emptied, cut_off = fused.desert_and_surrender(
+        force.size, force.morale, force.food, force.ammo, force.state, force.loc, r, force.kept_counts(), idx, locs,
+        s.contested, encircled, p.desert_below, p.desert_rate, ground_share(force, switches), p.surrender_below,
+        max(p.surrender_below, p.encircled_surrender_below), p.surrender_rate, streams.box("morale"),
+        streams.box("dispersal"))
+    force.account(took, gone, emptied, ("dispersed", "deserted", "surrendered"))
+    force.surrendered_encircled += int(cut_off)
 
 
 # ------------------------------------------------------------ cohesion (switches.cohesion) ---------------------
@@ -118,12 +115,16 @@ def break_where_below(force: Force, breaking: np.ndarray, weight: np.ndarray, s:
 # ------------------------------------------------------------ dispersal (switches.dispersal) -------------------
 def desert(force: Force, rows: np.ndarray, leaving: np.ndarray, switches: Switches, rng: np.random.Generator) -> None:
     """Those who leave: with switches.dispersal, ground_share of them go to ground in the mountains (they may
-    regroup later, `regroup`); the rest desert for good. `rng`: the dispersal stream."""
-    if switches.dispersal and force.p.ground_share > 0:
-        to_ground = kernels.binomial_where(rng, leaving, force.p.ground_share)
-        force.take_out(rows, to_ground, "dispersed")
-        leaving = leaving - to_ground
-    force.take_out(rows, leaving, "deserted")
+    regroup later, `regroup`); the rest desert for good (`fused.desert`). `rng`: the dispersal stream. (A day's
+    desertion does this inside `fused.desert_and_surrender`; this is for a place that breaks.)"""
+    took, gone, emptied = fused.desert(force.size, force.food, force.ammo, force.state, force.loc, rows, leaving,
+                                       force.kept_counts(), ground_share(force, switches), fused.box(rng))
+    force.account(took, gone, emptied, ("dispersed", "deserted"))
+
+
+def ground_share(force: Force, switches: Switches) -> float:
+    """The share of those leaving who go to ground (none without switches.dispersal)."""
+    return force.p.ground_share if switches.dispersal else 0.0
 
 
 def regroup(force: Force, enemy_inside: int, s: Situation, attacker_entry: int, rng: np.random.Generator,

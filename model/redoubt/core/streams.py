@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import fused
+
 # name -> what draws from it (the index is the position)
 STREAMS: tuple[tuple[str, str], ...] = (
     ("weather", "the winter's onset and first snow, daily temperature noise, snowfall, cloud"),
@@ -36,7 +38,7 @@ NAMES = tuple(name for name, _ in STREAMS)
 class Streams:
     """The run's generators by process name (`streams.weather`, `streams.combat`, ...)."""
 
-    __slots__ = (*NAMES, "_root")
+    __slots__ = (*NAMES, "_root", "_boxes")
 
     weather: np.random.Generator
     combat: np.random.Generator
@@ -57,6 +59,24 @@ class Streams:
             child = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k),
                                            pool_size=root.pool_size)
             setattr(self, name, np.random.Generator(np.random.PCG64(child)))
+        self._boxes: dict[str, tuple[np.random.Generator, fused.StreamBox]] = {}
+
+    def box(self, name: str) -> fused.StreamBox:
+        """The process's stream as the compiled kernels take it (`fused.StreamBox`), made once: drawing through it
+        draws from the stream itself."""
+        rng = getattr(self, name)
+        held = self._boxes.get(name)
+        if held is None or held[0] is not rng:  # made afresh if the stream was replaced
+            held = self._boxes[name] = (rng, fused.box(rng))
+        return held[1]
+
+    def __getstate__(self):  # the boxes do not pickle: a copy makes its own
+        return {name: getattr(self, name) for name in (*NAMES, "_root")}
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._boxes = {}
 
     def of_input(self, key: str) -> np.random.Generator:
         """The stream that draws one uncertain input (`[uncertain]`, keyed by its dotted name): a child of the
