@@ -530,9 +530,9 @@ def test_the_kernels_run_as_python_give_the_same_runs():
 @pytest.mark.parametrize("fighters_per_agent", [10, 1])
 def test_a_sides_kept_counts_are_those_found_afresh(fighters_per_agent):
     """Force keeps counts(), present_rows() and strength() through take_out and account (updated in the kernels'
-    passes, the present rows kept but for those emptied) and send (those who left taken off) rather than finding them again: they are what
-    a fresh pass finds, after each loss and send and at the end of each day of a whole run (at 1 fighter per agent
-    every loss empties a group)."""
+    passes, the present rows kept but for those emptied) and send (those who left taken off) rather than finding
+    them again: they are what a fresh pass finds, after each loss and send and at the end of each day of a whole
+    run (at 1 fighter per agent every loss empties a group)."""
     from redoubt import ValleyModel
     from redoubt.core.forces import Force
 

@@ -122,14 +122,15 @@ def engage(att, dfd, *, att_leth, dfd_leth, att_area=False, dfd_area=False, att_
 
 def engage_each(att, dfd, *, att_leth: float, dfd_leth: float, att_area: bool, dfd_area: bool, att_cover,
                 dfd_cover, att_frontage, dfd_frontage, att_ammo, dfd_ammo, att_ammo_rate: float,
-                dfd_ammo_rate: float, dt: float, substeps: int, rng: np.random.Generator, att_support=None,
-                dfd_support=None, att_support_leth: float = 0.0, dfd_support_leth: float = 0.0,
+                dfd_ammo_rate: float, dt: float, substeps: int, rng: np.random.Generator | fused.StreamBox,
+                att_support=None, dfd_support=None, att_support_leth: float = 0.0, dfd_support_leth: float = 0.0,
                 att_support_rate: float = 0.0, dfd_support_rate: float = 0.0) -> Engagement:
     """`engage` (stochastic) for the few places fought over on a day, in one compiled call
     (`fused.engage_places`): the same arithmetic in the same order and the same draws from `rng` (each sub-step
     the defenders' losses at every place, then the attackers'), so the results are `engage`'s bit for bit and the
     generator is left in the same state (tests/test_combat_oracles.py), without numpy's cost per call on arrays of
-    two or three places. Per-place arguments are sequences."""
+    two or three places. Per-place arguments are sequences; `rng` the stream, or the stream in its box
+    (`Streams.box`: a Generator is boxed here, at a cost of ~10 us a call)."""
     k = len(att)
     floats = lambda x: np.array(x, dtype=float)  # noqa: E731  (copies: the kernel changes some in place)
     no_support = np.zeros(k)
@@ -138,7 +139,8 @@ def engage_each(att, dfd, *, att_leth: float, dfd_leth: float, att_area: bool, d
         floats(att_ammo), floats(dfd_ammo), no_support if att_support is None else floats(att_support),
         no_support if dfd_support is None else floats(dfd_support), float(att_leth), float(dfd_leth),
         bool(att_area), bool(dfd_area), float(att_ammo_rate), float(dfd_ammo_rate), float(att_support_leth),
-        float(dfd_support_leth), float(att_support_rate), float(dfd_support_rate), float(dt), int(substeps), rng)
+        float(dfd_support_leth), float(att_support_rate), float(dfd_support_rate), float(dt), int(substeps),
+        rng if isinstance(rng, fused.StreamBox) else fused.box(rng))
     return Engagement(lost_a, lost_d, used_a, used_d)
 
 

@@ -818,13 +818,14 @@ def _limit(ammo, rate, h):
 
 @njit(cache=True)
 def engage_places(a, d, a_cov, d_cov, a_front, d_front, a_ammo, d_ammo, a_sup, d_sup, att_leth, dfd_leth, att_area,
-                  dfd_area, att_rate, dfd_rate, att_sleth, dfd_sleth, att_srate, dfd_srate, dt, substeps, rng):
+                  dfd_area, att_rate, dfd_rate, att_sleth, dfd_sleth, att_srate, dfd_srate, dt, substeps, stream):
     """combat.engage (stochastic) at the k places fought over on a day, as combat.engage_each lays it out: each
     sub-step the defenders' losses at every place are drawn, then the attackers'; with supporting fire its losses
     after them, the defenders' then the attackers'. The arithmetic in the same order and the same draws, on the
-    same stream, as numpy's (`rng` is a numpy Generator: numba runs numpy's own binomial algorithm on its bit
-    generator, so the stream is left as numpy leaves it). `a`, `d` and the ammunition are changed in place;
-    returns the fighters lost and ammunition fired by each side at each place."""
+    same stream, as numpy's (`stream` is the combat stream in its StreamBox: numba runs numpy's own binomial
+    algorithm on its bit generator, so the stream is left as numpy leaves it). `a`, `d` and the ammunition are
+    changed in place; returns the fighters lost and ammunition fired by each side at each place."""
+    rng = stream.rng
     k = len(a)
     a_lost, d_lost = np.zeros(k, np.int64), np.zeros(k, np.int64)
     a_used, d_used = np.zeros(k), np.zeros(k)

@@ -564,7 +564,7 @@ class ValleyModel(mesa.Model):
                 att_ammo_rate=att.p.ammo_kg_per_day_combat if logi else 0.0,
                 dfd_ammo_rate=dfd.p.ammo_kg_per_day_combat if logi else 0.0,
                 dt=sc.combat_dt_days * share, substeps=max(1, round(sc.combat_substeps * share)),
-                rng=self.streams.combat, **self._support_at(A, D, idx))
+                rng=self.streams.box("combat"), **self._support_at(A, D, idx))
             for k, loc in enumerate(idx.tolist()):
                 att.losses_today[loc] += att.lose_at(loc, int(res.att_loss[k]), "killed", self.streams.combat)
                 dfd.losses_today[loc] += dfd.lose_at(loc, int(res.dfd_loss[k]), "killed", self.streams.combat)
