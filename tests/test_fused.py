@@ -715,3 +715,71 @@ def test_a_boxed_stream_draws_the_streams_own_numbers():
     assert s.morale.random() == t.morale.random()
     copied = pickle.loads(pickle.dumps(s))
     assert copied.box("morale") is not box and copied.morale.random() == s.morale.random()
+
+
+@pytest.mark.parametrize("fighters_per_agent", [10, 1])
+def test_a_days_losses_at_the_places_fought_over_are_the_python_steps(fighters_per_agent):
+    """fused.fight_losses is, place by place, Force.lose_at (numpy's multivariate hypergeometric on the combat
+    stream, then take_out) for the attackers and the defenders and then each side's ammunition spent from its
+    groups still there: the same columns, take_outs, losses and stream state after, on the days of real runs."""
+    import copy
+
+    from redoubt import ValleyModel
+
+    m, checked = ValleyModel(rng=5, fighters_per_agent=fighters_per_agent), 0
+    g = np.random.default_rng(0)
+    while m.running and checked < 12:
+        m.step()
+        A, D = m.attackers.counts(), m.defenders.counts()
+        places = ((A > 0) & (D > 0)).nonzero()[0]
+        if not len(places):
+            continue
+        want, got = copy.deepcopy(m), copy.deepcopy(m)
+        a_loss = (g.random(len(places)) * A[places] * 1.3).astype(np.int64)  # everyone at a place, now and then
+        d_loss = (g.random(len(places)) * D[places] * 0.5).astype(np.int64)
+        a_used, d_used = g.random(len(places)) * 300 * (g.random(len(places)) < 0.8), g.random(len(places)) * 300
+        expected = {"attacker": [], "defender": []}
+        for k, loc in enumerate(places.tolist()):
+            for force, n in ((want.attackers, a_loss[k]), (want.defenders, d_loss[k])):
+                rows, lost = force.pick_at(loc, int(n), want.streams.combat)
+                expected[force.side].append((fused.take_out(force.size, force.food, force.ammo, force.state, force.loc,
+                                                            rows, lost, force.kept_counts()), lost.sum()))
+                force._present_left = True  # as take_out leaves it, for the next rows_at
+            for force, used in ((want.attackers, a_used[k]), (want.defenders, d_used[k])):
+                spent = fused.spend(force.ammo, force.rows_at(loc), used) if used > 0 else 0.0
+                expected[force.side][-1] += (spent,)
+        results = fused.fight_losses(places, a_loss, d_loss, a_used, d_used, True, *got.attackers.columns_present(),
+                                     *got.defenders.columns_present(), got.streams.box("combat"))
+        for side, (took, gone, emptied, lost, spent) in zip(("attacker", "defender"), results):
+            rows = expected[side]
+            for x, y in zip((took, gone, emptied), _as_taken([r[0] for r in rows])):
+                np.testing.assert_array_equal(x, y)
+            np.testing.assert_array_equal(lost, [r[1] for r in rows])
+            np.testing.assert_array_equal(spent, [r[2] for r in rows])
+            for col in ("size", "food", "ammo", "state"):
+                np.testing.assert_array_equal(getattr(got.force(side), col), getattr(want.force(side), col))
+        assert got.streams.combat.random() == want.streams.combat.random()
+        checked += 1
+    assert checked == 12
+
+
+def test_the_multivariate_hypergeometric_is_numpys():
+    """fused.multivariate_hypergeometric draws what numpy's Generator.multivariate_hypergeometric draws (the
+    "marginals" method: small samples one by one, larger ones by ratio of uniforms, log(k!) from the table and
+    Stirling's series) and leaves the stream where numpy leaves it: many colours and few, small groups and large,
+    samples under and over half, none and all."""
+    from numba import njit
+
+    @njit
+    def drawn(stream, colors, n):
+        return fused.multivariate_hypergeometric(stream.rng, colors, n)
+
+    for t in range(600):
+        g = np.random.default_rng(t)
+        colors = g.integers(0, (11, 300)[t % 2], int(g.integers(1, (60, 1500)[t % 3 == 0]))).astype(np.int64)
+        total = int(colors.sum())
+        n = (0, total, int(g.integers(0, total + 1)))[min(t % 7, 2)]
+        a, b = np.random.default_rng(t + 99), np.random.default_rng(t + 99)
+        np.testing.assert_array_equal(drawn(fused.box(b), colors, n), a.multivariate_hypergeometric(colors, n))
+        assert a.random() == b.random()
+    assert np.array_equal(fused._LOG_FACTORIAL[:4], [0.0, 0.0, np.log(2.0), np.log(6.0)])

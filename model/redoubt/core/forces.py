@@ -238,6 +238,12 @@ class Force:
             self.size, self.food, self.ammo, self.state, self.loc, rows, lost, self.kept_counts())
         return self._taken(food_kg, ammo_kg, emptied, n, groups, holding_emptied, how)
 
+    def columns_present(self) -> tuple[np.ndarray, ...]:
+        """The columns a kernel that takes fighters out changes (size, food, ammo, state), their places, the kept
+        counts and the present rows and their places (brought up to date first): `fused.fight_losses`'s."""
+        idx, locs = self.present_rows()
+        return self.size, self.food, self.ammo, self.state, self.loc, self.kept_counts(), idx, locs
+
     def kept_counts(self) -> np.ndarray:
         """The counts kept (counts()'s own array, for a kernel that keeps them up to date: `fused.take_out`), or an
         empty array when there are none to keep."""
@@ -325,12 +331,6 @@ class Force:
         moved, self._next_arrival = fused.arrive(self.size, self.state, self.loc, self.dest, self.eta, self.rows, day)
         if moved:
             self._moved()
-
-    def spend_ammo_at(self, loc: int, used: float) -> None:
-        """Take ammunition fired in battle from the groups at a location, in proportion to what they carry."""
-        if used <= 0:
-            return
-        self.ledger.consume(0.0, fused.spend(self.ammo, self.rows_at(loc), used))
 
     def end_day_losses(self) -> None:
         self.loss_window.append(self.losses_today.copy())

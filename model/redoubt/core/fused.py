@@ -16,10 +16,15 @@ results (the fingerprint's --quick cases checked): for stepping through one in a
 
 from __future__ import annotations
 
+import math
+from decimal import Context, Decimal
+
 import numpy as np
 from numba import config, njit
 from numba.core import types as nb_types
 from numba.experimental import structref
+from numba.np.random.generator_core import next_double
+from numba.np.random.random_methods import random_interval
 
 # forces.State's values (not imported: this module depends on nothing of the model's; an IntEnum argument would
 # also cost a compiled call 20 us more than an int)
@@ -644,6 +649,182 @@ def spend(ammo, rows, used):
     for j in range(len(rows)):
         ammo[rows[j]] -= take[j]
     return numpy_sum(take)
+
+
+# ---------------------------------------------------------------- numpy's multivariate hypergeometric -------------
+# Which fighters a loss takes (Force.pick_at): numpy's Generator.multivariate_hypergeometric ("marginals", its
+# default) done here on the same bit generator, so a kernel can pick without a Python call. The same algorithms in
+# the same order of operations (numpy/random/src/distributions: random_mvhg_marginals.c, random_hypergeometric.c,
+# logfactorial.c), with no fast-math: tests/test_fused.py holds the draws and the stream's state after to numpy's.
+
+# log(k!) for k < 126: the double nearest the exact value (numpy's table holds the same doubles)
+_LOG_FACTORIAL = np.array([float(Decimal(math.factorial(k)).ln(Context(prec=40))) for k in range(126)])
+_HALF_LOG_2PI = 0.9189385332046728
+_D1 = 1.7155277699214135  # 2 sqrt(2/e)
+_D2 = 0.8989161620588988  # 3 - 2 sqrt(3/e)
+
+
+@njit(cache=True)
+def _log_factorial(k):
+    """log(k!): the table below 126, else Stirling's series to the 1/k**3 term, as numpy finds it."""
+    if k < 126:
+        return _LOG_FACTORIAL[k]
+    return (k + 0.5) * math.log(k) - k + (_HALF_LOG_2PI + (1.0 / k) * (1 / 12.0 - 1 / (360.0 * k * k)))
+
+
+@njit(cache=True)
+def _hypergeometric_sample(bitgen, good, bad, sample):
+    """numpy's hypergeometric by drawing one by one (small samples): the good ones among `sample` of good + bad."""
+    total = good + bad
+    computed = total - sample if sample > total // 2 else sample
+    remaining_total, remaining_good = total, good
+    while computed > 0 and remaining_good > 0 and remaining_total > remaining_good:
+        remaining_total -= 1
+        if np.int64(random_interval(bitgen, remaining_total)) < remaining_good:
+            remaining_good -= 1
+        computed -= 1
+    if remaining_total == remaining_good:
+        remaining_good -= computed
+    return remaining_good if sample > total // 2 else good - remaining_good
+
+
+@njit(cache=True)
+def _hypergeometric_hrua(bitgen, good, bad, sample):
+    """numpy's hypergeometric by ratio of uniforms (Stadlober's algorithm HRUA), for larger samples."""
+    popsize = good + bad
+    computed = min(sample, popsize - sample)
+    least, most = min(good, bad), max(good, bad)
+    p = least / popsize
+    q = most / popsize
+    a = computed * p + 0.5
+    var = float(popsize - computed) * computed * p * q / (popsize - 1)
+    c = math.sqrt(var + 0.5)
+    h = _D1 * c + _D2
+    m = np.int64(math.floor(float(computed + 1) * (least + 1) / (popsize + 2)))
+    g = _log_factorial(m) + _log_factorial(least - m) + _log_factorial(computed - m) + \
+        _log_factorial(most - computed + m)
+    bound = min(computed, least) + 1
+    cap = math.floor(a + 16 * c)
+    b = float(bound) if bound < cap else cap  # C's MIN of an integer and a double
+    while True:
+        u = next_double(bitgen)
+        v = next_double(bitgen)
+        x = a + h * (v - 0.5) / u
+        if x < 0.0 or x >= b:
+            continue
+        k = np.int64(math.floor(x))
+        t = g - (_log_factorial(k) + _log_factorial(least - k) + _log_factorial(computed - k) +
+                 _log_factorial(most - computed + k))
+        if u * (4.0 - u) - 3.0 <= t:
+            break
+        if u * (u - t) >= 1:
+            continue
+        if 2.0 * math.log(u) <= t:
+            break
+    if good > bad:
+        k = computed - k
+    if computed < sample:
+        k = good - k
+    return k
+
+
+@njit(cache=True)
+def _hypergeometric(bitgen, good, bad, sample):
+    if sample >= 10 and sample <= good + bad - 10:
+        return _hypergeometric_hrua(bitgen, good, bad, sample)
+    return _hypergeometric_sample(bitgen, good, bad, sample)
+
+
+@njit(cache=True)
+def multivariate_hypergeometric(rng, colors, nsample):
+    """`rng.multivariate_hypergeometric(colors, nsample)` (numpy's "marginals" method), drawn on `rng` (a numpy
+    Generator, as a kernel holds it): how many of each color among nsample drawn without replacement."""
+    n = len(colors)
+    out = np.zeros(n, np.int64)
+    total = np.int64(0)
+    for j in range(n):
+        total += colors[j]
+    if total == 0 or nsample == 0:
+        return out
+    bitgen = rng.bit_generator
+    more_than_half = nsample > total // 2
+    left = total - nsample if more_than_half else nsample
+    remaining = total
+    j = 0
+    while left > 0 and j + 1 < n:
+        remaining -= colors[j]
+        r = _hypergeometric(bitgen, colors[j], remaining, left)
+        out[j] = r
+        left -= r
+        j += 1
+    if left > 0:
+        out[n - 1] = left
+    if more_than_half:
+        for j in range(n):
+            out[j] = colors[j] - out[j]
+    return out
+
+
+@njit(cache=True)
+def _rows_at(idx, locs, at, size, state):
+    """Of the present rows (`idx`, at `locs`), those at place `at` still present (someone in them, holding): the
+    rows Force.rows_at gives once the present rows have been brought up to date (`still_present`)."""
+    out = np.empty(len(idx), np.int64)
+    k = 0
+    for j in range(len(idx)):
+        i = idx[j]
+        if locs[j] == at and size[i] > 0 and state[i] == HOLDING:
+            out[k] = i
+            k += 1
+    return out[:k]
+
+
+@njit(cache=True)
+def _lose_at(rng, size, food, ammo, state, loc, counts, idx, locs, at, n):
+    """Force.lose_at: n fighters taken out at place `at`, chosen fighter by fighter (numpy's multivariate
+    hypergeometric over its groups there; all of them if n is everyone). Returns the take_out and how many went."""
+    rows = _rows_at(idx, locs, at, size, state)
+    if n <= 0 or len(rows) == 0:
+        rows = rows[:0]
+        lost = np.zeros(0, np.int64)
+    else:
+        lost = size[rows]
+        if n < lost.sum():
+            lost = multivariate_hypergeometric(rng, lost, n)
+    return take_out(size, food, ammo, state, loc, rows, lost, counts), lost.sum()
+
+
+@njit(cache=True)
+def fight_losses(places, a_loss, d_loss, a_used, d_used, logistics, a_size, a_food, a_ammo, a_state, a_loc,
+                 a_counts, a_idx, a_locs, d_size, d_food, d_ammo, d_state, d_loc, d_counts, d_idx, d_locs, stream):
+    """The day's losses and ammunition fired at the places fought over (`places`, as combat.engage_each found
+    them), in one call: at each place in turn, the attackers' losses taken out (`_lose_at`, drawing on the combat
+    stream, `stream`), then the defenders'; then, with `logistics`, each side's ammunition fired spent from its
+    groups still there (`spend`). Each side's columns, kept counts and present rows (`idx`, `locs`, found before)
+    are changed in place. Returns, per side, its take_outs (one per place, in `_taken`'s form), the fighters lost
+    and the kg spent at each place."""
+    n = len(places)
+    rng = stream.rng
+    a_took, d_took = np.zeros((n, 4), np.int64), np.zeros((n, 4), np.int64)
+    a_gone, d_gone = np.zeros((n, 2)), np.zeros((n, 2))
+    a_emptied, d_emptied = np.empty(len(a_idx), np.int64), np.empty(len(d_idx), np.int64)
+    a_lost, d_lost = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    a_spent, d_spent = np.zeros(n), np.zeros(n)
+    ae = de = 0
+    for k in range(n):
+        at = places[k]
+        result, a_lost[k] = _lose_at(rng, a_size, a_food, a_ammo, a_state, a_loc, a_counts, a_idx, a_locs, at,
+                                     a_loss[k])
+        ae = _taken(a_took, a_gone, a_emptied, ae, k, result)
+        result, d_lost[k] = _lose_at(rng, d_size, d_food, d_ammo, d_state, d_loc, d_counts, d_idx, d_locs, at,
+                                     d_loss[k])
+        de = _taken(d_took, d_gone, d_emptied, de, k, result)
+        if logistics:
+            if a_used[k] > 0:
+                a_spent[k] = spend(a_ammo, _rows_at(a_idx, a_locs, at, a_size, a_state), a_used[k])
+            if d_used[k] > 0:
+                d_spent[k] = spend(d_ammo, _rows_at(d_idx, d_locs, at, d_size, d_state), d_used[k])
+    return (a_took, a_gone, a_emptied[:ae], a_lost, a_spent), (d_took, d_gone, d_emptied[:de], d_lost, d_spent)
 
 
 NEVER = 2**62  # the day of the next arrival when no one is on the move

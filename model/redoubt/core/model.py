@@ -565,12 +565,17 @@ class ValleyModel(mesa.Model):
                 dfd_ammo_rate=dfd.p.ammo_kg_per_day_combat if logi else 0.0,
                 dt=sc.combat_dt_days * share, substeps=max(1, round(sc.combat_substeps * share)),
                 rng=self.streams.box("combat"), **self._support_at(A, D, idx))
-            for k, loc in enumerate(idx.tolist()):
-                att.losses_today[loc] += att.lose_at(loc, int(res.att_loss[k]), "killed", self.streams.combat)
-                dfd.losses_today[loc] += dfd.lose_at(loc, int(res.dfd_loss[k]), "killed", self.streams.combat)
+            # at each place, the attackers' losses, the defenders', then the ammunition each fired (fused.fight_losses)
+            losses = fused.fight_losses(idx, res.att_loss, res.dfd_loss, res.att_ammo_used, res.dfd_ammo_used, logi,
+                                        *att.columns_present(), *dfd.columns_present(), self.streams.box("combat"))
+            killed = ("killed",) * len(idx)
+            for force, (took, gone, emptied, lost, spent), used in ((att, losses[0], res.att_ammo_used),
+                                                                     (dfd, losses[1], res.dfd_ammo_used)):
+                force.account(took, gone, emptied, killed)
+                force.losses_today[idx] += lost
                 if logi:
-                    att.spend_ammo_at(loc, float(res.att_ammo_used[k]))
-                    dfd.spend_ammo_at(loc, float(res.dfd_ammo_used[k]))
+                    for kg in spent[used > 0].tolist():
+                        force.ledger.consume(0.0, kg)
 
     def _support_at(self, A: np.ndarray, D: np.ndarray, idx: np.ndarray) -> dict:
         """Each side's supporting weapons at the places fought over (switches.fire_support), shared among them
