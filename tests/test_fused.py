@@ -783,3 +783,53 @@ def test_the_multivariate_hypergeometric_is_numpys():
         np.testing.assert_array_equal(drawn(fused.box(b), colors, n), a.multivariate_hypergeometric(colors, n))
         assert a.random() == b.random()
     assert np.array_equal(fused._LOG_FACTORIAL[:4], [0.0, 0.0, np.log(2.0), np.log(6.0)])
+
+
+@pytest.mark.parametrize("scenario", ["panjshir-2021", "swat-2009"])
+def test_the_main_efforts_orders_are_those_found_stack_by_stack(scenario):
+    """fused.press_on gives each free stack the order the per-stack Python gave it: the way to the objective
+    through the fewest defended places (Valley.route, DETOUR_DAYS a defended place), cut before the first, less
+    the fixing force; the days round the defences; a bypass where the straight way runs through one; else a
+    flank for a stalled stack. Checked on every day of runs, with the free stacks as the commander had them and
+    with every place a stack's."""
+    from redoubt import ValleyModel
+    from redoubt.core.commands import DETOUR_DAYS
+
+    def per_stack(cmd, stacks, movable, aim, D, s, progress):
+        v, p, out = cmd.valley, cmd.p, []
+        for loc in stacks:
+            near = [D[nb] for nb, _ in v.neighbours[loc] if D[nb] > 0]
+            n = int(movable[loc]) - (int(np.ceil(p.fix_ratio * int(max(near)))) if near else 0)
+            if aim >= 0 and n > 0:
+                _, path = cmd.route(loc, aim, np.zeros(v.n, bool), s, penalty=DETOUR_DAYS * (D > 0))
+                first = next((i for i, u in enumerate(path) if i and D[u] > 0), len(path))
+                if first >= 2:
+                    dst = path[first - 1]
+                    days, _ = cmd.route(loc, dst, D > 0, s)
+                    if np.isfinite(days):
+                        _, direct = cmd.route(loc, dst, np.zeros(v.n, bool), s)
+                        out.append((1, n, dst, days, any(D[u] > 0 for u in direct[1:-1])))
+                        progress[loc] = progress[dst] = s.day
+                        continue
+            flank = D[loc] == 0 and s.day - progress[loc] >= p.flank_after_days
+            out.append((2 if flank else 0, 0, -1, 0.0, False))
+        return out
+
+    m, g, days = ValleyModel(scenario, rng=4), np.random.default_rng(1), 0
+    cmd, v = m.attacker_command, m.valley
+    while m.running:
+        m.step()
+        A, D, s = m.attackers.counts(), m.defenders.counts(), m.situation()
+        aim = cmd.objective()
+        for movable in (np.maximum(A - 5, 0), g.integers(0, 400, v.n) * (g.random(v.n) < 0.6)):
+            stacks = (movable > 0).nonzero()[0]
+            progress = cmd.last_progress.copy() - g.integers(0, 6, v.n)
+            want = per_stack(cmd, stacks.tolist(), movable, -1 if aim is None else aim, D, s, progress.copy())
+            got_progress = progress.copy()
+            got = fused.press_on(stacks, movable, -1 if aim is None else aim, D, cmd.p.fix_ratio, v.first_link,
+                                 v.link_to, v.travel_days(cmd.p.speed_km_per_day, cmd.p.path_slowdown,
+                                                          s.weather.slowdown), DETOUR_DAYS, got_progress, s.day,
+                                 cmd.p.flank_after_days)
+            assert list(zip(*(order.tolist() for order in got))) == want
+            days += 1
+    assert days > 100

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from . import kernels
+from . import fused, kernels
 from .combat import engaged_odds, local_odds
 from .forces import ADVANCING, RETREATING, Force
 from .kernels import commander_nerve
@@ -181,49 +181,20 @@ class AttackerCommand(Command):
         valleys, paths and passes where there is a way), as far as the place before the first defence on it
         (the converging attack decides when to go in there), each leaving a fixing force beside a defended
         place it leaves; a stack already there that stays stalled flanks. With nothing left to take, they
-        hold."""
-        aim = self.objective()
-        detours = DETOUR_DAYS * (D > 0)  # the same for every stack: sending one changes no defended place
-        for loc in (movable > 0).nonzero()[0].tolist():
-            if aim is not None and self._toward(loc, int(movable[loc]), aim, A, D, detours, s):
-                continue
-            if D[loc] == 0 and s.day - self.last_progress[loc] >= self.p.flank_after_days:
+        hold. The orders are found in one compiled pass (`fused.press_on`) and carried out here, in turn."""
+        v, p, aim = self.valley, self.p, self.objective()
+        stacks = (movable > 0).nonzero()[0]
+        orders = fused.press_on(stacks, movable, -1 if aim is None else aim, D, p.fix_ratio, v.first_link, v.link_to,
+                                v.travel_days(p.speed_km_per_day, p.path_slowdown, s.weather.slowdown), DETOUR_DAYS,
+                                self.last_progress, s.day, p.flank_after_days)
+        for loc, action, n, dst, days, bypass in zip(stacks.tolist(), *(order.tolist() for order in orders)):
+            if action == fused.TOWARD:
+                sent = self.force.send(loc, n, dst, days, ADVANCING, s.day, self.streams.movement)
+                A[loc] -= sent
+                if bypass:  # the straight way runs through a defence: this goes round it
+                    s.log("bypass", self.force.name, loc, dst, sent, note=f"towards {v.names[aim]}")
+            elif action == fused.FLANK:
                 self._flank(loc, int(movable[loc]), self.forward(loc), A, D, s)
-
-    def fixing_force(self, loc: int, D: np.ndarray) -> int:
-        """Fighters a stack leaves at `loc` to hold the defenders next to it in place: fix_ratio per defender
-        of the strongest defended neighbour (none if no defender is next to it)."""
-        near = [D[nb] for nb, _ in self.valley.neighbours[loc] if D[nb] > 0]
-        return math.ceil(self.p.fix_ratio * int(max(near))) if near else 0
-
-    def _toward(self, loc: int, n: int, aim: int, A: np.ndarray, D: np.ndarray, detours: np.ndarray,
-                s: Situation) -> bool:
-        """Send a stack on its way to the objective: along the way through the fewest defended places (each
-        costing `detours` days), as far as the place before the first of them (the objective itself if nothing
-        defended is on the way), less its fixing force; False if it is there already, or nothing is left to
-        send."""
-        n -= self.fixing_force(loc, D)
-        if n <= 0:
-            return False  # all of it fixes the defenders beside it (asked first: it needs no route)
-        v, no_block = self.valley, np.zeros(self.valley.n, bool)
-        # The way through the fewest defended places (then the quickest), as far as the first of them: the
-        # stack stops next to it, and the converging attack decides when to go in.
-        _, path = self.route(loc, aim, no_block, s, penalty=detours)
-        first = next((i for i, u in enumerate(path) if i and D[u] > 0), len(path))
-        path = path[:first]
-        if len(path) < 2:
-            return False  # already where the way ends
-        dst = path[-1]
-        days, _ = self.route(loc, dst, D > 0, s)
-        if not np.isfinite(days):
-            return False
-        sent = self.force.send(loc, n, dst, days, ADVANCING, s.day, self.streams.movement)
-        A[loc] -= sent
-        self.last_progress[loc] = self.last_progress[dst] = s.day
-        _, direct = self.route(loc, dst, no_block, s)
-        if any(D[u] > 0 for u in direct[1:-1]):  # the straight way runs through a defence: this goes round it
-            s.log("bypass", self.force.name, loc, dst, sent, note=f"towards {v.names[aim]}")
-        return True
 
     def _infiltrate(self, movable: np.ndarray, A: np.ndarray, D: np.ndarray, s: Situation) -> None:
         """Free fighters next to a defended place slip past it (mostly by night) to the place beyond, if no

@@ -437,6 +437,64 @@ def quickest(start, stop, first_link, link_to, link_days, blocked, penalty):
                 prev[v] = u
 
 
+TOWARD, FLANK = 1, 2  # press_on's actions: a stack sent on its way to the objective; a stalled stack to flank
+
+
+@njit(cache=True)
+def press_on(stacks, movable, aim, D, fix_ratio, first_link, link_to, link_days, detour_days, last_progress, day,
+             flank_after_days):
+    """The main effort's orders for the free stacks (`stacks`, ascending, `movable` fighters each), in turn
+    (commands.AttackerCommand._press_on carries them out): each goes for the objective `aim` (-1: nothing left to
+    take) by the way through the fewest defended places (each costing `detour_days`; then the quickest), as far
+    as the place before the first of them, less a fixing force (fix_ratio per defender of its strongest defended
+    neighbour); one already there, or with nothing left to send, flanks if it has stalled (no defenders there and
+    no progress for flank_after_days). A stack sent marks progress where it left and where it goes
+    (`last_progress`, in place). Returns, per stack, the action (0 none, TOWARD, FLANK), the fighters sent, where
+    to, the days it takes (avoiding defended places) and whether the straight way ran through a defence."""
+    n = len(D)
+    no_block = np.zeros(n, np.bool_)
+    defended = np.zeros(n, np.bool_)
+    no_penalty = np.zeros(n)
+    detours = np.zeros(n)
+    for u in range(n):
+        defended[u] = D[u] > 0
+        detours[u] = detour_days * (1.0 if defended[u] else 0.0)  # numpy's DETOUR_DAYS * (D > 0)
+    k = len(stacks)
+    action = np.zeros(k, np.int64)
+    sent = np.zeros(k, np.int64)
+    dst = np.full(k, -1, np.int64)
+    days = np.zeros(k)
+    bypass = np.zeros(k, np.bool_)
+    for j in range(k):
+        loc = stacks[j]
+        if aim >= 0:
+            strongest = 0  # the fixing force: fix_ratio per defender of the strongest defended neighbour
+            for e in range(first_link[loc], first_link[loc + 1]):
+                strongest = max(strongest, D[link_to[e]])
+            m = movable[loc] - (math.ceil(fix_ratio * strongest) if strongest > 0 else 0)
+            if m > 0:
+                path = quickest(loc, aim, first_link, link_to, link_days, no_block, detours)[1]
+                first = len(path)  # the way as far as the first defended place on it
+                for i in range(1, len(path)):
+                    if D[path[i]] > 0:
+                        first = i
+                        break
+                if first >= 2:
+                    to = path[first - 1]
+                    t = quickest(loc, to, first_link, link_to, link_days, defended, no_penalty)[0]
+                    if np.isfinite(t):
+                        direct = quickest(loc, to, first_link, link_to, link_days, no_block, no_penalty)[1]
+                        for i in range(1, len(direct) - 1):
+                            if D[direct[i]] > 0:
+                                bypass[j] = True
+                        action[j], sent[j], dst[j], days[j] = TOWARD, m, to, t
+                        last_progress[loc] = last_progress[to] = day
+                        continue
+        if D[loc] == 0 and day - last_progress[loc] >= flank_after_days:
+            action[j] = FLANK
+    return action, sent, dst, days, bypass
+
+
 @njit(cache=True)
 def _block_sum(a, lo, n):
     """numpy's sum of a block of at most 128 (numpy/_core/src/umath/loops_utils.h.src): under 8 one by one,
