@@ -833,3 +833,27 @@ def test_the_main_efforts_orders_are_those_found_stack_by_stack(scenario):
             assert list(zip(*(order.tolist() for order in got))) == want
             days += 1
     assert days > 100
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_days_holders_the_front_and_the_places_cut_off_are_the_numpy_expressions(seed):
+    from redoubt import ValleyModel
+    from redoubt.core.space import ATTACKER_HELD, DEFENDER_HELD
+
+    v = ValleyModel(("panjshir-2021", "swat-2009")[seed % 2], rng=0).valley
+    g = np.random.default_rng(seed)
+    for _ in range(30):
+        A = np.where(g.random(v.n) < (0.9, 0.5)[seed % 2], 0, g.integers(1, 50, v.n)).astype(np.int64)
+        D = np.where(g.random(v.n) < 0.5, 0, g.integers(1, 50, v.n)).astype(np.int64)
+        control = g.integers(0, 3, v.n).astype(np.int8)
+        want = control.copy()
+        want[(A > 0) & (D == 0)] = ATTACKER_HELD
+        want[(D > 0) & (A == 0)] = DEFENDER_HELD
+        touched = v.is_road & ((A > 0) | (want == ATTACKER_HELD))
+        front = float(v.km[touched].max()) if touched.any() else float(v.km[v.mouth])
+        assert fused.hold(control, A, D, ATTACKER_HELD, DEFENDER_HELD, v.is_road, v.km, v.mouth) == front
+        np.testing.assert_array_equal(control, want)
+        rear = v.is_pass | (g.random(v.n) < 0.1)
+        enemy = (control == ATTACKER_HELD) | ((A > 0) & (D == 0))
+        np.testing.assert_array_equal(fused.cut_off(control, A, D, ATTACKER_HELD, rear, v.first_link, v.link_to),
+                                      (D > 0) & ~v.reachable(rear, enemy))

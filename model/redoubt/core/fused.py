@@ -981,6 +981,37 @@ def km_held(control, road_order, legs, attacker):
 
 
 @njit(cache=True)
+def hold(control, A, D, attacker, defender, is_road, km, mouth):
+    """The day's holders, in place: a place only the attackers stand on (`A`, `D`: each side's fighters there)
+    is theirs (`attacker`), one only the defenders stand on theirs. Returns the front: the furthest km up the road
+    the attackers stand on or hold (the mouth's if none)."""
+    front, touched = km[mouth], False
+    for u in range(len(control)):
+        if A[u] > 0 and D[u] == 0:
+            control[u] = attacker
+        elif D[u] > 0 and A[u] == 0:
+            control[u] = defender
+        if is_road[u] and (A[u] > 0 or control[u] == attacker) and (not touched or km[u] > front):
+            front, touched = km[u], True
+    return front
+
+
+@njit(cache=True)
+def cut_off(control, A, D, attacker, rear, first_link, link_to):
+    """Defended places (`D` > 0) with no way to a `rear` place (a pass out, an open depot) over ground the attacker
+    does not hold (`control`) nor stand on alone: `reachable` from the rear, the enemy's ground blocked."""
+    n = len(control)
+    enemy = np.zeros(n, np.bool_)
+    for u in range(n):
+        enemy[u] = control[u] == attacker or (A[u] > 0 and D[u] == 0)
+    reached = reachable(rear, enemy, first_link, link_to)
+    out = np.zeros(n, np.bool_)
+    for u in range(n):
+        out[u] = D[u] > 0 and not reached[u]
+    return out
+
+
+@njit(cache=True)
 def outflanked(own, enemy, behind):
     """Places where a side has fighters (`own`) and the enemy alone holds a place behind it (`behind[i, j]`: j is
     behind i)."""

@@ -616,10 +616,9 @@ class ValleyModel(mesa.Model):
     def _update_control(self) -> None:
         v = self.valley
         A, D = self.attackers.counts(), self.defenders.counts()
-        held_before = v.control.copy()
-        v.control[(A > 0) & (D == 0)] = ATTACKER_HELD
-        v.control[(D > 0) & (A == 0)] = DEFENDER_HELD
         shock = self.switches.cohesion
+        before = v.control.tolist() if shock else None
+        front = float(fused.hold(v.control, A, D, ATTACKER_HELD, DEFENDER_HELD, v.is_road, v.km, v.mouth))
         control = v.control.tolist()  # plain ints: read for seven stores and the key places each day
         for store in self.stores:
             if store.open and control[store.place] == ENEMY_CONTROL[store.side]:
@@ -627,12 +626,9 @@ class ValleyModel(mesa.Model):
                 if shock:
                     self.force(store.side).pending_shock += self.force(store.side).p.morale_key_loss
         if shock:
-            before = held_before.tolist()
             for k in self.key_places:
                 if before[k] != ATTACKER_HELD and control[k] == ATTACKER_HELD:
                     self.defenders.pending_shock += self.defenders.p.morale_key_loss
-        touched = v.is_road & ((A > 0) | (v.control == ATTACKER_HELD))
-        front = float(v.km[touched].max()) if touched.any() else float(v.km[v.mouth])
         if front > self.front_km:
             self.front_moved_day = self.day
         self.front_km = front
@@ -643,12 +639,11 @@ class ValleyModel(mesa.Model):
         """Defended places with no way, over ground the attacker does not hold alone, to an open depot of
         theirs or to a pass out of the valley: their retreat and supply are cut."""
         v = self.valley
-        enemy = (v.control == ATTACKER_HELD) | ((A > 0) & (D == 0))
         rear = v.is_pass.copy()
         for store in self.stores_of("defender"):
             if store.open:
                 rear[store.place] = True
-        return (D > 0) & ~v.reachable(rear, enemy)
+        return fused.cut_off(v.control, A, D, ATTACKER_HELD, rear, v.first_link, v.link_to)
 
 
     def _check_end(self) -> None:
