@@ -253,8 +253,10 @@ class Force:
         """Several take_outs made in one compiled call, in order (`fused._taken`'s form: row t of `took` and `gone`
         for `hows[t]`, its emptied rows ending at took[t, 3] in `emptied`): each accounted as `take_out` would."""
         start = 0
-        for (n, groups, holding_emptied, end), (food_kg, ammo_kg), how in zip(took.tolist(), gone.tolist(), hows):
-            self._taken(food_kg, ammo_kg, emptied[start:end], n, groups, holding_emptied, how)
+        for t, (n, groups, holding_emptied, end) in enumerate(took.tolist()):
+            if groups:  # (most days no one deserts or surrenders)
+                food_kg, ammo_kg = gone[t].tolist()
+                self._taken(food_kg, ammo_kg, emptied[start:end], n, groups, holding_emptied, hows[t])
             start = end
 
     def _taken(self, food_kg, ammo_kg, emptied, n, groups, holding_emptied, how: str) -> tuple[float, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
 import datetime as dt
 import functools
@@ -190,6 +191,7 @@ class ValleyModel(mesa.Model):
         self._wave_fighters = sum(w.n for w in self.waves)
         self._last_wave_t = max((w.t for w in self.waves), default=-math.inf)
         self.defender_waves = self._scaled_waves(dfd, self.defender_entry)  # from outside (over a pass, say)
+        self._wave_times = sorted({w.t for w in (*self.waves, *self.defender_waves)})  # read every day (_fight)
 
     def _set_commands(self) -> None:
         """Each side's commanders, with their nerve drawn once (the commanders' stream)."""
@@ -486,8 +488,8 @@ class ValleyModel(mesa.Model):
 
     def _arrivals_during_today(self) -> list[float]:
         """Times of waves that arrive part-way through today (day d covers times d - 1 to d)."""
-        start = self.day - 1
-        return sorted({w.t for w in (*self.waves, *self.defender_waves) if start < w.t < self.day})
+        times = self._wave_times
+        return times[bisect.bisect_right(times, self.day - 1):bisect.bisect_left(times, self.day)]
 
     def _logistics(self) -> None:
         if not self.switches.logistics:
