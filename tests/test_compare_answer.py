@@ -2,7 +2,7 @@
 
 import pandas as pd
 import pytest
-from redoubt.studies.compare import answer, effect_answer, effects, format_table
+from redoubt.studies.compare import answer, effect_answer, effects, effects_frame, format_table
 
 
 def row(**kw):
@@ -78,3 +78,18 @@ def test_the_effects_table_fits_100_columns_and_leads_the_terminal_output():
     e = effects(runs_frame(pairs), ["none", "air"], "none")
     text = format_table(pd.DataFrame([row(), row(variant="air")]), {"none": "No outside resupply"}, e)
     assert text.startswith("What each variant changes") and max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_an_effect_whose_interval_and_exact_test_disagree_is_called_borderline():
+    """5 runs saved and none lost in 200 pairs: Newcombe's interval just excludes zero, the exact McNemar test
+    does not reject (p = 0.0625). The verdict says both, in the answer and in the table, and how many runs a
+    variant would settle it."""
+    pairs = [(False, True, 40)] * 5 + [(True, True, 0)] * 45 + [(False, False, 40)] * 150
+    e = effects(runs_frame(pairs), ["none", "air"], "none")
+    row = e.iloc[0]
+    assert row["diff_lo95"] > 0 and row["mcnemar_p"] == pytest.approx(0.0625)
+    said = effect_answer(row)
+    assert "is borderline at 200 runs a variant (its interval excludes zero but the test does not reject, p = " \
+        "0.062)" in said and f"about {int(row['pairs_needed']):,} runs a variant would settle it" in said
+    assert "is real" not in said
+    assert effects_frame(e)["verdict"].iloc[0] == f"borderline: need ~{int(row['pairs_needed']):,}"

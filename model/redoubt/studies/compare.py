@@ -491,13 +491,33 @@ def _signed(x: float) -> str:
     return f"{v:+d}" if v else "0"
 
 
-def _verdict(real: bool, needed: float) -> str:
-    """'real'; or noise, with the runs a variant that would tell a difference of the size seen."""
-    if real:
+def judged(row) -> str:
+    """How an effect stands at its runs: 'real' when its P(hold) interval excludes zero and the paired test
+    rejects at 5% (`paired_test_p`), 'borderline' when only one of the two does (they can differ at the margin:
+    the interval is Newcombe's score interval, the test exact), 'noise' when neither does, 'none' when no pair
+    ended differently (or as many saved as lost)."""
+    real, rejects = bool(row["distinguishable"]), paired_test_p(row) < 0.05
+    if real and rejects:
         return "real"
-    if not math.isfinite(needed):
-        return "no difference"
-    return f"noise: need ~{int(needed):,}" if needed < 1e7 else "noise: need >10 million"
+    if real or rejects:
+        return "borderline"
+    return "noise" if math.isfinite(row["pairs_needed"]) else "none"
+
+
+def paired_test_p(row) -> float:
+    """The effect's paired test: the sign-flip test over the draws' mean differences when runs share draws,
+    else the exact McNemar test over runs."""
+    p = row.get("p_draws", math.nan)
+    return p if isinstance(p, float) and math.isfinite(p) else float(row["mcnemar_p"])
+
+
+def _verdict(row) -> str:
+    """`judged`, with the runs a variant that would tell a difference of the size seen when it is not real."""
+    said = judged(row)
+    if said in ("real", "none"):
+        return {"real": "real", "none": "no difference"}[said]
+    needed = row["pairs_needed"]
+    return f"{said}: need ~{int(needed):,}" if needed < 1e7 else f"{said}: need >10 million"
 
 
 def effects_frame(effect_table: pd.DataFrame) -> pd.DataFrame:
@@ -513,7 +533,7 @@ def effects_frame(effect_table: pd.DataFrame) -> pd.DataFrame:
            {"McNemar p": [f"{p:.2g}" for p in e["mcnemar_p"]]}),
         "days held change": [f"{_signed(d)} [{_signed(lo)} to {_signed(hi)}]"
                                       for d, lo, hi in zip(e["days_diff"], e["days_diff_lo95"], e["days_diff_hi95"])],
-        "verdict": [_verdict(real, k) for real, k in zip(e["distinguishable"], e["pairs_needed"])],
+        "verdict": [_verdict(row) for _, row in e.iterrows()],
     })
 
 
@@ -530,10 +550,11 @@ EFFECT_KEY = (
     ("days held change", ("change (and its 95% interval) in the median days the valley held (to the fall, or to "
                           "the run's winter onset if "
                           "it held), with a 95% paired-bootstrap interval")),
-    ("verdict", ("'real' when the P(hold) interval excludes zero at this many runs; otherwise noise, with the runs "
-                 "a variant a McNemar test would need to tell a difference of the size seen (80% power; with "
-                 "--runs-per-draw, the draws a paired test over draws would need, times the runs a draw); 'no "
-                 "difference' when no pair ended differently")),
+    ("verdict", ("'real' when the P(hold) interval excludes zero and the paired test (McNemar's; with "
+                 "--runs-per-draw the sign-flip test) rejects at 5%, at this many runs; 'borderline' when only one "
+                 "of the two does; otherwise noise; each with the runs a variant a McNemar test would need to tell "
+                 "a difference of the size seen (80% power; with --runs-per-draw, the draws a paired test over "
+                 "draws would need, times the runs a draw); 'no difference' when no pair ended differently")),
 )
 
 
@@ -628,12 +649,19 @@ def effect_answer(row, description: str = "") -> str:
     lo, hi = row["days_diff_lo95"], row["days_diff_hi95"]
     if lo > 0 or hi < 0:
         text += f" The valley holds {'longer' if lo > 0 else 'less long'} with it: that change is real."
-    if row["distinguishable"]:
+    said, needed = judged(row), row["pairs_needed"]
+    if said == "real":
         return text + f" The difference in P(hold) is real at {n} runs a variant."
-    if not math.isfinite(row["pairs_needed"]):
+    if said == "none":
         return text + f" The {n} pairs show no difference in P(hold) at all."
+    if said == "borderline":
+        which = ("its interval excludes zero but the test does not reject" if row["distinguishable"] else
+                 "the test rejects but its interval does not exclude zero")
+        more = f"about {int(needed):,} runs a variant would" if n < needed < 1e7 else "more runs would"
+        return text + (f" The difference in P(hold) is borderline at {n} runs a variant ({which}, p = "
+                       f"{paired_test_p(row):.2g}): {more} settle it (80% power).")
     return text + (f" That is within noise at {n} runs a variant: a difference of this size would need about "
-                   f"{int(row['pairs_needed']):,} runs a variant to tell (80% power).")
+                   f"{int(needed):,} runs a variant to tell (80% power).")
 
 
 def _test_words(row) -> str:
