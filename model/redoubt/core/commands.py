@@ -183,6 +183,7 @@ class AttackerCommand(Command):
         place it leaves; a stack already there that stays stalled flanks. With nothing left to take, they
         hold. The orders are found in one compiled pass (`fused.press_on`) and carried out here, in turn."""
         v, p, aim = self.valley, self.p, self.objective()
+        towards = "" if aim is None else f"towards {v.names[aim]}"  # (no one is sent anywhere without an aim)
         stacks = (movable > 0).nonzero()[0]
         orders = fused.press_on(stacks, movable, -1 if aim is None else aim, D, p.fix_ratio, v.first_link, v.link_to,
                                 v.travel_days(p.speed_km_per_day, p.path_slowdown, s.weather.slowdown), DETOUR_DAYS,
@@ -192,7 +193,7 @@ class AttackerCommand(Command):
                 sent = self.force.send(loc, n, dst, days, ADVANCING, s.day, self.streams.movement)
                 A[loc] -= sent
                 if bypass:  # the straight way runs through a defence: this goes round it
-                    s.log("bypass", self.force.name, loc, dst, sent, note=f"towards {v.names[aim]}")
+                    s.log("bypass", self.force.name, loc, dst, sent, note=towards)
             elif action == fused.FLANK:
                 self._flank(loc, int(movable[loc]), self.forward(loc), A, D, s)
 

@@ -238,7 +238,8 @@ class Force:
             self.size, self.food, self.ammo, self.state, self.loc, rows, lost, self.kept_counts())
         return self._taken(food_kg, ammo_kg, emptied, n, groups, holding_emptied, how)
 
-    def columns_present(self) -> tuple[np.ndarray, ...]:
+    def columns_present(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                       np.ndarray, np.ndarray]:
         """The columns a kernel that takes fighters out changes (size, food, ammo, state), their places, the kept
         counts and the present rows and their places (brought up to date first): `fused.fight_losses`'s."""
         idx, locs = self.present_rows()

@@ -33,7 +33,7 @@ OUT = 3
 
 
 # ---------------------------------------------------------------- a process's stream, as the kernels hold it ------
-if config.DISABLE_JIT:  # the kernels run as Python: a plain holder
+if getattr(config, "DISABLE_JIT", False):  # the kernels run as Python: a plain holder
     class StreamBox:
         """A numpy Generator held for the kernels (`box`)."""
 
@@ -50,7 +50,7 @@ else:
         def preprocess_fields(self, fields):
             return tuple((name, nb_types.unliteral(typ)) for name, typ in fields)
 
-    class StreamBox(structref.StructRefProxy):
+    class StreamBox(structref.StructRefProxy):  # type: ignore[no-redef]  # (the other is for NUMBA_DISABLE_JIT)
         """A numpy Generator held for the kernels (`box`): a kernel draws through `box.rng`, the Generator itself
         (the same bit generator, its state shared), so the draws are numpy's algorithms on the process's stream.
         Handing the Generator to a compiled call costs numba ~9 us each time (it unboxes the bit generator through

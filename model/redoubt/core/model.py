@@ -619,7 +619,7 @@ class ValleyModel(mesa.Model):
         v = self.valley
         A, D = self.attackers.counts(), self.defenders.counts()
         shock = self.switches.cohesion
-        before = v.control.tolist() if shock else None
+        before = v.control.tolist() if shock else []
         front = float(fused.hold(v.control, A, D, ATTACKER_HELD, DEFENDER_HELD, v.is_road, v.km, v.mouth))
         control = v.control.tolist()  # plain ints: read for seven stores and the key places each day
         for store in self.stores:

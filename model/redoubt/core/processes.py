@@ -190,6 +190,7 @@ def _settle_where_below(defenders: Force, attackers: Force, places: np.ndarray, 
     morale below the commander's pact threshold (as it stood before any of today's pacts)."""
     mean, weight = defenders.place_morale()
     point = defenders.pact_point
+    assert point is not None  # drawn at the start when switches.pacts is on
     for loc in places.tolist():
         if weight[loc] > 0 and mean[loc] < point[loc]:
             settle(defenders, attackers, loc, int(weight[loc]), s, rng, note)
