@@ -785,6 +785,23 @@ def test_the_multivariate_hypergeometric_is_numpys():
     assert np.array_equal(fused._LOG_FACTORIAL[:4], [0.0, 0.0, np.log(2.0), np.log(6.0)])
 
 
+def test_the_log_factorials_looked_up_are_those_the_series_gives():
+    """The table of log(k!) from 126 on (made in Python at import) holds, for every k, the double the compiled
+    series gives (`fused._stirling`, numpy's formula): a lookup, not a different value."""
+    from numba import njit
+
+    @njit
+    def series(n):
+        out = np.zeros(n)
+        for k in range(126, n):
+            out[k] = fused._stirling(k)
+        return out
+
+    table = fused._LOG_FACTORIAL
+    np.testing.assert_array_equal(series(len(table))[126:], table[126:])
+    assert fused._log_factorial(len(table) + 5) == fused._stirling(len(table) + 5)
+
+
 @pytest.mark.parametrize("scenario", ["panjshir-2021", "swat-2009"])
 def test_the_main_efforts_orders_are_those_found_stack_by_stack(scenario):
     """fused.press_on gives each free stack the order the per-stack Python gave it: the way to the objective

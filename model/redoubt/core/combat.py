@@ -130,7 +130,7 @@ def engage_each(att, dfd, *, att_leth: float, dfd_leth: float, att_area: bool, d
     the defenders' losses at every place, then the attackers'), so the results are `engage`'s bit for bit and the
     generator is left in the same state (tests/test_combat_oracles.py), without numpy's cost per call on arrays of
     two or three places. Per-place arguments are sequences; `rng` the stream, or the stream in its box
-    (`Streams.box`: a Generator is boxed here, at a cost of ~10 us a call)."""
+    (`Streams.box`: a Generator is boxed here, at a cost of ~40 us a call)."""
     k = len(att)
     floats = lambda x: np.array(x, dtype=float)  # noqa: E731  (copies: the kernel changes some in place)
     no_support = np.zeros(k)

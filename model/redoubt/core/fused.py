@@ -715,19 +715,35 @@ def spend(ammo, rows, used):
 # the same order of operations (numpy/random/src/distributions: random_mvhg_marginals.c, random_hypergeometric.c,
 # logfactorial.c), with no fast-math: tests/test_fused.py holds the draws and the stream's state after to numpy's.
 
-# log(k!) for k < 126: the double nearest the exact value (numpy's table holds the same doubles)
-_LOG_FACTORIAL = np.array([float(Decimal(math.factorial(k)).ln(Context(prec=40))) for k in range(126)])
 _HALF_LOG_2PI = 0.9189385332046728
 _D1 = 1.7155277699214135  # 2 sqrt(2/e)
 _D2 = 0.8989161620588988  # 3 - 2 sqrt(3/e)
 
 
+def _stirling_py(k: int) -> float:
+    """numpy's log(k!) from 126 on: Stirling's series to the 1/k**3 term, in its order of operations (plain
+    floats and the C library's log, as the compiled `_stirling` finds it: tests/test_fused.py checks each)."""
+    return (k + 0.5) * math.log(k) - k + (_HALF_LOG_2PI + (1.0 / k) * (1 / 12.0 - 1 / (360.0 * k * k)))
+
+
+# log(k!) as numpy finds it, looked up rather than found afresh (a pick among thousands of single fighters calls
+# it tens of thousands of times): below 126 the double nearest the exact value (numpy's table holds the same
+# doubles), then numpy's Stirling series, up to as many fighters as a place is likely to hold
+_LOG_FACTORIAL = np.array([float(Decimal(math.factorial(k)).ln(Context(prec=40))) for k in range(126)] +
+                          [_stirling_py(k) for k in range(126, 1 << 15)])
+
+
+@njit(cache=True)
+def _stirling(k):
+    return (k + 0.5) * math.log(k) - k + (_HALF_LOG_2PI + (1.0 / k) * (1 / 12.0 - 1 / (360.0 * k * k)))
+
+
 @njit(cache=True)
 def _log_factorial(k):
-    """log(k!): the table below 126, else Stirling's series to the 1/k**3 term, as numpy finds it."""
-    if k < 126:
+    """log(k!) as numpy finds it: the table, else Stirling's series (`_stirling`)."""
+    if k < len(_LOG_FACTORIAL):
         return _LOG_FACTORIAL[k]
-    return (k + 0.5) * math.log(k) - k + (_HALF_LOG_2PI + (1.0 / k) * (1 / 12.0 - 1 / (360.0 * k * k)))
+    return _stirling(k)
 
 
 @njit(cache=True)

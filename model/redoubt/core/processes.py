@@ -108,17 +108,20 @@ def break_where_below(force: Force, breaking: np.ndarray, weight: np.ndarray, s:
     the days after)."""
     for loc in breaking.tolist():
         rows, lost = force.pick_at(loc, math.ceil(force.p.break_share * weight[loc]), streams.cohesion)
-        desert(force, rows, lost, switches, streams.dispersal)
+        desert(force, rows, lost, switches, streams.box("dispersal"))
         s.log("break", force.name, loc, fighters=int(lost.sum()))
 
 
 # ------------------------------------------------------------ dispersal (switches.dispersal) -------------------
-def desert(force: Force, rows: np.ndarray, leaving: np.ndarray, switches: Switches, rng: np.random.Generator) -> None:
+def desert(force: Force, rows: np.ndarray, leaving: np.ndarray, switches: Switches,
+           rng: np.random.Generator | fused.StreamBox) -> None:
     """Those who leave: with switches.dispersal, ground_share of them go to ground in the mountains (they may
-    regroup later, `regroup`); the rest desert for good (`fused.desert`). `rng`: the dispersal stream. (A day's
-    desertion does this inside `fused.desert_and_surrender`; this is for a place that breaks.)"""
+    regroup later, `regroup`); the rest desert for good (`fused.desert`). `rng`: the dispersal stream, or it
+    boxed (`Streams.box`; a Generator is boxed here, at ~40 us). (A day's desertion does this inside
+    `fused.desert_and_surrender`; this is for a place that breaks.)"""
+    stream = rng if isinstance(rng, fused.StreamBox) else fused.box(rng)
     took, gone, emptied = fused.desert(force.size, force.food, force.ammo, force.state, force.loc, rows, leaving,
-                                       force.kept_counts(), ground_share(force, switches), fused.box(rng))
+                                       force.kept_counts(), ground_share(force, switches), stream)
     force.account(took, gone, emptied, ("dispersed", "deserted"))
 
 
