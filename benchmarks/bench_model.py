@@ -4,7 +4,9 @@ Also the default resolution with issue 13's processes switched off (and the inpu
 cost of those processes per simulated day, measured in the same run.
 
     .venv/bin/python benchmarks/bench_model.py [--seeds 5]
-Writes benchmarks/results/model.json. Run on an otherwise idle machine; one core is used.
+Writes benchmarks/results/model.json. Run on an otherwise idle machine; one core is used. After a warm-up run
+of each configuration, the runs are interleaved seed by seed, and the fine run's cost against the default's is
+also given paired (`one_per_agent_over_default`: the median over seeds of each seed's ratio).
 """
 
 import argparse
@@ -72,15 +74,26 @@ def main():
     ap.add_argument("--seeds", type=int, default=5)
     args = ap.parse_args()
     out = {"python": platform.python_version(), "mesa": mesa.__version__, "machine": platform.machine()}
-    for label, fpa, extra in (("one_fighter_per_agent", 1, None), ("default_resolution", None, None),
-                              ("default_resolution_processes_off", None, PROCESSES_OFF)):
-        res = [time_run(s, fpa, extra) for s in range(args.seeds)]
+    configs = (("one_fighter_per_agent", 1, None), ("default_resolution", None, None),
+               ("default_resolution_processes_off", None, PROCESSES_OFF))
+    for _, fpa, extra in configs:  # warm-up: a process's first run also loads the compiled kernels
+        time_run(99, fpa, extra)
+    # interleaved, seed by seed: a change in the machine's load falls on every configuration alike
+    runs: dict[str, list] = {label: [] for label, _, _ in configs}
+    for s in range(args.seeds):
+        for label, fpa, extra in configs:
+            runs[label].append(time_run(s, fpa, extra))
+    for label, _, _ in configs:
+        res = runs[label]
         secs = [r[0] for r in res]
         per_fd = [r[0] / r[1] for r in res]
         out[label] = {"median_seconds": statistics.median(secs), "max_seconds": max(secs),
                       "median_days": statistics.median(r[2] for r in res),
                       "ms_per_day": 1e3 * statistics.median(r[0] / r[2] for r in res),
                       "us_per_fighter_day": 1e6 * statistics.median(per_fd)}
+    # issue 24's bound, paired: each seed's run at 1 fighter per agent over its default run, made back to back
+    out["one_per_agent_over_default"] = statistics.median(
+        fine[0] / default[0] for fine, default in zip(runs["one_fighter_per_agent"], runs["default_resolution"]))
     out["mesa_random_network_step_us_per_agent"] = mesa_us = 1e6 * mesa_random_step_cost()
     on, off = out["default_resolution"], out["default_resolution_processes_off"]
     out["processes_cost_per_day_ratio"] = on["ms_per_day"] / off["ms_per_day"]
