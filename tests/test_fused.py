@@ -719,8 +719,8 @@ def test_a_boxed_stream_draws_the_streams_own_numbers():
 
 @pytest.mark.parametrize("fighters_per_agent", [10, 1])
 def test_a_days_losses_at_the_places_fought_over_are_the_python_steps(fighters_per_agent):
-    """fused.fight_losses is, place by place, Force.lose_at (numpy's multivariate hypergeometric on the combat
-    stream, then take_out) for the attackers and the defenders and then each side's ammunition spent from its
+    """fused.fight_losses is, place by place, what Force.lose_at did with numpy (numpy's multivariate
+    hypergeometric on the combat stream over the groups there, then take_out) for the attackers and the defenders and then each side's ammunition spent from its
     groups still there: the same columns, take_outs, losses and stream state after, on the days of real runs."""
     import copy
 
@@ -741,7 +741,12 @@ def test_a_days_losses_at_the_places_fought_over_are_the_python_steps(fighters_p
         expected = {"attacker": [], "defender": []}
         for k, loc in enumerate(places.tolist()):
             for force, n in ((want.attackers, a_loss[k]), (want.defenders, d_loss[k])):
-                rows, lost = force.pick_at(loc, int(n), want.streams.combat)
+                rows = force.present_rows()[0][force.present_rows()[1] == loc]  # as Force.pick_at found them
+                lost = force.size[rows]
+                if 0 < n < lost.sum():
+                    lost = want.streams.combat.multivariate_hypergeometric(lost, int(n))
+                elif n <= 0:
+                    rows, lost = rows[:0], rows[:0]
                 expected[force.side].append((fused.take_out(force.size, force.food, force.ammo, force.state, force.loc,
                                                             rows, lost, force.kept_counts()), lost.sum()))
                 force._present_left = True  # as take_out leaves it, for the next rows_at

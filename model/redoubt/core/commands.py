@@ -402,7 +402,7 @@ class DefenderCommand(Command):
         n = int(round(D[loc] * self.p.evade_share))
         if n <= 0:
             return
-        rows, going = self.force.pick_at(loc, n, self.streams.evasion)
+        rows, going = self.force.pick_at(loc, n, self.streams.box("evasion"))
         self.force.take_out(rows, going, "dispersed")
         D[loc] -= int(going.sum())
         s.log("evade", self.force.name, loc, fighters=int(going.sum()))

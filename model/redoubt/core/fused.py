@@ -840,9 +840,9 @@ def multivariate_hypergeometric(rng, colors, nsample):
 
 
 @njit(cache=True)
-def _rows_at(idx, locs, at, size, state):
-    """Of the present rows (`idx`, at `locs`), those at place `at` still present (someone in them, holding): the
-    rows Force.rows_at gives once the present rows have been brought up to date (`still_present`)."""
+def rows_at(idx, locs, at, size, state):
+    """Force.rows_at: of the present rows (`idx`, ascending, at `locs`), those at place `at` still present
+    (someone in them, holding: as `still_present` would leave them after losses since)."""
     out = np.empty(len(idx), np.int64)
     k = 0
     for j in range(len(idx)):
@@ -854,17 +854,23 @@ def _rows_at(idx, locs, at, size, state):
 
 
 @njit(cache=True)
-def _lose_at(rng, size, food, ammo, state, loc, counts, idx, locs, at, n):
-    """Force.lose_at: n fighters taken out at place `at`, chosen fighter by fighter (numpy's multivariate
-    hypergeometric over its groups there; all of them if n is everyone). Returns the take_out and how many went."""
-    rows = _rows_at(idx, locs, at, size, state)
+def pick(size, state, idx, locs, at, n, stream):
+    """Force.pick_at: n fighters at place `at` chosen at random fighter by fighter (not group by group): the
+    groups there (`rows_at`) and how many of each, by numpy's multivariate hypergeometric over their sizes on
+    `stream` (a StreamBox); all of them if n is at least everyone there, none if n <= 0."""
+    rows = rows_at(idx, locs, at, size, state)
     if n <= 0 or len(rows) == 0:
-        rows = rows[:0]
-        lost = np.zeros(0, np.int64)
-    else:
-        lost = size[rows]
-        if n < lost.sum():
-            lost = multivariate_hypergeometric(rng, lost, n)
+        return rows[:0], np.zeros(0, np.int64)
+    lost = size[rows]
+    if n < lost.sum():
+        lost = multivariate_hypergeometric(stream.rng, lost, n)
+    return rows, lost
+
+
+@njit(cache=True)
+def _lose_at(stream, size, food, ammo, state, loc, counts, idx, locs, at, n):
+    """Force.lose_at: n fighters taken out at place `at` (`pick`). Returns the take_out and how many went."""
+    rows, lost = pick(size, state, idx, locs, at, n, stream)
     return take_out(size, food, ammo, state, loc, rows, lost, counts), lost.sum()
 
 
@@ -878,7 +884,6 @@ def fight_losses(places, a_loss, d_loss, a_used, d_used, logistics, a_size, a_fo
     are changed in place. Returns, per side, its take_outs (one per place, in `_taken`'s form), the fighters lost
     and the kg spent at each place."""
     n = len(places)
-    rng = stream.rng
     a_took, d_took = np.zeros((n, 4), np.int64), np.zeros((n, 4), np.int64)
     a_gone, d_gone = np.zeros((n, 2)), np.zeros((n, 2))
     a_emptied, d_emptied = np.empty(len(a_idx), np.int64), np.empty(len(d_idx), np.int64)
@@ -887,17 +892,17 @@ def fight_losses(places, a_loss, d_loss, a_used, d_used, logistics, a_size, a_fo
     ae = de = 0
     for k in range(n):
         at = places[k]
-        result, a_lost[k] = _lose_at(rng, a_size, a_food, a_ammo, a_state, a_loc, a_counts, a_idx, a_locs, at,
+        result, a_lost[k] = _lose_at(stream, a_size, a_food, a_ammo, a_state, a_loc, a_counts, a_idx, a_locs, at,
                                      a_loss[k])
         ae = _taken(a_took, a_gone, a_emptied, ae, k, result)
-        result, d_lost[k] = _lose_at(rng, d_size, d_food, d_ammo, d_state, d_loc, d_counts, d_idx, d_locs, at,
+        result, d_lost[k] = _lose_at(stream, d_size, d_food, d_ammo, d_state, d_loc, d_counts, d_idx, d_locs, at,
                                      d_loss[k])
         de = _taken(d_took, d_gone, d_emptied, de, k, result)
         if logistics:
             if a_used[k] > 0:
-                a_spent[k] = spend(a_ammo, _rows_at(a_idx, a_locs, at, a_size, a_state), a_used[k])
+                a_spent[k] = spend(a_ammo, rows_at(a_idx, a_locs, at, a_size, a_state), a_used[k])
             if d_used[k] > 0:
-                d_spent[k] = spend(d_ammo, _rows_at(d_idx, d_locs, at, d_size, d_state), d_used[k])
+                d_spent[k] = spend(d_ammo, rows_at(d_idx, d_locs, at, d_size, d_state), d_used[k])
     return (a_took, a_gone, a_emptied[:ae], a_lost, a_spent), (d_took, d_gone, d_emptied[:de], d_lost, d_spent)
 
 

@@ -107,7 +107,7 @@ def break_where_below(force: Force, breaking: np.ndarray, weight: np.ndarray, s:
     `weight` fighters each): break_share of them desert at once (the rest may fall back, desert or surrender in
     the days after)."""
     for loc in breaking.tolist():
-        rows, lost = force.pick_at(loc, math.ceil(force.p.break_share * weight[loc]), streams.cohesion)
+        rows, lost = force.pick_at(loc, math.ceil(force.p.break_share * weight[loc]), streams.box("cohesion"))
         desert(force, rows, lost, switches, streams.box("dispersal"))
         s.log("break", force.name, loc, fighters=int(lost.sum()))
 
