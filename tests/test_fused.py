@@ -720,8 +720,9 @@ def test_a_boxed_stream_draws_the_streams_own_numbers():
 @pytest.mark.parametrize("fighters_per_agent", [10, 1])
 def test_a_days_losses_at_the_places_fought_over_are_the_python_steps(fighters_per_agent):
     """fused.fight_losses is, place by place, what Force.lose_at did with numpy (numpy's multivariate
-    hypergeometric on the combat stream over the groups there, then take_out) for the attackers and the defenders and then each side's ammunition spent from its
-    groups still there: the same columns, take_outs, losses and stream state after, on the days of real runs."""
+    hypergeometric on the combat stream over the groups there, then take_out) for the attackers and the
+    defenders, and then each side's ammunition spent from its groups still there: the same columns, take_outs,
+    losses and stream state after, on the days of real runs."""
     import copy
 
     from redoubt import ValleyModel
@@ -879,3 +880,27 @@ def test_the_days_holders_the_front_and_the_places_cut_off_are_the_numpy_express
         enemy = (control == ATTACKER_HELD) | ((A > 0) & (D == 0))
         np.testing.assert_array_equal(fused.cut_off(control, A, D, ATTACKER_HELD, rear, v.first_link, v.link_to),
                                       (D > 0) & ~v.reachable(rear, enemy))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_who_is_sent_is_drawn_as_numpy_drew_it(seed):
+    """fused.send: the groups at the place (numpy's mask of the present rows), in numpy's permutation of them on
+    the movement stream, then send_rows; nothing drawn when no one is there. The same groups sent, the same
+    split and the stream's state after."""
+    s = side(seed)
+    r = s["rows"]
+    idx, locs, _ = fused.present(s["size"], s["state"], s["loc"], r, N_PLACES)
+    for src in range(N_PLACES + 1):  # the last: no one there
+        for n in (1, 7, 40, 10**6):
+            a, b = np.random.default_rng(seed * 100 + n), np.random.default_rng(seed * 100 + n)
+            cap = len(s["size"])
+            want_cols = [c.copy() for c in (s["size"], np.full(cap, -1), s["state"], np.zeros(cap, np.int64))]
+            got_cols = [c.copy() for c in want_cols]
+            rows = idx[locs == src]
+            want = (0, -1, 0) if not len(rows) else \
+                fused.send_rows(*want_cols, rows[a.permutation(len(rows))], n, 5, 1, 12)
+            got = fused.send(*got_cols, idx, locs, src, n, 5, 1, 12, fused.box(b))
+            assert tuple(got) == tuple(want)
+            for x, y in zip(got_cols, want_cols):
+                np.testing.assert_array_equal(x, y)
+            assert a.random() == b.random()

@@ -190,7 +190,7 @@ class AttackerCommand(Command):
                                 self.last_progress, s.day, p.flank_after_days)
         for loc, action, n, dst, days, bypass in zip(stacks.tolist(), *(order.tolist() for order in orders)):
             if action == fused.TOWARD:
-                sent = self.force.send(loc, n, dst, days, ADVANCING, s.day, self.streams.movement)
+                sent = self.force.send(loc, n, dst, days, ADVANCING, s.day, self.streams.box("movement"))
                 A[loc] -= sent
                 if bypass:  # the straight way runs through a defence: this goes round it
                     s.log("bypass", self.force.name, loc, dst, sent, note=towards)
@@ -224,7 +224,7 @@ class AttackerCommand(Command):
                 if n <= 0:
                     continue
                 days = self.route(src, target, nothing_blocked, s)[0] + self.route(target, dst, nothing_blocked, s)[0]
-                sent = self.force.send(src, n, dst, days, ADVANCING, s.day, self.streams.movement)
+                sent = self.force.send(src, n, dst, days, ADVANCING, s.day, self.streams.box("movement"))
                 movable[src] -= sent
                 A[src] -= sent
                 s.log("infiltrate", self.force.name, src, dst, sent, note=f"past {v.names[target]}")
@@ -260,12 +260,12 @@ class AttackerCommand(Command):
             return  # already as far forward: hold here
         days, path = self.route(loc, spear, D > 0, s)
         if path:
-            sent = self.force.send(loc, n, spear, days, ADVANCING, s.day, self.streams.movement)
+            sent = self.force.send(loc, n, spear, days, ADVANCING, s.day, self.streams.box("movement"))
             A[loc] -= sent
 
     def _move(self, src, n, dst, A, state, s: Situation) -> None:
         days, _ = self.route(src, dst, self.valley.control == DEFENDER_HELD, s)
-        sent = self.force.send(src, n, dst, days, state, s.day, self.streams.movement)
+        sent = self.force.send(src, n, dst, days, state, s.day, self.streams.box("movement"))
         A[src] -= sent
         self.last_progress[src] = self.last_progress[dst] = s.day
 
@@ -290,7 +290,7 @@ class AttackerCommand(Command):
             days, path = self.route(loc, target, blocked, s)
             if path and any(v.graph.edges[v.ids[a], v.ids[b]]["kind"] == "path"
                             for a, b in zip(path, path[1:])):
-                sent = self.force.send(loc, n, target, days, ADVANCING, s.day, self.streams.movement)
+                sent = self.force.send(loc, n, target, days, ADVANCING, s.day, self.streams.box("movement"))
                 A[loc] -= sent
                 s.log("flank", self.force.name, loc, target, sent)
                 return
@@ -307,7 +307,7 @@ class AttackerCommand(Command):
             return
         dst = min(back, key=lambda i: (v.hops[self.attacker_entry, i], i))
         days, _ = self.route(loc, dst, v.control == DEFENDER_HELD, s)
-        sent = self.force.send(loc, int(A[loc]), dst, days, RETREATING, s.day, self.streams.movement)
+        sent = self.force.send(loc, int(A[loc]), dst, days, RETREATING, s.day, self.streams.box("movement"))
         A[loc] -= sent
         self.pause_until[dst] = s.day + self.p.pause_days
         self.force.forget_losses()
@@ -386,7 +386,7 @@ class DefenderCommand(Command):
                         continue
                     n, what = spare, "counterattack"
                 days, _ = self.route(loc, nb, np.zeros(v.n, bool), s)
-                sent = self.force.send(loc, n, nb, days, ADVANCING, s.day, self.streams.movement)
+                sent = self.force.send(loc, n, nb, days, ADVANCING, s.day, self.streams.box("movement"))
                 if sent:
                     D[loc] -= sent
                     s.log(what, self.force.name, loc, nb, sent)
@@ -427,7 +427,7 @@ class DefenderCommand(Command):
         if n <= 0:
             return
         days, _ = self.route(R, loc, v.control == ATTACKER_HELD, s)
-        sent = self.force.send(R, n, loc, days, ADVANCING, s.day, self.streams.movement)
+        sent = self.force.send(R, n, loc, days, ADVANCING, s.day, self.streams.box("movement"))
         D[R] -= sent
 
     def _fall_back(self, loc, A, D, s: Situation) -> None:
@@ -442,7 +442,7 @@ class DefenderCommand(Command):
             return  # cornered: they fight on where they are
         dst = max(options, key=lambda i: (v.hops[entry, i], v.is_road[i], v.km[i], -i))
         days, _ = self.route(loc, dst, v.control == ATTACKER_HELD, s)
-        sent = self.force.send(loc, int(D[loc]), dst, days, RETREATING, s.day, self.streams.movement)
+        sent = self.force.send(loc, int(D[loc]), dst, days, RETREATING, s.day, self.streams.box("movement"))
         D[loc] -= sent
         s.log("fall back", self.force.name, loc, dst, sent)
         for store in [st for st in self.stores if st.place == loc and st.open]:

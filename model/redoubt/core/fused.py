@@ -666,6 +666,16 @@ def reachable(sources, blocked, first_link, link_to):
 
 
 @njit(cache=True)
+def send(size, dest, state, eta, idx, locs, src, n, dst, new_state, arrival, stream):
+    """Force.send's choice of who goes: the groups at `src` (`rows_at`) in a random order (numpy's permutation of
+    them on `stream`, the movement stream boxed), then `send_rows`. No draw when no one is there."""
+    rows = rows_at(idx, locs, src, size, state)
+    if len(rows) == 0:
+        return 0, -1, 0
+    return send_rows(size, dest, state, eta, rows[stream.rng.permutation(len(rows))], n, dst, new_state, arrival)
+
+
+@njit(cache=True)
 def send_rows(size, dest, state, eta, rows, n, dst, new_state, arrival):
     """Start up to n fighters from the groups `rows` (in the order given: the caller's random order) towards
     `dst`: whole groups while they fit, in place; the next group, if only part of it is wanted, is left to the
