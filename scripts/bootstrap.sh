@@ -42,4 +42,8 @@ if [ ! -x "$VENV/bin/python" ] || ! works "$VENV/bin/python"; then
 fi
 echo "redoubt: installing pinned dependencies into $VENV (once)" >&2
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[all]"
+# The model's compiled kernels (numba) are built on their first call and cached beside their module: build them
+# here, once, rather than in the first command a user runs (or in each of the test workers at once).
+echo "redoubt: compiling the model's kernels (once, about 30 s)" >&2
+"$VENV/bin/python" -c 'from redoubt import ValleyModel; ValleyModel(rng=0).run()'
 echo "$want" > "$STAMP"
