@@ -4,11 +4,14 @@ A side has hundreds to thousands of groups; written as numpy expressions, a proc
 them, and their calls, not their arithmetic, were most of a run's time (issue 24). Each kernel here is that
 same expression done element by element in the same order, with no fast-math: every value is bit for bit what
 the numpy expression gives (`scripts/fingerprint.py` holds the whole model to it; tests/test_fused.py each kernel).
-The random draws stay numpy's, on the process's own stream, over the same rows in the same order: made in Python
-between the kernels, except the fight's (`engage_places`), which draws its binomials inside the compiled loop
-through numba's support for numpy's Generator: numpy's own algorithm on the same bit generator, so the draws and
-the stream's state after them are numpy's (tests/test_combat_oracles.py holds it to numpy's `engage`). A float
-summed across groups is summed as numpy sums (`numpy_sum`: pairwise, in blocks of eight).
+Some kernels also decide what the Python around them decided (the main effort's orders, who holds what), each
+tested against it. The random draws stay numpy's, on the process's own stream, over the same rows in the same
+order: some made in Python between the kernels, the rest inside them (the fight's losses and which fighters they
+take, a day's desertion and surrender, who a send takes) through numba's support for numpy's Generator: numpy's
+own algorithms on the same bit generator (the multivariate hypergeometric written here after numpy's C), so the
+draws and the stream's state after them are numpy's (tests/test_fused.py, tests/test_combat_oracles.py). A kernel
+holds a stream in a `StreamBox` (made once per run, `Streams.box`). A float summed across groups is summed as
+numpy sums (`numpy_sum`: pairwise, in blocks of eight).
 Compiled once and cached beside the module (`cache=True`; where that is not writable, numba's cache in the user's
 home): a spawned sweep worker loads them. NUMBA_DISABLE_JIT=1 runs them as Python, slowly and with the same
 results (the fingerprint's --quick cases checked): for stepping through one in a debugger.
