@@ -29,3 +29,4 @@ setup:
 
 clean:
 	rm -rf .venv .pytest_cache .hypothesis
+	find model -name '*.nbi' -delete -o -name '*.nbc' -delete  # numba's cache of the compiled kernels
