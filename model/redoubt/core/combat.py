@@ -140,7 +140,7 @@ def engage_each(att, dfd, *, att_leth: float, dfd_leth: float, att_area: bool, d
         no_support if dfd_support is None else floats(dfd_support), float(att_leth), float(dfd_leth),
         bool(att_area), bool(dfd_area), float(att_ammo_rate), float(dfd_ammo_rate), float(att_support_leth),
         float(dfd_support_leth), float(att_support_rate), float(dfd_support_rate), float(dt), int(substeps),
-        rng if isinstance(rng, fused.StreamBox) else fused.box(rng))
+        fused.as_box(rng))
     return Engagement(lost_a, lost_d, used_a, used_d)
 
 

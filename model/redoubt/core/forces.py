@@ -294,8 +294,7 @@ class Force:
         of the process that takes them (or it boxed, `Streams.box`; a Generator is boxed here, at ~40 us): the
         groups' rows and how many of each (all of them if n is at least everyone there; `fused.pick`)."""
         idx, locs = self.present_rows()
-        return fused.pick(self.size, self.state, idx, locs, int(loc), int(n),
-                          rng if isinstance(rng, fused.StreamBox) else fused.box(rng))
+        return fused.pick(self.size, self.state, idx, locs, int(loc), int(n), fused.as_box(rng))
 
     def lose_at(self, loc: int, n: int, how: str, rng: np.random.Generator | fused.StreamBox) -> int:
         """Take n fighters out at a location (`pick_at`) by one of TALLIES; how many went."""
@@ -313,7 +312,7 @@ class Force:
         state = int(state)  # a plain int: numpy and a compiled call take a State (an IntEnum) on their slow paths
         idx, locs = self.present_rows()
         sent, row, part = fused.send(self.size, self.dest, self.state, self.eta, idx, locs, int(src), int(n), int(dst),
-                                     state, int(arrival), rng if isinstance(rng, fused.StreamBox) else fused.box(rng))
+                                     state, int(arrival), fused.as_box(rng))
         if sent == 0:
             return 0  # no one there
         if part:  # the last group is split: part of it goes

@@ -67,6 +67,12 @@ else:
         return StreamBox(rng)
 
 
+def as_box(rng):
+    """A stream as a kernel takes it: a StreamBox as it is, a numpy Generator boxed here (~40 us: a hot path
+    passes the run's own box, `Streams.box`)."""
+    return rng if isinstance(rng, StreamBox) else box(rng)
+
+
 @njit(cache=True)
 def morale_shocks(size, state, morale, loc, hungry, ammo, rows, recovery, base, loss_term, logistics, hunger,
                   no_ammo, out_of_ammo_kg, civilian_term, encirclement, encircled_term, cohesion, shift,
@@ -733,9 +739,10 @@ _D1 = 1.7155277699214135  # 2 sqrt(2/e)
 _D2 = 0.8989161620588988  # 3 - 2 sqrt(3/e)
 
 
-def _stirling_py(k: int) -> float:
-    """numpy's log(k!) from 126 on: Stirling's series to the 1/k**3 term, in its order of operations (plain
-    floats and the C library's log, as the compiled `_stirling` finds it: tests/test_fused.py checks each)."""
+def _stirling_py(k):
+    """numpy's log(k!) from 126 on: Stirling's series to the 1/k**3 term, in its order of operations. Run as
+    Python (plain floats and the C library's log) to fill the table; compiled as `_stirling` beyond it
+    (tests/test_fused.py checks that the two agree on every entry)."""
     return (k + 0.5) * math.log(k) - k + (_HALF_LOG_2PI + (1.0 / k) * (1 / 12.0 - 1 / (360.0 * k * k)))
 
 
@@ -746,9 +753,7 @@ _LOG_FACTORIAL = np.array([float(Decimal(math.factorial(k)).ln(Context(prec=40))
                           [_stirling_py(k) for k in range(126, 1 << 15)])
 
 
-@njit(cache=True)
-def _stirling(k):
-    return (k + 0.5) * math.log(k) - k + (_HALF_LOG_2PI + (1.0 / k) * (1 / 12.0 - 1 / (360.0 * k * k)))
+_stirling = njit(cache=True)(_stirling_py)
 
 
 @njit(cache=True)

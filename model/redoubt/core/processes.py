@@ -119,9 +119,8 @@ def desert(force: Force, rows: np.ndarray, leaving: np.ndarray, switches: Switch
     regroup later, `regroup`); the rest desert for good (`fused.desert`). `rng`: the dispersal stream, or it
     boxed (`Streams.box`; a Generator is boxed here, at ~40 us). (A day's desertion does this inside
     `fused.desert_and_surrender`; this is for a place that breaks.)"""
-    stream = rng if isinstance(rng, fused.StreamBox) else fused.box(rng)
     took, gone, emptied = fused.desert(force.size, force.food, force.ammo, force.state, force.loc, rows, leaving,
-                                       force.kept_counts(), ground_share(force, switches), stream)
+                                       force.kept_counts(), ground_share(force, switches), fused.as_box(rng))
     force.account(took, gone, emptied, ("dispersed", "deserted"))
 
 

@@ -507,15 +507,22 @@ def judged(row) -> str:
 def paired_test_p(row) -> float:
     """The effect's paired test: the sign-flip test over the draws' mean differences when runs share draws,
     else the exact McNemar test over runs."""
+    return float(row["p_draws"]) if _by_draws(row) else float(row["mcnemar_p"])
+
+
+def _by_draws(row) -> bool:
+    """The effect was judged over draws (runs share draws: `by_draws` set its p_draws)."""
     p = row.get("p_draws", math.nan)
-    return p if isinstance(p, float) and math.isfinite(p) else float(row["mcnemar_p"])
+    return isinstance(p, float) and math.isfinite(p)
 
 
 def _verdict(row) -> str:
     """`judged`, with the runs a variant that would tell a difference of the size seen when it is not real."""
     said = judged(row)
-    if said in ("real", "none"):
-        return {"real": "real", "none": "no difference"}[said]
+    if said == "real":
+        return "real"
+    if said == "none":
+        return "no difference"
     needed = row["pairs_needed"]
     return f"{said}: need ~{int(needed):,}" if needed < 1e7 else f"{said}: need >10 million"
 
@@ -665,9 +672,8 @@ def effect_answer(row, description: str = "") -> str:
 
 
 def _test_words(row) -> str:
-    p = row.get("p_draws", math.nan)
-    if isinstance(p, float) and math.isfinite(p):
-        return f"a sign-flip test over the draws' mean differences: p = {p:.2g}"
+    if _by_draws(row):
+        return f"a sign-flip test over the draws' mean differences: p = {row['p_draws']:.2g}"
     return f"exact McNemar p = {row['mcnemar_p']:.2g}"
 
 
