@@ -882,6 +882,19 @@ def test_the_days_holders_the_front_and_the_places_cut_off_are_the_numpy_express
                                       (D > 0) & ~v.reachable(rear, enemy))
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 17, 256, 5000])
+def test_shuffled_is_numpys_permutation(n):
+    """fused.shuffled: the array in numpy's permutation order, made with the same draws (the stream's state after
+    is the same), for lengths that take no draw, one, and thousands."""
+    for seed in range(4):
+        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+        rows = np.arange(n, dtype=np.int64) * 3 + 7
+        want = rows[a.permutation(n)]
+        got = fused.shuffled(b, rows.copy())
+        np.testing.assert_array_equal(got, want)
+        assert a.random() == b.random()
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_who_is_sent_is_drawn_as_numpy_drew_it(seed):
     """fused.send: the groups at the place (numpy's mask of the present rows), in numpy's permutation of them on
