@@ -255,17 +255,21 @@ def test_a_stores_top_up_is_the_numpy_way(seed, stocks):
     np.testing.assert_array_equal(food, want_food)
     np.testing.assert_array_equal(s["ammo"], want_ammo)
 
-    # Several stores in one pass: the same as each store's top_up in turn
-    reaches = np.array([reach, g.random(N_PLACES) < 0.5, np.ones(N_PLACES, bool)])
-    food_stocks, ammo_stocks = np.array([stocks[0], 50.0, 1e6]), np.array([stocks[1], 0.0, 30.0])
-    turn_food, turn_ammo = before[0].copy(), before[1].copy()
-    want_left = [fused.top_up(s["size"], turn_food, turn_ammo, present, locs, reaches[k], 3.0, 1.2, 15.0,
-                              food_stocks[k], ammo_stocks[k]) for k in range(3)]
-    food, ammo = before
-    fused.top_up_each(s["size"], food, ammo, present, locs, reaches, 3.0, 1.2, 15.0, food_stocks, ammo_stocks)
-    assert list(zip(food_stocks, ammo_stocks)) == want_left
-    np.testing.assert_array_equal(food, turn_food)
-    np.testing.assert_array_equal(ammo, turn_ammo)
+    # Several stores in one call: the same as each store's top_up in turn (overlapping reaches, one reaching no
+    # one and one everyone; stocks that cover all, a share, nothing)
+    for trial in range(4):
+        reaches = np.array([reach, g.random(N_PLACES) < 0.5, np.ones(N_PLACES, bool), np.zeros(N_PLACES, bool),
+                            g.random(N_PLACES) < 0.7][: 2 + trial])
+        food_stocks = np.array([stocks[0], 50.0, 1e6, 80.0, g.random() * 400][: 2 + trial])
+        ammo_stocks = np.array([stocks[1], 0.0, 30.0, 1e6, g.random() * 900][: 2 + trial])
+        turn_food, turn_ammo = before[0].copy(), before[1].copy()
+        want_left = [fused.top_up(s["size"], turn_food, turn_ammo, present, locs, reaches[k], 3.0, 1.2, 15.0,
+                                  food_stocks[k], ammo_stocks[k]) for k in range(len(reaches))]
+        food, ammo = before[0].copy(), before[1].copy()
+        fused.top_up_each(s["size"], food, ammo, present, locs, reaches, 3.0, 1.2, 15.0, food_stocks, ammo_stocks)
+        assert list(zip(food_stocks, ammo_stocks)) == want_left
+        np.testing.assert_array_equal(food, turn_food)
+        np.testing.assert_array_equal(ammo, turn_ammo)
 
 
 @pytest.mark.parametrize("seed", range(20))
