@@ -271,6 +271,32 @@ def test_a_stores_top_up_is_the_numpy_way(seed, stocks):
         np.testing.assert_array_equal(food, turn_food)
         np.testing.assert_array_equal(ammo, turn_ammo)
 
+    # Stores passed over once those still to come reach no one who lacks anything: the first fills the loads at
+    # its places exactly (each at least half full: the want and the sum are then exact), the second reaches only
+    # those, the third others who still lack (so it must still give), the fourth the first's places again
+    size = s["size"]
+    full_food, full_ammo = size * 3.0 * 1.2, size * 15.0
+    first = g.random(N_PLACES) < 0.5
+    reaches = np.array([first, first, ~first, first])
+    for third_short in (True, False):
+        food = full_food * g.uniform(0.5, 1.0, len(size))
+        ammo = full_ammo * g.uniform(0.5, 1.0, len(size))
+        if not third_short:
+            food[present[~first[locs]]], ammo[present[~first[locs]]] = full_food[present[~first[locs]]], \
+                full_ammo[present[~first[locs]]]
+        food_stocks, ammo_stocks = np.array([1e9, 40.0, 1e9, 7.0]), np.array([1e9, 0.0, 25.0, 9.0])
+        turn_food, turn_ammo = food.copy(), ammo.copy()
+        want_left = [fused.top_up(size, turn_food, turn_ammo, present, locs, reaches[k], 3.0, 1.2, 15.0,
+                                  food_stocks[k], ammo_stocks[k]) for k in range(4)]
+        fused.top_up_each(size, food, ammo, present, locs, reaches, 3.0, 1.2, 15.0, food_stocks, ammo_stocks)
+        assert list(zip(food_stocks, ammo_stocks)) == want_left
+        np.testing.assert_array_equal(food, turn_food)
+        np.testing.assert_array_equal(ammo, turn_ammo)
+        filled = present[first[locs]]
+        np.testing.assert_array_equal(food[filled], full_food[filled])  # the case meant: the first store filled them
+        if third_short:
+            assert (food[present[~first[locs]]] == full_food[present[~first[locs]]]).all()  # the third gave
+
 
 @pytest.mark.parametrize("seed", range(20))
 def test_reachable_and_hops_are_the_breadth_first_search(seed):

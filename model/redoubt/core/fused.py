@@ -622,10 +622,32 @@ def give(column, idx, want, stock):
 @njit(cache=True)
 def top_up_each(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_load, food_stocks, ammo_stocks):
     """`top_up` from several stores in turn (store s reaching the places `reach[s]`, with stocks food_stocks[s] and
-    ammo_stocks[s], left in them)."""
-    for s in range(len(food_stocks)):
+    ammo_stocks[s], left in them). Once no group that the stores still to come reach lacks anything, they are passed
+    over: each would find nothing wanted and leave its stocks as they were (less 0.0). Most days the first store
+    fills every load, and one pass (`_any_short`) then stands for the rest's passes."""
+    n_stores = len(food_stocks)
+    for s in range(n_stores):
+        if 0 < s < n_stores - 1 and not _any_short(size, food, ammo, rows, locs, reach[s:], food_days, food_per_day,
+                                                   ammo_load):
+            return
         food_stocks[s], ammo_stocks[s] = top_up(size, food, ammo, rows, locs, reach[s], food_days, food_per_day,
                                                 ammo_load, food_stocks[s], ammo_stocks[s])
+
+
+@njit(cache=True)
+def _any_short(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_load):
+    """Whether any of the groups `rows` (at places `locs`) within reach of any of the stores `reach` (stores x
+    places) lacks anything of a full load (`shortfalls`' want above 0)."""
+    within = np.zeros(reach.shape[1], np.bool_)
+    for s in range(reach.shape[0]):
+        for at in range(reach.shape[1]):
+            within[at] = within[at] or reach[s, at]
+    for j in range(len(rows)):
+        if within[np.uint64(locs[j])]:
+            i = np.uint64(rows[j])
+            if max(size[i] * food_days * food_per_day - food[i], 0.0) > 0 or max(size[i] * ammo_load - ammo[i], 0.0) > 0:
+                return True
+    return False
 
 
 @njit(cache=True)
