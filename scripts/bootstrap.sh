@@ -43,7 +43,7 @@ fi
 echo "redoubt: installing pinned dependencies into $VENV (once)" >&2
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[all]"
 # The model's compiled kernels (numba) are built on their first call and cached beside their module: build them
-# here, once, rather than in the first command a user runs (or in each of the test workers at once).
-echo "redoubt: compiling the model's kernels (once, about 30 s)" >&2
+# here, once, rather than in the first command a user runs (or in each of the test workers at once). The model
+# says so itself when its kernels are not in the cache yet (fused.tell_if_compiling).
 "$VENV/bin/python" -c 'from redoubt import ValleyModel; ValleyModel(rng=0).run()'
 echo "$want" > "$STAMP"

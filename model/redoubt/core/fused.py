@@ -22,6 +22,7 @@ results (the fingerprint's --quick cases checked): for stepping through one in a
 from __future__ import annotations
 
 import math
+import sys
 from decimal import Context, Decimal
 
 import numpy as np
@@ -73,6 +74,40 @@ def as_box(rng):
     """A stream as a kernel takes it: a StreamBox as it is, a numpy Generator boxed here (~40 us: a hot path
     passes the run's own box, `Streams.box`)."""
     return rng if isinstance(rng, StreamBox) else box(rng)
+
+
+# ---------------------------------------------------------------- a fresh install's first run ------------------
+_TOLD = False  # this process has looked (`tell_if_compiling`)
+
+
+def in_cache() -> bool:
+    """Whether numba's cache holds kernels of this module compiled from this source (a run then loads them, in
+    ~0.4 s, rather than compiling them, ~30 s): read from the kernels' cache indexes. After any run some are there
+    (a kernel called only from other kernels never has an index of its own); on a fresh install, or after this
+    file is edited, none are. True when it cannot be told (run as Python; numba's cache laid out otherwise)."""
+    try:
+        found = False
+        for kernel in list(globals().values()):
+            index = getattr(getattr(kernel, "_cache", None), "_cache_file", None)
+            if index is not None and callable(getattr(index, "_load_index", None)):
+                found = True
+                if index._load_index():
+                    return True
+        return not found
+    except Exception:  # numba's internals changed: say nothing rather than something untrue
+        return True
+
+
+def tell_if_compiling(stream=None) -> None:
+    """Once a process (the model calls it as it is built): if the kernels are not in numba's cache yet, say that
+    this first run compiles them, rather than leave a user of a fresh install waiting half a minute in silence."""
+    global _TOLD
+    if _TOLD:
+        return
+    _TOLD = True
+    if not in_cache():
+        print("redoubt: compiling the model's kernels for this machine (once, about 30 s; later runs load them)",
+              file=stream or sys.stderr, flush=True)
 
 
 @njit(cache=True)

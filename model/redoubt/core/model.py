@@ -99,6 +99,7 @@ class ValleyModel(mesa.Model):
     def __init__(self, scenario_file=DEFAULT_SCENARIO, variant: str | None = None, overrides: dict | None = None,
                  rng=None, scenario: Scenario | None = None, *, draw_seed: int | None = None, **params):
         spec, rng, given = self._resolve(scenario_file, variant, overrides, rng, scenario, params)
+        fused.tell_if_compiling()  # a fresh install's first run compiles the kernels: say so, once a process
         super().__init__(rng=rng, scenario=scenario)
         # ODD 3.1, in this order. One generator per stochastic process (streams.py): a variant that switches a
         # process on never shifts another's draws, so variants run from one seed stay paired.
