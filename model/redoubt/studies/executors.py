@@ -6,8 +6,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import signal
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -75,21 +73,6 @@ class SerialExecutor:
         pass
 
 
-def _worker_init(parent_pid: int, run_finished=None) -> None:
-    """In each local worker: Ctrl-C is the parent's to handle (a worker prints nothing), and the worker
-    dies with its parent however the parent ends (SIGKILL included), never left running as an orphan.
-    `run_finished`: the pipe on which the worker reports each finished run."""
-    runs.RUN_FINISHED = run_finished
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
-    if os.getppid() != parent_pid:  # the parent died before the line above took effect
-        os._exit(1)
-
-
 WATCH_S = 1.0  # how often a waiting sweep checks that its pool has noticed a dead worker
 
 
@@ -109,7 +92,7 @@ class ProcessExecutor:
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_worker_init,
+        return ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=runs.worker_init,
                                    initargs=(os.getpid(), self._report_to))
 
     def _read_reports(self) -> None:
