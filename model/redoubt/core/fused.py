@@ -680,7 +680,9 @@ def _any_short(size, food, ammo, rows, locs, reach, food_days, food_per_day, amm
     for j in range(len(rows)):
         if within[np.uint64(locs[j])]:
             i = np.uint64(rows[j])
-            if max(size[i] * food_days * food_per_day - food[i], 0.0) > 0 or max(size[i] * ammo_load - ammo[i], 0.0) > 0:
+            if max(size[i] * food_days * food_per_day - food[i], 0.0) > 0:
+                return True
+            if max(size[i] * ammo_load - ammo[i], 0.0) > 0:
                 return True
     return False
 
