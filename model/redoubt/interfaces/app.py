@@ -27,7 +27,7 @@ from mesa.visualization.utils import update_counter
 
 from ..core.model import ValleyModel
 from ..inputs.scenario import DEFAULT_SCENARIO, resolve_path, variant_names
-from .page_worker import PageWorker, make_view, picture
+from .page_worker import ModelReleased, PageWorker, make_view, picture
 
 SCENARIO = os.environ.get("REDOUBT_VIZ_SCENARIO") or DEFAULT_SCENARIO
 PLAY_INTERVAL_MS = 10
@@ -98,7 +98,7 @@ class PageModel:
     def step(self) -> None:
         try:
             self._update(on_page_thread(WORKER.call, "step", self._handle))
-        except ServerStopping:
+        except (ServerStopping, ModelReleased):  # the server is exiting, or this page's session has closed
             self.running = False  # Mesa's play loop ends here, without a traceback in the terminal
 
     def picture(self, kind: str, words: bool = False):

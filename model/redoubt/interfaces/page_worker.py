@@ -144,6 +144,11 @@ class WorkerStopped(RuntimeError):
     """The page's model process ended under a model (killed, out of memory): Reset builds another."""
 
 
+class ModelReleased(WorkerStopped):
+    """The model was let go (its session closed, or a Reset replaced it): a play loop that still steps it, for a
+    page no one has open any more, stops there."""
+
+
 class PageWorker:
     """The server's end: starts the worker with the first model, forwards calls to it, and stops it when the
     last model is released. Calls come from the page's thread (app.on_page_thread), in the order asked; `drop`
@@ -154,6 +159,7 @@ class PageWorker:
         self._calls: Connection | None = None
         self._answers: Connection | None = None
         self._live: set[tuple[int, int]] = set()  # (generation, key) of the models the worker holds
+        self._released: set[tuple[int, int]] = set()  # of those it held, the ones let go (release, drop)
         self._generation = 0
         self._next_key = 0
         self._dropped: collections.deque = collections.deque()  # handles of collected proxies (drop())
@@ -219,8 +225,9 @@ class PageWorker:
         with self._lock:
             self._release_dropped()
             if handle not in self._live:
-                raise WorkerStopped("this model is no longer in the page's model process (its session closed, or the "
-                                    "process stopped); press Reset")
+                gone = ModelReleased if handle in self._released else WorkerStopped
+                raise gone("this model is no longer in the page's model process (its session closed, or the "
+                           "process stopped); press Reset")
             return self._call(op, handle[1], *args)
 
     def drop(self, handle: tuple[int, int]) -> None:
@@ -241,6 +248,7 @@ class PageWorker:
             if handle not in self._live:
                 continue
             self._live.discard(handle)
+            self._released.add(handle)
             if not self._live:
                 self._stop()
             else:
