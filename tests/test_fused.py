@@ -278,12 +278,12 @@ def test_a_stores_top_up_is_the_numpy_way(seed, stocks):
     full_food, full_ammo = size * 3.0 * 1.2, size * 15.0
     first = g.random(N_PLACES) < 0.5
     reaches = np.array([first, first, ~first, first])
+    others = present[~first[locs]]  # the groups only the third store reaches
     for third_short in (True, False):
         food = full_food * g.uniform(0.5, 1.0, len(size))
         ammo = full_ammo * g.uniform(0.5, 1.0, len(size))
         if not third_short:
-            food[present[~first[locs]]], ammo[present[~first[locs]]] = full_food[present[~first[locs]]], \
-                full_ammo[present[~first[locs]]]
+            food[others], ammo[others] = full_food[others], full_ammo[others]
         food_stocks, ammo_stocks = np.array([1e9, 40.0, 1e9, 7.0]), np.array([1e9, 0.0, 25.0, 9.0])
         turn_food, turn_ammo = food.copy(), ammo.copy()
         want_left = [fused.top_up(size, turn_food, turn_ammo, present, locs, reaches[k], 3.0, 1.2, 15.0,
@@ -295,7 +295,7 @@ def test_a_stores_top_up_is_the_numpy_way(seed, stocks):
         filled = present[first[locs]]
         np.testing.assert_array_equal(food[filled], full_food[filled])  # the case meant: the first store filled them
         if third_short:
-            assert (food[present[~first[locs]]] == full_food[present[~first[locs]]]).all()  # the third gave
+            assert (food[others] == full_food[others]).all()  # the third gave
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -98,7 +98,7 @@ def in_cache() -> bool:
         return True
 
 
-def tell_if_compiling(stream=None) -> None:
+def tell_if_compiling() -> None:
     """Once a process (the model calls it as it is built): if the kernels are not in numba's cache yet, say that
     this first run compiles them, rather than leave a user of a fresh install waiting half a minute in silence."""
     global _TOLD
@@ -107,7 +107,7 @@ def tell_if_compiling(stream=None) -> None:
     _TOLD = True
     if not in_cache():
         print("redoubt: compiling the model's kernels for this machine (once, about 30 s; later runs load them)",
-              file=stream or sys.stderr, flush=True)
+              file=sys.stderr, flush=True)
 
 
 @njit(cache=True)
@@ -386,9 +386,15 @@ def eat_and_fire(size, state, loc, food, ammo, hungry, rows, ration_at, engaged,
 
 
 @njit(cache=True)
+def wants(size, food, ammo, i, food_days, food_per_day, ammo_load):
+    """What group i lacks of a full load: `food_days` of `food_per_day` a fighter, and `ammo_load` a fighter
+    (never below 0)."""
+    return max(size[i] * food_days * food_per_day - food[i], 0.0), max(size[i] * ammo_load - ammo[i], 0.0)
+
+
+@njit(cache=True)
 def shortfalls(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_load):
-    """Of the groups `rows` (at places `locs`), those at a place within `reach`, and what each lacks of a full
-    load: `food_days` of `food_per_day` a fighter, and `ammo_load` a fighter (never below 0)."""
+    """Of the groups `rows` (at places `locs`), those at a place within `reach`, and what each lacks (`wants`)."""
     out = np.empty(len(rows), np.int64)
     food_want = np.empty(len(rows))
     ammo_want = np.empty(len(rows))
@@ -397,8 +403,7 @@ def shortfalls(size, food, ammo, rows, locs, reach, food_days, food_per_day, amm
         if reach[np.uint64(locs[j])]:
             i = np.uint64(rows[j])
             out[k] = i
-            food_want[k] = max(size[i] * food_days * food_per_day - food[i], 0.0)
-            ammo_want[k] = max(size[i] * ammo_load - ammo[i], 0.0)
+            food_want[k], ammo_want[k] = wants(size, food, ammo, i, food_days, food_per_day, ammo_load)
             k += 1
     return out[:k], food_want[:k], ammo_want[:k]
 
@@ -672,17 +677,15 @@ def top_up_each(size, food, ammo, rows, locs, reach, food_days, food_per_day, am
 @njit(cache=True)
 def _any_short(size, food, ammo, rows, locs, reach, food_days, food_per_day, ammo_load):
     """Whether any of the groups `rows` (at places `locs`) within reach of any of the stores `reach` (stores x
-    places) lacks anything of a full load (`shortfalls`' want above 0)."""
+    places) lacks anything of a full load (`wants` above 0)."""
     within = np.zeros(reach.shape[1], np.bool_)
     for s in range(reach.shape[0]):
         for at in range(reach.shape[1]):
             within[at] = within[at] or reach[s, at]
     for j in range(len(rows)):
         if within[np.uint64(locs[j])]:
-            i = np.uint64(rows[j])
-            if max(size[i] * food_days * food_per_day - food[i], 0.0) > 0:
-                return True
-            if max(size[i] * ammo_load - ammo[i], 0.0) > 0:
+            food_want, ammo_want = wants(size, food, ammo, np.uint64(rows[j]), food_days, food_per_day, ammo_load)
+            if food_want > 0 or ammo_want > 0:
                 return True
     return False
 

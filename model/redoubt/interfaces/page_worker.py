@@ -159,7 +159,7 @@ class PageWorker:
         self._calls: Connection | None = None
         self._answers: Connection | None = None
         self._live: set[tuple[int, int]] = set()  # (generation, key) of the models the worker holds
-        self._released: set[tuple[int, int]] = set()  # of those it held, the ones let go (release, drop)
+        self._lost: set[int] = set()  # the generations whose worker died under them (each model of the others let go)
         self._generation = 0
         self._next_key = 0
         self._dropped: collections.deque = collections.deque()  # handles of collected proxies (drop())
@@ -198,6 +198,7 @@ class PageWorker:
             self._calls.send((op, key, args))
             ok, value = self._answers.recv()
         except (EOFError, OSError) as exc:
+            self._lost.add(self._generation)
             self._stop()
             raise WorkerStopped("the page's model process stopped; press Reset to start a new model") from exc
         if not ok:
@@ -225,7 +226,7 @@ class PageWorker:
         with self._lock:
             self._release_dropped()
             if handle not in self._live:
-                gone = ModelReleased if handle in self._released else WorkerStopped
+                gone = WorkerStopped if handle[0] in self._lost else ModelReleased
                 raise gone("this model is no longer in the page's model process (its session closed, or the "
                            "process stopped); press Reset")
             return self._call(op, handle[1], *args)
@@ -248,7 +249,6 @@ class PageWorker:
             if handle not in self._live:
                 continue
             self._live.discard(handle)
-            self._released.add(handle)
             if not self._live:
                 self._stop()
             else:
