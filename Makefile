@@ -5,8 +5,12 @@ REPS ?= 200
 compare: setup
 	.venv/bin/redoubt compare panjshir-2021 --replications $(REPS)
 
+# The browser tests (up to five Chromium pages, a server and its model process) run after the rest, not beside a
+# busy test worker: so, on 2 cores, the five-sessions test failed in three of four fresh-clone runs on 2026-11-28
+# (a page's model let go under its play loop); run alone it passed each time.
 test: setup
-	.venv/bin/python -m pytest -q -n 2
+	.venv/bin/python -m pytest -q -n 2 -m "not browser"
+	.venv/bin/python -m pytest -q -m browser
 
 # Everything but the slow and subprocess tests: under a minute, for the edit-test loop. CI runs `make test`.
 test-fast: setup

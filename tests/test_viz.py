@@ -131,6 +131,7 @@ def _local(url: str) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.subprocess
+@pytest.mark.browser
 def test_page_in_headless_chromium(tmp_path, record_property):
     playwright, port, server = _chromium_and_server(tmp_path)
     requests = []
@@ -331,6 +332,7 @@ def test_a_view_that_fails_is_one_line_in_its_card():
 
 @pytest.mark.slow
 @pytest.mark.subprocess
+@pytest.mark.browser
 def test_five_sessions_playing_at_once_never_break(tmp_path, record_property):
     """Five browser sessions play at once until one has gone 10 days (or its run ended): none is left far
     behind (they take turns), no exception in the server's log, every page still has its controls. Each
