@@ -465,6 +465,36 @@ def test_the_per_place_kernels_are_the_numpy_expressions(seed):
         assert fused.km_held(control, road, legs, 2) == float(np.sum(legs[ok[:-1] & ok[1:]]))
 
 
+def _sums_in_the_stated_order(adjacency, values):
+    """fused.neighbour_sums's docstring, written out in Python, one row at a time."""
+    n = len(values)
+    whole, out = (n // 4) * 4, []
+    for i in range(n):
+        two_lanes = n % 4 >= 2 and whole <= i < whole + 2
+        lanes = [0.0] * 4
+        for j in range(whole):
+            lanes[j % 2 if two_lanes else j % 4] += adjacency[i, j] * values[j]
+        head = lanes[0] + lanes[1] if two_lanes else (lanes[0] + lanes[2]) + (lanes[1] + lanes[3])
+        rest = 0.0
+        for j in range(whole, n):
+            rest += adjacency[i, j] * values[j]
+        out.append(head + rest)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 10, 11, 15, 17, 18, 23, 40])
+def test_neighbour_sums_add_in_one_order_whatever_the_cpu(n):
+    """The contagion's sums are the matrix product's values, added in the order the docstring states (numpy's
+    product would add them in an order that depends on the CPU's BLAS kernel). Values of very different sizes,
+    so that another order of addition gives other last bits."""
+    g = np.random.default_rng(n)
+    for _ in range(20):
+        adjacency = (g.random((n, n)) < 0.5).astype(float)
+        values = g.integers(0, 500, n) * g.random(n) * 10.0 ** g.integers(-8, 8, n)
+        got = fused.neighbour_sums(adjacency, values)
+        np.testing.assert_array_equal(got, _sums_in_the_stated_order(adjacency, values))
+        np.testing.assert_allclose(got, adjacency @ values, rtol=1e-12, atol=0)
+
 @pytest.mark.parametrize("seed", range(8))
 def test_snow_depth_is_the_numpy_expression(seed):
     g = np.random.default_rng(seed)

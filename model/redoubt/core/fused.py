@@ -1074,6 +1074,36 @@ def chances(share, rate):
 
 
 @njit(cache=True)
+def neighbour_sums(adjacency, values):
+    """`adjacency @ values` for a square 0/1 matrix, summed in one fixed order on every machine. numpy hands a
+    matrix product to BLAS, whose order of addition depends on the CPU it finds (OpenBLAS picks a kernel per
+    CPU), so the same run could differ in its last bits between two machines of one cluster. The order here is
+    the one OpenBLAS's Haswell kernels used (found by experiment, exact for 1 to 259 places), in which every
+    result published so far was computed: each row over the first 4*(n // 4) places in four lanes (place j in
+    lane j % 4), reduced as (l0 + l2) + (l1 + l3); but the rows 4*(n // 4) and the one after it, when n % 4 >= 2,
+    in two lanes (j % 2), reduced as l0 + l1; then the remaining places added in turn."""
+    n = adjacency.shape[0]
+    whole = (n // 4) * 4
+    out = np.empty(n)
+    lanes = np.empty(4)
+    for i in range(n):
+        lanes[:] = 0.0
+        if n % 4 >= 2 and whole <= i < whole + 2:
+            for j in range(whole):
+                lanes[j % 2] += adjacency[i, j] * values[j]
+            head = lanes[0] + lanes[1]
+        else:
+            for j in range(whole):
+                lanes[j % 4] += adjacency[i, j] * values[j]
+            head = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3])
+        rest = 0.0
+        for j in range(whole, n):
+            rest += adjacency[i, j] * values[j]
+        out[i] = head + rest
+    return out
+
+
+@njit(cache=True)
 def pull_towards(mean, weight, nb_weight, nb_total, rate):
     """kernels.neighbour_pull after its two sums: `rate` of the way from each place's mean towards its
     neighbours' (nb_total / nb_weight); zero where the place, or all its neighbours, have no one."""

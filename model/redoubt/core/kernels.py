@@ -100,7 +100,8 @@ def infiltration_probability(density, *, rate, density_ref, visibility_factor=1.
 def neighbour_pull(mean, weight, adjacency, rate):
     """Contagion of morale: each place's mean moves `rate` of the way towards its neighbours' mean (weighted
     by their fighters). Zero where the place, or all its neighbours, have no one."""
-    return fused.pull_towards(mean, weight, adjacency @ weight, adjacency @ (weight * mean), rate)
+    return fused.pull_towards(mean, weight, fused.neighbour_sums(adjacency, weight),
+                              fused.neighbour_sums(adjacency, weight * mean), rate)
 
 
 def flight_share(shortfall, road_lost, *, rate, hunger, fighting):
