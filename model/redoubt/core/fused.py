@@ -11,9 +11,11 @@ take, a day's desertion and surrender, who a send takes) through numba's support
 own algorithms on the same bit generator (the multivariate hypergeometric written here after numpy's C), so the
 draws and the stream's state after them are numpy's (tests/test_fused.py, tests/test_combat_oracles.py). A kernel
 holds a stream in a `StreamBox` (made once per run, `Streams.box`). A float summed across groups is summed as
-numpy sums (`numpy_sum`: pairwise, in blocks of eight). A row or place read from a column and used as an index in
-a pass over the groups is cast to unsigned (`np.uint64(loc[i])`): numba checks every signed index for a negative
-value to wrap around, and without that check a pass takes 20-30% less time (measured on a side's columns).
+numpy sums (`numpy_sum`: pairwise, in blocks of eight); the contagion's sums over neighbours in one order fixed
+here (`neighbour_sums`), where numpy's matrix product left it to the CPU's BLAS kernel. A row or place read from a
+column and used as an index in a pass over the groups is cast to unsigned (`np.uint64(loc[i])`): numba checks
+every signed index for a negative value to wrap around, and without that check a pass takes 20-30% less time
+(measured on a side's columns).
 Compiled once and cached beside the module (`cache=True`; where that is not writable, numba's cache in the user's
 home): a spawned sweep worker loads them. NUMBA_DISABLE_JIT=1 runs them as Python, slowly and with the same
 results (the fingerprint's --quick cases checked): for stepping through one in a debugger.
