@@ -57,3 +57,35 @@ def test_a_run_is_the_same_whatever_blas_kernel_numpy_finds():
                                        check=True, env={**os.environ, "OPENBLAS_CORETYPE": coretype}).stdout
               for coretype in ("", "Prescott")}
     assert states[""] == states["Prescott"] and len(states[""]) == 65, states
+
+
+OUTPUTS_OF_THREE_RUNS = """
+import hashlib, json
+from redoubt import ValleyModel
+h = hashlib.sha256()
+for kw in ({"rng": 5, "variant": "air+passes"}, {"rng": 6, "fighters_per_agent": 1},
+           {"scenario_file": "swat-2009", "rng": 21}):
+    m = ValleyModel(**kw)
+    h.update(json.dumps(m.run(), sort_keys=True, default=repr).encode())
+    h.update(m.daily().to_csv(index=False, float_format="%.17g").encode())
+    h.update(json.dumps([list(e) for e in m.events]).encode())
+print(h.hexdigest())
+"""
+
+
+@pytest.mark.subprocess
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="OpenBLAS's x86 kernels are chosen here")
+def test_outputs_are_the_same_on_the_paths_an_older_cpu_takes():
+    """What numpy and OpenBLAS would run on an x86-64 machine without AVX2 or AVX-512: numpy's dispatched SIMD
+    loops off (here numpy's exp on them differs from its plain loop in the last bit for about 5% of float64
+    values) and OpenBLAS's oldest kernel. Outcome, daily series at full precision and events of three runs (one
+    at 1 fighter per agent, one on Swat) are the same. (numba compiles for this CPU without fast-math, so its
+    arithmetic is IEEE's on any; the C library's exp and log are not varied here.)"""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__ as dispatched
+    except ImportError:
+        pytest.skip("this numpy does not list its dispatched CPU targets")
+    older = {"NPY_DISABLE_CPU_FEATURES": " ".join(dispatched), "OPENBLAS_CORETYPE": "Prescott"}
+    hashes = [subprocess.run([sys.executable, "-c", OUTPUTS_OF_THREE_RUNS], capture_output=True, text=True, check=True,
+                             env={**os.environ, **env}).stdout for env in ({}, older)]
+    assert hashes[0] == hashes[1] and len(hashes[0]) == 65, hashes
