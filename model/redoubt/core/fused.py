@@ -1080,10 +1080,11 @@ def neighbour_sums(adjacency, values):
     """`adjacency @ values` for a square 0/1 matrix, summed in one fixed order on every machine. numpy hands a
     matrix product to BLAS, whose order of addition depends on the CPU it finds (OpenBLAS picks a kernel per
     CPU), so the same run could differ in its last bits between two machines of one cluster. The order here is
-    the one OpenBLAS's Haswell kernels used (found by experiment, exact for 1 to 259 places), in which every
-    result published so far was computed: each row over the first 4*(n // 4) places in four lanes (place j in
-    lane j % 4), reduced as (l0 + l2) + (l1 + l3); but the rows 4*(n // 4) and the one after it, when n % 4 >= 2,
-    in two lanes (j % 2), reduced as l0 + l1; then the remaining places added in turn."""
+    the one OpenBLAS 0.3.34 used on the machine every result published so far was computed on (its Haswell and
+    SkylakeX kernels add alike; its Sandybridge, Nehalem and Prescott kernels do not), found by experiment and
+    exact for 1 to 259 places: each row over the first 4*(n // 4) places in four lanes (place j in lane j % 4),
+    reduced as (l0 + l2) + (l1 + l3); but the rows 4*(n // 4) and the one after it, when n % 4 >= 2, in two lanes
+    (j % 2), reduced as l0 + l1; then the remaining places added in turn."""
     n = adjacency.shape[0]
     whole = (n // 4) * 4
     out = np.empty(n)
