@@ -106,7 +106,7 @@ class _Server:
         self.port = _free_port()
         self.proc = subprocess.Popen([sys.executable, "-m", "redoubt", "viz", "--port", str(self.port)], cwd=tmp_path,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
+                                     errors="replace", start_new_session=True)  # a stray byte never ends the reader
         self._lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
