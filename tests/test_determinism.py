@@ -76,16 +76,18 @@ print(h.hexdigest())
 @pytest.mark.subprocess
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="OpenBLAS's x86 kernels are chosen here")
 def test_outputs_are_the_same_on_the_paths_an_older_cpu_takes():
-    """What numpy and OpenBLAS would run on an x86-64 machine without AVX2 or AVX-512: numpy's dispatched SIMD
-    loops off (here numpy's exp on them differs from its plain loop in the last bit for about 5% of float64
-    values) and OpenBLAS's oldest kernel. Outcome, daily series at full precision and events of three runs (one
-    at 1 fighter per agent, one on Swat) are the same. (numba compiles for this CPU without fast-math, so its
-    arithmetic is IEEE's on any; the C library's exp and log are not varied here.)"""
+    """What numpy, OpenBLAS and the C library would run on an x86-64 machine without AVX2, FMA or AVX-512:
+    numpy's dispatched SIMD loops off (here numpy's exp on them differs from its plain loop in the last bit for
+    about 5% of float64 values), OpenBLAS's oldest kernel, and glibc's variants of exp and log for those
+    features off (their results differ too). Outcome, daily series at full precision and events of three runs
+    (one at 1 fighter per agent, one on Swat) are the same. (numba compiles for this CPU without fast-math, so
+    its arithmetic is IEEE's on any; its exp and log are the C library's.)"""
     try:
         from numpy._core._multiarray_umath import __cpu_dispatch__ as dispatched
     except ImportError:
         pytest.skip("this numpy does not list its dispatched CPU targets")
-    older = {"NPY_DISABLE_CPU_FEATURES": " ".join(dispatched), "OPENBLAS_CORETYPE": "Prescott"}
+    older = {"NPY_DISABLE_CPU_FEATURES": " ".join(dispatched), "OPENBLAS_CORETYPE": "Prescott",
+             "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2_Usable,-FMA_Usable,-AVX2,-FMA,-AVX512F"}
     hashes = [subprocess.run([sys.executable, "-c", OUTPUTS_OF_THREE_RUNS], capture_output=True, text=True, check=True,
                              env={**os.environ, **env}).stdout for env in ({}, older)]
     assert hashes[0] == hashes[1] and len(hashes[0]) == 65, hashes
