@@ -495,6 +495,7 @@ def test_neighbour_sums_add_in_one_order_whatever_the_cpu(n):
         np.testing.assert_array_equal(got, _sums_in_the_stated_order(adjacency, values))
         np.testing.assert_allclose(got, adjacency @ values, rtol=1e-12, atol=0)
 
+
 @pytest.mark.parametrize("seed", range(8))
 def test_snow_depth_is_the_numpy_expression(seed):
     g = np.random.default_rng(seed)
